@@ -1,0 +1,97 @@
+"""Application factory for the QMS improvement panel (QT.CTCL)."""
+import logging
+import os
+
+from flask import Flask, render_template
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from app.extensions import appbuilder, csrf, db, migrate
+
+log = logging.getLogger(__name__)
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
+
+
+class DatabaseUnreachable(RuntimeError):
+    """Raised at start-up when DATABASE_URL points at a server that does not answer."""
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_object("config")
+    if overrides:
+        app.config.update(overrides)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    csrf.init_app(app)
+    with app.app_context():
+        _check_database(app)
+        appbuilder.init_app(app, db.session)
+        _register_views()
+        appbuilder.post_init()
+    # The JSON API authenticates with JWT bearer tokens, not cookies: no CSRF there.
+    for name, blueprint in app.blueprints.items():
+        if name.endswith("Api") or name in ("SecurityApi", "OpenApi", "MenuApi"):
+            csrf.exempt(blueprint)
+    _register_error_pages(app)
+    _register_cli(app)
+    return app
+
+
+def _check_database(app: Flask) -> None:
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as error:
+        url = db.engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnreachable(
+            f"Không kết nối được cơ sở dữ liệu {url} (DATABASE_URL). "
+            f"Hãy kiểm tra máy chủ CSDL đang chạy và địa chỉ, tài khoản đúng. "
+            f"Chi tiết: {error.orig}"
+        ) from None
+
+
+def _register_views() -> None:
+    from app.organisation.views import AgencySettingsView, UnitModelView
+
+    appbuilder.add_view(
+        UnitModelView, "Units", label=_l("Units"), icon="fa-sitemap",
+        category="Organisation", category_label=_l("Organisation"), category_icon="fa-building",
+    )
+    appbuilder.add_view(
+        AgencySettingsView, "Agency settings", label=_l("Agency settings"), icon="fa-cog",
+        category="Organisation",
+    )
+
+
+def _register_error_pages(app: Flask) -> None:
+    messages = {
+        403: _l("You do not have permission to do this."),
+        404: _l("The page or record you asked for does not exist, or you may not see it."),
+        405: _l("This action is not allowed here."),
+        500: _l("An unexpected error occurred. It has been logged; please try again later."),
+    }
+
+    def handler(error):
+        code = getattr(error, "code", 500) or 500
+        if code == 500:
+            db.session.rollback()
+        return (
+            render_template(
+                "error.html", base_template=appbuilder.base_template, appbuilder=appbuilder,
+                code=code, message=messages.get(code, messages[500]),
+            ),
+            code,
+        )
+
+    for code in messages:
+        app.register_error_handler(code, handler)
+
+
+def _register_cli(app: Flask) -> None:
+    from app.cli import qms
+
+    app.cli.add_command(qms)

@@ -1,0 +1,10 @@
+"""Flask extensions, created unbound and initialised in the app factory."""
+from flask_appbuilder import AppBuilder
+from flask_appbuilder.models.sqla.base import SQLA
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+
+db = SQLA()
+appbuilder = AppBuilder(update_perms=False)
+migrate = Migrate()
+csrf = CSRFProtect()

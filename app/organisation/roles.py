@@ -1,0 +1,60 @@
+"""The seven roles of SPEC §1 and the permissions each one holds.
+
+This module is the only place where role permissions are defined; `flask qms sync-roles`
+writes them to the database (the app itself runs with FAB_UPDATE_PERMS = False).
+A permission is a pair (permission name, view or menu name), as FAB stores it.
+"""
+from flask_babel import lazy_gettext as _l
+
+ADMIN = "Admin"
+STAFF = "Staff"
+UNIT_HEAD = "UnitHead"
+AUDITOR = "Auditor"
+ISO_SECRETARY = "IsoSecretary"
+ISO_LEADER = "IsoLeader"
+TOP_LEADER = "TopLeader"
+
+ROLE_LABELS = {
+    ADMIN: _l("System administrator"),
+    STAFF: _l("Staff (civil servants, public employees, workers)"),
+    UNIT_HEAD: _l("Unit head"),
+    AUDITOR: _l("Internal auditor"),
+    ISO_SECRETARY: _l("ISO secretary"),
+    ISO_LEADER: _l("ISO committee leader"),
+    TOP_LEADER: _l("Agency top leader"),
+}
+ALL_ROLES = tuple(ROLE_LABELS)
+
+
+def role_label(name: str) -> str:
+    """Vietnamese (current locale) label of a role; unknown roles show their name."""
+    label = ROLE_LABELS.get(name)
+    return str(label) if label is not None else name
+
+
+def _view(view: str, *perms: str) -> set[tuple[str, str]]:
+    return {(perm, view) for perm in perms}
+
+
+def _menus(*menus: str) -> set[tuple[str, str]]:
+    return {("menu_access", menu) for menu in menus}
+
+
+# Every signed-in user: own profile, own password, the home page, read the units.
+SELF_SERVICE = (
+    _view("QmsUserDBModelView", "can_userinfo", "userinfoedit", "resetmypassword")
+    | _view("UserInfoEditView", "can_this_form_get", "can_this_form_post")
+    | _view("ResetMyPasswordView", "can_this_form_get", "can_this_form_post")
+    | _view("UnitModelView", "can_list", "can_show")
+    | _menus("Organisation", "Units")
+)
+
+ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
+    STAFF: SELF_SERVICE,
+    UNIT_HEAD: SELF_SERVICE,
+    AUDITOR: SELF_SERVICE,
+    ISO_SECRETARY: SELF_SERVICE,
+    ISO_LEADER: SELF_SERVICE,
+    TOP_LEADER: SELF_SERVICE,
+}
+"""Admin is not listed: it holds every permission that exists."""

@@ -1,0 +1,79 @@
+"""Security manager: FAB's, with our user model, user views and role sync."""
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import lazy_gettext as _l
+from wtforms import validators
+
+from app.organisation import roles
+from app.organisation.models import QmsUser
+
+
+def _role_query():
+    from flask_appbuilder.security.sqla.models import Role
+    from app.extensions import db
+
+    return db.session.query(Role).filter(Role.name != "Public").order_by(Role.name)
+
+
+def _roles_field():
+    return QuerySelectMultipleField(
+        _l("Role"),
+        query_func=_role_query,
+        get_pk_func=lambda role: role.id,
+        get_label=lambda role: roles.role_label(role.name),
+        widget=Select2ManyWidget(),
+        validators=[validators.DataRequired(message=_l("Choose at least one role"))],
+    )
+
+
+def _format_roles(user_roles) -> str:
+    return ", ".join(roles.role_label(r.name) for r in user_roles)
+
+
+class QmsUserDBModelView(UserDBModelView):
+    """User admin with unit and position; roles shown by their Vietnamese labels."""
+
+    label_columns = {
+        **UserDBModelView.label_columns,
+        "unit": _l("Unit"),
+        "position": _l("Position"),
+    }
+    list_columns = ["username", "first_name", "last_name", "unit", "position", "roles", "active"]
+    search_columns = ["username", "first_name", "last_name", "email", "unit", "position", "active"]
+    show_fieldsets = [
+        (_l("User info"), {"fields": ["username", "active", "roles", "login_count"]}),
+        (
+            _l("Personal Info"),
+            {"fields": ["first_name", "last_name", "email", "unit", "position"], "expanded": True},
+        ),
+        (
+            _l("Audit Info"),
+            {
+                "fields": ["last_login", "fail_login_count", "created_on", "changed_on"],
+                "expanded": False,
+            },
+        ),
+    ]
+    user_show_fieldsets = [
+        (_l("User info"), {"fields": ["username", "active", "roles", "login_count"]}),
+        (
+            _l("Personal Info"),
+            {"fields": ["first_name", "last_name", "email", "unit", "position"], "expanded": True},
+        ),
+    ]
+    add_columns = [
+        "first_name", "last_name", "username", "active", "email", "unit", "position",
+        "roles", "password", "conf_password",
+    ]
+    edit_columns = ["first_name", "last_name", "username", "active", "email", "unit", "position", "roles"]
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "roles": _roles_field()}
+    edit_form_extra_fields = {"roles": _roles_field()}
+    validators_columns = {}
+    formatters_columns = {"roles": _format_roles}
+
+
+class QmsSecurityManager(SecurityManager):
+    user_model = QmsUser
+    userdbmodelview = QmsUserDBModelView

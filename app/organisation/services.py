@@ -1,0 +1,52 @@
+"""Organisation rules as plain functions: settings, role sync, user creation."""
+from flask import current_app
+
+from app.extensions import db
+from app.organisation import roles
+from app.organisation.models import AgencySettings
+
+
+def get_settings() -> AgencySettings:
+    """The agency settings row; defaults (not saved) before `flask qms setup` has run."""
+    return db.session.query(AgencySettings).order_by(AgencySettings.id).first() or AgencySettings(
+        **{c.key: c.default.arg for c in AgencySettings.__table__.columns if c.default is not None}
+    )
+
+
+def ensure_settings() -> AgencySettings:
+    settings = db.session.query(AgencySettings).first()
+    if settings is None:
+        settings = get_settings()
+        db.session.add(settings)
+        db.session.commit()
+    return settings
+
+
+def sync_roles() -> dict[str, int]:
+    """Write the permissions of roles.ROLE_PERMISSIONS to the database, idempotently.
+
+    Creates every view's permissions first (the app runs with FAB_UPDATE_PERMS off),
+    then sets each role to exactly its defined set. Admin gets every permission.
+    Returns the number of permissions per role.
+    """
+    appbuilder = current_app.appbuilder
+    sm = appbuilder.sm
+    for name in (roles.ADMIN, sm.auth_role_public):
+        sm.find_role(name) or sm.add_role(name)
+    appbuilder.add_permissions(update_perms=True)
+    counts = {}
+    for name, wanted in roles.ROLE_PERMISSIONS.items():
+        role = sm.find_role(name) or sm.add_role(name)
+        permission_views = []
+        for permission, view in sorted(wanted):
+            pv = sm.find_permission_view_menu(permission, view)
+            if pv is None:
+                raise LookupError(f"Permission {permission} on {view} does not exist")
+            permission_views.append(pv)
+        role.permissions = permission_views
+        counts[name] = len(permission_views)
+    admin = sm.find_role(roles.ADMIN)
+    admin.permissions = db.session.query(sm.permissionview_model).all()
+    counts[roles.ADMIN] = len(admin.permissions)
+    db.session.commit()
+    return counts

@@ -1,0 +1,83 @@
+from flask import g
+from flask_appbuilder import IndexView, expose
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import NumberRange
+
+from app.organisation import roles
+from app.organisation.models import AgencySettings, Unit
+from app.organisation.services import get_settings
+from app.ui import EagerInterface, QmsModelView
+
+
+class HomeView(IndexView):
+    """Landing page: who the user is, and the procedure the panel runs."""
+
+    index_template = "home.html"
+
+    @expose("/")
+    def index(self):
+        user = g.user if g.user and g.user.is_authenticated else None
+        return self.render_template(
+            self.index_template,
+            appbuilder=self.appbuilder,
+            settings=get_settings(),
+            user_roles=[roles.role_label(r.name) for r in user.roles] if user else [],
+        )
+
+
+class AgencySettingsView(QmsModelView):
+    """The single settings row: listed and edited, never added or deleted."""
+
+    datamodel = EagerInterface(AgencySettings)
+    route_base = "/settings"
+    base_permissions = ["can_list", "can_show", "can_edit"]
+    list_title = _l("Agency settings")
+    show_title = _l("Agency settings")
+    edit_title = _l("Edit agency settings")
+    label_columns = {
+        "agency_name": _l("Agency name"),
+        "parent_body": _l("Parent body"),
+        "place_name": _l("Place name for date lines"),
+        "steering_committee": _l("Steering committee"),
+        "procedure_code": _l("Procedure code"),
+        "procedure_issue": _l("Procedure issue"),
+        "procedure_date": _l("Procedure issue date"),
+        "retention_years": _l("Record retention (years)"),
+        "recurrence_threshold": _l("Recurrence threshold"),
+        "report_interval_days": _l("Progress report interval (days)"),
+    }
+    description_columns = {
+        "recurrence_threshold": _l(
+            "A corrective action is proposed when the same nonconformity is recorded "
+            "at the same unit more than this many times in a row (5.2.2)."
+        ),
+        "report_interval_days": _l("Long actions report their progress at this interval (5.5)."),
+    }
+    list_columns = ["agency_name", "place_name", "procedure_code", "procedure_issue"]
+    edit_columns = list(label_columns)
+    show_columns = list(label_columns)
+    search_columns = ["agency_name"]
+    validators_columns = {
+        name: [NumberRange(min=1, max=100, message=_l("Enter a whole number from 1 to 100."))]
+        for name in ("retention_years", "recurrence_threshold", "report_interval_days")
+    }
+
+
+class UnitModelView(QmsModelView):
+    datamodel = EagerInterface(Unit, eager=("head",))
+    list_title = _l("Units")
+    show_title = _l("Unit")
+    add_title = _l("Add unit")
+    edit_title = _l("Edit unit")
+    label_columns = {
+        "code": _l("Code"),
+        "name": _l("Unit name"),
+        "head": _l("Unit head"),
+        "in_qms_scope": _l("In QMS scope"),
+        "active": _l("Active"),
+    }
+    list_columns = ["code", "name", "head", "in_qms_scope", "active"]
+    add_columns = edit_columns = show_columns = list_columns
+    search_columns = ["code", "name", "in_qms_scope", "active"]
+    order_columns = ["code", "name"]
+    base_order = ("code", "asc")

@@ -1,0 +1,81 @@
+"""Settings, read from the environment so that one code base serves demo and production.
+
+DATABASE_URL   SQLAlchemy URL; default: SQLite file instance/qms.db
+SECRET_KEY     session signing key; default: generated once, kept in instance/secret_key
+MAIL_*         SMTP settings for reminders
+RATELIMIT_STORAGE_URI  shared limiter storage for several workers (e.g. redis://127.0.0.1:6379)
+"""
+import os
+import secrets
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = os.path.abspath(os.path.dirname(__file__))
+INSTANCE_DIR = os.environ.get("QMS_INSTANCE_DIR", os.path.join(BASE_DIR, "instance"))
+
+
+def _secret_key() -> str:
+    """Use SECRET_KEY from the environment, else one generated once and kept on disk."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    os.makedirs(INSTANCE_DIR, exist_ok=True)
+    path = os.path.join(INSTANCE_DIR, "secret_key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    with open(path) as f:
+        return f.read().strip()
+
+
+SECRET_KEY = _secret_key()
+SQLALCHEMY_DATABASE_URI = os.environ.get(
+    "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "qms.db")
+)
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+APP_NAME = "Cải tiến HTQLCL"
+APP_THEME = ""
+APP_ICON = ""
+
+# Schema is owned by the Alembic migrations (flask db upgrade); permissions by
+# `flask qms sync-roles`. Workers never write either at start-up.
+FAB_CREATE_DB = False
+FAB_UPDATE_PERMS = False
+FAB_SECURITY_MANAGER_CLASS = "app.organisation.security.QmsSecurityManager"
+FAB_INDEX_VIEW = "app.organisation.views.HomeView"
+FAB_API_SWAGGER_UI = True
+FAB_ADD_SECURITY_API = False
+
+AUTH_TYPE = AUTH_DB
+AUTH_ROLE_ADMIN = "Admin"
+AUTH_ROLE_PUBLIC = "Public"
+AUTH_USER_REGISTRATION = False
+AUTH_RATE_LIMITED = True
+AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 1 minute")
+RATELIMIT_ENABLED = True
+RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+FAB_PASSWORD_COMPLEXITY_ENABLED = True
+
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+REMEMBER_COOKIE_HTTPONLY = True
+
+BABEL_DEFAULT_LOCALE = "vi"
+BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+BABEL_TRANSLATION_DIRECTORIES = os.path.join(BASE_DIR, "translations")
+LANGUAGES = {
+    "vi": {"flag": "vn", "name": "Tiếng Việt"},
+    "en": {"flag": "gb", "name": "English"},
+}
+
+MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
+MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "qms@localhost")

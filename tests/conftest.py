@@ -1,0 +1,184 @@
+"""Test fixtures: one app on a real database (SQLite file, or PostgreSQL when
+DATABASE_URL says so, in a schema of its own), migrated and loaded with demo data."""
+import itertools
+import os
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+DEMO_PASSWORD = "CamLam@2026"
+ROLE_USERS = {
+    "Admin": "admin",
+    "Staff": "canbo.ktht",
+    "UnitHead": "truongphong.ktht",
+    "Auditor": "danhgia",
+    "IsoSecretary": "thuky.iso",
+    "IsoLeader": "truongban.iso",
+    "TopLeader": "chutich",
+}
+_addresses = itertools.count(1)
+
+
+def _database_url(tmp_path_factory) -> tuple[str, str | None]:
+    """The database for this run, and the PostgreSQL schema to drop at the end."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "qms.db"), None
+    schema = "qms_test_" + uuid.uuid4().hex[:10]
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}", schema
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url, schema = _database_url(tmp_path_factory)
+    yield url
+    if schema:
+        engine = sa.create_engine(os.environ["DATABASE_URL"])
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    from app import create_app
+
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "TESTING": True,
+        "SERVER_NAME": None,
+    })
+    runner = app.test_cli_runner()
+    for command in (["qms", "setup"], ["qms", "demo"]):
+        result = runner.invoke(args=command, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    yield app
+
+
+@pytest.fixture
+def db(app):
+    from app.extensions import db
+
+    with app.app_context():
+        yield db
+        db.session.rollback()
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def new_client(app):
+    """A test client with an address of its own, so login rate limits stay per test."""
+    n = next(_addresses)
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+    return client
+
+
+def login(client, username, password=DEMO_PASSWORD):
+    page = client.get("/login/")
+    return client.post(
+        "/login/",
+        data={"username": username, "password": password, "csrf_token": csrf_token(page.text)},
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def anonymous(app):
+    return new_client(app)
+
+
+def _client_as(app, role):
+    client = new_client(app)
+    response = login(client, ROLE_USERS[role])
+    assert response.status_code == 302 and "/login" not in response.headers["Location"], (
+        f"login as {role} failed"
+    )
+    return client
+
+
+@pytest.fixture
+def as_admin(app):
+    return _client_as(app, "Admin")
+
+
+@pytest.fixture
+def as_staff(app):
+    return _client_as(app, "Staff")
+
+
+@pytest.fixture
+def as_unit_head(app):
+    return _client_as(app, "UnitHead")
+
+
+@pytest.fixture
+def as_auditor(app):
+    return _client_as(app, "Auditor")
+
+
+@pytest.fixture
+def as_iso_secretary(app):
+    return _client_as(app, "IsoSecretary")
+
+
+@pytest.fixture
+def as_iso_leader(app):
+    return _client_as(app, "IsoLeader")
+
+
+@pytest.fixture
+def as_top_leader(app):
+    return _client_as(app, "TopLeader")
+
+
+@pytest.fixture
+def client_as(app):
+    """Log in as any role by name: client_as("UnitHead")."""
+    return lambda role: _client_as(app, role)
+
+
+class QueryCounter:
+    def __init__(self):
+        self.statements = []
+
+    def __call__(self, conn, cursor, statement, *args):
+        self.statements.append(statement)
+
+    @property
+    def count(self):
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """Context manager counting SQL statements sent by the app."""
+    from contextlib import contextmanager
+
+    from app.extensions import db
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+        with app.app_context():
+            engine = db.engine
+        sa.event.listen(engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", counter)
+
+    return counting
