@@ -34,7 +34,7 @@ system-packages:
 install: system-packages $(VENV)/.installed compile-translations
 
 compile-translations:
-	$(VENV)/bin/pybabel compile --use-fuzzy -d translations -f -q
+	$(VENV)/bin/pybabel -q compile -d translations
 
 # Re-extract our strings and FAB's own (FAB ships no Vietnamese), then merge into vi.
 translations: $(VENV)/.installed

@@ -12,13 +12,13 @@ from flask_appbuilder.const import AUTH_DB
 
 BASE_DIR = os.path.abspath(os.path.dirname(__file__))
 INSTANCE_DIR = os.environ.get("QMS_INSTANCE_DIR", os.path.join(BASE_DIR, "instance"))
+os.makedirs(INSTANCE_DIR, exist_ok=True)
 
 
 def _secret_key() -> str:
     """Use SECRET_KEY from the environment, else one generated once and kept on disk."""
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
-    os.makedirs(INSTANCE_DIR, exist_ok=True)
     path = os.path.join(INSTANCE_DIR, "secret_key")
     if not os.path.exists(path):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -4,6 +4,7 @@ import os
 
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
@@ -11,10 +12,6 @@ from app.extensions import appbuilder, csrf, db, migrate
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
-
-
-class DatabaseUnreachable(RuntimeError):
-    """Raised at start-up when DATABASE_URL points at a server that does not answer."""
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -26,12 +23,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
-    csrf.init_app(app)
     with app.app_context():
         _check_database(app)
         appbuilder.init_app(app, db.session)
         _register_views()
         appbuilder.post_init()
+    # After FAB's before_request (which sets g.user), so a refused form renders our page.
+    csrf.init_app(app)
     # The JSON API authenticates with JWT bearer tokens, not cookies: no CSRF there.
     for name, blueprint in app.blueprints.items():
         if name.endswith("Api") or name in ("SecurityApi", "OpenApi", "MenuApi"):
@@ -42,12 +40,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _check_database(app: Flask) -> None:
+    """Stop at start-up with a plain message (no stack trace) when the database is down."""
     try:
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except OperationalError as error:
         url = db.engine.url.render_as_string(hide_password=True)
-        raise DatabaseUnreachable(
+        raise SystemExit(
             f"Không kết nối được cơ sở dữ liệu {url} (DATABASE_URL). "
             f"Hãy kiểm tra máy chủ CSDL đang chạy và địa chỉ, tài khoản đúng. "
             f"Chi tiết: {error.orig}"
@@ -72,6 +71,7 @@ def _register_error_pages(app: Flask) -> None:
         403: _l("You do not have permission to do this."),
         404: _l("The page or record you asked for does not exist, or you may not see it."),
         405: _l("This action is not allowed here."),
+        429: _l("Too many attempts. Please wait a minute and try again."),
         500: _l("An unexpected error occurred. It has been logged; please try again later."),
     }
 
@@ -89,6 +89,20 @@ def _register_error_pages(app: Flask) -> None:
 
     for code in messages:
         app.register_error_handler(code, handler)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        message = _l(
+            "The form has expired or did not come from this site (missing security "
+            "token). Go back, reload the page and submit again."
+        )
+        return (
+            render_template(
+                "error.html", base_template=appbuilder.base_template, appbuilder=appbuilder,
+                code=400, message=message,
+            ),
+            400,
+        )
 
 
 def _register_cli(app: Flask) -> None:

@@ -1,5 +1,6 @@
 """Test fixtures: one app on a real database (SQLite file, or PostgreSQL when
 DATABASE_URL says so, in a schema of its own), migrated and loaded with demo data."""
+import contextvars
 import itertools
 import os
 import re
@@ -7,6 +8,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 DEMO_PASSWORD = "CamLam@2026"
 ROLE_USERS = {
@@ -19,6 +21,14 @@ ROLE_USERS = {
     "TopLeader": "chutich",
 }
 _addresses = itertools.count(1)
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in a blank context, as in production: a fresh app context,
+    `g` and database session, even while a test holds an app context of its own."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 def _database_url(tmp_path_factory) -> tuple[str, str | None]:
@@ -55,6 +65,7 @@ def app(database_url, tmp_path_factory):
         "TESTING": True,
         "SERVER_NAME": None,
     })
+    app.test_client_class = IsolatedClient
     runner = app.test_cli_runner()
     for command in (["qms", "setup"], ["qms", "demo"]):
         result = runner.invoke(args=command, catch_exceptions=False)

@@ -54,3 +54,10 @@ class QmsUser(User):
     position: Mapped[Optional[str]] = mapped_column(String(200))
 
     unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id])
+
+    def get_full_name(self) -> str:
+        """Vietnamese order: family and middle name (last_name), then given name."""
+        return f"{self.last_name} {self.first_name}".strip()
+
+    def __repr__(self) -> str:
+        return self.get_full_name()

@@ -1,4 +1,5 @@
-"""Security manager: FAB's, with our user model, user views and role sync."""
+"""Security manager: FAB's, with our user model, user views and a permission cache."""
+from flask import g
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -8,6 +9,7 @@ from wtforms import validators
 
 from app.organisation import roles
 from app.organisation.models import QmsUser
+from app.ui import EagerInterface
 
 
 def _role_query():
@@ -77,3 +79,19 @@ class QmsUserDBModelView(UserDBModelView):
 class QmsSecurityManager(SecurityManager):
     user_model = QmsUser
     userdbmodelview = QmsUserDBModelView
+
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        self.userdbmodelview.datamodel = EagerInterface(QmsUser, eager=("unit", "roles"))
+
+    def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
+        """Check against the user's permissions, read once per request.
+
+        FAB runs one query per check, and a page checks every menu item and button.
+        """
+        cached = g.get("qms_permissions")
+        if cached is None or cached[0] != user.id:
+            by_role = self.get_user_roles_permissions(user) if user.roles else {}
+            cached = (user.id, {pair for pairs in by_role.values() for pair in pairs})
+            g.qms_permissions = cached
+        return (permission_name, view_name) in cached[1]
