@@ -40,7 +40,7 @@ compile-translations:
 translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F translations/babel.cfg -k lazy_gettext -k _l \
 	  -k lazy_formatter_gettext --no-location --sort-output -o translations/messages.pot \
-	  app reports $(FAB_DIR)
+	  app $(wildcard reports) $(FAB_DIR)
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations -l vi --no-fuzzy-matching --ignore-obsolete
 	$(MAKE) compile-translations
 

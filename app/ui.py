@@ -1,16 +1,20 @@
-"""Shared pieces for our FAB views: eager-loading lists and Vietnamese date display."""
+"""Shared pieces for our FAB views: eager-loading lists and Vietnamese value display."""
 import datetime
 
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from sqlalchemy import Date, DateTime
+from flask_babel import gettext
+from sqlalchemy import Boolean, Date, DateTime
 from sqlalchemy.orm import selectinload
 
 
-class EagerInterface(SQLAInterface):
-    """SQLAInterface that loads the named relations of a page of rows in one query each.
+class QmsInterface(SQLAInterface):
+    """FAB's SQLAInterface with two fixes for our views.
 
-    FAB's list query loads relations lazily, one query per row and relation.
+    - Lists load the named relations of a page of rows in one query each; FAB loads
+      them lazily, one query per row and relation.
+    - A yes/no column is never "required" in a form: an unticked box is the answer No
+      (FAB would refuse it as a missing value).
     """
 
     def __init__(self, obj, eager: tuple[str, ...] = (), session=None):
@@ -20,6 +24,9 @@ class EagerInterface(SQLAInterface):
     def apply_all(self, query, *args, **kwargs):
         query = super().apply_all(query, *args, **kwargs)
         return query.options(*(selectinload(getattr(self.obj, name)) for name in self.eager))
+
+    def is_nullable(self, col_name: str) -> bool:
+        return self.is_boolean(col_name) or super().is_nullable(col_name)
 
 
 def format_date(value) -> str:
@@ -31,21 +38,38 @@ def format_date(value) -> str:
     return "" if value is None else str(value)
 
 
-def date_formatters(model) -> dict:
-    """A formatter for every date and date-time column of the model."""
-    return {
-        column.key: format_date
-        for column in model.__table__.columns
-        if isinstance(column.type, (Date, DateTime))
-    }
+def format_yes_no(value) -> str:
+    return "" if value is None else gettext("Yes") if value else gettext("No")
 
 
-class QmsModelView(ModelView):
-    """Base of our CRUD views: dates shown as dd/mm/yyyy."""
+def format_related(value) -> str:
+    return "" if value is None else str(value)
+
+
+def value_formatters(model) -> dict:
+    """A formatter for every date, date-time, yes/no and many-to-one column."""
+    formatters = {}
+    for column in model.__table__.columns:
+        if isinstance(column.type, (Date, DateTime)):
+            formatters[column.key] = format_date
+        elif isinstance(column.type, Boolean):
+            formatters[column.key] = format_yes_no
+    for relation in model.__mapper__.relationships:
+        if not relation.uselist:
+            formatters[relation.key] = format_related
+    return formatters
+
+
+class VietnameseDisplayMixin:
+    """Dates as dd/mm/yyyy and booleans as Có/Không on lists and detail pages."""
 
     def __init__(self, **kwargs):
         self.formatters_columns = {
-            **date_formatters(self.datamodel.obj),
+            **value_formatters(self.datamodel.obj),
             **(self.formatters_columns or {}),
         }
         super().__init__(**kwargs)
+
+
+class QmsModelView(VietnameseDisplayMixin, ModelView):
+    """Base of our CRUD views."""

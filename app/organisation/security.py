@@ -3,13 +3,13 @@ from flask import g
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import RoleModelView, UserDBModelView, UserGroupModelView
 from flask_babel import lazy_gettext as _l
 from wtforms import validators
 
 from app.organisation import roles
 from app.organisation.models import QmsUser
-from app.ui import EagerInterface
+from app.ui import QmsInterface, VietnameseDisplayMixin
 
 
 def _role_query():
@@ -34,7 +34,7 @@ def _format_roles(user_roles) -> str:
     return ", ".join(roles.role_label(r.name) for r in user_roles)
 
 
-class QmsUserDBModelView(UserDBModelView):
+class QmsUserDBModelView(VietnameseDisplayMixin, UserDBModelView):
     """User admin with unit and position; roles shown by their Vietnamese labels."""
 
     label_columns = {
@@ -76,13 +76,37 @@ class QmsUserDBModelView(UserDBModelView):
     formatters_columns = {"roles": _format_roles}
 
 
+class QmsRoleModelView(VietnameseDisplayMixin, RoleModelView):
+    """Roles listed by their Vietnamese label; the stable name stays in code."""
+
+    label_columns = {
+        "name": _l("Role"),
+        "permissions": _l("Permissions"),
+        "user": _l("User"),
+        "groups": _l("Groups"),
+    }
+    formatters_columns = {"name": roles.role_label}
+
+
+class QmsGroupModelView(VietnameseDisplayMixin, UserGroupModelView):
+    label_columns = {
+        "name": _l("Name"),
+        "label": _l("Label"),
+        "description": _l("Description"),
+        "users": _l("Users"),
+        "roles": _l("Roles"),
+    }
+
+
 class QmsSecurityManager(SecurityManager):
     user_model = QmsUser
     userdbmodelview = QmsUserDBModelView
+    rolemodelview = QmsRoleModelView
+    groupmodelview = QmsGroupModelView
 
     def __init__(self, appbuilder):
         super().__init__(appbuilder)
-        self.userdbmodelview.datamodel = EagerInterface(QmsUser, eager=("unit", "roles"))
+        self.userdbmodelview.datamodel = QmsInterface(QmsUser, eager=("unit", "roles"))
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """Check against the user's permissions, read once per request.

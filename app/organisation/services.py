@@ -25,8 +25,9 @@ def ensure_settings() -> AgencySettings:
 def sync_roles() -> dict[str, int]:
     """Write the permissions of roles.ROLE_PERMISSIONS to the database, idempotently.
 
-    Creates every view's permissions first (the app runs with FAB_UPDATE_PERMS off),
-    then sets each role to exactly its defined set. Admin gets every permission.
+    Creates every view's permissions first (the app runs with FAB_UPDATE_PERMS off) and
+    drops those of views that no longer exist, then sets each role to exactly its
+    defined set. Admin gets every permission.
     Returns the number of permissions per role.
     """
     appbuilder = current_app.appbuilder
@@ -34,6 +35,7 @@ def sync_roles() -> dict[str, int]:
     for name in (roles.ADMIN, sm.auth_role_public):
         sm.find_role(name) or sm.add_role(name)
     appbuilder.add_permissions(update_perms=True)
+    sm.security_cleanup(appbuilder.baseviews, appbuilder.menu)  # drop renamed/removed views
     counts = {}
     for name, wanted in roles.ROLE_PERMISSIONS.items():
         role = sm.find_role(name) or sm.add_role(name)

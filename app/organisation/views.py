@@ -6,7 +6,7 @@ from wtforms.validators import NumberRange
 from app.organisation import roles
 from app.organisation.models import AgencySettings, Unit
 from app.organisation.services import get_settings
-from app.ui import EagerInterface, QmsModelView
+from app.ui import QmsInterface, QmsModelView
 
 
 class HomeView(IndexView):
@@ -28,7 +28,7 @@ class HomeView(IndexView):
 class AgencySettingsView(QmsModelView):
     """The single settings row: listed and edited, never added or deleted."""
 
-    datamodel = EagerInterface(AgencySettings)
+    datamodel = QmsInterface(AgencySettings)
     route_base = "/settings"
     base_permissions = ["can_list", "can_show", "can_edit"]
     list_title = _l("Agency settings")
@@ -64,7 +64,7 @@ class AgencySettingsView(QmsModelView):
 
 
 class UnitModelView(QmsModelView):
-    datamodel = EagerInterface(Unit, eager=("head",))
+    datamodel = QmsInterface(Unit, eager=("head",))
     list_title = _l("Units")
     show_title = _l("Unit")
     add_title = _l("Add unit")
