@@ -42,13 +42,13 @@ class QmsUserDBModelView(VietnameseDisplayMixin, UserDBModelView):
         "unit": _l("Unit"),
         "position": _l("Position"),
     }
-    list_columns = ["username", "first_name", "last_name", "unit", "position", "roles", "active"]
+    list_columns = ["username", "last_name", "first_name", "unit", "position", "roles", "active"]
     search_columns = ["username", "first_name", "last_name", "email", "unit", "position", "active"]
     show_fieldsets = [
         (_l("User info"), {"fields": ["username", "active", "roles", "login_count"]}),
         (
             _l("Personal Info"),
-            {"fields": ["first_name", "last_name", "email", "unit", "position"], "expanded": True},
+            {"fields": ["last_name", "first_name", "email", "unit", "position"], "expanded": True},
         ),
         (
             _l("Audit Info"),
@@ -62,14 +62,14 @@ class QmsUserDBModelView(VietnameseDisplayMixin, UserDBModelView):
         (_l("User info"), {"fields": ["username", "active", "roles", "login_count"]}),
         (
             _l("Personal Info"),
-            {"fields": ["first_name", "last_name", "email", "unit", "position"], "expanded": True},
+            {"fields": ["last_name", "first_name", "email", "unit", "position"], "expanded": True},
         ),
     ]
     add_columns = [
-        "first_name", "last_name", "username", "active", "email", "unit", "position",
+        "last_name", "first_name", "username", "active", "email", "unit", "position",
         "roles", "password", "conf_password",
     ]
-    edit_columns = ["first_name", "last_name", "username", "active", "email", "unit", "position", "roles"]
+    edit_columns = ["last_name", "first_name", "username", "active", "email", "unit", "position", "roles"]
     add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "roles": _roles_field()}
     edit_form_extra_fields = {"roles": _roles_field()}
     validators_columns = {}
