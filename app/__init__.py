@@ -2,7 +2,7 @@
 import logging
 import os
 
-from flask import Flask, render_template
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
@@ -26,6 +26,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     with app.app_context():
         _check_database(app)
         appbuilder.init_app(app, db.session)
+        _register_template_filters(app)
         _register_views()
         appbuilder.post_init()
     # After FAB's before_request (which sets g.user), so a refused form renders our page.
@@ -53,8 +54,34 @@ def _check_database(app: Flask) -> None:
         ) from None
 
 
+def _register_template_filters(app: Flask) -> None:
+    from app.tickets import workflow
+    from app.ui import format_date
+
+    app.jinja_env.filters["vn_date"] = format_date
+    app.jinja_env.filters["ticket_state"] = lambda code: workflow.STATES.get(code, code)
+    app.jinja_env.filters["transition_label"] = lambda name: workflow.EVENT_LABELS.get(name, name)
+
+
 def _register_views() -> None:
     from app.organisation.views import AgencySettingsView, UnitModelView
+    from app.tickets.views import (
+        NcCategoryView, NonconformityView, RecurringNonconformityView, TicketView,
+        WorkflowHelpView,
+    )
+
+    appbuilder.add_view(
+        TicketView, "Tickets", label=_l("Action request tickets"), icon="fa-ticket",
+        category="Improvement", category_label=_l("Improvement"), category_icon="fa-refresh",
+    )
+    appbuilder.add_view(
+        NonconformityView, "Nonconformities", label=_l("Nonconformities"),
+        icon="fa-exclamation-triangle", category="Improvement",
+    )
+    appbuilder.add_view(
+        RecurringNonconformityView, "Recurring nonconformities",
+        label=_l("Recurring nonconformities"), icon="fa-repeat", category="Improvement",
+    )
 
     appbuilder.add_view(
         UnitModelView, "Units", label=_l("Units"), icon="fa-sitemap",
@@ -64,45 +91,38 @@ def _register_views() -> None:
         AgencySettingsView, "Agency settings", label=_l("Agency settings"), icon="fa-cog",
         category="Organisation",
     )
+    appbuilder.add_view(
+        NcCategoryView, "Nonconformity categories", label=_l("Nonconformity categories"),
+        icon="fa-tags", category="Organisation",
+    )
+    from app.tickets.api import NonconformityApi, TicketApi
+
+    appbuilder.add_api(TicketApi)
+    appbuilder.add_api(NonconformityApi)
+    appbuilder.add_view(
+        WorkflowHelpView, "Ticket workflow", label=_l("Ticket workflow"), icon="fa-sitemap",
+        category="Help", category_label=_l("Help"), category_icon="fa-question-circle",
+    )
 
 
 def _register_error_pages(app: Flask) -> None:
-    messages = {
-        403: _l("You do not have permission to do this."),
-        404: _l("The page or record you asked for does not exist, or you may not see it."),
-        405: _l("This action is not allowed here."),
-        429: _l("Too many attempts. Please wait a minute and try again."),
-        500: _l("An unexpected error occurred. It has been logged; please try again later."),
-    }
+    from app.ui import ERROR_MESSAGES, render_error
 
     def handler(error):
-        code = getattr(error, "code", 500) or 500
-        if code == 500:
+        code = getattr(error, "code", None) or 500
+        if code >= 500:
             db.session.rollback()
-        return (
-            render_template(
-                "error.html", base_template=appbuilder.base_template, appbuilder=appbuilder,
-                code=code, message=messages.get(code, messages[500]),
-            ),
-            code,
-        )
+        return render_error(code)
 
-    for code in messages:
+    for code in ERROR_MESSAGES:
         app.register_error_handler(code, handler)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        message = _l(
+        return render_error(400, _l(
             "The form has expired or did not come from this site (missing security "
             "token). Go back, reload the page and submit again."
-        )
-        return (
-            render_template(
-                "error.html", base_template=appbuilder.base_template, appbuilder=appbuilder,
-                code=400, message=message,
-            ),
-            400,
-        )
+        ))
 
 
 def _register_cli(app: Flask) -> None:

@@ -1,9 +1,10 @@
 """Shared pieces for our FAB views: eager-loading lists and Vietnamese value display."""
 import datetime
 
+from flask import current_app, render_template
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Boolean, Date, DateTime
 from sqlalchemy.orm import selectinload
 
@@ -73,3 +74,29 @@ class VietnameseDisplayMixin:
 
 class QmsModelView(VietnameseDisplayMixin, ModelView):
     """Base of our CRUD views."""
+
+
+ERROR_MESSAGES = {
+    400: _l("The request could not be understood. Go back and try again."),
+    403: _l("You do not have permission to do this."),
+    404: _l("The page or record you asked for does not exist, or you may not see it."),
+    405: _l("This action is not allowed here."),
+    409: _l("This action is not possible in the record's current state."),
+    413: _l("The files sent are too large."),
+    422: _l("Some fields are missing or invalid."),
+    429: _l("Too many attempts. Please wait a minute and try again."),
+    500: _l("An unexpected error occurred. It has been logged; please try again later."),
+    503: _l("The service is temporarily unavailable."),
+}
+
+
+def render_error(code: int, message=None):
+    """Our error page (Vietnamese, inside the panel's layout) with its status code."""
+    appbuilder = current_app.appbuilder
+    return (
+        render_template(
+            "error.html", base_template=appbuilder.base_template, appbuilder=appbuilder,
+            code=code, message=message or ERROR_MESSAGES.get(code, ERROR_MESSAGES[500]),
+        ),
+        code,
+    )

@@ -18,7 +18,7 @@ def test_admin_edits_agency_settings(as_admin, db):
     data = {c: getattr(settings, c) for c in (
         "agency_name", "parent_body", "place_name", "steering_committee", "procedure_code",
         "procedure_issue", "procedure_date", "retention_years", "recurrence_threshold",
-        "report_interval_days",
+        "report_interval_days", "max_upload_mb",
     )}
     response = _form_post(as_admin, f"/settings/edit/{settings.id}", {**data, "recurrence_threshold": 4})
     assert response.status_code == 302

@@ -22,6 +22,7 @@ class AgencySettings(Model):
     retention_years: Mapped[int] = mapped_column(Integer, default=3)
     recurrence_threshold: Mapped[int] = mapped_column(Integer, default=3)
     report_interval_days: Mapped[int] = mapped_column(Integer, default=30)
+    max_upload_mb: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
 
     def __repr__(self) -> str:
         return self.agency_name

@@ -49,12 +49,30 @@ SELF_SERVICE = (
     | _menus("Organisation", "Units")
 )
 
+# Tickets and nonconformities: every role works on them; which ticket and which step is
+# decided per record by the workflow table and the visibility rule (app/tickets).
+TICKET_WORK = (
+    _view("TicketView", "can_list", "can_show", "can_add", "can_edit", "can_delete",
+          "can_transition", "can_progress", "can_upload", "can_download", "can_pdf")
+    | _view("NonconformityView", "can_list", "can_show", "can_add", "can_edit",
+            "can_upload", "can_open_ticket", "can_disposition")
+    | _view("RecurringNonconformityView", "can_index", "can_open_ticket")
+    | _view("NcCategoryView", "can_list", "can_show")
+    | _view("WorkflowHelpView", "can_workflow")
+    | _view("TicketApi", "can_get", "can_info", "can_post", "can_put", "can_delete",
+            "can_transition", "can_pdf")
+    | _view("NonconformityApi", "can_get", "can_info", "can_post", "can_put")
+    | _menus("Improvement", "Tickets", "Nonconformities", "Recurring nonconformities",
+             "Nonconformity categories", "Help", "Ticket workflow")
+)
+EVERYONE = SELF_SERVICE | TICKET_WORK
+
 ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
-    STAFF: SELF_SERVICE,
-    UNIT_HEAD: SELF_SERVICE,
-    AUDITOR: SELF_SERVICE,
-    ISO_SECRETARY: SELF_SERVICE,
-    ISO_LEADER: SELF_SERVICE,
-    TOP_LEADER: SELF_SERVICE,
+    STAFF: EVERYONE,
+    UNIT_HEAD: EVERYONE,
+    AUDITOR: EVERYONE,
+    ISO_SECRETARY: EVERYONE,
+    ISO_LEADER: EVERYONE,
+    TOP_LEADER: EVERYONE,
 }
 """Admin is not listed: it holds every permission that exists."""

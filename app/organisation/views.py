@@ -45,6 +45,7 @@ class AgencySettingsView(QmsModelView):
         "retention_years": _l("Record retention (years)"),
         "recurrence_threshold": _l("Recurrence threshold"),
         "report_interval_days": _l("Progress report interval (days)"),
+        "max_upload_mb": _l("Largest evidence file (MB)"),
     }
     description_columns = {
         "recurrence_threshold": _l(
@@ -59,7 +60,7 @@ class AgencySettingsView(QmsModelView):
     search_columns = ["agency_name"]
     validators_columns = {
         name: [NumberRange(min=1, max=100, message=_l("Enter a whole number from 1 to 100."))]
-        for name in ("retention_years", "recurrence_threshold", "report_interval_days")
+        for name in ("retention_years", "recurrence_threshold", "report_interval_days", "max_upload_mb")
     }
 
 

@@ -1,0 +1,280 @@
+import datetime
+from typing import Optional
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    JSON, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from app.organisation.models import QmsUser, Unit
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now()
+
+
+class NcCategory(Model):
+    """Nội dung KPH: the controlled list the recurrence rule counts by."""
+
+    __tablename__ = "nc_category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Nonconformity(Model):
+    """Sự không phù hợp (5.1), corrected on the spot; may lead to a ticket."""
+
+    __tablename__ = "nonconformity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    detected_on: Mapped[datetime.date] = mapped_column(Date)
+    detected_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    description: Mapped[str] = mapped_column(Text)
+    process: Mapped[Optional[str]] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(40))
+    category_id: Mapped[int] = mapped_column(ForeignKey("nc_category.id"), index=True)
+    disposition: Mapped[Optional[str]] = mapped_column(String(20))
+    disposition_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    disposition_on: Mapped[Optional[datetime.date]] = mapped_column(Date)
+    correction_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    correction_checked: Mapped[bool] = mapped_column(Boolean, default=False)
+    beyond_authority: Mapped[bool] = mapped_column(Boolean, default=False)
+    ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ticket.id"), index=True)
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    created_on: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
+
+    unit: Mapped[Unit] = relationship()
+    detected_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[detected_by_id])
+    disposition_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[disposition_by_id])
+    created_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[created_by_id])
+    category: Mapped[NcCategory] = relationship()
+    ticket: Mapped[Optional["Ticket"]] = relationship(back_populates="nonconformities")
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="nonconformity", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"KPH #{self.id}"
+
+
+class Ticket(Model):
+    """Phiếu yêu cầu hành động khắc phục/cải tiến (BM.CTCL.01)."""
+
+    __tablename__ = "ticket"
+    __table_args__ = (UniqueConstraint("year", "number", name="uq_ticket_year_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[Optional[int]] = mapped_column(Integer)
+    year: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    state: Mapped[str] = mapped_column(String(30), default="draft", index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(40))
+    requesting_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    related_documents: Mapped[Optional[str]] = mapped_column(Text)
+    # Box 1
+    description: Mapped[str] = mapped_column(Text)
+    requested_on: Mapped[datetime.date] = mapped_column(Date)
+    requester_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"))
+    created_on: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
+    # Unit review and Ban ISO
+    signs: Mapped[Optional[list]] = mapped_column(JSON)
+    assignee_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"), index=True)
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    # Box 2
+    cause: Mapped[Optional[str]] = mapped_column(Text)
+    measures: Mapped[Optional[str]] = mapped_column(Text)
+    implementing_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"), index=True)
+    implementer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    implementing_unit_head_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    due_date: Mapped[Optional[datetime.date]] = mapped_column(Date, index=True)
+    approved_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    approved_on: Mapped[Optional[datetime.date]] = mapped_column(Date)
+    verifier_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    result_summary: Mapped[Optional[str]] = mapped_column(Text)
+    reported_done_on: Mapped[Optional[datetime.date]] = mapped_column(Date)
+    # Box 3
+    verification_result: Mapped[Optional[str]] = mapped_column(String(20))
+    verified_on: Mapped[Optional[datetime.date]] = mapped_column(Date)
+    verified_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    evidence_text: Mapped[Optional[str]] = mapped_column(Text)
+    closed_on: Mapped[Optional[datetime.date]] = mapped_column(Date, index=True)
+    closed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    follows_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ticket.id"))
+
+    requesting_unit: Mapped[Unit] = relationship(foreign_keys=[requesting_unit_id])
+    assignee_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[assignee_unit_id])
+    implementing_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[implementing_unit_id])
+    requester: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[requester_id])
+    created_by: Mapped[QmsUser] = relationship(foreign_keys=[created_by_id])
+    assignee: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[assignee_id])
+    implementer: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[implementer_id])
+    implementing_unit_head: Mapped[Optional[QmsUser]] = relationship(
+        foreign_keys=[implementing_unit_head_id]
+    )
+    approved_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[approved_by_id])
+    verifier: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[verifier_id])
+    verified_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[verified_by_id])
+    closed_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[closed_by_id])
+    follows: Mapped[Optional["Ticket"]] = relationship(
+        remote_side=[id], back_populates="follow_ups"
+    )
+    follow_ups: Mapped[list["Ticket"]] = relationship(back_populates="follows")
+    nonconformities: Mapped[list[Nonconformity]] = relationship(back_populates="ticket")
+    events: Mapped[list["TicketEvent"]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
+    )
+    box2_revisions: Mapped[list["Box2Revision"]] = relationship(
+        back_populates="ticket", order_by="Box2Revision.id", cascade="all, delete-orphan"
+    )
+    progress_reports: Mapped[list["ProgressReport"]] = relationship(
+        back_populates="ticket", order_by="ProgressReport.id", cascade="all, delete-orphan"
+    )
+    change_requests: Mapped[list["ChangeRequest"]] = relationship(
+        back_populates="ticket", order_by="ChangeRequest.id", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan",
+        primaryjoin="and_(Ticket.id == Attachment.ticket_id, Attachment.progress_report_id == None)",
+        overlaps="attachments",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def display_number(self) -> str:
+        """Số phiếu NNN/YYYY; a draft has none yet."""
+        return f"{self.number:03d}/{self.year}" if self.number else ""
+
+    def __repr__(self) -> str:
+        return self.display_number or f"#{self.id}"
+
+
+class TicketEvent(Model):
+    """One line of a ticket's history: a transition, who, when, with what. Never edited."""
+
+    __tablename__ = "ticket_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[Optional[str]] = mapped_column(String(30))
+    to_state: Mapped[str] = mapped_column(String(30))
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
+    comment: Mapped[Optional[str]] = mapped_column(Text)
+    data: Mapped[Optional[dict]] = mapped_column(JSON)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+    actor: Mapped[Optional[QmsUser]] = relationship()
+
+
+class Box2Revision(Model):
+    """A previous content of box 2, kept when a proposal or an approved change replaces it."""
+
+    __tablename__ = "box2_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    cause: Mapped[Optional[str]] = mapped_column(Text)
+    measures: Mapped[Optional[str]] = mapped_column(Text)
+    implementing_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
+    implementer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    due_date: Mapped[Optional[datetime.date]] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    changed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    changed_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="box2_revisions")
+    implementing_unit: Mapped[Optional[Unit]] = relationship()
+    implementer: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[implementer_id])
+    changed_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[changed_by_id])
+
+
+class ProgressReport(Model):
+    """Periodic progress report of a long action (5.5)."""
+
+    __tablename__ = "progress_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    reported_on: Mapped[datetime.date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+
+    ticket: Mapped[Ticket] = relationship(back_populates="progress_reports")
+    author: Mapped[Optional[QmsUser]] = relationship()
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="progress_report", cascade="all, delete-orphan", overlaps="attachments"
+    )
+
+
+class ChangeRequest(Model):
+    """Request for resources or a change of measures during implementation (5.5)."""
+
+    __tablename__ = "change_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    new_measures: Mapped[Optional[str]] = mapped_column(Text)
+    new_due_date: Mapped[Optional[datetime.date]] = mapped_column(Date)
+    requested_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    requested_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
+    decision: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    decided_at: Mapped[Optional[datetime.datetime]] = mapped_column(DateTime)
+    decision_comment: Mapped[Optional[str]] = mapped_column(Text)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="change_requests")
+    requested_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[decided_by_id])
+
+
+class Attachment(Model):
+    """An evidence file, kept in the database so a database backup is a full backup."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ticket.id"), index=True)
+    nonconformity_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("nonconformity.id"), index=True
+    )
+    progress_report_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("progress_report.id"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    uploaded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    uploaded_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
+
+    ticket: Mapped[Optional[Ticket]] = relationship(
+        back_populates="attachments", foreign_keys=[ticket_id], overlaps="attachments"
+    )
+    nonconformity: Mapped[Optional[Nonconformity]] = relationship(back_populates="attachments")
+    progress_report: Mapped[Optional[ProgressReport]] = relationship(
+        back_populates="attachments", overlaps="attachments,ticket"
+    )
+    uploaded_by: Mapped[Optional[QmsUser]] = relationship()
+
+
+class TicketCounter(Model):
+    """Last ticket number given in a year; its row lock serialises concurrent numbering."""
+
+    __tablename__ = "ticket_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -1,0 +1,531 @@
+"""Pages for nonconformities and tickets. Thin: every rule lives in services/workflow."""
+import math
+from urllib.parse import quote
+
+from flask import Response, abort, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext, lazy_gettext as _l
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+from wtforms import SelectField, ValidationError
+from wtforms.validators import InputRequired
+
+from app.extensions import db
+from app.organisation.models import Unit
+from app.tickets import services, vocabulary, workflow
+from app.tickets.models import NcCategory, Nonconformity, Ticket
+from app.ui import QmsInterface, QmsModelView, render_error
+
+PAGE_SIZE = 25
+
+
+class VisibleTickets(BaseFilter):
+    """Row-level visibility as a FAB base filter (lists, show, edit, delete, API)."""
+
+    name = "visible"
+    arg_name = "visible_tickets"
+
+    def apply(self, query, value):
+        return query.filter(services.ticket_visibility(g.user))
+
+
+class VisibleNonconformities(BaseFilter):
+    name = "visible"
+    arg_name = "visible_ncs"
+
+    def apply(self, query, value):
+        return query.filter(services.nonconformity_visibility(g.user))
+
+
+def _choice_field(label, vocabulary_dict):
+    return SelectField(label, choices=list(vocabulary_dict.items()), validators=[InputRequired()],
+                       widget=Select2Widget())
+
+
+def _own_unit_validator(form, field):
+    """Staff and unit heads open records for their own unit only (checked in the form, so
+    what was typed is kept)."""
+    if field.data is not None and not services.may_open_for(g.user, field.data.id):
+        raise ValidationError(gettext("You may only open records for your own unit."))
+
+
+def _unit_field():
+    return QuerySelectField(
+        _l("Unit"), query_func=lambda: db.session.query(Unit).filter(Unit.active.is_(True)).order_by(Unit.code),
+        get_pk_func=lambda unit: unit.id, widget=Select2Widget(),
+        validators=[InputRequired(), _own_unit_validator],
+    )
+
+
+def _uploads():
+    return [(f.filename, f.read()) for f in request.files.getlist("files") if f and f.filename]
+
+
+def _fail(error: services.WorkflowError, back: str):
+    """A refused action: 404 as a page; otherwise the reason flashed on the page it came from."""
+    if error.status == 404:
+        return render_error(404, error.message)
+    flash(error.message + "".join(f" {msg}" for msg in error.errors.values()), "danger")
+    return redirect(back)
+
+
+class NcCategoryView(QmsModelView):
+    datamodel = QmsInterface(NcCategory)
+    route_base = "/nc-categories"
+    list_title = show_title = _l("Nonconformity categories")
+    add_title = _l("Add nonconformity category")
+    edit_title = _l("Edit nonconformity category")
+    label_columns = {"name": _l("Nonconformity content"), "active": _l("Active")}
+    list_columns = add_columns = edit_columns = show_columns = ["name", "active"]
+    search_columns = ["name", "active"]
+    base_order = ("name", "asc")
+
+
+class NonconformityView(QmsModelView):
+    datamodel = QmsInterface(Nonconformity, eager=("unit", "category", "ticket"))
+    route_base = "/nonconformities"
+    base_filters = [["id", VisibleNonconformities, None]]
+    base_order = ("detected_on", "desc")
+    show_template = "nonconformity_show.html"
+    list_title = _l("Nonconformities")
+    show_title = _l("Nonconformity")
+    add_title = _l("Record a nonconformity")
+    edit_title = _l("Edit nonconformity")
+    label_columns = {
+        "unit": _l("Unit"), "detected_on": _l("Detected on"), "detected_by": _l("Detected by"),
+        "description": _l("Description"), "process": _l("Process / administrative procedure"),
+        "source": _l("Source (5.1.2)"), "category": _l("Nonconformity content"),
+        "disposition": _l("Disposition"), "disposition_by": _l("Decided by"),
+        "disposition_on": _l("Decided on"), "correction_done": _l("Correction done"),
+        "correction_checked": _l("Correction checked"),
+        "beyond_authority": _l("Beyond authority, reported to the leader"),
+        "ticket": _l("Ticket"), "created_by": _l("Recorded by"), "created_on": _l("Recorded on"),
+    }
+    list_columns = ["detected_on", "unit", "category", "source", "disposition", "correction_checked", "ticket"]
+    add_columns = edit_columns = [
+        "unit", "detected_on", "description", "process", "source", "category",
+        "correction_done", "beyond_authority",
+    ]
+    show_columns = [
+        "unit", "detected_on", "detected_by", "description", "process", "source", "category",
+        "correction_done", "beyond_authority", "disposition", "disposition_by", "disposition_on",
+        "correction_checked", "ticket", "created_by", "created_on",
+    ]
+    search_columns = ["unit", "category", "detected_on", "description", "correction_checked"]
+    formatters_columns = {
+        "source": lambda v: vocabulary.label(vocabulary.SOURCES, v),
+        "disposition": lambda v: vocabulary.label(vocabulary.DISPOSITIONS, v),
+    }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "source": _choice_field(_l("Source (5.1.2)"), vocabulary.SOURCES),
+        "unit": _unit_field(),
+        "category": QuerySelectField(
+            _l("Nonconformity content"),
+            query_func=lambda: db.session.query(NcCategory).filter(NcCategory.active.is_(True)).order_by(NcCategory.name),
+            get_pk_func=lambda c: c.id, widget=Select2Widget(), validators=[InputRequired()],
+        ),
+    }
+
+    def pre_add(self, item):
+        item.created_by_id = g.user.id
+        item.detected_by_id = g.user.id
+
+    def show_extra(self, pk):
+        nc = services.get_nonconformity(g.user, pk)
+        may_decide = workflow.unit_head_of(g.user, nc.unit_id) or workflow.is_admin(g.user)
+        return {"nc": nc, "may_decide": may_decide, "fields": services.DISPOSITION_FIELDS}
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        try:
+            extra = self.show_extra(int(pk))
+        except (ValueError, services.WorkflowError):
+            return render_error(404)
+        widgets = self._show(pk)
+        return self.render_template(self.show_template, pk=pk, title=self.show_title,
+                                    widgets=widgets, related_views=self._related_views, **extra)
+
+    @expose("/<int:pk>/disposition", methods=["POST"])
+    @has_access
+    @permission_name("disposition")
+    def disposition(self, pk):
+        back = url_for(".show", pk=pk)
+        try:
+            services.decide_disposition(g.user, pk, request.form.to_dict())
+        except services.WorkflowError as error:
+            return _fail(error, back)
+        flash(gettext("The disposition was recorded."), "success")
+        return redirect(back)
+
+    @expose("/<int:pk>/files", methods=["POST"])
+    @has_access
+    @permission_name("upload")
+    def upload(self, pk):
+        back = url_for(".show", pk=pk)
+        try:
+            stored = services.attach_to_nonconformity(g.user, pk, _uploads())
+        except services.files.UploadRefused as error:
+            flash(str(error), "danger")
+            return redirect(back)
+        except services.WorkflowError as error:
+            return _fail(error, back)
+        flash(gettext("%(count)s file(s) attached.", count=len(stored)), "success")
+        return redirect(back)
+
+    @expose("/<int:pk>/open-ticket", methods=["POST"])
+    @has_access
+    @permission_name("open_ticket")
+    def open_ticket(self, pk):
+        try:
+            ticket = services.open_ticket_from_nonconformity(g.user, pk)
+        except services.WorkflowError as error:
+            return _fail(error, url_for(".show", pk=pk))
+        flash(gettext("A corrective-action ticket was drafted from this nonconformity."), "success")
+        return redirect(url_for("TicketView.edit", pk=ticket.id))
+
+
+class RecurringNonconformityView(BaseView):
+    """KPH lặp lại: series that trip the 5.2.2 recurrence rule, one click to a ticket."""
+
+    route_base = "/recurring"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        return self.render_template("recurring.html", series=services.recurring_series(),
+                                    threshold=services.get_settings().recurrence_threshold)
+
+    @expose("/open", methods=["POST"])
+    @has_access
+    @permission_name("open_ticket")
+    def open_ticket(self):
+        try:
+            ticket = services.open_ticket_from_series(
+                g.user, int(request.form["unit_id"]), int(request.form["category_id"])
+            )
+        except (KeyError, ValueError):
+            abort(400)
+        except services.WorkflowError as error:
+            return _fail(error, url_for(".index"))
+        flash(gettext("A corrective-action ticket was drafted from the recurring series."), "success")
+        return redirect(url_for("TicketView.edit", pk=ticket.id))
+
+
+def _visible_open_ncs():
+    """NCs the user may link: visible, and not linked to another ticket."""
+    return (db.session.query(Nonconformity)
+            .filter(services.nonconformity_visibility(g.user), Nonconformity.ticket_id.is_(None))
+            .order_by(Nonconformity.detected_on.desc()))
+
+
+class TicketView(QmsModelView):
+    datamodel = QmsInterface(Ticket)
+    route_base = "/tickets"
+    base_filters = [["id", VisibleTickets, None]]
+    list_title = _l("Action request tickets")
+    show_title = _l("Action request ticket")
+    add_title = _l("Open an action request ticket")
+    edit_title = _l("Edit ticket (draft)")
+    label_columns = {
+        "kind": _l("Kind of action"), "source": _l("Source (5.1.2)"),
+        "requesting_unit": _l("Requesting unit"), "related_documents": _l("Related documents"),
+        "description": _l("Description of the nonconformity / request"),
+        "requested_on": _l("Date"), "nonconformities": _l("Linked nonconformities"),
+    }
+    add_columns = edit_columns = [
+        "kind", "requesting_unit", "source", "related_documents", "description", "requested_on",
+        "nonconformities",
+    ]
+    search_columns = ["description"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": _choice_field(_l("Kind of action"), vocabulary.KINDS),
+        "source": _choice_field(_l("Source (5.1.2)"), vocabulary.SOURCES),
+        "requesting_unit": _unit_field(),
+        "nonconformities": QuerySelectMultipleField(
+            _l("Linked nonconformities"), query_func=_visible_open_ncs,
+            get_pk_func=lambda nc: nc.id, widget=Select2ManyWidget(),
+            get_label=lambda nc: f"#{nc.id} {nc.detected_on:%d/%m/%Y} {nc.unit.code}: {nc.description[:80]}",
+        ),
+    }
+
+    # --- creation and draft edits ---------------------------------------------
+
+    def pre_add(self, item):
+        item.created_by_id = item.requester_id = g.user.id
+        item.state = "draft"
+
+    def post_add(self, item):
+        services.record_creation(g.user, item)
+        db.session.commit()
+
+    def prefill_form(self, form, pk):
+        # keep the NCs already linked selectable
+        form.nonconformities.query_func = lambda: (
+            db.session.query(Nonconformity).filter(
+                services.nonconformity_visibility(g.user),
+                or_(Nonconformity.ticket_id.is_(None), Nonconformity.ticket_id == int(pk)),
+            )
+        )
+
+    def pre_update(self, item):
+        services.ensure_draft(item)
+
+    def pre_delete(self, item):
+        services.ensure_draft(item)
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        try:
+            ticket = services.get_ticket(g.user, int(pk))
+            services.ensure_draft(ticket)
+            if not workflow.CREATOR.allows(g.user, ticket):
+                raise services.Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.CREATOR.label))
+        except ValueError:
+            return render_error(404)
+        except services.WorkflowError as error:
+            return render_error(error.status, error.message)
+        return super().edit(pk)
+
+    # --- list -------------------------------------------------------------------
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        args = request.args
+        query = select(Ticket).where(services.ticket_visibility(g.user))
+        if args.get("state") in workflow.STATES:
+            query = query.where(Ticket.state == args["state"])
+        if args.get("unit", "").isdigit():
+            unit_id = int(args["unit"])
+            query = query.where(or_(Ticket.requesting_unit_id == unit_id,
+                                    Ticket.implementing_unit_id == unit_id))
+        if args.get("kind") in vocabulary.KINDS:
+            query = query.where(Ticket.kind == args["kind"])
+        if args.get("source") in vocabulary.SOURCES:
+            query = query.where(Ticket.source == args["source"])
+        if args.get("year", "").isdigit():
+            year = int(args["year"])
+            query = query.where(or_(Ticket.year == year,
+                                    func.extract("year", Ticket.requested_on) == year))
+        if args.get("overdue"):
+            query = query.where(services.overdue_condition())
+        late = services.missing_report_ids()
+        if args.get("missing_report"):
+            query = query.where(Ticket.id.in_(late or [-1]))
+        text = args.get("q", "").strip()
+        if text:
+            number, _, year = text.partition("/")
+            conditions = [Ticket.description.ilike(f"%{text}%"), Ticket.cause.ilike(f"%{text}%"),
+                          Ticket.measures.ilike(f"%{text}%")]
+            if number.strip().isdigit():
+                by_number = Ticket.number == int(number)
+                if year.strip().isdigit():
+                    by_number = by_number & (Ticket.year == int(year))
+                conditions.append(by_number)
+            query = query.where(or_(*conditions))
+        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        order = args.get("sort", "number")
+        if order == "due_date":
+            query = query.order_by(Ticket.due_date.is_(None), Ticket.due_date, Ticket.id)
+        else:
+            query = query.order_by(Ticket.year.desc(), Ticket.number.desc(), Ticket.id.desc())
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        page = min(max(1, args.get("page", 1, type=int)), pages)
+        tickets = db.session.scalars(
+            query.options(selectinload(Ticket.requesting_unit), selectinload(Ticket.implementing_unit))
+            .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+        ).all()
+        units = db.session.scalars(select(Unit).order_by(Unit.code)).all()
+        return self.render_template(
+            "ticket_list.html", title=self.list_title, tickets=tickets, total=total, page=page,
+            pages=pages, units=units, late=late, args=args, today=services.today(),
+            states=workflow.STATES, kinds=vocabulary.KINDS, sources=vocabulary.SOURCES,
+            can_add=self.appbuilder.sm.has_access("can_add", self.class_permission_name),
+        )
+
+    # --- the ticket page and its actions -----------------------------------------
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        try:
+            ticket = services.get_ticket(g.user, int(pk))
+        except (ValueError, services.WorkflowError):
+            return render_error(404)
+        return self.render_template(
+            "ticket_show.html", title=self.show_title, ticket=ticket,
+            available=services.available_transitions(g.user, ticket),
+            next_steps=workflow.transitions_from(ticket.state),
+            states=workflow.STATES, vocabulary=vocabulary, today=services.today(),
+            overdue=services.is_overdue(ticket), late=ticket.id in services.missing_report_ids(),
+            report_required=services.report_required(ticket, services.get_settings().report_interval_days),
+            is_implementer=workflow.IMPLEMENTER.allows(g.user, ticket),
+            is_iso_leader=workflow.ISO_LEADER.allows(g.user, ticket),
+            can_edit=ticket.state == "draft" and workflow.CREATOR.allows(g.user, ticket),
+        )
+
+    @expose("/<int:pk>/do/<name>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("transition")
+    def transition(self, pk, name):
+        try:
+            ticket = services.get_ticket(g.user, pk)
+        except services.WorkflowError:
+            return render_error(404)
+        step = workflow.TRANSITIONS_BY_NAME.get(name)
+        if step is None:
+            return render_error(404)
+        values, errors, message, status = request.form, {}, None, 200
+        if request.method == "POST":
+            try:
+                services.apply_transition(g.user, pk, name, _form_values(step), request.form.get("version"))
+            except services.WorkflowError as error:
+                db.session.rollback()
+                message, errors, status = error.message, error.errors, error.status
+            else:
+                flash(gettext("Done: %(action)s.", action=step.label), "success")
+                return redirect(url_for(".show", pk=pk))
+        elif ticket.state not in step.sources:
+            message, status = gettext(
+                "This action is not possible while the ticket is in state “%(state)s”.",
+                state=workflow.STATES[ticket.state]), 409
+        elif not step.actor.allows(g.user, ticket):
+            message, status = gettext("Only %(actor)s may do this.", actor=step.actor.label), 403
+        return self.render_template(
+            "transition_form.html", title=step.label, ticket=ticket, step=step, values=values,
+            errors=errors, message=message, choices={f.name: services.choices_for(f) for f in step.fields},
+            version=request.form.get("version", ticket.version), stale=status == 409 and request.method == "POST",
+        ), status
+
+    @expose("/<int:pk>/progress", methods=["POST"])
+    @has_access
+    @permission_name("progress")
+    def progress(self, pk):
+        back = url_for(".show", pk=pk)
+        try:
+            services.add_progress_report(g.user, pk, request.form.get("text", ""), uploads=_uploads())
+        except services.files.UploadRefused as error:
+            db.session.rollback()
+            flash(str(error), "danger")
+            return redirect(back)
+        except services.WorkflowError as error:
+            return _fail(error, back)
+        flash(gettext("The progress report was recorded."), "success")
+        return redirect(back)
+
+    @expose("/<int:pk>/change", methods=["POST"])
+    @has_access
+    @permission_name("progress")
+    def change(self, pk):
+        back = url_for(".show", pk=pk)
+        form = request.form
+        try:
+            due = services._parse_one(workflow.Field("new_due_date", "date", ""), form.get("new_due_date"))
+            services.request_change(g.user, pk, form.get("kind"), form.get("text", ""),
+                                    form.get("new_measures", "").strip(), due)
+        except ValueError as error:
+            flash(str(error), "danger")
+            return redirect(back)
+        except services.WorkflowError as error:
+            return _fail(error, back)
+        flash(gettext("The change request was sent to the ISO committee leader."), "success")
+        return redirect(back)
+
+    @expose("/change/<int:change_id>/decide", methods=["POST"])
+    @has_access
+    @permission_name("transition")
+    def decide_change(self, change_id):
+        try:
+            change = services.decide_change(g.user, change_id, request.form.get("decision") == "approve",
+                                            request.form.get("comment"))
+        except services.WorkflowError as error:
+            return _fail(error, request.referrer or url_for(".list"))
+        flash(gettext("The decision was recorded in box 2."), "success")
+        return redirect(url_for(".show", pk=change.ticket_id))
+
+    @expose("/<int:pk>/files", methods=["POST"])
+    @has_access
+    @permission_name("upload")
+    def upload(self, pk):
+        back = url_for(".show", pk=pk)
+        try:
+            stored = services.attach_to_ticket(g.user, pk, _uploads())
+        except services.files.UploadRefused as error:
+            flash(str(error), "danger")
+            return redirect(back)
+        except services.WorkflowError as error:
+            return _fail(error, back)
+        flash(gettext("%(count)s file(s) attached.", count=len(stored)), "success")
+        return redirect(back)
+
+    @expose("/file/<int:attachment_id>")
+    @has_access
+    @permission_name("download")
+    def download(self, attachment_id):
+        try:
+            attachment = services.get_attachment(g.user, attachment_id)
+        except services.WorkflowError:
+            return render_error(404)
+        return file_response(attachment)
+
+    @expose("/<int:pk>/pdf")
+    @has_access
+    @permission_name("pdf")
+    def pdf(self, pk):
+        from reports import ReportError
+        from app.tickets.documents import ticket_pdf
+
+        try:
+            ticket = services.get_ticket(g.user, pk)
+            data = ticket_pdf(ticket)
+        except services.WorkflowError:
+            return render_error(404)
+        except ReportError as error:
+            return render_error(503, str(error))
+        return pdf_response(data, f"BM.CTCL.01-{ticket.display_number.replace('/', '-') or ticket.id}.pdf")
+
+
+def _form_values(step: workflow.Transition) -> dict:
+    form = request.form
+    return {f.name: form.getlist(f.name) if f.multiple else form.get(f.name) for f in step.fields}
+
+
+def _disposition(filename: str, inline: bool) -> str:
+    ascii_name = filename.encode("ascii", "ignore").decode() or "file"
+    ascii_name = ascii_name.replace('"', "").replace("\\", "")
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def file_response(attachment) -> Response:
+    response = Response(attachment.data, mimetype=attachment.content_type)
+    response.headers["Content-Disposition"] = _disposition(attachment.filename, inline=False)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def pdf_response(data: bytes, filename: str) -> Response:
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = _disposition(filename, inline=True)
+    return response
+
+
+class WorkflowHelpView(BaseView):
+    """The workflow table as a help page: states, who acts, what they supply."""
+
+    route_base = "/help"
+    default_view = "workflow"
+
+    @expose("/workflow")
+    @has_access
+    def workflow(self):
+        return self.render_template("workflow_help.html", states=workflow.STATES,
+                                    transitions=workflow.TRANSITIONS,
+                                    automatic=workflow.AUTO_CLOSE_INEFFECTIVE)

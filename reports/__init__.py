@@ -1,0 +1,99 @@
+"""The one report engine of the product: Jinja HTML templates → wkhtmltopdf (pdfkit) → PDF.
+
+Page set-up follows Decree 30/2020/NĐ-CP, Appendix I (SPEC §6): A4, margins 20/20/30/15 mm,
+Times New Roman (Liberation Serif) 13 pt, page numbers centred in the top margin from page 2.
+User text is escaped by Jinja's autoescape, so it can never inject a `<meta name="pdfkit-…">`
+option; wkhtmltopdf runs with local file access disabled and a time limit.
+"""
+import datetime
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pdfkit
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+TIMEOUT_SECONDS = 60
+INSTALL_HINT = "sudo apt-get install -y wkhtmltopdf fonts-liberation fonts-dejavu-core"
+
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+
+class ReportError(RuntimeError):
+    """The PDF could not be made; the message is for the user (Vietnamese)."""
+
+
+def date_words(on: datetime.date | None) -> str:
+    """'ngày 05 tháng 02 năm 2026' — day < 10 and months 1–2 zero-padded (Decree 30)."""
+    if on is None:
+        return "ngày ..... tháng ..... năm ....."
+    month = f"{on.month:02d}" if on.month <= 2 else str(on.month)
+    return f"ngày {on.day:02d} tháng {month} năm {on.year}"
+
+
+def date_line(place: str, on: datetime.date | None) -> str:
+    """'Cam Lâm, ngày 05 tháng 02 năm 2026'."""
+    return f"{place}, {date_words(on)}"
+
+
+def vn_date(on) -> str:
+    return on.strftime("%d/%m/%Y") if on else ""
+
+
+_env.filters["vn_date"] = vn_date
+_env.globals["date_line"] = date_line
+_env.globals["date_words"] = date_words
+
+
+def render_html(template: str, **context) -> str:
+    return _env.get_template(template).render(**context)
+
+
+def render_pdf(template: str, landscape: bool = False, **context) -> bytes:
+    """Render a report template to PDF bytes, or raise ReportError."""
+    executable = shutil.which("wkhtmltopdf")
+    if executable is None:
+        raise ReportError(
+            "Máy chủ chưa cài chương trình tạo PDF wkhtmltopdf. "
+            f"Quản trị viên hãy cài bằng lệnh: {INSTALL_HINT}"
+        )
+    html = render_html(template, **context)
+    with tempfile.TemporaryDirectory(prefix="qms-pdf-") as workdir:
+        header = os.path.join(workdir, "header.html")
+        with open(header, "w", encoding="utf-8") as f:
+            f.write(render_html("page_header.html"))
+        options = {
+            "page-size": "A4",
+            "orientation": "Landscape" if landscape else "Portrait",
+            "margin-top": "20mm",
+            "margin-bottom": "20mm",
+            "margin-left": "30mm",
+            "margin-right": "15mm",
+            "encoding": "UTF-8",
+            "disable-smart-shrinking": None,
+            "disable-local-file-access": None,
+            "allow": workdir,
+            "header-html": header,
+            "header-spacing": "4",
+            "no-outline": None,
+            "quiet": None,
+        }
+        config = pdfkit.configuration(wkhtmltopdf=executable)
+        command = pdfkit.PDFKit(html, "string", options=options, configuration=config).command()
+        try:
+            result = subprocess.run(
+                command, input=html.encode("utf-8"), capture_output=True,
+                timeout=TIMEOUT_SECONDS, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+            )
+        except subprocess.TimeoutExpired:
+            raise ReportError(
+                f"Tạo PDF quá {TIMEOUT_SECONDS} giây nên đã dừng. Hãy thử lại sau."
+            ) from None
+    if result.returncode not in (0, 1) or not result.stdout.startswith(b"%PDF"):
+        raise ReportError(
+            "Không tạo được PDF (wkhtmltopdf báo lỗi). Chi tiết: "
+            + result.stderr.decode("utf-8", "replace")[-300:]
+        )
+    return result.stdout
