@@ -162,6 +162,19 @@ def client_as(app):
     return lambda role: _client_as(app, role)
 
 
+@pytest.fixture
+def client_as_user(app):
+    """Log in as a demo user by username: client_as_user("truongphong.ktht")."""
+
+    def make(username):
+        client = new_client(app)
+        response = login(client, username)
+        assert "/login" not in response.headers["Location"], f"login as {username} failed"
+        return client
+
+    return make
+
+
 class QueryCounter:
     def __init__(self):
         self.statements = []
@@ -193,3 +206,79 @@ def count_queries(app):
             sa.event.remove(engine, "before_cursor_execute", counter)
 
     return counting
+
+
+# --- tickets ------------------------------------------------------------------
+
+@pytest.fixture
+def user(db):
+    """Look up a demo user by username: user("canbo.ktht")."""
+    from app.organisation.models import QmsUser
+
+    return lambda username: db.session.query(QmsUser).filter_by(username=username).one()
+
+
+@pytest.fixture
+def unit(db):
+    from app.organisation.models import Unit
+
+    return lambda code: db.session.query(Unit).filter_by(code=code).one()
+
+
+def future(days=30):
+    import datetime
+
+    return (datetime.date.today() + datetime.timedelta(days=days)).isoformat()
+
+
+@pytest.fixture
+def make_ticket(db, user, unit):
+    """A fresh draft ticket opened by `creator` for `unit_code`, optionally walked to `state`
+    along the standard path by the demo users."""
+    import datetime
+
+    from app.tickets import services
+    from app.tickets.models import Ticket
+
+    def walk_to(ticket, state):
+        heads = {"KTHT": "truongphong.ktht", "TNMT": "truongphong.tnmt"}
+        unit_code = ticket.requesting_unit.code
+        staff = {"KTHT": "canbo.ktht", "TNMT": "canbo.tnmt"}[unit_code]
+        assignee_unit = unit(unit_code)
+        path = [
+            ("unit_review", ticket.created_by.username, "submit", {}),
+            ("iso_review", heads[unit_code], "forward", {"signs": ["serious"]}),
+            ("analysis", "truongban.iso", "assign",
+             {"assignee_unit": assignee_unit.id, "assignee": user(staff).id}),
+            ("approval", staff, "propose",
+             {"cause": "Nguyên nhân gốc", "measures": "Biện pháp khắc phục", "completion_date": future(20)}),
+            ("implementation", "truongban.iso", "approve",
+             {"implementing_unit": assignee_unit.id, "implementer": user(staff).id, "due_date": future(20)}),
+            ("verification", staff, "report_done", {"result_summary": "Đã thực hiện xong"}),
+            ("verified", "chutich", "verify", {"result": "pass", "verified_on": datetime.date.today().isoformat()}),
+            ("closed", "thuky.iso", "close", {"evidence": "Biên bản kiểm tra"}),
+        ]
+        for target, actor, name, fields in path:
+            if ticket.state == state:
+                break
+            ticket = services.apply_transition(user(actor), ticket.id, name, fields)
+            assert ticket.state == target
+        assert ticket.state == state
+        return ticket
+
+    def make(creator="canbo.ktht", unit_code="KTHT", state="draft", **fields):
+        creator_user = user(creator)
+        ticket = Ticket(
+            kind=fields.pop("kind", "corrective"), source=fields.pop("source", "nonconforming_activity"),
+            requesting_unit_id=unit(unit_code).id,
+            description=fields.pop("description", "Hồ sơ trả trễ hạn — kiểm thử"),
+            requested_on=datetime.date.today(), requester_id=creator_user.id,
+            created_by_id=creator_user.id, state="draft", **fields,
+        )
+        db.session.add(ticket)
+        db.session.flush()
+        services.record_creation(creator_user, ticket)
+        db.session.commit()
+        return walk_to(ticket, state)
+
+    return make

@@ -49,7 +49,7 @@ class TicketApi(WorkflowErrorsAsResponses, ModelRestApi):
     resource_name = "tickets"
     datamodel = SQLAInterface(Ticket)
     base_filters = [["id", VisibleTickets, None]]
-    allow_browser_login = True
+    allow_browser_login = False  # JWT only: the API is exempt from CSRF
     page_size = 25
     list_columns = [
         "id", "number", "year", "state", "kind", "source", "requesting_unit.id",
@@ -81,13 +81,13 @@ class TicketApi(WorkflowErrorsAsResponses, ModelRestApi):
         db.session.commit()
 
     def pre_update(self, item):
-        services.ensure_draft(item)
+        services.ensure_own_draft(g.user, item)
         _check_code(item.kind, vocabulary.KINDS, "kind")
         _check_code(item.source, vocabulary.SOURCES, "source")
         services.check_box1(g.user, item.requesting_unit_id)
 
     def pre_delete(self, item):
-        services.ensure_draft(item)
+        services.ensure_own_draft(g.user, item)
 
     def _ticket_or_answer(self, pk):
         try:
@@ -214,7 +214,7 @@ class NonconformityApi(WorkflowErrorsAsResponses, ModelRestApi):
     resource_name = "nonconformities"
     datamodel = SQLAInterface(Nonconformity)
     base_filters = [["id", VisibleNonconformities, None]]
-    allow_browser_login = True
+    allow_browser_login = False  # JWT only: the API is exempt from CSRF
     page_size = 25
     list_columns = [
         "id", "unit.id", "unit.name", "detected_on", "description", "source", "category.id",

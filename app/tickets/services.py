@@ -370,9 +370,12 @@ def check_box1(user, unit_id) -> None:
         raise Forbidden(gettext("You may only open tickets for your own unit."))
 
 
-def ensure_draft(ticket: Ticket) -> None:
+def ensure_own_draft(user, ticket: Ticket) -> None:
+    """Box 1 is edited, and a ticket deleted, only as a draft and only by its author."""
     if ticket.state != "draft":
         raise Conflict(gettext("Only a draft ticket can be changed or deleted."))
+    if not workflow.CREATOR.allows(user, ticket):
+        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.CREATOR.label))
 
 
 def record_creation(user, ticket: Ticket) -> None:

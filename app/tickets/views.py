@@ -274,19 +274,16 @@ class TicketView(QmsModelView):
         )
 
     def pre_update(self, item):
-        services.ensure_draft(item)
+        services.ensure_own_draft(g.user, item)
 
     def pre_delete(self, item):
-        services.ensure_draft(item)
+        services.ensure_own_draft(g.user, item)
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
     def edit(self, pk):
         try:
-            ticket = services.get_ticket(g.user, int(pk))
-            services.ensure_draft(ticket)
-            if not workflow.CREATOR.allows(g.user, ticket):
-                raise services.Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.CREATOR.label))
+            services.ensure_own_draft(g.user, services.get_ticket(g.user, int(pk)))
         except ValueError:
             return render_error(404)
         except services.WorkflowError as error:

@@ -1,0 +1,173 @@
+"""Tickets through the pages: every transition for the allowed role and refused ones."""
+import datetime
+
+import pytest
+
+from app.tickets import workflow
+from tests.conftest import csrf_token, future
+
+TODAY = datetime.date.today().isoformat()
+# transition: (state to start from, allowed user, refused user, form fields)
+CASES = {
+    "submit": ("draft", "canbo.ktht", "truongphong.ktht", {}),
+    "return": ("unit_review", "truongphong.ktht", "canbo.ktht", {"comment": "Bổ sung số hồ sơ"}),
+    "decline": ("unit_review", "truongphong.ktht", "thuky.iso", {"reason": "Đã xử lý tại chỗ"}),
+    "forward": ("unit_review", "truongphong.ktht", "truongban.iso", {"signs": ["recurring", "serious"]}),
+    "assign": ("iso_review", "truongban.iso", "thuky.iso", "ASSIGN"),
+    "propose": ("analysis", "canbo.ktht", "truongban.iso",
+                {"cause": "Nguyên nhân", "measures": "Biện pháp", "completion_date": future(15)}),
+    "reject_proposal": ("approval", "truongban.iso", "canbo.ktht", {"comment": "Chưa đủ"}),
+    "approve": ("approval", "truongban.iso", "chutich", "APPROVE"),
+    "report_done": ("implementation", "canbo.ktht", "truongban.iso", {"result_summary": "Xong"}),
+    "verify": ("verification", "chutich", "thuky.iso", {"result": "pass", "verified_on": TODAY}),
+    "close": ("verified", "thuky.iso", "chutich", {"evidence": "Biên bản kiểm tra số 3"}),
+}
+
+
+def _fields(spec, user, unit):
+    if spec == "ASSIGN":
+        return {"assignee_unit": str(unit("KTHT").id), "assignee": str(user("canbo.ktht").id)}
+    if spec == "APPROVE":
+        return {"implementing_unit": str(unit("KTHT").id), "implementer": str(user("canbo.ktht").id),
+                "due_date": future(30)}
+    return spec
+
+
+def _post(client, ticket, name, fields, version=None):
+    url = f"/tickets/{ticket.id}/do/{name}"
+    token = csrf_token(client.get("/tickets/add").text)
+    return client.post(url, data={**fields, "csrf_token": token,
+                                  "version": version if version is not None else ticket.version})
+
+
+def test_every_transition_is_in_the_table():
+    assert set(CASES) == set(workflow.TRANSITIONS_BY_NAME)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_transition_allowed_and_refused(name, make_ticket, client_as_user, user, unit, db):
+    state, allowed, refused, spec = CASES[name]
+    fields = _fields(spec, user, unit)
+    ticket = make_ticket(state=state)
+
+    # the refused user sees the ticket but may not act: 403, nothing changes
+    response = _post(client_as_user(refused), ticket, name, fields)
+    assert response.status_code == 403, response.status_code
+    db.session.refresh(ticket)
+    assert ticket.state == state
+
+    # a user of another unit cannot even see it: 404
+    assert _post(client_as_user("canbo.tnmt"), ticket, name, fields).status_code == 404
+
+    # the allowed user: the form, then the action
+    client = client_as_user(allowed)
+    form = client.get(f"/tickets/{ticket.id}/do/{name}")
+    assert form.status_code == 200
+    assert f'data-transition="{name}"' in client.get(f"/tickets/show/{ticket.id}").text
+    response = _post(client, ticket, name, fields)
+    assert response.status_code == 302, response.text[-1500:]
+    db.session.refresh(ticket)
+    assert ticket.state == workflow.TRANSITIONS_BY_NAME[name].target
+    assert ticket.events[-1].name == name and ticket.events[-1].actor.username == allowed
+
+    # the same action again: the state no longer allows it
+    assert _post(client, ticket, name, fields).status_code in (409, 403)
+
+
+def test_missing_fields_are_refused_and_typed_text_kept(make_ticket, client_as_user, db):
+    ticket = make_ticket(state="analysis")
+    client = client_as_user("canbo.ktht")
+    response = _post(client, ticket, "propose", {"cause": "Nguyên nhân đã gõ", "measures": ""})
+    assert response.status_code == 422
+    assert "Nguyên nhân đã gõ" in response.text
+    assert "Trường này là bắt buộc" in response.text or "bắt buộc" in response.text
+    db.session.refresh(ticket)
+    assert ticket.state == "analysis"
+
+
+def test_stale_form_is_refused_and_keeps_text(make_ticket, client_as_user, db):
+    ticket = make_ticket(state="unit_review")
+    client = client_as_user("truongphong.ktht")
+    response = _post(client, ticket, "return", {"comment": "Ý kiến dài đã gõ"}, version=ticket.version - 1)
+    assert response.status_code == 409
+    assert "Ý kiến dài đã gõ" in response.text and "tải lại" in response.text.lower()
+
+
+def test_ticket_page_says_who_acts_next(make_ticket, client_as_user):
+    ticket = make_ticket(state="iso_review")
+    page = client_as_user("canbo.ktht").get(f"/tickets/show/{ticket.id}").text
+    assert "Lãnh đạo Ban ISO" in page and "data-transition" not in page
+    leader_page = client_as_user("truongban.iso").get(f"/tickets/show/{ticket.id}").text
+    assert 'data-transition="assign"' in leader_page
+
+
+def test_staff_opens_a_ticket_for_own_unit_only(client_as_user, unit, db):
+    from app.tickets.models import Ticket
+
+    client = client_as_user("canbo.ktht")
+    page = client.get("/tickets/add")
+    base = {"kind": "corrective", "source": "feedback", "description": "Phản ánh của công dân về hồ sơ",
+            "requested_on": TODAY, "csrf_token": csrf_token(page.text)}
+    refused = client.post("/tickets/add", data={**base, "requesting_unit": str(unit("TNMT").id)})
+    assert refused.status_code == 200 and "đơn vị của mình" in refused.text
+    assert "Phản ánh của công dân về hồ sơ" in refused.text
+    accepted = client.post("/tickets/add", data={**base, "requesting_unit": str(unit("KTHT").id)})
+    assert accepted.status_code == 302
+    ticket = db.session.query(Ticket).filter_by(description="Phản ánh của công dân về hồ sơ").one()
+    assert ticket.state == "draft" and ticket.created_by.username == "canbo.ktht"
+    assert ticket.events[0].name == "create"
+
+
+def test_only_drafts_can_be_edited_or_deleted(make_ticket, client_as_user, db):
+    from app.tickets.models import Ticket
+
+    ticket = make_ticket(state="unit_review")
+    client = client_as_user("canbo.ktht")
+    assert client.get(f"/tickets/edit/{ticket.id}").status_code == 409
+    token = csrf_token(client.get("/tickets/add").text)
+    client.post(f"/tickets/delete/{ticket.id}", data={"csrf_token": token})
+    assert db.session.get(Ticket, ticket.id) is not None
+    draft_id = make_ticket().id
+    assert client.get(f"/tickets/edit/{draft_id}").status_code == 200
+    head = client_as_user("truongphong.ktht")
+    assert head.get(f"/tickets/edit/{draft_id}").status_code == 403
+    head.post(f"/tickets/delete/{draft_id}", data={"csrf_token": csrf_token(head.get("/tickets/add").text)})
+    assert db.session.get(Ticket, draft_id) is not None  # only its author deletes a draft
+    client.post(f"/tickets/delete/{draft_id}", data={"csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(Ticket, draft_id) is None
+
+
+def test_list_filters_and_search(make_ticket, client_as_user, db):
+    ticket = make_ticket(state="implementation", description="Từ khóa độc nhất XYZ")
+    ticket.due_date = datetime.date.today() - datetime.timedelta(days=2)
+    db.session.commit()
+    client = client_as_user("thuky.iso")
+    assert ticket.display_number in client.get("/tickets/list/?q=XYZ").text
+    assert ticket.display_number in client.get(f"/tickets/list/?q={ticket.display_number}").text
+    overdue = client.get("/tickets/list/?overdue=1").text
+    assert ticket.display_number in overdue and "Quá hạn" in overdue
+    assert ticket.display_number not in client.get("/tickets/list/?state=closed").text
+    assert ticket.display_number in client.get("/tickets/list/?state=implementation&kind=corrective").text
+    # another unit's staff does not see it in any list
+    assert ticket.display_number not in client_as_user("canbo.tnmt").get("/tickets/list/?q=XYZ").text
+
+
+def test_list_page_uses_a_fixed_number_of_queries(make_ticket, client_as_user, count_queries):
+    client = client_as_user("truongban.iso")
+    client.get("/tickets/list/")
+    with count_queries() as before:
+        assert client.get("/tickets/list/").status_code == 200
+    for _ in range(30):
+        make_ticket()
+    with count_queries() as after:
+        page = client.get("/tickets/list/")
+    assert page.text.count('class="ticket-row"') == 25
+    assert after.count == before.count <= 14, "\n".join(after.statements)
+
+
+def test_workflow_help_page_lists_the_table(client_as_user):
+    page = client_as_user("canbo.ktht").get("/help/workflow").text
+    for transition in workflow.TRANSITIONS:
+        assert f"<code>{transition.name}</code>" in page
+    assert "Lãnh đạo Ban ISO" in page and "Kiểm tra xác nhận kết quả" in page
