@@ -2,16 +2,19 @@
 
 Page set-up follows Decree 30/2020/NĐ-CP, Appendix I (SPEC §6): A4, margins 20/20/30/15 mm,
 Times New Roman (Liberation Serif) 13 pt, page numbers centred in the top margin from page 2.
+Debian's wkhtmltopdf is built on unpatched Qt and ignores --header-html, so the page numbers
+are a second wkhtmltopdf run (one page per number) stamped onto the pages with pypdf.
 User text is escaped by Jinja's autoescape, so it can never inject a `<meta name="pdfkit-…">`
 option; wkhtmltopdf runs with local file access disabled and a time limit.
 """
 import datetime
+import io
 import os
 import shutil
 import subprocess
-import tempfile
 
 import pdfkit
+from pypdf import PdfReader, PdfWriter
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -51,49 +54,76 @@ def render_html(template: str, **context) -> str:
     return _env.get_template(template).render(**context)
 
 
-def render_pdf(template: str, landscape: bool = False, **context) -> bytes:
-    """Render a report template to PDF bytes, or raise ReportError."""
+def _executable() -> str:
     executable = shutil.which("wkhtmltopdf")
     if executable is None:
         raise ReportError(
             "Máy chủ chưa cài chương trình tạo PDF wkhtmltopdf. "
             f"Quản trị viên hãy cài bằng lệnh: {INSTALL_HINT}"
         )
-    html = render_html(template, **context)
-    with tempfile.TemporaryDirectory(prefix="qms-pdf-") as workdir:
-        header = os.path.join(workdir, "header.html")
-        with open(header, "w", encoding="utf-8") as f:
-            f.write(render_html("page_header.html"))
-        options = {
-            "page-size": "A4",
-            "orientation": "Landscape" if landscape else "Portrait",
-            "margin-top": "20mm",
-            "margin-bottom": "20mm",
-            "margin-left": "30mm",
-            "margin-right": "15mm",
-            "encoding": "UTF-8",
-            "disable-smart-shrinking": None,
-            "disable-local-file-access": None,
-            "allow": workdir,
-            "header-html": header,
-            "header-spacing": "4",
-            "no-outline": None,
-            "quiet": None,
-        }
-        config = pdfkit.configuration(wkhtmltopdf=executable)
-        command = pdfkit.PDFKit(html, "string", options=options, configuration=config).command()
-        try:
-            result = subprocess.run(
-                command, input=html.encode("utf-8"), capture_output=True,
-                timeout=TIMEOUT_SECONDS, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
-            )
-        except subprocess.TimeoutExpired:
-            raise ReportError(
-                f"Tạo PDF quá {TIMEOUT_SECONDS} giây nên đã dừng. Hãy thử lại sau."
-            ) from None
+    return executable
+
+
+def _wkhtmltopdf(html: str, options: dict) -> bytes:
+    options = {
+        "page-size": "A4",
+        "encoding": "UTF-8",
+        "disable-smart-shrinking": None,
+        "disable-local-file-access": None,
+        "no-outline": None,
+        "quiet": None,
+        **options,
+    }
+    config = pdfkit.configuration(wkhtmltopdf=_executable())
+    command = pdfkit.PDFKit(html, "string", options=options, configuration=config).command()
+    try:
+        result = subprocess.run(
+            command, input=html.encode("utf-8"), capture_output=True, timeout=TIMEOUT_SECONDS,
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        )
+    except subprocess.TimeoutExpired:
+        raise ReportError(f"Tạo PDF quá {TIMEOUT_SECONDS} giây nên đã dừng. Hãy thử lại sau.") from None
     if result.returncode not in (0, 1) or not result.stdout.startswith(b"%PDF"):
         raise ReportError(
             "Không tạo được PDF (wkhtmltopdf báo lỗi). Chi tiết: "
             + result.stderr.decode("utf-8", "replace")[-300:]
         )
     return result.stdout
+
+
+def _number_pages(document: bytes, orientation: str) -> bytes:
+    """Stamp 2, 3, … centred in the top margin; page 1 stays unnumbered (Decree 30)."""
+    reader = PdfReader(io.BytesIO(document))
+    count = len(reader.pages)
+    if count < 2:
+        return document
+    numbers = _wkhtmltopdf(
+        render_html("page_numbers.html", count=count, landscape=orientation == "Landscape"),
+        {"orientation": orientation, "margin-top": "10mm", "margin-bottom": "0mm",
+         "margin-left": "30mm", "margin-right": "15mm"},
+    )
+    stamps = PdfWriter(clone_from=PdfReader(io.BytesIO(numbers)))
+    writer = PdfWriter(clone_from=reader)
+    for index, page in enumerate(writer.pages):
+        if 0 < index < len(stamps.pages):
+            stamp = stamps.pages[index]
+            # Qt fills every page with white even with --no-background: turn filled
+            # rectangles into no-op paths so the stamp keeps only its digits.
+            content = stamp.get_contents()
+            content.set_data(content.get_data().replace(b" re\nf\n", b" re\nn\n"))
+            stamp.replace_contents(content)
+            page.merge_page(stamp)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def render_pdf(template: str, landscape: bool = False, **context) -> bytes:
+    """Render a report template to PDF bytes, or raise ReportError."""
+    _executable()
+    orientation = "Landscape" if landscape else "Portrait"
+    document = _wkhtmltopdf(render_html(template, **context), {
+        "orientation": orientation, "margin-top": "20mm", "margin-bottom": "20mm",
+        "margin-left": "30mm", "margin-right": "15mm",
+    })
+    return _number_pages(document, orientation)
