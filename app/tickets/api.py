@@ -221,10 +221,10 @@ class NonconformityApi(WorkflowErrorsAsResponses, ModelRestApi):
         "category.name", "disposition", "correction_checked", "ticket.id",
     ]
     show_columns = list_columns + [
-        "process", "correction_done", "beyond_authority", "disposition_on", "created_on",
+        "related_process", "correction_done", "beyond_authority", "disposition_on", "created_on",
     ]
     add_columns = edit_columns = [
-        "unit", "detected_on", "description", "process", "source", "category",
+        "unit", "detected_on", "description", "related_process", "source", "category",
         "correction_done", "beyond_authority",
     ]
     search_columns = ["unit", "category", "source", "detected_on", "ticket"]

@@ -128,7 +128,7 @@ def load_ticket_demo() -> None:
         nc = Nonconformity(
             unit_id=_unit(unit_code).id, category_id=categories[category].id, source=source,
             detected_on=services.today() - datetime.timedelta(days=days_ago), description=description,
-            process="Giải quyết TTHC", detected_by_id=reporter.id, created_by_id=reporter.id,
+            related_process="Giải quyết TTHC", detected_by_id=reporter.id, created_by_id=reporter.id,
             correction_done=disposition is not None, correction_checked=disposition is not None,
             disposition=disposition,
         )

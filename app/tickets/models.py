@@ -38,7 +38,7 @@ class Nonconformity(Model):
     detected_on: Mapped[datetime.date] = mapped_column(Date)
     detected_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
     description: Mapped[str] = mapped_column(Text)
-    process: Mapped[Optional[str]] = mapped_column(String(300))
+    related_process: Mapped[Optional[str]] = mapped_column(String(300))
     source: Mapped[str] = mapped_column(String(40))
     category_id: Mapped[int] = mapped_column(ForeignKey("nc_category.id"), index=True)
     disposition: Mapped[Optional[str]] = mapped_column(String(20))

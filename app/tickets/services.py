@@ -499,7 +499,7 @@ def open_ticket_from_nonconformity(user, nc_id) -> Ticket:
     check_box1(user, nc.unit_id)
     ticket = Ticket(
         kind="corrective", source=nc.source, requesting_unit_id=nc.unit_id,
-        related_documents=nc.process, description=nc.description, requested_on=today(),
+        related_documents=nc.related_process, description=nc.description, requested_on=today(),
         requester_id=user.id, created_by_id=user.id, state="draft",
     )
     db.session.add(ticket)

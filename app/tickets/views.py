@@ -97,7 +97,7 @@ class NonconformityView(QmsModelView):
     edit_title = _l("Edit nonconformity")
     label_columns = {
         "unit": _l("Unit"), "detected_on": _l("Detected on"), "detected_by": _l("Detected by"),
-        "description": _l("Description"), "process": _l("Process / administrative procedure"),
+        "description": _l("Description"), "related_process": _l("Process / administrative procedure"),
         "source": _l("Source (5.1.2)"), "category": _l("Nonconformity content"),
         "disposition": _l("Disposition"), "disposition_by": _l("Decided by"),
         "disposition_on": _l("Decided on"), "correction_done": _l("Correction done"),
@@ -107,11 +107,11 @@ class NonconformityView(QmsModelView):
     }
     list_columns = ["detected_on", "unit", "category", "source", "disposition", "correction_checked", "ticket"]
     add_columns = edit_columns = [
-        "unit", "detected_on", "description", "process", "source", "category",
+        "unit", "detected_on", "description", "related_process", "source", "category",
         "correction_done", "beyond_authority",
     ]
     show_columns = [
-        "unit", "detected_on", "detected_by", "description", "process", "source", "category",
+        "unit", "detected_on", "detected_by", "description", "related_process", "source", "category",
         "correction_done", "beyond_authority", "disposition", "disposition_by", "disposition_on",
         "correction_checked", "ticket", "created_by", "created_on",
     ]

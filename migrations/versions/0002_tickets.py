@@ -138,7 +138,7 @@ def upgrade():
     sa.Column('detected_on', sa.Date(), nullable=False),
     sa.Column('detected_by_id', sa.Integer(), nullable=True),
     sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('process', sa.String(length=300), nullable=True),
+    sa.Column('related_process', sa.String(length=300), nullable=True),
     sa.Column('source', sa.String(length=40), nullable=False),
     sa.Column('category_id', sa.Integer(), nullable=False),
     sa.Column('disposition', sa.String(length=20), nullable=True),

@@ -1,0 +1,114 @@
+"""Nonconformities (5.1): recording, the unit head's disposition, links to tickets, recurrence."""
+import datetime
+
+from tests.conftest import csrf_token
+
+TODAY = datetime.date.today().isoformat()
+
+
+def _category(db):
+    from app.tickets.models import NcCategory
+
+    return db.session.query(NcCategory).filter_by(name="Trả kết quả TTHC trễ hạn").one()
+
+
+def test_staff_records_a_nonconformity_for_own_unit(client_as_user, unit, db):
+    from app.tickets.models import Nonconformity
+
+    client = client_as_user("canbo.ktht")
+    page = client.get("/nonconformities/add")
+    data = {"detected_on": TODAY, "description": "Hồ sơ số 45 trả trễ 1 ngày", "related_process": "Cấp phép xây dựng",
+            "source": "nonconforming_activity", "category": str(_category(db).id),
+            "beyond_authority": "y", "csrf_token": csrf_token(page.text)}
+    refused = client.post("/nonconformities/add", data={**data, "unit": str(unit("TNMT").id)})
+    assert refused.status_code == 200 and "đơn vị của mình" in refused.text
+    assert "Hồ sơ số 45 trả trễ 1 ngày" in refused.text
+    assert client.post("/nonconformities/add", data={**data, "unit": str(unit("KTHT").id)}).status_code == 302
+    nc = db.session.query(Nonconformity).filter_by(description="Hồ sơ số 45 trả trễ 1 ngày").one()
+    assert nc.beyond_authority and nc.created_by.username == "canbo.ktht" and nc.disposition is None
+    assert nc.id not in [n.id for n in db.session.query(Nonconformity).filter(
+        Nonconformity.unit.has(code="TNMT"))]
+    assert client_as_user("canbo.tnmt").get(f"/nonconformities/show/{nc.id}").status_code == 404
+
+
+def test_only_the_unit_head_decides_the_disposition(client_as_user, db):
+    from app.tickets.models import Nonconformity
+
+    nc = db.session.query(Nonconformity).filter(Nonconformity.unit.has(code="KTHT"),
+                                                Nonconformity.disposition.is_(None)).first()
+    staff = client_as_user("canbo.ktht")
+    page = staff.get(f"/nonconformities/show/{nc.id}")
+    assert "Quyết định" not in page.text or 'name="disposition"' not in page.text
+    token = csrf_token(page.text)
+    refused = staff.post(f"/nonconformities/{nc.id}/disposition",
+                         data={"disposition": "rework", "csrf_token": token}, follow_redirects=True)
+    assert "Chỉ lãnh đạo" in refused.text or "Chỉ" in refused.text
+    db.session.refresh(nc)
+    assert nc.disposition is None
+    head = client_as_user("truongphong.ktht")
+    page = head.get(f"/nonconformities/show/{nc.id}")
+    assert 'name="disposition"' in page.text
+    head.post(f"/nonconformities/{nc.id}/disposition", data={
+        "disposition": "repair", "correction_checked": "1", "csrf_token": csrf_token(page.text)})
+    db.session.refresh(nc)
+    assert nc.disposition == "repair" and nc.correction_checked
+    assert nc.disposition_by.username == "truongphong.ktht" and nc.disposition_on == datetime.date.today()
+    shown = head.get(f"/nonconformities/show/{nc.id}").text
+    assert "Sửa chữa/khắc phục" in shown
+
+
+def test_open_a_ticket_from_a_nonconformity_links_both_ways(client_as_user, db):
+    from app.tickets.models import Nonconformity
+
+    nc = db.session.query(Nonconformity).filter(Nonconformity.unit.has(code="TNMT"),
+                                                Nonconformity.ticket_id.is_(None)).first()
+    client = client_as_user("canbo.tnmt")
+    page = client.get(f"/nonconformities/show/{nc.id}")
+    response = client.post(f"/nonconformities/{nc.id}/open-ticket", data={"csrf_token": csrf_token(page.text)})
+    assert response.status_code == 302 and "/tickets/edit/" in response.headers["Location"]
+    db.session.refresh(nc)
+    ticket = nc.ticket
+    assert ticket.state == "draft" and ticket.description == nc.description
+    assert ticket.requesting_unit_id == nc.unit_id and ticket.kind == "corrective"
+    assert f"/tickets/show/{ticket.id}" in client.get(f"/nonconformities/show/{nc.id}").text
+    assert f"/nonconformities/show/{nc.id}" in client.get(f"/tickets/show/{ticket.id}").text
+    again = client.post(f"/nonconformities/{nc.id}/open-ticket", data={"csrf_token": csrf_token(page.text)},
+                        follow_redirects=True)
+    assert "đã được liên kết với phiếu" in again.text
+
+
+def test_recurring_list_and_one_click_ticket(client_as_user, db, unit, user):
+    from app.tickets.models import NcCategory, Nonconformity, Ticket
+
+    category = NcCategory(name="Thiếu chữ ký trên phiếu kiểm soát", active=True)
+    db.session.add(category)
+    db.session.flush()
+    for days in (40, 30, 20, 10):
+        db.session.add(Nonconformity(
+            unit_id=unit("VP").id, category_id=category.id, source="internal_audit",
+            detected_on=datetime.date.today() - datetime.timedelta(days=days),
+            description=f"Phiếu kiểm soát thiếu chữ ký ({days})", created_by_id=user("danhgia").id))
+    db.session.commit()
+
+    client = client_as_user("danhgia")
+    page = client.get("/recurring/")
+    assert page.status_code == 200 and "KPH lặp lại" in page.text
+    assert "Thiếu chữ ký trên phiếu kiểm soát" in page.text
+    assert "Trả kết quả TTHC trễ hạn" in page.text  # the demo's own series
+    response = client.post("/recurring/open", data={
+        "unit_id": unit("VP").id, "category_id": category.id, "csrf_token": csrf_token(page.text)})
+    assert response.status_code == 302
+    ticket_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    ticket = db.session.get(Ticket, ticket_id)
+    assert ticket.kind == "corrective" and ticket.signs == ["recurring", "over_threshold"]
+    assert "Thiếu chữ ký trên phiếu kiểm soát" in ticket.description
+    assert db.session.query(Nonconformity).filter_by(ticket_id=ticket_id).count() == 4
+    assert "Thiếu chữ ký trên phiếu kiểm soát" not in client.get("/recurring/").text
+
+
+def test_nc_list_uses_a_fixed_number_of_queries(client_as_user, count_queries):
+    client = client_as_user("thuky.iso")
+    client.get("/nonconformities/list/")
+    with count_queries() as counter:
+        assert client.get("/nonconformities/list/").status_code == 200
+    assert counter.count <= 14, "\n".join(counter.statements)
