@@ -163,7 +163,8 @@ def test_list_page_uses_a_fixed_number_of_queries(make_ticket, client_as_user, c
     with count_queries() as after:
         page = client.get("/tickets/list/")
     assert page.text.count('class="ticket-row"') == 25
-    assert after.count == before.count <= 14, "\n".join(after.statements)
+    # 25 rows or a handful: the same small bound (selectin loads skip empty relations)
+    assert before.count <= 12 and after.count <= 12, "\n".join(after.statements)
 
 
 def test_workflow_help_page_lists_the_table(client_as_user):
