@@ -72,3 +72,83 @@ def test_wrong_password_is_told_in_vietnamese(page, live_server):
     log_in(page, live_server, "canbo.ktht", "wrong-password")
     assert "/login" in page.url
     assert "Đăng nhập không hợp lệ. Vui lòng thử lại." in page.content()
+
+
+def test_a_ticket_walks_from_draft_to_closed_through_the_pages(browser, live_server, db, user, unit):
+    import datetime
+
+    from app.tickets.models import Ticket
+
+    today = datetime.date.today()
+    soon = (today + datetime.timedelta(days=14)).isoformat()
+    description = f"Hồ sơ cấp phép trả trễ — kiểm thử trình duyệt {today:%H%M%S}{id(db)}"
+
+    def as_user(username):
+        context = browser.new_context(locale="vi-VN")
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        log_in(page, live_server, username)
+        return context, page
+
+    def act(username, ticket_id, transition, fill=lambda page: None):
+        context, page = as_user(username)
+        page.goto(f"{live_server}/tickets/show/{ticket_id}")
+        page.click(f"a[data-transition={transition}]")
+        page.wait_for_load_state("networkidle")
+        fill(page)
+        page.click("form button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert "/tickets/show/" in page.url, page.content()[-2000:]
+        state = page.locator(".ticket-state").inner_text()
+        context.close()
+        return state
+
+    # Staff opens the ticket in the real form
+    context, page = as_user("canbo.ktht")
+    page.goto(f"{live_server}/tickets/add")
+    page.select_option("select[name=kind]", "corrective", force=True)
+    page.select_option("select[name=source]", "feedback", force=True)
+    page.select_option("select[name=requesting_unit]", str(unit("KTHT").id), force=True)
+    page.fill("textarea[name=description]", description)
+    page.fill("input[name=requested_on]", today.isoformat())
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    context.close()
+    ticket_id = db.session.query(Ticket.id).filter_by(description=description).scalar()
+    assert ticket_id, "the ticket was not saved"
+
+    assert act("canbo.ktht", ticket_id, "submit") == "Lãnh đạo đơn vị xem xét"
+    assert act("truongphong.ktht", ticket_id, "forward",
+               lambda p: p.check("input[name=signs][value=recurring]")) == "Ban ISO xem xét"
+
+    def assign(p):
+        p.select_option("select[name=assignee_unit]", str(unit("KTHT").id))
+        p.select_option("select[name=assignee]", str(user("canbo.ktht").id))
+    act("truongban.iso", ticket_id, "assign", assign)
+
+    def propose(p):
+        p.fill("textarea[name=cause]", "Chưa kiểm tra chéo hồ sơ trước khi trả")
+        p.fill("textarea[name=measures]", "Bổ sung bước kiểm tra chéo")
+        p.fill("input[name=completion_date]", soon)
+    act("canbo.ktht", ticket_id, "propose", propose)
+
+    def approve(p):
+        p.select_option("select[name=implementing_unit]", str(unit("KTHT").id))
+        p.select_option("select[name=implementer]", str(user("canbo.ktht").id))
+        p.fill("input[name=due_date]", soon)
+    assert act("truongban.iso", ticket_id, "approve", approve) == "Đang thực hiện"
+    act("canbo.ktht", ticket_id, "report_done",
+        lambda p: p.fill("textarea[name=result_summary]", "Đã áp dụng kiểm tra chéo"))
+
+    def verify(p):
+        p.select_option("select[name=result]", "pass")
+        p.fill("input[name=verified_on]", today.isoformat())
+    act("chutich", ticket_id, "verify", verify)
+    assert act("thuky.iso", ticket_id, "close",
+               lambda p: p.fill("textarea[name=evidence]", "Sổ theo dõi kiểm tra chéo")) == "Đã đóng"
+
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket_id)
+    assert ticket.state == "closed" and ticket.evidence_text == "Sổ theo dõi kiểm tra chéo"
+    assert [e.name for e in ticket.events][-8:] == [
+        "submit", "forward", "assign", "propose", "approve", "report_done", "verify", "close"]

@@ -80,7 +80,25 @@ ADMIN_SCREENS = [
     "/unitmodelview/edit/1", "/unitmodelview/list/?_flt_0_code=KTHT",
     "/settings/list/", "/settings/show/1", "/settings/edit/1",
     "/users/list/?_flt_0_username=admin", "/no-such-page",
+    "/tickets/list/", "/tickets/list/?overdue=1&state=implementation", "/tickets/add",
+    "/nonconformities/list/", "/nonconformities/add", "/nonconformities/show/1",
+    "/nonconformities/edit/1", "/recurring/", "/help/workflow", "/nc-categories/list/",
+    "/nc-categories/add",
 ]
+
+
+@pytest.mark.parametrize("state", ["draft", "iso_review", "approval", "implementation", "verified",
+                                   "closed", "closed_ineffective", "declined"])
+def test_ticket_pages_are_vietnamese(as_admin, db, state):
+    from app.tickets import workflow
+    from app.tickets.models import Ticket
+
+    ticket = db.session.query(Ticket).filter_by(state=state).first()
+    page = as_admin.get(f"/tickets/show/{ticket.id}")
+    assert page.status_code == 200 and english_left(page.text) == []
+    for step in workflow.transitions_from(state):
+        form = as_admin.get(f"/tickets/{ticket.id}/do/{step.name}")
+        assert form.status_code == 200 and english_left(form.text) == []
 # Not checked word by word: /viewmenus/list/ and /permissionviews/list/ list FAB's
 # technical permission names (data, not interface text).
 
