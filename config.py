@@ -57,6 +57,8 @@ AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 1 minute")
 RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
 FAB_PASSWORD_COMPLEXITY_ENABLED = True
+# Number of reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none).
+PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", "0"))
 
 WTF_CSRF_ENABLED = True
 WTF_CSRF_TIME_LIMIT = None
@@ -79,3 +81,7 @@ MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
 MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
 MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
 MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "qms@localhost")
+
+# Whole request bound (several evidence files at once); each file is also capped by the
+# agency setting "largest evidence file".
+MAX_CONTENT_LENGTH = 64 * 1024 * 1024

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import appbuilder, csrf, db, migrate
 
@@ -35,6 +36,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     for name, blueprint in app.blueprints.items():
         if name.endswith("Api") or name in ("SecurityApi", "OpenApi", "MenuApi"):
             csrf.exempt(blueprint)
+    if app.config.get("PROXY_FIX_X_FOR"):
+        # behind a reverse proxy: the client address (for login rate limits) is in X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])
     _register_error_pages(app)
     _register_cli(app)
     return app

@@ -1,8 +1,10 @@
 """A real browser (Debian's Chromium driven by Playwright) against the running app."""
+import itertools
 import os
 import threading
 
 import pytest
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -14,7 +16,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="session")
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # Behind ProxyFix, as behind a production reverse proxy: each browser context below
+    # sends its own client address, so the login rate limit counts per "person".
+    server = make_server("127.0.0.1", 0, ProxyFix(app, x_for=1), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -38,9 +42,17 @@ def browser():
         browser.close()
 
 
+_addresses = itertools.count(1)
+
+
+def new_context(browser):
+    n = next(_addresses)
+    return browser.new_context(locale="vi-VN", extra_http_headers={"X-Forwarded-For": f"10.77.{n // 256}.{n % 256}"})
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(locale="vi-VN")
+    context = new_context(browser)
     page = context.new_page()
     page.set_default_timeout(15000)
     yield page
@@ -84,7 +96,7 @@ def test_a_ticket_walks_from_draft_to_closed_through_the_pages(browser, live_ser
     description = f"Hồ sơ cấp phép trả trễ — kiểm thử trình duyệt {today:%H%M%S}{id(db)}"
 
     def as_user(username):
-        context = browser.new_context(locale="vi-VN")
+        context = new_context(browser)
         page = context.new_page()
         page.set_default_timeout(15000)
         log_in(page, live_server, username)

@@ -392,12 +392,7 @@ def add_progress_report(user, ticket_id, text, reported_on=None, uploads=()) -> 
         raise Invalid(gettext("Some fields are missing or invalid."), {"text": gettext("This field is required.")})
     report = ProgressReport(ticket=ticket, text=text.strip(), reported_on=reported_on or today(),
                             author_id=user.id)
-    for name, data in uploads:
-        stored, content_type = files.check_upload(name, data)
-        report.attachments.append(Attachment(
-            ticket_id=ticket.id, filename=stored, content_type=content_type, size=len(data),
-            data=data, uploaded_by_id=user.id,
-        ))
+    report.attachments = checked_attachments(user, uploads, ticket_id=ticket.id)
     db.session.add(report)
     db.session.commit()
     return report
@@ -445,15 +440,21 @@ def decide_change(user, change_id, approved: bool, comment=None) -> ChangeReques
     return change
 
 
+def checked_attachments(user, uploads, **owner) -> list[Attachment]:
+    """Attachments for (name, bytes) uploads; all are checked before any is kept."""
+    attachments = []
+    for name, data in uploads:
+        filename, content_type = files.check_upload(name, data)
+        attachments.append(Attachment(filename=filename, content_type=content_type, size=len(data),
+                                      data=data, uploaded_by_id=user.id, **owner))
+    return attachments
+
+
 def attach_to_ticket(user, ticket_id, uploads) -> list[Attachment]:
     ticket = get_ticket(user, ticket_id)
     if ticket.state in workflow.FINAL_STATES:
         raise Conflict(gettext("Files cannot be added to a closed ticket."))
-    stored = []
-    for name, data in uploads:
-        filename, content_type = files.check_upload(name, data)
-        stored.append(Attachment(ticket_id=ticket.id, filename=filename, content_type=content_type,
-                                 size=len(data), data=data, uploaded_by_id=user.id))
+    stored = checked_attachments(user, uploads, ticket_id=ticket.id)
     db.session.add_all(stored)
     db.session.commit()
     return stored
@@ -461,12 +462,7 @@ def attach_to_ticket(user, ticket_id, uploads) -> list[Attachment]:
 
 def attach_to_nonconformity(user, nc_id, uploads) -> list[Attachment]:
     nc = get_nonconformity(user, nc_id)
-    stored = []
-    for name, data in uploads:
-        filename, content_type = files.check_upload(name, data)
-        stored.append(Attachment(nonconformity_id=nc.id, filename=filename,
-                                 content_type=content_type, size=len(data), data=data,
-                                 uploaded_by_id=user.id))
+    stored = checked_attachments(user, uploads, nonconformity_id=nc.id)
     db.session.add_all(stored)
     db.session.commit()
     return stored

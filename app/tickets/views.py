@@ -73,6 +73,20 @@ def _fail(error: services.WorkflowError, back: str):
     return redirect(back)
 
 
+def _attach_files(attach, pk):
+    """Store the uploaded files on a record and go back to its page with the outcome."""
+    back = url_for(".show", pk=pk)
+    try:
+        stored = attach(g.user, pk, _uploads())
+    except services.files.UploadRefused as error:
+        flash(str(error), "danger")
+        return redirect(back)
+    except services.WorkflowError as error:
+        return _fail(error, back)
+    flash(gettext("%(count)s file(s) attached.", count=len(stored)), "success")
+    return redirect(back)
+
+
 class NcCategoryView(QmsModelView):
     datamodel = QmsInterface(NcCategory)
     route_base = "/nc-categories"
@@ -166,16 +180,7 @@ class NonconformityView(QmsModelView):
     @has_access
     @permission_name("upload")
     def upload(self, pk):
-        back = url_for(".show", pk=pk)
-        try:
-            stored = services.attach_to_nonconformity(g.user, pk, _uploads())
-        except services.files.UploadRefused as error:
-            flash(str(error), "danger")
-            return redirect(back)
-        except services.WorkflowError as error:
-            return _fail(error, back)
-        flash(gettext("%(count)s file(s) attached.", count=len(stored)), "success")
-        return redirect(back)
+        return _attach_files(services.attach_to_nonconformity, pk)
 
     @expose("/<int:pk>/open-ticket", methods=["POST"])
     @has_access
@@ -451,16 +456,7 @@ class TicketView(QmsModelView):
     @has_access
     @permission_name("upload")
     def upload(self, pk):
-        back = url_for(".show", pk=pk)
-        try:
-            stored = services.attach_to_ticket(g.user, pk, _uploads())
-        except services.files.UploadRefused as error:
-            flash(str(error), "danger")
-            return redirect(back)
-        except services.WorkflowError as error:
-            return _fail(error, back)
-        flash(gettext("%(count)s file(s) attached.", count=len(stored)), "success")
-        return redirect(back)
+        return _attach_files(services.attach_to_ticket, pk)
 
     @expose("/file/<int:attachment_id>")
     @has_access
