@@ -91,7 +91,7 @@ def test_ineffective_path_through_the_api(api, make_ticket):
     response = _do(top, ticket.id, "verify", result="new_measure", verified_on=TODAY)
     assert response.status_code == 200
     assert response.json["result"]["state"] == "closed_ineffective"
-    follow_ups = top.get(f"/api/v1/tickets/?q=(filters:!((col:state,opr:eq,value:iso_review)),page_size:100)").json["result"]
+    follow_ups = top.get("/api/v1/tickets/?q=(filters:!((col:state,opr:eq,value:iso_review)),page_size:100)").json["result"]
     follow_up = [t for t in follow_ups if t["number"] == ticket.number + 1]
     assert follow_up, follow_ups
     shown = top.get(f"/api/v1/tickets/{follow_up[0]['id']}").json["result"]

@@ -7,7 +7,7 @@ progress reports, change requests and files), which re-checks visibility (404), 
 import datetime
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import and_, false, func, or_, select, true, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -16,42 +16,17 @@ from app.organisation import roles
 from app.organisation.models import QmsUser, Unit
 from app.organisation.services import get_settings
 from app.tickets import files, vocabulary, workflow
+from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
+    Conflict, Forbidden, Invalid, NotFound, WorkflowError, choices_for, parse_fields, parse_value,
+    today,
+)
 from app.tickets.models import (
-    Attachment, Box2Revision, ChangeRequest, NcCategory, Nonconformity, ProgressReport,
+    Attachment, Box2Revision, ChangeRequest, Nonconformity, ProgressReport,
     Ticket, TicketCounter, TicketEvent,
 )
 
 SEE_ALL_ROLES = (roles.ADMIN, roles.AUDITOR, roles.ISO_SECRETARY, roles.ISO_LEADER,
                  roles.TOP_LEADER)
-
-
-class WorkflowError(Exception):
-    status = 400
-
-    def __init__(self, message, errors: dict | None = None):
-        super().__init__(str(message))
-        self.message = str(message)
-        self.errors = errors or {}
-
-
-class NotFound(WorkflowError):
-    status = 404
-
-
-class Forbidden(WorkflowError):
-    status = 403
-
-
-class Conflict(WorkflowError):
-    status = 409
-
-
-class Invalid(WorkflowError):
-    status = 422
-
-
-def today() -> datetime.date:
-    return datetime.date.today()
 
 
 # --- visibility ---------------------------------------------------------------
@@ -138,87 +113,6 @@ def give_number(ticket: Ticket, on: datetime.date) -> None:
 
 
 # --- fields --------------------------------------------------------------------
-
-def choices_for(field: workflow.Field) -> list[tuple[str, str]]:
-    """(value, label) pairs a choice, user or unit field accepts."""
-    if field.type == "choice":
-        return [(code, str(label)) for code, label in field.choices.items()]
-    if field.type == "unit":
-        units = db.session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code))
-        return [(str(u.id), u.name) for u in units]
-    if field.type == "user":
-        users = db.session.scalars(
-            select(QmsUser).where(QmsUser.active.is_(True)).order_by(QmsUser.username)
-        )
-        return [
-            (str(u.id), f"{u.get_full_name()} — {u.position or ''} ({u.unit.code if u.unit else ''})")
-            for u in users
-        ]
-    return []
-
-
-def _parse_one(field: workflow.Field, raw):
-    """Return the parsed value, None when empty, or raise ValueError with a message."""
-    if field.type == "choice" and field.multiple:
-        values = raw if isinstance(raw, (list, tuple)) else ([raw] if raw not in (None, "") else [])
-        unknown = [v for v in values if v not in field.choices]
-        if unknown:
-            raise ValueError(gettext("Unknown choice: %(value)s", value=", ".join(map(str, unknown))))
-        return list(values) or None
-    if isinstance(raw, str):
-        raw = raw.strip()
-    if raw in (None, "", []):
-        return None
-    if field.type in ("string", "text"):
-        return str(raw)
-    if field.type == "date":
-        if isinstance(raw, datetime.date):
-            return raw
-        for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-            try:
-                return datetime.datetime.strptime(str(raw), fmt).date()
-            except ValueError:
-                continue
-        raise ValueError(gettext("Enter a date as dd/mm/yyyy."))
-    if field.type == "integer":
-        try:
-            return int(raw)
-        except (TypeError, ValueError):
-            raise ValueError(gettext("Enter a whole number.")) from None
-    if field.type == "boolean":
-        return raw in (True, "true", "1", "on", "y", 1)
-    if field.type == "choice":
-        if raw not in field.choices:
-            raise ValueError(gettext("Unknown choice: %(value)s", value=raw))
-        return raw
-    if field.type in ("user", "unit"):
-        model = QmsUser if field.type == "user" else Unit
-        try:
-            obj = db.session.get(model, int(raw))
-        except (TypeError, ValueError):
-            obj = None
-        if obj is None or not obj.active:
-            raise ValueError(gettext("Choose an existing, active entry."))
-        return obj
-    raise ValueError(f"unknown field type {field.type}")
-
-
-def parse_fields(fields: tuple[workflow.Field, ...], raw: dict) -> dict:
-    """Values of the fields from a form or JSON body, or Invalid with a message per field."""
-    values, errors = {}, {}
-    for field in fields:
-        try:
-            value = _parse_one(field, raw.get(field.name))
-        except ValueError as error:
-            errors[field.name] = str(error)
-            continue
-        if value is None and field.required:
-            errors[field.name] = gettext("This field is required.")
-        values[field.name] = value
-    if errors:
-        raise Invalid(gettext("Some fields are missing or invalid."), errors)
-    return values
-
 
 # --- transitions ---------------------------------------------------------------
 

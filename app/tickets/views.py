@@ -429,7 +429,7 @@ class TicketView(QmsModelView):
         back = url_for(".show", pk=pk)
         form = request.form
         try:
-            due = services._parse_one(workflow.Field("new_due_date", "date", ""), form.get("new_due_date"))
+            due = services.parse_value(workflow.Field("new_due_date", "date", ""), form.get("new_due_date"))
             services.request_change(g.user, pk, form.get("kind"), form.get("text", ""),
                                     form.get("new_measures", "").strip(), due)
         except ValueError as error:

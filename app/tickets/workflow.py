@@ -3,64 +3,11 @@
 The UI buttons and forms, the REST transitions, the permission checks and the help page
 all read STATES and TRANSITIONS; nothing else decides who may move a ticket where.
 """
-from dataclasses import dataclass, field
-from typing import Callable
-
 from flask_babel import lazy_gettext as _l
 
 from app.organisation import roles
 from app.tickets import vocabulary
-
-
-@dataclass(frozen=True)
-class Field:
-    """A value a transition asks for. type: string|text|date|integer|boolean|choice|user|unit."""
-
-    name: str
-    type: str
-    label: object
-    required: bool = True
-    choices: dict | None = None
-    multiple: bool = False
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who may take a transition: a description for people and a test for code."""
-
-    label: object
-    allows: Callable  # (user, ticket) -> bool
-
-
-@dataclass(frozen=True)
-class Transition:
-    name: str
-    label: object
-    sources: tuple[str, ...]
-    target: str
-    actor: Actor
-    fields: tuple[Field, ...] = ()
-    requires: tuple[str, ...] = field(default=())  # ticket attributes that must be filled
-    comment_field: str | None = None  # which field goes into the history comment
-    branch: tuple[str, dict] | None = None  # (field, {value: target}) when the target varies
-
-    def target_for(self, values: dict) -> str:
-        if self.branch:
-            name, targets = self.branch
-            return targets.get(values.get(name), self.target)
-        return self.target
-
-
-def has_role(user, *names) -> bool:
-    return any(role.name in names for role in user.roles)
-
-
-def is_admin(user) -> bool:
-    return has_role(user, roles.ADMIN)
-
-
-def unit_head_of(user, unit_id) -> bool:
-    return has_role(user, roles.UNIT_HEAD) and unit_id is not None and user.unit_id == unit_id
+from app.workflow import Actor, Field, Transition, has_role, is_admin, unit_head_of  # noqa: F401
 
 
 CREATOR = Actor(_l("The person who opened the ticket"),
