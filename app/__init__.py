@@ -68,6 +68,7 @@ def _register_template_filters(app: Flask) -> None:
 
 
 def _register_views() -> None:
+    import app.objectives.models  # noqa: F401
     from app.organisation.views import AgencySettingsView, UnitModelView
     from app.tickets.views import (
         NcCategoryView, NonconformityView, RecurringNonconformityView, TicketView,
@@ -86,6 +87,16 @@ def _register_views() -> None:
         RecurringNonconformityView, "Recurring nonconformities",
         label=_l("Recurring nonconformities"), icon="fa-repeat", category="Improvement",
     )
+    from app.objectives.views import ObjectivePlanView, ObjectiveSummaryView
+
+    appbuilder.add_view(
+        ObjectivePlanView, "Objective plans", label=_l("Quality objective plans"),
+        icon="fa-bullseye", category="Improvement",
+    )
+    appbuilder.add_view(
+        ObjectiveSummaryView, "Objectives summary", label=_l("Quality objectives of the agency"),
+        icon="fa-bar-chart", category="Improvement",
+    )
 
     appbuilder.add_view(
         UnitModelView, "Units", label=_l("Units"), icon="fa-sitemap",
@@ -101,8 +112,11 @@ def _register_views() -> None:
     )
     from app.tickets.api import NonconformityApi, TicketApi
 
+    from app.objectives.api import ObjectivePlanApi
+
     appbuilder.add_api(TicketApi)
     appbuilder.add_api(NonconformityApi)
+    appbuilder.add_api(ObjectivePlanApi)
     appbuilder.add_view(
         WorkflowHelpView, "Ticket workflow", label=_l("Ticket workflow"), icon="fa-sitemap",
         category="Help", category_label=_l("Help"), category_icon="fa-question-circle",

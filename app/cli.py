@@ -40,3 +40,41 @@ def demo_command():
     click.echo(f"Dữ liệu mẫu sẵn sàng. Tài khoản demo (mật khẩu {DEMO_PASSWORD}):")
     for username, role in users:
         click.echo(f"  {username:<20} {role}")
+
+
+@qms.group("report", help="Tạo tài liệu PDF ra tệp.")
+def report_group():
+    pass
+
+
+@report_group.command("objectives", help="Kế hoạch và báo cáo thực hiện MTCL (Phụ lục 3) của một năm.")
+@click.option("--year", type=int, required=True, help="Năm của kế hoạch.")
+@click.option("--unit", "unit_code", default=None, help="Mã đơn vị (bỏ trống: kế hoạch của cơ quan).")
+@click.option("--document", type=click.Choice(["plan", "report"]), default="report", show_default=True,
+              help="Kế hoạch (plan) hay báo cáo (report).")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="Tệp PDF ghi ra.")
+@with_appcontext
+def report_objectives_command(year, unit_code, document, out):
+    from reports import ReportError
+
+    from app.objectives import documents, services
+    from app.organisation.models import Unit
+    from app.extensions import db
+
+    unit = None
+    if unit_code:
+        unit = db.session.query(Unit).filter_by(code=unit_code).one_or_none()
+        if unit is None:
+            raise click.ClickException(f"Không có đơn vị mã {unit_code}.")
+    plan = services.current_plans(year).get(unit.id if unit else None)
+    if plan is None:
+        raise click.ClickException(f"Chưa có kế hoạch MTCL năm {year} của {unit.name if unit else 'cơ quan'}.")
+    if document == "report" and plan.report is None:
+        raise click.ClickException(f"Kế hoạch MTCL năm {year} chưa có báo cáo thực hiện.")
+    try:
+        data, _ = documents.export(plan, document, "pdf")
+    except ReportError as error:
+        raise click.ClickException(str(error)) from None
+    with open(out, "wb") as f:
+        f.write(data)
+    click.echo(f"Đã ghi {out} ({len(data) // 1024} KB).")

@@ -67,7 +67,17 @@ TICKET_WORK = (
     | _menus("Improvement", "Tickets", "Nonconformities", "Recurring nonconformities",
              "Nonconformity categories", "Help", "Ticket workflow")
 )
-EVERYONE = SELF_SERVICE | TICKET_WORK
+# Objective plans and reports: who drafts and who approves is decided per plan by
+# app/objectives/workflow.py (unit staff/head, Ban ISO, top leader).
+OBJECTIVE_WORK = (
+    _view("ObjectivePlanView", "can_list", "can_show", "can_add", "can_delete", "can_edit_rows",
+          "can_transition", "can_export")
+    | _view("ObjectiveSummaryView", "can_index")
+    | _view("ObjectivePlanApi", "can_get", "can_info", "can_post", "can_delete", "can_edit_rows",
+            "can_transition", "can_export")
+    | _menus("Objective plans", "Objectives summary")
+)
+EVERYONE = SELF_SERVICE | TICKET_WORK | OBJECTIVE_WORK
 
 ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     STAFF: EVERYONE,

@@ -6,38 +6,10 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 
 from app.extensions import db
+from app.rest import WorkflowErrorsAsResponses
 from app.tickets import services, vocabulary
 from app.tickets.models import Nonconformity, Ticket
 from app.tickets.views import VisibleNonconformities, VisibleTickets, pdf_response
-
-
-class WorkflowErrorsAsResponses:
-    """Turn the rules' refusals into 403/404/409/422 answers instead of 500."""
-
-    def _answer(self, error: services.WorkflowError):
-        db.session.rollback()
-        body = {"message": error.message}
-        if error.errors:
-            body["errors"] = error.errors
-        return self.response(error.status, **body)
-
-    def post_headless(self):
-        try:
-            return super().post_headless()
-        except services.WorkflowError as error:
-            return self._answer(error)
-
-    def put_headless(self, pk):
-        try:
-            return super().put_headless(pk)
-        except services.WorkflowError as error:
-            return self._answer(error)
-
-    def delete_headless(self, pk):
-        try:
-            return super().delete_headless(pk)
-        except services.WorkflowError as error:
-            return self._answer(error)
 
 
 def _check_code(value, allowed: dict, name: str) -> None:

@@ -1,0 +1,256 @@
+"""REST API for objective plans: /api/v1/objective-plans/ with rows, report, transitions, PDF."""
+from flask import g, request
+from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name
+
+from app.objectives import documents, services, workflow
+from app.objectives.models import ObjectivePlan
+from app.rest import WorkflowErrorsAsResponses
+from app.tickets.views import pdf_response
+from app.workflow import WorkflowError
+
+
+def row_json(row) -> dict:
+    return {
+        "id": row.id, "position": row.position, "objective": row.objective,
+        "measurement_method": row.measurement_method, "target_kind": row.target_kind,
+        "target": services.format_target(row), "target_value": row.target_value,
+        "target_unit": row.target_unit, "measures": row.measures,
+        "start_date": row.start_date.isoformat() if row.start_date else None,
+        "end_date": row.end_date.isoformat() if row.end_date else None,
+    }
+
+
+def report_json(report) -> dict:
+    return {
+        "id": report.id, "state": report.state, "version": report.version,
+        "approved_on": report.approved_on.isoformat() if report.approved_on else None,
+        "rows": [{"id": r.id, "objective_row_id": r.objective_row_id, "objective": r.objective_row.objective,
+                  "target": services.format_target(r.objective_row), "actual": r.actual,
+                  "achieved": r.achieved, "reason": r.reason, "direction": r.direction,
+                  "ticket_id": r.ticket_id} for r in report.rows],
+    }
+
+
+def _steps(user, document) -> list[dict]:
+    return [{"name": t.name, "label": str(t.label), "target": t.target,
+             "fields": [{"name": f.name, "type": f.type, "label": str(f.label), "required": f.required}
+                        for f in t.fields]}
+            for t in workflow.TRANSITIONS if document.state in t.sources and t.actor.allows(user, document)]
+
+
+class ObjectivePlanApi(WorkflowErrorsAsResponses, ModelRestApi):
+    resource_name = "objective-plans"
+    datamodel = SQLAInterface(ObjectivePlan)
+    allow_browser_login = False  # JWT only: the API is exempt from CSRF
+    list_columns = ["id", "year", "unit.id", "unit.name", "revision", "state", "version",
+                    "submitted_on", "approved_on"]
+    show_columns = list_columns + ["approved_by.username", "replaces.id"]
+    add_columns = ["year", "unit"]
+    search_columns = ["year", "unit", "state"]
+    order_columns = ["year", "revision"]
+
+    def post_headless(self):
+        """Create a plan through the rules (who may draft it, one per owner and year)."""
+        body = request.get_json(silent=True) or {}
+        try:
+            plan = services.create_plan(g.user, body.get("year") or 0, body.get("unit"))
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(201, id=plan.id, result=self.show_model_schema.dump(plan))
+
+    def _plan(self, pk):
+        return services.get_plan(pk)
+
+    @expose("/<int:pk>/rows", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def rows(self, pk):
+        """The plan's objectives.
+        ---
+        get:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200: {description: Objectives of the plan}
+            404: {$ref: '#/components/responses/404'}
+        """
+        try:
+            plan = self._plan(pk)
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(200, result=[row_json(r) for r in plan.rows])
+
+    @expose("/<int:pk>/rows", methods=["POST"])
+    @expose("/<int:pk>/rows/<int:row_id>", methods=["PUT"])
+    @protect()
+    @safe
+    @permission_name("edit_rows")
+    def save_row(self, pk, row_id=None):
+        """Add (POST) or change (PUT) an objective of a draft plan.
+        ---
+        post:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            201: {description: The objective}
+            403: {$ref: '#/components/responses/403'}
+            409: {description: The plan is not a draft}
+            422: {$ref: '#/components/responses/422'}
+        put:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: path, name: row_id, schema: {type: integer}}
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: The objective}
+            422: {$ref: '#/components/responses/422'}
+        """
+        try:
+            row = services.save_row(g.user, pk, request.get_json(silent=True) or {}, row_id)
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(200 if row_id else 201, result=row_json(row))
+
+    @expose("/<int:pk>/transitions", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("transition")
+    def transitions(self, pk):
+        """Transitions the caller may take now on the plan and on its report.
+        ---
+        get:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200: {description: Transitions}
+        """
+        try:
+            plan = self._plan(pk)
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(200, result=_steps(g.user, plan),
+                             report=_steps(g.user, plan.report) if plan.report else [])
+
+    @expose("/<int:pk>/transitions/<name>", methods=["POST"])
+    @expose("/<int:pk>/report/transitions/<name>", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("transition")
+    def transition(self, pk, name):
+        """Submit, approve or return the plan (or its report, under /report/).
+        ---
+        post:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: path, name: name, schema: {type: string}}
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: The plan}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Wrong state or stale version}
+            422: {$ref: '#/components/responses/422'}
+        """
+        body = request.get_json(silent=True) or {}
+        try:
+            plan = self._plan(pk)
+            document = plan
+            if "/report/" in request.path:
+                if plan.report is None:
+                    raise services.NotFound("Report not found.")
+                document = plan.report
+            services.apply_transition(g.user, document, name, body, body.get("version"))
+        except WorkflowError as error:
+            return self._answer(error)
+        result = self.show_model_schema.dump(plan)
+        if plan.report:
+            result["report"] = report_json(plan.report)
+        return self.response(200, id=plan.id, result=result)
+
+    @expose("/<int:pk>/report", methods=["GET", "POST"])
+    @protect()
+    @safe
+    @permission_name("transition")
+    def report(self, pk):
+        """The plan's report (GET), or make it from the approved plan (POST).
+        ---
+        get:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200: {description: The report with its rows}
+            404: {$ref: '#/components/responses/404'}
+        post:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            201: {description: The new report}
+            409: {description: The plan is not approved, or has a report}
+        """
+        try:
+            plan = self._plan(pk)
+            if request.method == "POST":
+                return self.response(201, result=report_json(services.create_report(g.user, pk)))
+            if plan.report is None:
+                raise services.NotFound("Report not found.")
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(200, result=report_json(plan.report))
+
+    @expose("/<int:pk>/report/rows/<int:row_id>", methods=["PUT"])
+    @protect()
+    @safe
+    @permission_name("edit_rows")
+    def save_report_row(self, pk, row_id):
+        """Record what was achieved for one objective of a draft report.
+        ---
+        put:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: path, name: row_id, schema: {type: integer}}
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: The report}
+            422: {$ref: '#/components/responses/422'}
+        """
+        try:
+            plan = self._plan(pk)
+            if plan.report is None:
+                raise services.NotFound("Report not found.")
+            services.save_report_row(g.user, plan.report.id, row_id, request.get_json(silent=True) or {})
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(200, result=report_json(plan.report))
+
+    @expose("/<int:pk>/pdf", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("export")
+    def pdf(self, pk):
+        """The plan (or ?document=report, its report) in the Phụ lục 3 layout.
+        ---
+        get:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: query, name: document, schema: {type: string, enum: [plan, report]}}
+          responses:
+            200: {description: PDF, content: {application/pdf: {}}}
+            404: {$ref: '#/components/responses/404'}
+        """
+        from reports import ReportError
+
+        document = request.args.get("document", "plan")
+        try:
+            plan = self._plan(pk)
+            if document not in ("plan", "report") or (document == "report" and plan.report is None):
+                raise services.NotFound("Report not found.")
+            data, filename = documents.export(plan, document, "pdf")
+        except WorkflowError as error:
+            return self._answer(error)
+        except ReportError as error:
+            return self.response(503, message=str(error))
+        return pdf_response(data, filename)

@@ -1,0 +1,100 @@
+"""Phụ lục 3 plan and report as PDF (shared report engine) and as Excel workbooks."""
+import io
+
+from flask import Response
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+
+from reports import render_pdf
+
+from app.objectives import services
+from app.organisation.services import get_settings
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The columns of the forms in Phụ lục 3, word for word.
+PLAN_HEADERS = ["STT", "Mục tiêu chất lượng", "Cách đo lường",
+                "Biện pháp thực hiện/đơn vị thực hiện", "Thời gian bắt đầu", "Thời gian hoàn thành"]
+REPORT_HEADERS = ["STT", "Mục tiêu", "Mức đo lường", "Thực tế đạt được",
+                  "Nguyên nhân do không đạt mục tiêu", "Hướng giải quyết trong thời gian tới"]
+
+
+def _vn(day) -> str:
+    return day.strftime("%d/%m/%Y") if day else ""
+
+
+def plan_rows(plan) -> list[list]:
+    """The form has no target column: the target goes with the measurement method."""
+    return [[row.position, row.objective,
+             f"{row.measurement_method}\nMức mục tiêu: {services.format_target(row)}",
+             row.measures or "", _vn(row.start_date), _vn(row.end_date)] for row in plan.rows]
+
+
+def report_rows(report) -> list[list]:
+    verdict = {True: " (Đạt)", False: " (Không đạt)", None: ""}
+    return [[index, row.objective_row.objective, services.format_target(row.objective_row),
+             f"{row.actual or ''}{verdict[row.achieved]}", row.reason or "", row.direction or ""]
+            for index, row in enumerate(report.rows, start=1)]
+
+
+def _context(plan) -> dict:
+    settings = get_settings()
+    return {
+        "settings": settings, "plan": plan,
+        "parent": settings.agency_name if plan.unit else settings.parent_body,
+        "issuer": plan.unit.name if plan.unit else settings.agency_name,
+        "owner": plan.unit.name if plan.unit else settings.agency_name,
+    }
+
+
+def export(plan, document: str, kind: str) -> tuple[bytes, str]:
+    """(bytes, file name) of the plan or its report as pdf or xlsx."""
+    owner = plan.unit.code if plan.unit else "CQHCNN"
+    filename = f"{'KeHoach' if document == 'plan' else 'BaoCao'}-MTCL-{plan.year}-{owner}.{kind}"
+    if kind == "pdf":
+        if document == "plan":
+            data = render_pdf("phu_luc_3_plan.html", landscape=True, rows=plan_rows(plan), **_context(plan))
+        else:
+            data = render_pdf("phu_luc_3_report.html", landscape=True, rows=report_rows(plan.report),
+                              report=plan.report, **_context(plan))
+        return data, filename
+    return workbook(plan, document), filename
+
+
+def workbook(plan, document: str) -> bytes:
+    context = _context(plan)
+    book = Workbook()
+    sheet = book.active
+    if document == "plan":
+        sheet.title = "Ke hoach MTCL"
+        title = f"KẾ HOẠCH THỰC HIỆN MỤC TIÊU CHẤT LƯỢNG NĂM {plan.year}"
+        headers, rows = PLAN_HEADERS, plan_rows(plan)
+    else:
+        sheet.title = "Bao cao MTCL"
+        title = f"BÁO CÁO THỰC HIỆN MỤC TIÊU CHẤT LƯỢNG NĂM {plan.year}"
+        headers, rows = REPORT_HEADERS, report_rows(plan.report)
+    sheet.append([title])
+    sheet.append([f"CỦA {context['owner'].upper()}"])
+    sheet.append([])
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    thin = Side(style="thin")
+    for cell in sheet[1] + sheet[2]:
+        cell.font = Font(bold=True, size=13)
+    for row in sheet.iter_rows(min_row=4, max_row=sheet.max_row):
+        for cell in row:
+            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in sheet[4]:
+        cell.font = Font(bold=True)
+    for letter, width in zip("ABCDEF", (6, 40, 35, 35, 25, 30)):
+        sheet.column_dimensions[letter].width = width
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def xlsx_response(data: bytes, filename: str) -> Response:
+    response = Response(data, mimetype=XLSX_TYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

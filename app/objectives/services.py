@@ -1,0 +1,453 @@
+"""Rules for quality-objective plans and reports (5.9, Phụ lục 3), shared by pages, API and CLI."""
+import datetime
+import re
+
+from flask_babel import gettext
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.extensions import db
+from app.objectives import workflow
+from app.objectives.models import ObjectiveEvent, ObjectivePlan, ObjectiveReport, ObjectiveRow, ReportRow
+from app.organisation.models import Unit
+from app.workflow import Conflict, Forbidden, Invalid, NotFound, parse_fields, today
+
+_NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
+
+
+def plan_due(year: int) -> datetime.date:
+    """Plans are approved before 30/01 of their year (5.9)."""
+    return datetime.date(year, 1, 30)
+
+
+def report_due(year: int) -> datetime.date:
+    """Reports are made before 31/12 of their year (5.9)."""
+    return datetime.date(year, 12, 31)
+
+
+# --- targets and achievement ------------------------------------------------------
+
+def parse_number(text: str | None) -> tuple[float, str] | None:
+    """'≥ 95 %' → (95.0, '%'); '2,5 ngày' → (2.5, 'ngày'); None when there is no number first."""
+    match = _NUMBER.match(text or "")
+    if not match:
+        return None
+    return float(match.group(1).replace(",", ".")), match.group(2)
+
+
+def format_number(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+def format_target(row: ObjectiveRow) -> str:
+    if row.target_kind == "text":
+        return row.target_text or ""
+    unit = f" {row.target_unit}" if row.target_unit else ""
+    return f"{workflow.TARGET_SIGNS[row.target_kind]} {format_number(row.target_value)}{unit}"
+
+
+def is_achieved(kind: str, target: float | None, actual: float | None) -> bool | None:
+    """Numeric targets decide by themselves; None when it cannot be computed."""
+    if kind == "text" or target is None or actual is None:
+        return None
+    if kind == "ge":
+        return actual >= target
+    if kind == "le":
+        return actual <= target
+    return abs(actual - target) < 1e-9
+
+
+# --- loading and rights -------------------------------------------------------------
+
+def get_plan(plan_id) -> ObjectivePlan:
+    plan = db.session.get(ObjectivePlan, plan_id)
+    if plan is None:
+        raise NotFound(gettext("Plan not found."))
+    return plan
+
+
+def get_report(report_id) -> ObjectiveReport:
+    report = db.session.get(ObjectiveReport, report_id)
+    if report is None:
+        raise NotFound(gettext("Report not found."))
+    return report
+
+
+def _editable(user, document, what) -> None:
+    if document.state != "draft":
+        raise Conflict(gettext("Only a draft can be changed; this %(what)s is “%(state)s”.",
+                               what=what, state=workflow.STATES[document.state]))
+    if not workflow.may_draft(user, document):
+        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.DRAFTER.label))
+
+
+def _event(plan, name, from_state, to_state, user, comment=None, report=None):
+    db.session.add(ObjectiveEvent(plan=plan, report=report, name=name, from_state=from_state,
+                                  to_state=to_state, actor_id=user.id if user else None, comment=comment))
+
+
+def _commit():
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(gettext("The document was changed by someone else meanwhile. Reload it; what you typed is kept.")) from None
+
+
+# --- plans ---------------------------------------------------------------------------
+
+def create_plan(user, year: int, unit_id: int | None) -> ObjectivePlan:
+    if not 2000 <= int(year) <= 2100:
+        raise Invalid(gettext("Some fields are missing or invalid."), {"year": gettext("Enter a year such as 2026.")})
+    plan = ObjectivePlan(year=int(year), unit_id=unit_id, revision=1, state="draft", created_by_id=user.id)
+    plan.unit = db.session.get(Unit, unit_id) if unit_id else None
+    if not workflow.may_draft(user, plan):
+        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.DRAFTER.label))
+    exists = db.session.scalar(select(func.count(ObjectivePlan.id)).where(
+        ObjectivePlan.year == plan.year, ObjectivePlan.unit_id.is_(None) if unit_id is None
+        else ObjectivePlan.unit_id == unit_id))
+    if exists:
+        raise Conflict(gettext("A plan for this year already exists; open it, or make a new revision of it."))
+    db.session.add(plan)
+    _event(plan, "create", None, "draft", user)
+    db.session.commit()
+    return plan
+
+
+ROW_FIELDS = ("objective", "measurement_method", "target_kind", "target", "measures", "start_date", "end_date")
+
+
+def _row_values(plan: ObjectivePlan, raw: dict) -> dict:
+    """Validated row values from a form or JSON; Invalid with a message per field."""
+    errors, values = {}, {}
+    for name in ("objective", "measurement_method"):
+        values[name] = (raw.get(name) or "").strip()
+        if not values[name]:
+            errors[name] = gettext("This field is required: an objective must be measurable.")
+    kind = raw.get("target_kind")
+    target = (raw.get("target") or "").strip()
+    if kind not in workflow.TARGET_KINDS:
+        errors["target_kind"] = gettext("This field is required.")
+    elif not target:
+        errors["target"] = gettext("This field is required: an objective must be measurable.")
+    elif kind == "text":
+        values.update(target_kind=kind, target_text=target, target_value=None, target_unit=None)
+    else:
+        number = parse_number(target)
+        if number is None:
+            errors["target"] = gettext(
+                "“%(target)s” is not a number with its unit, e.g. 95 %% or 2 ngày.", target=target)
+        else:
+            values.update(target_kind=kind, target_value=number[0], target_unit=number[1] or None,
+                          target_text=None)
+    values["measures"] = (raw.get("measures") or "").strip() or None
+    for name in ("start_date", "end_date"):
+        value = raw.get(name)
+        if isinstance(value, datetime.date):
+            values[name] = value
+            continue
+        try:
+            values[name] = datetime.date.fromisoformat(value) if value else None
+        except ValueError:
+            errors[name] = gettext("Enter a date as dd/mm/yyyy.")
+            continue
+        if values[name] and values[name].year != plan.year:
+            errors[name] = gettext("The date must be in %(year)s, the plan's year.", year=plan.year)
+    if values.get("start_date") and values.get("end_date") and values["start_date"] > values["end_date"]:
+        errors["end_date"] = gettext("The end is before the start.")
+    if errors:
+        raise Invalid(gettext("Some fields are missing or invalid."), errors)
+    return values
+
+
+def save_row(user, plan_id, raw: dict, row_id=None) -> ObjectiveRow:
+    plan = get_plan(plan_id)
+    _editable(user, plan, gettext("plan"))
+    values = _row_values(plan, raw)
+    if row_id is None:
+        row = ObjectiveRow(plan=plan, position=len(plan.rows) + 1)
+        db.session.add(row)
+    else:
+        row = db.session.get(ObjectiveRow, row_id)
+        if row is None or row.plan_id != plan.id:
+            raise NotFound(gettext("Objective not found."))
+    for name, value in values.items():
+        setattr(row, name, value)
+    _commit()
+    return row
+
+
+def delete_row(user, plan_id, row_id) -> None:
+    plan = get_plan(plan_id)
+    _editable(user, plan, gettext("plan"))
+    row = db.session.get(ObjectiveRow, row_id)
+    if row is None or row.plan_id != plan.id:
+        raise NotFound(gettext("Objective not found."))
+    plan.rows.remove(row)
+    for position, remaining in enumerate(plan.rows, start=1):
+        remaining.position = position
+    _commit()
+
+
+def previous_plan(plan: ObjectivePlan) -> ObjectivePlan | None:
+    """Last year's approved plan of the same unit (or of the agency)."""
+    owner = ObjectivePlan.unit_id.is_(None) if plan.unit_id is None else ObjectivePlan.unit_id == plan.unit_id
+    return db.session.scalar(
+        select(ObjectivePlan).where(owner, ObjectivePlan.year == plan.year - 1,
+                                    ObjectivePlan.state == "approved")
+        .order_by(ObjectivePlan.revision.desc())
+    )
+
+
+def _shift_year(day: datetime.date | None, years: int) -> datetime.date | None:
+    if day is None:
+        return None
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29/02
+        return day.replace(year=day.year + years, day=28)
+
+
+def copy_rows(source: ObjectivePlan, target: ObjectivePlan) -> int:
+    years = target.year - source.year
+    for row in source.rows:
+        target.rows.append(ObjectiveRow(
+            position=len(target.rows) + 1, objective=row.objective,
+            measurement_method=row.measurement_method, target_kind=row.target_kind,
+            target_value=row.target_value, target_unit=row.target_unit, target_text=row.target_text,
+            measures=row.measures, start_date=_shift_year(row.start_date, years),
+            end_date=_shift_year(row.end_date, years),
+        ))
+    return len(source.rows)
+
+
+def copy_from_previous_year(user, plan_id) -> int:
+    plan = get_plan(plan_id)
+    _editable(user, plan, gettext("plan"))
+    source = previous_plan(plan)
+    if source is None:
+        raise NotFound(gettext("There is no approved plan of %(year)s to copy from.", year=plan.year - 1))
+    count = copy_rows(source, plan)
+    _commit()
+    return count
+
+
+def revise(user, plan_id) -> ObjectivePlan:
+    """A change after approval: a new draft revision; the approved one stays in force."""
+    plan = get_plan(plan_id)
+    if plan.state != "approved":
+        raise Conflict(gettext("Only an approved plan is revised; change the draft directly."))
+    if not workflow.may_draft(user, plan):
+        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.DRAFTER.label))
+    pending = db.session.scalar(select(ObjectivePlan).where(ObjectivePlan.replaces_id == plan.id))
+    if pending is not None:
+        raise Conflict(gettext("A new revision of this plan is already being prepared."))
+    revision = ObjectivePlan(year=plan.year, unit_id=plan.unit_id, revision=plan.revision + 1,
+                             replaces_id=plan.id, state="draft", created_by_id=user.id)
+    db.session.add(revision)
+    copy_rows(plan, revision)
+    _event(revision, "revise", None, "draft", user,
+           gettext("Revision %(n)s of the approved plan", n=plan.revision))
+    db.session.commit()
+    return revision
+
+
+# --- transitions (plans and reports) ---------------------------------------------------------
+
+def apply_transition(user, document, name: str, raw: dict, version=None):
+    transition = workflow.TRANSITIONS_BY_NAME.get(name)
+    if transition is None:
+        raise NotFound(gettext("Unknown action."))
+    if document.state not in transition.sources:
+        raise Conflict(gettext("This action is not possible while the document is “%(state)s”.",
+                               state=workflow.STATES[document.state]))
+    if not transition.actor.allows(user, document):
+        raise Forbidden(gettext("Only %(actor)s may do this.", actor=transition.actor.label))
+    if version not in (None, "") and str(version) != str(document.version):
+        raise Conflict(gettext("The document was changed by someone else meanwhile. Reload it; what you typed is kept."))
+    values = parse_fields(transition.fields, raw)
+    is_report = isinstance(document, ObjectiveReport)
+    if name == "submit":
+        (_check_report_complete if is_report else _check_plan_complete)(document)
+        document.submitted_on = today()
+    if name == "approve":
+        if is_report and document.plan.state != "approved":
+            raise Conflict(gettext("The plan this report comes from is no longer in force."))
+        document.approved_by_id, document.approved_on = user.id, today()
+    from_state = document.state
+    document.state = transition.target
+    plan = workflow.plan_of(document)
+    _event(plan, name, from_state, document.state, user, values.get("comment"),
+           report=document if is_report else None)
+    if name == "approve" and not is_report and document.replaces is not None:
+        document.replaces.state = "superseded"
+        _event(document.replaces, "supersede", "approved", "superseded", user,
+               gettext("Replaced by revision %(n)s", n=document.revision))
+    _commit()
+    return document
+
+
+def _check_plan_complete(plan: ObjectivePlan) -> None:
+    if not plan.rows:
+        raise Invalid(gettext("Add at least one objective before submitting the plan."), {"rows": gettext("No objective.")})
+
+
+def _check_report_complete(report: ObjectiveReport) -> None:
+    errors = {}
+    for index, row in enumerate(report.rows, start=1):
+        if not (row.actual or "").strip() or row.achieved is None:
+            errors[f"row{index}"] = gettext("Objective %(n)s: enter what was achieved.", n=index)
+        elif row.achieved is False and not (row.direction or "").strip():
+            errors[f"row{index}"] = gettext("Objective %(n)s: give the direction for the coming period.", n=index)
+    if errors:
+        raise Invalid(gettext("The report is not complete."), errors)
+
+
+# --- reports ---------------------------------------------------------------------------
+
+def create_report(user, plan_id) -> ObjectiveReport:
+    plan = get_plan(plan_id)
+    if plan.state != "approved":
+        raise Conflict(gettext("A report is made only from an approved plan."))
+    if plan.report is not None:
+        raise Conflict(gettext("This plan already has its report."))
+    if not workflow.may_draft(user, plan):
+        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.DRAFTER.label))
+    report = ObjectiveReport(plan=plan, state="draft", created_by_id=user.id)
+    report.rows = [ReportRow(objective_row=row) for row in plan.rows]
+    db.session.add(report)
+    _event(plan, "create", None, "draft", user, report=report)
+    db.session.commit()
+    return report
+
+
+def save_report_row(user, report_id, row_id, raw: dict) -> ReportRow:
+    report = get_report(report_id)
+    _editable(user, report, gettext("report"))
+    row = db.session.get(ReportRow, row_id)
+    if row is None or row.report_id != report.id:
+        raise NotFound(gettext("Objective not found."))
+    objective = row.objective_row
+    actual = (raw.get("actual") or "").strip()
+    errors = {}
+    row.actual = actual or None
+    if objective.target_kind == "text":
+        chosen = raw.get("achieved")
+        row.actual_value = None
+        row.achieved = {"yes": True, "no": False}.get(chosen) if actual else None
+        if actual and row.achieved is None:
+            errors["achieved"] = gettext("Say whether the criterion was met.")
+    else:
+        number = parse_number(actual) if actual else None
+        if actual and number is None:
+            errors["actual"] = gettext("“%(target)s” is not a number with its unit, e.g. 95 %% or 2 ngày.", target=actual)
+        row.actual_value = number[0] if number else None
+        row.achieved = is_achieved(objective.target_kind, objective.target_value, row.actual_value)
+    row.reason = (raw.get("reason") or "").strip() or None
+    row.direction = (raw.get("direction") or "").strip() or None
+    if row.achieved is False and not row.direction:
+        errors["direction"] = gettext("Required when the objective was not achieved.")
+    if errors:
+        db.session.rollback()
+        raise Invalid(gettext("Some fields are missing or invalid."), errors)
+    _commit()
+    return row
+
+
+def open_ticket_for_row(user, row_id):
+    """An unachieved objective opens a pre-filled improvement ticket, linked to the row."""
+    from app.tickets import services as tickets
+    from app.tickets.models import Ticket
+
+    row = db.session.get(ReportRow, row_id)
+    if row is None:
+        raise NotFound(gettext("Objective not found."))
+    if row.achieved is not False:
+        raise Conflict(gettext("Only an objective that was not achieved opens an improvement ticket."))
+    if row.ticket_id:
+        raise Conflict(gettext("This objective already has ticket %(ticket)s.", ticket=row.ticket))
+    plan = row.report.plan
+    unit_id = plan.unit_id or user.unit_id
+    tickets.check_box1(user, unit_id)
+    objective = row.objective_row
+    ticket = Ticket(
+        kind="preventive", source="data_analysis", requesting_unit_id=unit_id,
+        related_documents=gettext("Quality objectives report %(year)s", year=plan.year),
+        description=gettext(
+            "Quality objective not achieved in %(year)s: %(objective)s\nTarget: %(target)s — "
+            "achieved: %(actual)s\nReason: %(reason)s\nDirection: %(direction)s",
+            year=plan.year, objective=objective.objective, target=format_target(objective),
+            actual=row.actual or "", reason=row.reason or "", direction=row.direction or "",
+        ),
+        requested_on=today(), requester_id=user.id, created_by_id=user.id, state="draft",
+        signs=["objective_risk"],
+    )
+    db.session.add(ticket)
+    row.ticket = ticket
+    tickets.record_creation(user, ticket)
+    db.session.commit()
+    return ticket
+
+
+# --- deadlines and the agency summary --------------------------------------------------------
+
+def _flag(done_on: datetime.date | None, due: datetime.date, on: datetime.date) -> str:
+    """ok / late (done after the due date) / missing (not done, due date passed) / pending."""
+    if done_on is not None:
+        return "late" if done_on > due else "ok"
+    return "missing" if on > due else "pending"
+
+
+def current_plans(year: int) -> dict:
+    """The plan in force (or being prepared) for each owner of a year: {unit_id or None: plan}."""
+    plans = db.session.scalars(
+        select(ObjectivePlan).where(ObjectivePlan.year == year, ObjectivePlan.state != "superseded")
+        .options(selectinload(ObjectivePlan.report).selectinload(ObjectiveReport.rows),
+                 selectinload(ObjectivePlan.rows))
+        .order_by(ObjectivePlan.revision)
+    ).all()
+    chosen = {}
+    for plan in plans:
+        kept = chosen.get(plan.unit_id)
+        # the approved revision stays in force while a newer one is still a draft
+        if kept is None or kept.state != "approved" or plan.state == "approved":
+            chosen[plan.unit_id] = plan
+    return chosen
+
+
+def status_row(owner, plan: ObjectivePlan | None, year: int, on: datetime.date) -> dict:
+    report = plan.report if plan else None
+    approved_plan_on = plan.approved_on if plan and plan.state == "approved" else None
+    if plan and plan.replaces_id and plan.state == "approved":
+        first = db.session.get(ObjectivePlan, plan.replaces_id)
+        approved_plan_on = first.approved_on if first and first.approved_on else approved_plan_on
+    approved_report = report if report and report.state == "approved" else None
+    rows = approved_report.rows if approved_report else []
+    achieved = sum(1 for r in rows if r.achieved)
+    return {
+        "owner": owner, "plan": plan, "report": report,
+        "plan_flag": _flag(approved_plan_on, plan_due(year), on),
+        "report_flag": _flag(approved_report.approved_on if approved_report else None, report_due(year), on),
+        "objectives": len(rows), "achieved": achieved,
+        "rate": round(100 * achieved / len(rows)) if rows else None,
+    }
+
+
+def summary(year: int, on: datetime.date | None = None) -> dict:
+    """Every in-scope unit's and the agency's plan/report status and achievement rate."""
+    on = on or today()
+    plans = current_plans(year)
+    units = db.session.scalars(
+        select(Unit).where(Unit.active.is_(True), Unit.in_qms_scope.is_(True)).order_by(Unit.code)
+    ).all()
+    rows = [status_row(None, plans.get(None), year, on)]
+    rows += [status_row(unit, plans.get(unit.id), year, on) for unit in units]
+    total = sum(r["objectives"] for r in rows)
+    achieved = sum(r["achieved"] for r in rows)
+    return {"year": year, "rows": rows, "objectives": total, "achieved": achieved,
+            "rate": round(100 * achieved / total) if total else None}
+
+
+def rates_by_year(years: list[int]) -> list[tuple[int, int | None]]:
+    return [(year, summary(year)["rate"]) for year in years]
