@@ -68,7 +68,6 @@ def _register_template_filters(app: Flask) -> None:
 
 
 def _register_views() -> None:
-    import app.objectives.models  # noqa: F401
     from app.organisation.views import AgencySettingsView, UnitModelView
     from app.tickets.views import (
         NcCategoryView, NonconformityView, RecurringNonconformityView, TicketView,

@@ -282,3 +282,19 @@ def make_ticket(db, user, unit):
         return walk_to(ticket, state)
 
     return make
+
+
+@pytest.fixture
+def api(app):
+    """api("username") → a client whose requests carry that user's JWT."""
+
+    def make(username):
+        client = new_client(app)
+        response = client.post("/api/v1/security/login", json={
+            "username": username, "password": "CamLam@2026", "provider": "db"})
+        assert response.status_code == 200, response.text
+        token = response.json["access_token"]
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
+
+    return make

@@ -164,3 +164,49 @@ def test_a_ticket_walks_from_draft_to_closed_through_the_pages(browser, live_ser
     assert ticket.state == "closed" and ticket.evidence_text == "Sổ theo dõi kiểm tra chéo"
     assert [e.name for e in ticket.events][-8:] == [
         "submit", "forward", "assign", "propose", "approve", "report_done", "verify", "close"]
+
+
+def test_a_unit_drafts_and_its_head_approves_a_plan_through_the_pages(browser, live_server, db, unit):
+    from app.objectives.models import ObjectivePlan
+
+    year = 2090
+    context = new_context(browser)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    log_in(page, live_server, "canbo.tnmt")
+    page.goto(f"{live_server}/objectives/add")
+    page.fill("input[name=year]", str(year))
+    page.select_option("select[name=unit]", str(unit("TNMT").id))
+    page.click("form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    page.fill("textarea[name=objective]", "Trả kết quả đúng hạn")
+    page.fill("textarea[name=measurement_method]", "Tỷ lệ hồ sơ trả đúng hạn")
+    page.select_option("select[name=target_kind]", "ge")
+    page.fill("input[name=target]", "ba mươi")  # not a number: refused, nothing lost
+    page.click("#row-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.input_value("textarea[name=objective]") == "Trả kết quả đúng hạn"
+    page.fill("input[name=target]", "96 %")
+    page.fill("input[name=start_date]", f"{year}-01-01")
+    page.fill("input[name=end_date]", f"{year}-12-31")
+    page.click("#row-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "≥ 96 %" in page.locator(".objective-rows").inner_text()
+    page.click("button[data-step=submit]")
+    page.wait_for_load_state("networkidle")
+    plan_url = page.url.split("#")[0]
+    context.close()
+
+    context = new_context(browser)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    log_in(page, live_server, "truongphong.tnmt")
+    page.goto(plan_url)
+    page.click("button[data-step=approve]")
+    page.wait_for_load_state("networkidle")
+    state = page.locator(".plan-state").inner_text()
+    context.close()
+    plan = db.session.query(ObjectivePlan).filter_by(year=year, unit_id=unit("TNMT").id).one()
+    assert plan.state == "approved" and plan.approved_by.username == "truongphong.tnmt"
+    assert len(plan.rows) == 1 and plan.rows[0].target_value == 96
+    assert state == "Đã phê duyệt"

@@ -235,3 +235,31 @@ def test_cli_writes_the_report(app, tmp_path):
     missing = app.test_cli_runner().invoke(args=[
         "qms", "report", "objectives", "--year", "1999", "--out", str(tmp_path / "x.pdf")])
     assert missing.exit_code != 0 and "Chưa có kế hoạch" in missing.output
+
+
+def test_objective_plans_through_the_api(api, unit):
+    staff, head = api("canbo.ktht"), api("truongphong.ktht")
+    year = next(_years)
+    created = staff.post("/api/v1/objective-plans/", json={"year": year, "unit": unit("KTHT").id})
+    assert created.status_code == 201, created.text
+    plan_id = created.json["id"]
+    assert staff.post("/api/v1/objective-plans/", json={"year": year, "unit": unit("KTHT").id}).status_code == 409
+    assert staff.post("/api/v1/objective-plans/", json={"year": year, "unit": unit("TNMT").id}).status_code == 403
+    bad = staff.post(f"/api/v1/objective-plans/{plan_id}/rows", json=row(target="cao"))
+    assert bad.status_code == 422 and "target" in bad.json["errors"]
+    added = staff.post(f"/api/v1/objective-plans/{plan_id}/rows", json=row())
+    assert added.status_code == 201 and added.json["result"]["target"] == "≥ 95 %"
+    assert [t["name"] for t in staff.get(f"/api/v1/objective-plans/{plan_id}/transitions").json["result"]] == ["submit"]
+    assert staff.post(f"/api/v1/objective-plans/{plan_id}/transitions/approve", json={}).status_code == 409
+    assert staff.post(f"/api/v1/objective-plans/{plan_id}/transitions/submit", json={}).status_code == 200
+    assert staff.post(f"/api/v1/objective-plans/{plan_id}/transitions/approve", json={}).status_code == 403
+    approved = head.post(f"/api/v1/objective-plans/{plan_id}/transitions/approve", json={})
+    assert approved.json["result"]["state"] == "approved"
+    report = staff.post(f"/api/v1/objective-plans/{plan_id}/report")
+    assert report.status_code == 201
+    row_id = report.json["result"]["rows"][0]["id"]
+    saved = staff.put(f"/api/v1/objective-plans/{plan_id}/report/rows/{row_id}", json={"actual": "97 %"})
+    assert saved.json["result"]["rows"][0]["achieved"] is True
+    assert staff.post(f"/api/v1/objective-plans/{plan_id}/report/transitions/submit", json={}).status_code == 200
+    pdf = staff.get(f"/api/v1/objective-plans/{plan_id}/pdf?document=report")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")

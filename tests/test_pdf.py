@@ -5,7 +5,6 @@ import subprocess
 import pytest
 
 from reports import ReportError, date_line, date_words, render_pdf
-from tests.conftest import csrf_token
 
 
 def pdf_text(data: bytes, first=None, last=None) -> str:

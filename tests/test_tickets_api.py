@@ -1,27 +1,10 @@
 """The REST API as other systems use it: JWT login, tickets, transitions, PDF."""
 import datetime
 
-import pytest
 
 from tests.conftest import future, new_client
 
 TODAY = datetime.date.today().isoformat()
-
-
-@pytest.fixture
-def api(app):
-    """api("username") → a client whose requests carry that user's JWT."""
-
-    def make(username):
-        client = new_client(app)
-        response = client.post("/api/v1/security/login", json={
-            "username": username, "password": "CamLam@2026", "provider": "db"})
-        assert response.status_code == 200, response.text
-        token = response.json["access_token"]
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        return client
-
-    return make
 
 
 def _do(client, ticket_id, name, **fields):
