@@ -84,6 +84,8 @@ ADMIN_SCREENS = [
     "/nonconformities/list/", "/nonconformities/add", "/nonconformities/show/1",
     "/nonconformities/edit/1", "/recurring/", "/help/workflow", "/nc-categories/list/",
     "/nc-categories/add",
+    "/objectives/list/", "/objectives/add", "/objectives/show/1", "/objectives/show/2",
+    "/objectives-summary/", "/objectives-summary/?year=2025",
 ]
 
 
