@@ -96,6 +96,16 @@ def _register_views() -> None:
         ObjectiveSummaryView, "Objectives summary", label=_l("Quality objectives of the agency"),
         icon="fa-bar-chart", category="Improvement",
     )
+    from app.reviews.views import InternalAuditView, ReviewView
+
+    appbuilder.add_view(
+        ReviewView, "Management reviews", label=_l("Management reviews"), icon="fa-users",
+        category="Improvement",
+    )
+    appbuilder.add_view(
+        InternalAuditView, "Internal audits", label=_l("Internal audits"), icon="fa-search",
+        category="Improvement",
+    )
 
     appbuilder.add_view(
         UnitModelView, "Units", label=_l("Units"), icon="fa-sitemap",
@@ -112,10 +122,12 @@ def _register_views() -> None:
     from app.tickets.api import NonconformityApi, TicketApi
 
     from app.objectives.api import ObjectivePlanApi
+    from app.reviews.api import ReviewApi
 
     appbuilder.add_api(TicketApi)
     appbuilder.add_api(NonconformityApi)
     appbuilder.add_api(ObjectivePlanApi)
+    appbuilder.add_api(ReviewApi)
     appbuilder.add_view(
         WorkflowHelpView, "Ticket workflow", label=_l("Ticket workflow"), icon="fa-sitemap",
         category="Help", category_label=_l("Help"), category_icon="fa-question-circle",

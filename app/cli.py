@@ -75,6 +75,47 @@ def report_objectives_command(year, unit_code, document, out):
         data, _ = documents.export(plan, document, "pdf")
     except ReportError as error:
         raise click.ClickException(str(error)) from None
+    _write(out, data)
+
+
+@report_group.command("review", help="Biên bản họp XXLĐ (BM.CTCL.02), báo cáo HTQLCL hoặc thông báo của một lần xem xét.")
+@click.option("--id", "review_id", type=int, required=True, help="Mã số (id) của lần xem xét.")
+@click.option("--document", type=click.Choice(["minutes", "report", "notice"]), default=None,
+              help="Mặc định: biên bản (họp) hoặc thông báo (báo cáo và thông báo).")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="Tệp PDF ghi ra.")
+@with_appcontext
+def report_review_command(review_id, document, out):
+    from reports import ReportError
+
+    from app.reviews import documents, services
+    from app.workflow import WorkflowError
+
+    try:
+        review = services.get_review(review_id)
+        document = document or ("minutes" if review.form == "meeting" else "notice")
+        data, _ = documents.review_pdf(review, document)
+    except (WorkflowError, ReportError) as error:
+        raise click.ClickException(str(error)) from None
+    _write(out, data)
+
+
+@report_group.command("annual", help="Báo cáo kết quả hoạt động vận hành duy trì HTQLCL của một năm, từ dữ liệu.")
+@click.option("--year", type=int, required=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="Tệp PDF ghi ra.")
+@with_appcontext
+def report_annual_command(year, out):
+    from reports import ReportError
+
+    from app.reviews import documents
+
+    try:
+        data = documents.annual_report_pdf(year)
+    except ReportError as error:
+        raise click.ClickException(str(error)) from None
+    _write(out, data)
+
+
+def _write(out: str, data: bytes) -> None:
     with open(out, "wb") as f:
         f.write(data)
     click.echo(f"Đã ghi {out} ({len(data) // 1024} KB).")

@@ -10,6 +10,7 @@ from app.organisation import roles
 from app.organisation.models import Unit
 from app.organisation.services import ensure_settings
 from app.objectives.demo import load_objective_demo
+from app.reviews.demo import load_review_demo
 from app.tickets.demo import load_ticket_demo
 
 DEMO_PASSWORD = "CamLam@2026"
@@ -65,4 +66,5 @@ def load_demo() -> list[tuple[str, str]]:
             db.session.commit()
     load_ticket_demo()
     load_objective_demo()
+    load_review_demo()
     return [(u[0], str(roles.role_label(u[1]))) for u in USERS]

@@ -315,8 +315,8 @@ def create_report(user, plan_id) -> ObjectiveReport:
     if not workflow.may_draft(user, plan):
         raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.DRAFTER.label))
     report = ObjectiveReport(plan=plan, state="draft", created_by_id=user.id)
-    report.rows = [ReportRow(objective_row=row) for row in plan.rows]
     db.session.add(report)
+    report.rows = [ReportRow(objective_row=row) for row in plan.rows]
     _event(plan, "create", None, "draft", user, report=report)
     db.session.commit()
     return report

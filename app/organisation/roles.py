@@ -24,6 +24,8 @@ ROLE_LABELS = {
     TOP_LEADER: _l("Agency top leader"),
 }
 ALL_ROLES = tuple(ROLE_LABELS)
+# Those who steer the QMS and see the procedure's warnings on their home page.
+STEERING = (ADMIN, ISO_SECRETARY, ISO_LEADER, TOP_LEADER)
 
 
 def role_label(name: str) -> str:
@@ -77,14 +79,29 @@ OBJECTIVE_WORK = (
             "can_transition", "can_export")
     | _menus("Objective plans", "Objectives summary")
 )
-EVERYONE = SELF_SERVICE | TICKET_WORK | OBJECTIVE_WORK
+# Management reviews: everyone reads them (units act on the notice); Ban ISO, the top
+# leader and unit heads (who comment on the QMS report) work on them, each step checked by
+# app/reviews/workflow.py; Ban ISO records the internal audits.
+REVIEW_READ = (
+    _view("ReviewView", "can_list", "can_show", "can_export")
+    | _view("InternalAuditView", "can_list", "can_show")
+    | _view("ReviewApi", "can_get", "can_info", "can_export", "can_inputs")
+    | _menus("Management reviews", "Internal audits")
+)
+REVIEW_WORK = (
+    _view("ReviewView", "can_add", "can_write", "can_transition", "can_comment")
+    | _view("ReviewApi", "can_post", "can_transition")
+)
+AUDIT_RECORDS = _view("InternalAuditView", "can_add", "can_edit", "can_delete")
+EVERYONE = SELF_SERVICE | TICKET_WORK | OBJECTIVE_WORK | REVIEW_READ
+BAN_ISO = EVERYONE | REVIEW_WORK | AUDIT_RECORDS
 
 ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     STAFF: EVERYONE,
-    UNIT_HEAD: EVERYONE,
+    UNIT_HEAD: EVERYONE | REVIEW_WORK,
     AUDITOR: EVERYONE,
-    ISO_SECRETARY: EVERYONE,
-    ISO_LEADER: EVERYONE,
-    TOP_LEADER: EVERYONE,
+    ISO_SECRETARY: BAN_ISO,
+    ISO_LEADER: BAN_ISO,
+    TOP_LEADER: EVERYONE | REVIEW_WORK,
 }
 """Admin is not listed: it holds every permission that exists."""

@@ -22,7 +22,17 @@ class HomeView(IndexView):
             appbuilder=self.appbuilder,
             settings=get_settings(),
             user_roles=[roles.role_label(r.name) for r in user.roles] if user else [],
+            warnings=_warnings_for(user),
         )
+
+
+def _warnings_for(user) -> list[str]:
+    """Procedure-level warnings for those who steer the QMS (Ban ISO and the leaders)."""
+    if user is None or not any(r.name in roles.STEERING for r in user.roles):
+        return []
+    from app.reviews.services import warnings
+
+    return warnings()
 
 
 class AgencySettingsView(QmsModelView):

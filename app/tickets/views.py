@@ -1,4 +1,5 @@
 """Pages for nonconformities and tickets. Thin: every rule lives in services/workflow."""
+import datetime
 import math
 from urllib.parse import quote
 
@@ -129,7 +130,7 @@ class NonconformityView(QmsModelView):
         "correction_done", "beyond_authority", "disposition", "disposition_by", "disposition_on",
         "correction_checked", "ticket", "created_by", "created_on",
     ]
-    search_columns = ["unit", "category", "detected_on", "description", "correction_checked"]
+    search_columns = ["unit", "category", "source", "detected_on", "description", "correction_checked"]
     formatters_columns = {
         "source": lambda v: vocabulary.label(vocabulary.SOURCES, v),
         "disposition": lambda v: vocabulary.label(vocabulary.DISPOSITIONS, v),
@@ -316,6 +317,13 @@ class TicketView(QmsModelView):
             year = int(args["year"])
             query = query.where(or_(Ticket.year == year,
                                     func.extract("year", Ticket.requested_on) == year))
+        for name, compare in (("from", Ticket.requested_on.__ge__), ("to", Ticket.requested_on.__le__)):
+            if args.get(name):
+                try:
+                    day = datetime.date.fromisoformat(args[name])
+                except ValueError:
+                    continue  # a malformed date in a link filters nothing
+                query = query.where(compare(day))
         if args.get("overdue"):
             query = query.where(services.overdue_condition())
         late = services.missing_report_ids()

@@ -1,0 +1,145 @@
+"""REST API for management reviews: /api/v1/reviews/ with transitions, PDFs and the inputs."""
+import datetime
+
+from flask import g, request
+from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name
+
+from app.rest import WorkflowErrorsAsResponses
+from app.reviews import documents, services, workflow
+from app.reviews.models import Review
+from app.tickets.views import pdf_response
+from app.workflow import Invalid, WorkflowError
+
+
+def _figures_json(figures: dict) -> dict:
+    return {key: [{**f, "label": services.figure_label(f)} for f in rows] for key, rows in figures.items()}
+
+
+class ReviewApi(WorkflowErrorsAsResponses, ModelRestApi):
+    resource_name = "reviews"
+    datamodel = SQLAInterface(Review)
+    allow_browser_login = False  # JWT only: the API is exempt from CSRF
+    list_columns = ["id", "year", "number", "form", "period_start", "period_end", "state", "version",
+                    "approved_on"]
+    show_columns = list_columns + [
+        "meeting_date", "start_time", "end_time", "place", "chair.username", "secretary.username",
+        "general_conclusion", "improvement_needs", "qms_change_needs", "resource_needs", "inputs", "figures",
+    ]
+    add_columns = ["form", "period_start", "period_end"]
+    search_columns = ["year", "form", "state"]
+
+    def post_headless(self):
+        body = request.get_json(silent=True) or {}
+        try:
+            try:
+                start = datetime.date.fromisoformat(body.get("period_start") or "")
+                end = datetime.date.fromisoformat(body.get("period_end") or "")
+            except ValueError:
+                raise Invalid("period_start, period_end: YYYY-MM-DD", {"period": "YYYY-MM-DD"}) from None
+            review = services.create_review(g.user, body.get("form"), start, end)
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(201, id=review.id, result=self.show_model_schema.dump(review))
+
+    @expose("/inputs", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("inputs")
+    def inputs(self):
+        """The input figures of 5.8.1.1 for a period, each with the list it comes from.
+        ---
+        get:
+          parameters:
+          - {in: query, name: from, required: true, schema: {type: string, format: date}}
+          - {in: query, name: to, required: true, schema: {type: string, format: date}}
+          responses:
+            200: {description: Figures by section}
+            422: {$ref: '#/components/responses/422'}
+        """
+        try:
+            start = datetime.date.fromisoformat(request.args.get("from", ""))
+            end = datetime.date.fromisoformat(request.args.get("to", ""))
+        except ValueError:
+            return self.response(422, message="from, to: YYYY-MM-DD")
+        if start > end:
+            return self.response(422, message="from is after to")
+        return self.response(200, result=_figures_json(services.gather_inputs(start, end)),
+                             sections={k: str(v) for k, v in services.INPUT_SECTIONS.items()})
+
+    @expose("/<int:pk>/transitions", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def transitions(self, pk):
+        """Transitions the caller may take now.
+        ---
+        get:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200: {description: Transitions}
+        """
+        try:
+            review = services.get_review(pk)
+        except WorkflowError as error:
+            return self._answer(error)
+        steps = [{"name": t.name, "label": str(t.label), "target": t.target,
+                  "fields": [{"name": f.name, "type": f.type, "required": f.required} for f in t.fields]}
+                 for t in workflow.transitions_for(review)
+                 if review.state in t.sources and t.actor.allows(g.user, review)]
+        return self.response(200, result=steps, state=review.state, version=review.version)
+
+    @expose("/<int:pk>/transitions/<name>", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("transition")
+    def transition(self, pk, name):
+        """Take a transition of the review's form.
+        ---
+        post:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: path, name: name, schema: {type: string}}
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: The review}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Wrong state or stale version}
+            422: {$ref: '#/components/responses/422'}
+        """
+        body = request.get_json(silent=True) or {}
+        try:
+            review = services.apply_transition(g.user, pk, name, body, body.get("version"))
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(200, id=review.id, result=self.show_model_schema.dump(review))
+
+    @expose("/<int:pk>/pdf", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("export")
+    def pdf(self, pk):
+        """The minutes (meeting), or ?document=report|notice.
+        ---
+        get:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: query, name: document, schema: {type: string, enum: [minutes, report, notice]}}
+          responses:
+            200: {description: PDF, content: {application/pdf: {}}}
+            404: {$ref: '#/components/responses/404'}
+        """
+        from reports import ReportError
+
+        try:
+            review = services.get_review(pk)
+            default = "minutes" if review.form == "meeting" else "notice"
+            data, filename = documents.review_pdf(review, request.args.get("document", default))
+        except WorkflowError as error:
+            return self._answer(error)
+        except ReportError as error:
+            return self.response(503, message=str(error))
+        return pdf_response(data, filename)

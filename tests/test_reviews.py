@@ -1,0 +1,231 @@
+"""Management review (5.8): inputs from the records, both forms, follow-up tickets, PDFs."""
+import datetime
+import subprocess
+
+import pytest
+
+from app.reviews import services
+from app.reviews.models import InternalAudit, Review
+from app.tickets.models import Nonconformity, Ticket
+from app.workflow import Conflict, Forbidden, Invalid
+from tests.conftest import csrf_token
+
+# A period of its own, far from the demo data, so the figures can be computed by hand.
+START, END = datetime.date(2081, 1, 1), datetime.date(2081, 12, 31)
+
+
+def _values(figures, section):
+    return {(f["key"], f["name"]): f["value"] for f in figures[section]}
+
+
+def test_inputs_of_an_empty_period(app, db):
+    figures = services.gather_inputs(datetime.date(2070, 1, 1), datetime.date(2070, 12, 31))
+    assert set(figures) == set(services.INPUT_SECTIONS)
+    nc = _values(figures, "nonconformities")
+    assert nc[("nc_total", None)] == 0 and nc[("tickets_total", None)] == 0
+    assert _values(figures, "feedback")[("nc_feedback", None)] == 0
+    assert _values(figures, "audit")[("audits", None)] == 0
+    assert figures["objectives"][0]["value"] == "0/0"
+
+
+def test_inputs_match_a_known_data_set(db, user, unit):
+    admin = user("admin")
+    category_id = db.session.execute(db.text("SELECT id FROM nc_category LIMIT 1")).scalar()
+
+    def nc(code, source, day):
+        db.session.add(Nonconformity(unit_id=unit(code).id, category_id=category_id, source=source,
+                                     detected_on=day, description="KPH kiểm thử", created_by_id=admin.id))
+
+    nc("KTHT", "feedback", datetime.date(2081, 3, 1))
+    nc("KTHT", "internal_audit", datetime.date(2081, 5, 1))
+    nc("TNMT", "feedback", datetime.date(2081, 6, 1))
+    nc("TNMT", "data_analysis", datetime.date(2081, 7, 1))
+    nc("TNMT", "feedback", datetime.date(2082, 1, 5))  # outside the period
+
+    def ticket(code, source, state, kind="corrective", day=datetime.date(2081, 4, 1)):
+        db.session.add(Ticket(kind=kind, source=source, requesting_unit_id=unit(code).id, description="x",
+                              requested_on=day, created_by_id=admin.id, state=state))
+
+    ticket("KTHT", "internal_audit", "closed")
+    ticket("KTHT", "risk_analysis", "closed")
+    ticket("TNMT", "risk_analysis", "closed_ineffective")
+    ticket("TNMT", "feedback", "analysis", kind="preventive")
+    ticket("TNMT", "feedback", "analysis", day=datetime.date(2080, 12, 31))  # outside
+    db.session.add(InternalAudit(year=2081, done_on=datetime.date(2081, 11, 2), scope="Kiểm thử"))
+    db.session.commit()
+
+    figures = services.gather_inputs(START, END)
+    nc_rows = _values(figures, "nonconformities")
+    assert nc_rows[("nc_total", None)] == 4
+    assert nc_rows[("nc_unit", "Phòng Tài nguyên và Môi trường")] == 2
+    assert nc_rows[("tickets_total", None)] == 4
+    assert nc_rows[("tickets_unit", "Phòng Kinh tế và Hạ tầng")] == 2
+    assert nc_rows[("tickets_source", "Kết quả phân tích rủi ro")] == 2
+    assert nc_rows[("tickets_state", "Đã đóng")] == 2
+    assert nc_rows[("tickets_ineffective", None)] == 1
+    assert _values(figures, "feedback")[("nc_feedback", None)] == 2
+    assert _values(figures, "monitoring")[("nc_monitoring", None)] == 1
+    audit = _values(figures, "audit")
+    assert audit[("audits", None)] == 1 and audit[("nc_audit", None)] == 1 and audit[("tickets_audit", None)] == 1
+    risks = _values(figures, "risks")
+    assert risks[("risk_tickets", None)] == 2 and risks[("risk_closed", None)] == 1
+    assert _values(figures, "opportunities")[("improvement_tickets", None)] == 1
+
+    # every figure with a link opens a list that shows the same number
+    for section in ("nonconformities", "audit", "risks"):
+        for figure in figures[section]:
+            assert figure["link"] is None or figure["link"].startswith(("/tickets/list/", "/nonconformities/list/"))
+
+
+def test_figure_links_open_lists_with_the_same_count(db, client_as_user):
+    figures = services.gather_inputs(START, END)
+    client = client_as_user("thuky.iso")
+    for figure in figures["nonconformities"] + figures["risks"] + figures["audit"]:
+        if not figure["link"] or figure["key"] == "tickets_overdue":
+            continue
+        page = client.get(figure["link"]).text
+        if figure["link"].startswith("/tickets/"):
+            count = int(page.split('class="ticket-count">')[1].split("<")[0])
+        else:
+            count = int(page.split("Số bản ghi:")[1].split("</strong>")[1].split("<")[0].strip()) \
+                if "Số bản ghi:" in page else 0
+        assert count == figure["value"], (figure, count)
+
+
+def test_meeting_form_roles_and_follow_up_tickets(db, user, unit):
+    secretary = user("thuky.iso")
+    with pytest.raises(Forbidden):
+        services.create_review(user("canbo.ktht"), "meeting", START, END)
+    with pytest.raises(Invalid):
+        services.create_review(secretary, "meeting", END, START)
+    review = services.create_review(secretary, "meeting", START, END)
+    assert review.number >= 1 and len(review.items) == 7 and review.figures
+    with pytest.raises(Invalid):  # date, time, place, chair missing
+        services.apply_transition(secretary, review.id, "hold", {})
+    with pytest.raises(Invalid):
+        services.update_content(secretary, review.id, {"start_time": "8 giờ"})
+    services.update_content(secretary, review.id, {
+        "meeting_date": "2081-12-20", "start_time": "08:00", "end_time": "10:00", "place": "Hội trường",
+        "chair_id": str(user("chutich").id), "secretary_id": str(secretary.id),
+        "item_1_conclusion": "Đã hoàn thành", "input_context": "Bối cảnh mới"})
+    services.add_action(secretary, review.id, "Rà soát quy trình", unit("KTHT").id, datetime.date(2082, 3, 1))
+    with pytest.raises(Forbidden):
+        services.apply_transition(user("truongban.iso"), review.id, "hold", {})
+    services.apply_transition(secretary, review.id, "hold", {})
+    with pytest.raises(Forbidden):  # only the chair approves the minutes
+        services.apply_transition(user("truongban.iso"), review.id, "approve_minutes", {})
+    services.apply_transition(user("chutich"), review.id, "approve_minutes", {})
+    db.session.refresh(review)
+    assert review.state == "minutes_approved" and review.items[0].conclusion == "Đã hoàn thành"
+    [action] = review.actions
+    ticket = action.ticket
+    assert ticket.source == "management_review" and ticket.state == "iso_review"
+    assert ticket.requesting_unit.code == "KTHT" and review.display_number in ticket.description
+    assert ticket.number and ticket.events[0].name == "create_from_review"
+    with pytest.raises(Conflict):  # approved minutes are final
+        services.update_content(secretary, review.id, {"place": "khác"})
+
+    # the next review lists this one's action among "earlier actions"
+    later = services.create_review(secretary, "report", datetime.date(2082, 1, 1), datetime.date(2082, 6, 30))
+    earlier = _values(later.figures, "earlier_actions")
+    assert earlier[("actions_total", None)] >= 1
+    assert any(f["link"] == f"/tickets/show/{ticket.id}" for f in later.figures["earlier_actions"])
+
+
+def test_report_and_notice_form(db, user):
+    secretary = user("thuky.iso")
+    review = services.create_review(secretary, "report", datetime.date(2083, 1, 1), datetime.date(2083, 6, 30))
+    with pytest.raises(Forbidden):
+        services.add_comment(user("chutich"), review.id, "Chưa đến lúc")
+    services.apply_transition(secretary, review.id, "submit_report", {})
+    with pytest.raises(Forbidden):
+        services.apply_transition(user("chutich"), review.id, "approve_report", {})
+    services.apply_transition(user("truongban.iso"), review.id, "approve_report", {})
+    services.add_comment(user("chutich"), review.id, "Cần nêu rõ nguồn lực.")
+    services.add_comment(user("truongphong.ktht"), review.id, "Đồng ý.")
+    with pytest.raises(Forbidden):
+        services.add_comment(user("canbo.ktht"), review.id, "x")
+    with pytest.raises(Invalid):  # the notice needs the outputs
+        services.apply_transition(secretary, review.id, "submit_notice", {})
+    services.update_content(secretary, review.id, {"general_conclusion": "HTQLCL phù hợp",
+                                                   "resource_needs": "Thêm 01 công chức"})
+    services.apply_transition(secretary, review.id, "submit_notice", {})
+    with pytest.raises(Forbidden):
+        services.apply_transition(user("truongban.iso"), review.id, "issue_notice", {})
+    services.apply_transition(user("chutich"), review.id, "issue_notice", {})
+    assert review.state == "issued" and len(review.comments) == 2
+
+
+def _pdf_text(data):
+    return subprocess.run(["pdftotext", "-layout", "-", "-"], input=data, capture_output=True,
+                          check=True).stdout.decode()
+
+
+def test_minutes_report_and_notice_pdfs(db, client_as_user):
+    meeting = db.session.query(Review).filter_by(form="meeting", state="minutes_approved").order_by(Review.id).first()
+    client = client_as_user("canbo.ktht")  # units read the reviews
+    text = _pdf_text(client.get(f"/reviews/{meeting.id}/minutes.pdf").data)
+    for expected in ["UBND HUYỆN CAM LÂM", "BAN CHỈ ĐẠO ISO", f"Số: {meeting.display_number}", "BIÊN BẢN",
+                     "HỌP XEM XÉT CỦA LÃNH ĐẠO", "1. Thành phần tham dự:", "2. Chủ trì: Ngô Văn Bảo",
+                     "3. Thư ký cuộc họp: Đinh Thị Thu Thủy", "4.2. Phần thảo luận", "Kết luận của chủ trì",
+                     "Các cơ hội cải tiến", "5. Kết luận", "Nhu cầu về nguồn lực",
+                     "Biên bản này được đọc trước cuộc họp", "THƯ KÝ", "CHỦ TRÌ"]:
+        assert expected in text, expected
+    assert text.count("\n   7 ") or "   7" in text
+    report = _pdf_text(client.get(f"/reviews/{meeting.id}/report.pdf").data)
+    assert "Kết quả hoạt động vận hành duy trì HTQLCL" in report and "Nhu cầu" not in report.split("BÁO CÁO")[0]
+    assert client.get(f"/reviews/{meeting.id}/notice.pdf").status_code == 404
+
+
+def test_cli_reports(app, db, tmp_path):
+    meeting = db.session.query(Review).filter_by(form="meeting").first()
+    runner = app.test_cli_runner()
+    out = tmp_path / "bb.pdf"
+    result = runner.invoke(args=["qms", "report", "review", "--id", str(meeting.id), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "BIÊN BẢN" in _pdf_text(out.read_bytes())
+    annual = tmp_path / "annual.pdf"
+    result = runner.invoke(args=["qms", "report", "annual", "--year", str(datetime.date.today().year),
+                                 "--out", str(annual)])
+    assert result.exit_code == 0, result.output
+    assert "Sự không phù hợp" in _pdf_text(annual.read_bytes()) or "không phù hợp" in _pdf_text(annual.read_bytes()).lower()
+
+
+def test_reviews_api(api, db):
+    secretary, top = api("thuky.iso"), api("chutich")
+    inputs = secretary.get("/api/v1/reviews/inputs?from=2081-01-01&to=2081-12-31")
+    assert inputs.status_code == 200 and "nonconformities" in inputs.json["result"]
+    assert inputs.json["result"]["nonconformities"][0]["label"]
+    assert secretary.get("/api/v1/reviews/inputs?from=x&to=y").status_code == 422
+    created = secretary.post("/api/v1/reviews/", json={"form": "report", "period_start": "2084-01-01",
+                                                       "period_end": "2084-12-31"})
+    assert created.status_code == 201, created.text
+    review_id = created.json["id"]
+    assert api("canbo.ktht").post("/api/v1/reviews/", json={"form": "report", "period_start": "2084-01-01",
+                                                            "period_end": "2084-12-31"}).status_code == 403
+    assert top.post(f"/api/v1/reviews/{review_id}/transitions/submit_report", json={}).status_code == 403
+    assert secretary.post(f"/api/v1/reviews/{review_id}/transitions/issue_notice", json={}).status_code == 409
+    assert secretary.post(f"/api/v1/reviews/{review_id}/transitions/submit_report", json={}).status_code == 200
+    pdf = secretary.get(f"/api/v1/reviews/{review_id}/pdf?document=report")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_home_page_warns_about_the_year(client_as_user, db):
+    page = client_as_user("thuky.iso").get("/").text
+    year = datetime.date.today().year
+    assert f"{year}" in page and "procedure-warning" in page
+    assert "procedure-warning" not in client_as_user("canbo.ktht").get("/").text
+
+
+def test_review_page_and_secretary_edits(client_as_user, db):
+    draft = db.session.query(Review).filter_by(form="report", state="draft").order_by(Review.id).first()
+    client = client_as_user("thuky.iso")
+    page = client.get(f"/reviews/show/{draft.id}")
+    assert page.status_code == 200 and 'form="review-content"' in page.text
+    response = client.post(f"/reviews/{draft.id}/content", data={
+        "csrf_token": csrf_token(page.text), "input_suppliers": "Nhà cung cấp phần mềm một cửa đáp ứng tốt"})
+    assert response.status_code == 302
+    db.session.refresh(draft)
+    assert draft.inputs["suppliers"] == "Nhà cung cấp phần mềm một cửa đáp ứng tốt"
+    staff_page = client_as_user("canbo.ktht").get(f"/reviews/show/{draft.id}").text
+    assert 'form="review-content"' not in staff_page
