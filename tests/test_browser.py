@@ -210,3 +210,46 @@ def test_a_unit_drafts_and_its_head_approves_a_plan_through_the_pages(browser, l
     assert plan.state == "approved" and plan.approved_by.username == "truongphong.tnmt"
     assert len(plan.rows) == 1 and plan.rows[0].target_value == 96
     assert state == "Đã phê duyệt"
+
+
+def test_a_meeting_is_held_and_its_minutes_approved_through_the_pages(browser, live_server, db, user):
+    from app.reviews.models import Review
+
+    context = new_context(browser)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    log_in(page, live_server, "thuky.iso")
+    page.goto(f"{live_server}/reviews/add")
+    page.check("input[name=form][value=meeting]")
+    page.fill("input[name=period_start]", "2085-01-01")
+    page.fill("input[name=period_end]", "2085-12-31")
+    page.click("form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    review_url = page.url
+    page.fill("input[name=meeting_date]", "2085-12-20")
+    page.fill("input[name=start_time]", "08:00")
+    page.fill("input[name=end_time]", "10:30")
+    page.fill("input[name=place]", "Hội trường UBND huyện")
+    page.select_option("select[name=chair_id]", str(user("chutich").id))
+    page.select_option("select[name=secretary_id]", str(user("thuky.iso").id))
+    page.fill("textarea[name=item_6_conclusion]", "Số hóa toàn bộ hồ sơ lưu")
+    page.click("button[form=review-content]")
+    page.wait_for_load_state("networkidle")
+    page.click("button[data-step=hold]")
+    page.wait_for_load_state("networkidle")
+    context.close()
+
+    context = new_context(browser)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    log_in(page, live_server, "chutich")
+    page.goto(review_url)
+    page.click("button[data-step=approve_minutes]")
+    page.wait_for_load_state("networkidle")
+    state = page.locator(".review-state").inner_text()
+    context.close()
+
+    review = db.session.query(Review).filter_by(year=2085).one()
+    assert review.state == "minutes_approved" and review.approved_by.username == "chutich"
+    assert review.items[5].conclusion == "Số hóa toàn bộ hồ sơ lưu" and review.place == "Hội trường UBND huyện"
+    assert state == "Biên bản đã được phê duyệt"
