@@ -44,7 +44,7 @@ APP_ICON = ""
 FAB_CREATE_DB = False
 FAB_UPDATE_PERMS = False
 FAB_SECURITY_MANAGER_CLASS = "app.organisation.security.QmsSecurityManager"
-FAB_INDEX_VIEW = "app.organisation.views.HomeView"
+FAB_INDEX_VIEW = "app.dashboard.views.HomeView"
 FAB_API_SWAGGER_UI = True
 FAB_ADD_SECURITY_API = False
 

@@ -1,4 +1,5 @@
 """Application factory for the QMS improvement panel (QT.CTCL)."""
+import datetime
 import logging
 import os
 
@@ -65,6 +66,7 @@ def _register_template_filters(app: Flask) -> None:
     app.jinja_env.filters["vn_date"] = format_date
     app.jinja_env.filters["ticket_state"] = lambda code: workflow.STATES.get(code, code)
     app.jinja_env.filters["transition_label"] = lambda name: workflow.EVENT_LABELS.get(name, name)
+    app.jinja_env.globals["today"] = datetime.date.today
 
 
 def _register_views() -> None:
@@ -96,6 +98,7 @@ def _register_views() -> None:
         ObjectiveSummaryView, "Objectives summary", label=_l("Quality objectives of the agency"),
         icon="fa-bar-chart", category="Improvement",
     )
+    from app.records.views import RetentionView
     from app.reviews.views import InternalAuditView, ReviewView
 
     appbuilder.add_view(
@@ -105,6 +108,10 @@ def _register_views() -> None:
     appbuilder.add_view(
         InternalAuditView, "Internal audits", label=_l("Internal audits"), icon="fa-search",
         category="Improvement",
+    )
+    appbuilder.add_view(
+        RetentionView, "Records retention", label=_l("Records past retention"), icon="fa-archive",
+        category="Organisation",
     )
 
     appbuilder.add_view(

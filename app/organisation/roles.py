@@ -93,6 +93,7 @@ REVIEW_WORK = (
     | _view("ReviewApi", "can_post", "can_transition")
 )
 AUDIT_RECORDS = _view("InternalAuditView", "can_add", "can_edit", "can_delete")
+RETENTION = _view("RetentionView", "can_index") | _menus("Records retention")
 EVERYONE = SELF_SERVICE | TICKET_WORK | OBJECTIVE_WORK | REVIEW_READ
 BAN_ISO = EVERYONE | REVIEW_WORK | AUDIT_RECORDS
 
@@ -100,7 +101,7 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     STAFF: EVERYONE,
     UNIT_HEAD: EVERYONE | REVIEW_WORK,
     AUDITOR: EVERYONE,
-    ISO_SECRETARY: BAN_ISO,
+    ISO_SECRETARY: BAN_ISO | RETENTION,
     ISO_LEADER: BAN_ISO,
     TOP_LEADER: EVERYONE | REVIEW_WORK,
 }

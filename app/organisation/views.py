@@ -1,38 +1,8 @@
-from flask import g
-from flask_appbuilder import IndexView, expose
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import NumberRange
 
-from app.organisation import roles
 from app.organisation.models import AgencySettings, Unit
-from app.organisation.services import get_settings
 from app.ui import QmsInterface, QmsModelView
-
-
-class HomeView(IndexView):
-    """Landing page: who the user is, and the procedure the panel runs."""
-
-    index_template = "home.html"
-
-    @expose("/")
-    def index(self):
-        user = g.user if g.user and g.user.is_authenticated else None
-        return self.render_template(
-            self.index_template,
-            appbuilder=self.appbuilder,
-            settings=get_settings(),
-            user_roles=[roles.role_label(r.name) for r in user.roles] if user else [],
-            warnings=_warnings_for(user),
-        )
-
-
-def _warnings_for(user) -> list[str]:
-    """Procedure-level warnings for those who steer the QMS (Ban ISO and the leaders)."""
-    if user is None or not any(r.name in roles.STEERING for r in user.roles):
-        return []
-    from app.reviews.services import warnings
-
-    return warnings()
 
 
 class AgencySettingsView(QmsModelView):

@@ -445,6 +445,62 @@ def missing_report_ids(on: datetime.date | None = None) -> set[int]:
     return late
 
 
+# --- the ticket list's filters ------------------------------------------------------------
+
+def _date_arg(args, name):
+    try:
+        return datetime.date.fromisoformat(args[name]) if args.get(name) else None
+    except ValueError:
+        return None  # a malformed date in a link filters nothing
+
+
+def ticket_list_query(user, args, late_ids: set[int] | None = None):
+    """The tickets a list URL shows: the pages and the dashboard's figures both use this,
+    so a figure always equals the list it links to."""
+    query = select(Ticket).where(ticket_visibility(user))
+    if args.get("state") in workflow.STATES:
+        query = query.where(Ticket.state == args["state"])
+    if args.get("open"):
+        query = query.where(Ticket.state.in_(workflow.OPEN_STATES))
+    if str(args.get("unit", "")).isdigit():
+        unit_id = int(args["unit"])
+        query = query.where(or_(Ticket.requesting_unit_id == unit_id, Ticket.implementing_unit_id == unit_id))
+    if args.get("kind") in vocabulary.KINDS:
+        query = query.where(Ticket.kind == args["kind"])
+    if args.get("source") in vocabulary.SOURCES:
+        query = query.where(Ticket.source == args["source"])
+    if str(args.get("year", "")).isdigit():
+        year = int(args["year"])
+        query = query.where(or_(Ticket.year == year, func.extract("year", Ticket.requested_on) == year))
+    for name, column, compare in (("from", Ticket.requested_on, "__ge__"), ("to", Ticket.requested_on, "__le__"),
+                                  ("closed_from", Ticket.closed_on, "__ge__"),
+                                  ("closed_to", Ticket.closed_on, "__le__")):
+        day = _date_arg(args, name)
+        if day is not None:
+            query = query.where(getattr(column, compare)(day))
+    if args.get("overdue"):
+        query = query.where(overdue_condition())
+    if args.get("missing_report"):
+        late_ids = missing_report_ids() if late_ids is None else late_ids
+        query = query.where(Ticket.id.in_(late_ids or [-1]))
+    text = str(args.get("q", "")).strip()
+    if text:
+        number, _, year = text.partition("/")
+        conditions = [Ticket.description.ilike(f"%{text}%"), Ticket.cause.ilike(f"%{text}%"),
+                      Ticket.measures.ilike(f"%{text}%")]
+        if number.strip().isdigit():
+            by_number = Ticket.number == int(number)
+            if year.strip().isdigit():
+                by_number = by_number & (Ticket.year == int(year))
+            conditions.append(by_number)
+        query = query.where(or_(*conditions))
+    return query
+
+
+def count_tickets(user, args) -> int:
+    return db.session.scalar(select(func.count()).select_from(ticket_list_query(user, args).subquery()))
+
+
 # --- recurrence rule (5.2.2) ---------------------------------------------------------
 
 def recurring_series(threshold: int | None = None) -> list[dict]:

@@ -1,5 +1,4 @@
 """Pages for nonconformities and tickets. Thin: every rule lives in services/workflow."""
-import datetime
 import math
 from urllib.parse import quote
 
@@ -302,44 +301,8 @@ class TicketView(QmsModelView):
     @has_access
     def list(self):
         args = request.args
-        query = select(Ticket).where(services.ticket_visibility(g.user))
-        if args.get("state") in workflow.STATES:
-            query = query.where(Ticket.state == args["state"])
-        if args.get("unit", "").isdigit():
-            unit_id = int(args["unit"])
-            query = query.where(or_(Ticket.requesting_unit_id == unit_id,
-                                    Ticket.implementing_unit_id == unit_id))
-        if args.get("kind") in vocabulary.KINDS:
-            query = query.where(Ticket.kind == args["kind"])
-        if args.get("source") in vocabulary.SOURCES:
-            query = query.where(Ticket.source == args["source"])
-        if args.get("year", "").isdigit():
-            year = int(args["year"])
-            query = query.where(or_(Ticket.year == year,
-                                    func.extract("year", Ticket.requested_on) == year))
-        for name, compare in (("from", Ticket.requested_on.__ge__), ("to", Ticket.requested_on.__le__)):
-            if args.get(name):
-                try:
-                    day = datetime.date.fromisoformat(args[name])
-                except ValueError:
-                    continue  # a malformed date in a link filters nothing
-                query = query.where(compare(day))
-        if args.get("overdue"):
-            query = query.where(services.overdue_condition())
         late = services.missing_report_ids()
-        if args.get("missing_report"):
-            query = query.where(Ticket.id.in_(late or [-1]))
-        text = args.get("q", "").strip()
-        if text:
-            number, _, year = text.partition("/")
-            conditions = [Ticket.description.ilike(f"%{text}%"), Ticket.cause.ilike(f"%{text}%"),
-                          Ticket.measures.ilike(f"%{text}%")]
-            if number.strip().isdigit():
-                by_number = Ticket.number == int(number)
-                if year.strip().isdigit():
-                    by_number = by_number & (Ticket.year == int(year))
-                conditions.append(by_number)
-            query = query.where(or_(*conditions))
+        query = services.ticket_list_query(g.user, args, late)
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
         order = args.get("sort", "number")
         if order == "due_date":

@@ -1,0 +1,1 @@
+"""The page each user lands on: what waits for them, and the procedure's figures for Ban ISO."""

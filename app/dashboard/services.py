@@ -1,0 +1,162 @@
+"""What waits for whom, and the steering figures. Every ticket figure is counted with the
+ticket list's own query (tickets.services.ticket_list_query), so it equals the list it links to."""
+import datetime
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from flask_babel import gettext, lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.objectives import services as objectives
+from app.objectives import workflow as objective_workflow
+from app.objectives.models import ObjectivePlan, ObjectiveReport
+from app.organisation import roles
+from app.organisation.models import Unit
+from app.reviews import services as reviews
+from app.reviews import workflow as review_workflow
+from app.reviews.models import Review
+from app.tickets import services as tickets
+from app.tickets import workflow as ticket_workflow
+from app.tickets.models import Ticket
+from app.workflow import today
+
+
+@dataclass
+class Work:
+    """One thing waiting for a user: what, which action, by when, and where to do it."""
+
+    kind: str
+    title: str
+    action: str
+    link: str
+    due: datetime.date | None
+    since: datetime.datetime | datetime.date | None
+    key: str
+
+
+class _InOwnRight:
+    """The user as far as the workflow is concerned, without the Admin override: what an
+    administrator *may* do is not work waiting for them."""
+
+    def __init__(self, user):
+        self.id, self.unit_id = user.id, user.unit_id
+        self.roles = [r for r in user.roles if r.name != roles.ADMIN]
+
+
+def _sort_key(item: Work):
+    since = item.since.date() if isinstance(item.since, datetime.datetime) else item.since
+    return (item.due or datetime.date.max, since or datetime.date.max, item.title)
+
+
+def my_work(user, on: datetime.date | None = None) -> list[Work]:
+    """Tickets, plans, reports and reviews waiting for this user's action, most urgent first."""
+    on = on or today()
+    person = _InOwnRight(user)
+    items: list[Work] = []
+    open_tickets = db.session.scalars(
+        select(Ticket).where(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES))
+        .options(selectinload(Ticket.requesting_unit))
+    ).all()
+    late = tickets.missing_report_ids(on)
+    for ticket in open_tickets:
+        steps = [t for t in ticket_workflow.transitions_from(ticket.state) if t.actor.allows(person, ticket)]
+        title = f"{gettext('Ticket')} {ticket.display_number or gettext('(draft)')}: {ticket.description[:70]}"
+        link = f"/tickets/show/{ticket.id}"
+        if steps:
+            items.append(Work("ticket", title, ", ".join(str(s.label) for s in steps), link,
+                              ticket.due_date, ticket.created_on, f"ticket-{ticket.id}-{ticket.state}"))
+        if ticket.id in late and ticket_workflow.IMPLEMENTER.allows(person, ticket):
+            items.append(Work("progress", title, gettext("Report progress"), link, on,
+                              ticket.approved_on, f"progress-{ticket.id}"))
+    for plan in db.session.scalars(select(ObjectivePlan).where(ObjectivePlan.state.in_(("draft", "submitted")))
+                                   .options(selectinload(ObjectivePlan.unit))):
+        items += _document_work(person, plan, "plan", objectives.plan_due(plan.year))
+    for report in db.session.scalars(select(ObjectiveReport).where(ObjectiveReport.state.in_(("draft", "submitted")))
+                                     .options(selectinload(ObjectiveReport.plan))):
+        items += _document_work(person, report, "report", objectives.report_due(report.plan.year))
+    for review in db.session.scalars(select(Review).where(Review.state.notin_(review_workflow.FINAL_STATES))):
+        steps = [t for t in review_workflow.transitions_for(review)
+                 if review.state in t.sources and t.actor.allows(person, review)]
+        if steps:
+            items.append(Work("review", f"{gettext('Management review')} {review.display_number}",
+                              ", ".join(str(s.label) for s in steps), f"/reviews/show/{review.id}", None,
+                              review.created_on, f"review-{review.id}-{review.state}"))
+    return sorted(items, key=_sort_key)
+
+
+def _document_work(person, document, kind, due) -> list[Work]:
+    plan = objective_workflow.plan_of(document)
+    steps = [t for t in objective_workflow.TRANSITIONS if document.state in t.sources and t.actor.allows(person, document)]
+    if not steps:
+        return []
+    owner = plan.unit.name if plan.unit else gettext("The agency (whole)")
+    name = gettext("Quality objective plan %(year)s", year=plan.year) if kind == "plan" \
+        else gettext("Quality objective report %(year)s", year=plan.year)
+    return [Work(kind, f"{name} — {owner}", ", ".join(str(s.label) for s in steps),
+                 f"/objectives/show/{plan.id}", due, document.created_on, f"{kind}-{document.id}-{document.state}")]
+
+
+# --- steering figures ---------------------------------------------------------------
+
+STEERING_LABELS = {
+    "overdue": _l("Overdue tickets"),
+    "missing_report": _l("Tickets missing their progress report"),
+    "recurring": _l("Recurring nonconformity series"),
+    "closed": _l("Closed as effective"),
+    "closed_ineffective": _l("Closed as not effective"),
+    "retention": _l("Records past their retention period"),
+}
+
+
+def _ticket_figure(user, **params) -> dict:
+    return {"value": tickets.count_tickets(user, params), "link": "/tickets/list/?" + urlencode(params)}
+
+
+def _month_bounds(on: datetime.date, back: int) -> tuple[datetime.date, datetime.date]:
+    year, month = on.year, on.month - back
+    while month <= 0:
+        month += 12
+        year -= 1
+    first = datetime.date(year, month, 1)
+    following = datetime.date(year + (month == 12), month % 12 + 1, 1)
+    return first, following - datetime.timedelta(days=1)
+
+
+def steering(user, on: datetime.date | None = None) -> dict:
+    """The figures Ban ISO and the leaders watch; each links to the list behind it."""
+    from app.records import services as records
+
+    on = on or today()
+    units = db.session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)).all()
+    by_state = [(ticket_workflow.STATES[s], _ticket_figure(user, state=s)) for s in ticket_workflow.OPEN_STATES]
+    by_unit = [(u.name, _ticket_figure(user, unit=u.id, open=1)) for u in units]
+    months = []
+    for back in range(11, -1, -1):
+        first, last = _month_bounds(on, back)
+        months.append({
+            "label": first.strftime("%m/%Y"),
+            "opened": _ticket_figure(user, **{"from": first.isoformat(), "to": last.isoformat()}),
+            "closed": _ticket_figure(user, closed_from=first.isoformat(), closed_to=last.isoformat()),
+        })
+    effective = _ticket_figure(user, state="closed")
+    ineffective = _ticket_figure(user, state="closed_ineffective")
+    finished = effective["value"] + ineffective["value"]
+    objective_rows = objectives.summary(on.year, on)["rows"]
+    past = records.past_retention(on)
+    return {
+        "by_state": by_state, "by_unit": by_unit, "months": months,
+        "peak": max([m["opened"]["value"] for m in months] + [m["closed"]["value"] for m in months] + [1]),
+        "overdue": _ticket_figure(user, overdue=1),
+        "missing_report": _ticket_figure(user, missing_report=1),
+        "recurring": {"value": len(tickets.recurring_series()), "link": "/recurring/"},
+        "effective": effective, "ineffective": ineffective,
+        "effective_share": round(100 * effective["value"] / finished) if finished else None,
+        "objective_flags": [r for r in objective_rows if r["plan_flag"] in ("late", "missing")
+                            or r["report_flag"] in ("late", "missing")],
+        "objectives_link": f"/objectives-summary/?year={on.year}",
+        "review_warnings": reviews.warnings(on),
+        "retention": {"value": len(past), "link": "/retention/"},
+        "labels": STEERING_LABELS,
+    }

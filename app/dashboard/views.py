@@ -1,0 +1,23 @@
+from flask import g
+from flask_appbuilder import IndexView, expose
+
+from app.dashboard import services
+from app.organisation import roles
+from app.organisation.services import get_settings
+
+
+class HomeView(IndexView):
+    """The page each user lands on: what waits for them; for Ban ISO and leaders, the figures."""
+
+    index_template = "dashboard.html"
+
+    @expose("/")
+    def index(self):
+        user = g.user if g.user and g.user.is_authenticated else None
+        steering = user is not None and any(r.name in roles.STEERING for r in user.roles)
+        return self.render_template(
+            self.index_template, appbuilder=self.appbuilder, settings=get_settings(),
+            user_roles=[roles.role_label(r.name) for r in user.roles] if user else [],
+            work=services.my_work(user) if user else [],
+            figures=services.steering(user) if steering else None,
+        )
