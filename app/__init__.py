@@ -68,6 +68,18 @@ def _register_template_filters(app: Flask) -> None:
     app.jinja_env.filters["transition_label"] = lambda name: workflow.EVENT_LABELS.get(name, name)
     app.jinja_env.globals["today"] = datetime.date.today
 
+    @app.context_processor
+    def notifications():
+        from flask import g
+
+        from app.reminders.services import unread_count
+
+        def unread_notifications():
+            user = getattr(g, "user", None)
+            return unread_count(user) if user is not None and user.is_authenticated else 0
+
+        return {"unread_notifications": unread_notifications}
+
 
 def _register_views() -> None:
     from app.organisation.views import AgencySettingsView, UnitModelView
@@ -99,6 +111,7 @@ def _register_views() -> None:
         icon="fa-bar-chart", category="Improvement",
     )
     from app.records.views import RetentionView
+    from app.reminders.views import NotificationView
     from app.reviews.views import InternalAuditView, ReviewView
 
     appbuilder.add_view(
@@ -109,6 +122,7 @@ def _register_views() -> None:
         InternalAuditView, "Internal audits", label=_l("Internal audits"), icon="fa-search",
         category="Improvement",
     )
+    appbuilder.add_view_no_menu(NotificationView)
     appbuilder.add_view(
         RetentionView, "Records retention", label=_l("Records past retention"), icon="fa-archive",
         category="Organisation",

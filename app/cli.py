@@ -119,3 +119,42 @@ def _write(out: str, data: bytes) -> None:
     with open(out, "wb") as f:
         f.write(data)
     click.echo(f"Đã ghi {out} ({len(data) // 1024} KB).")
+
+
+@qms.command("remind", help="Gửi nhắc việc hằng ngày (cho cron; chạy nhiều lần trong ngày vẫn an toàn).")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Ngày tính nhắc việc (mặc định hôm nay).")
+@with_appcontext
+def remind_command(on):
+    from app.reminders.services import remind
+
+    stats = remind(on.date() if on else None)
+    click.echo(f"Thông báo trong hệ thống: {stats['notifications']}; thư đã gửi: {stats['emails']}; "
+               f"thư lỗi (sẽ gửi lại lần chạy sau): {stats['mail_failures']}.")
+
+
+@qms.command("retention", help="Hồ sơ đã hết thời gian lưu (VII): liệt kê, hoặc lưu trữ ra thư mục rồi xóa khỏi CSDL.")
+@click.option("--list", "show", is_flag=True, help="Liệt kê hồ sơ đã hết thời gian lưu.")
+@click.option("--archive", is_flag=True, help="Lưu trữ từng hồ sơ (JSON, PDF, tệp, mã kiểm tra) rồi mới xóa.")
+@click.option("--out", type=click.Path(file_okay=False), help="Thư mục lưu trữ (bắt buộc với --archive).")
+@with_appcontext
+def retention_command(show, archive, out):
+    from app.records import services
+
+    if archive and not out:
+        raise click.UsageError("--archive cần --out THƯ_MỤC.")
+    if not show and not archive:
+        show = True
+    if show:
+        tickets = services.past_retention()
+        click.echo(f"Hồ sơ đóng từ {services.retention_limit():%d/%m/%Y} trở về trước: {len(tickets)}")
+        for ticket in tickets:
+            click.echo(f"  {ticket.display_number or ticket.id}\t{ticket.closed_on:%d/%m/%Y}\t{ticket.requesting_unit.name}")
+    if archive:
+        archived, failed = services.archive_past_retention(out)
+        for folder in archived:
+            click.echo(f"Đã lưu trữ và xóa: {folder}")
+        for label, reason in failed:
+            click.echo(f"KHÔNG lưu trữ được {label} (hồ sơ vẫn giữ trong CSDL): {reason}", err=True)
+        if failed:
+            raise SystemExit(1)

@@ -1,0 +1,159 @@
+"""Who must be reminded of what today (SPEC §3–§5), and the daily digest by mail and in the panel."""
+import datetime
+import logging
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from html import escape
+
+from flask import current_app
+from flask_babel import force_locale, gettext
+from sqlalchemy import func, select
+
+from app.dashboard.services import my_work
+from app.extensions import db
+from app.objectives import services as objectives
+from app.objectives import workflow as objective_workflow
+from app.objectives.models import ObjectivePlan
+from app.organisation import roles
+from app.organisation.models import QmsUser, Unit
+from app.reminders.models import Notification, ReminderLog
+from app.reviews import workflow as review_workflow
+from app.reviews.models import Review
+from app.tickets import services as tickets
+from app.tickets.models import Ticket
+from app.workflow import today
+
+log = logging.getLogger(__name__)
+DEADLINE_WARNINGS = (14, 3)  # days before 30/01 and 31/12
+
+
+@dataclass
+class Lead:
+    key: str
+    text: str
+    link: str | None = None
+
+
+def leads_for(user, on: datetime.date) -> list[Lead]:
+    """Everything the user should hear about today; keys make them once-a-day."""
+    leads = []
+    for item in my_work(user, on):
+        when = f" — {gettext('due')} {item.due:%d/%m/%Y}" if item.due else ""
+        leads.append(Lead(f"work:{item.key}", f"{item.title}: {item.action}{when}", item.link))
+    mine = db.session.scalars(select(Ticket).where(
+        Ticket.state == "implementation", Ticket.implementer_id == user.id)).all()
+    for ticket in mine:
+        label = f"{gettext('Ticket')} {ticket.display_number}"
+        if ticket.due_date and (ticket.due_date - on).days in (7, 0):
+            leads.append(Lead(f"due:{ticket.id}:{ticket.due_date}", gettext(
+                "%(ticket)s is due on %(date)s.", ticket=label, date=f"{ticket.due_date:%d/%m/%Y}"),
+                f"/tickets/show/{ticket.id}"))
+        elif tickets.is_overdue(ticket, on):
+            leads.append(Lead(f"overdue:{ticket.id}", gettext(
+                "%(ticket)s is overdue since %(date)s.", ticket=label, date=f"{ticket.due_date:%d/%m/%Y}"),
+                f"/tickets/show/{ticket.id}"))
+    leads += _deadline_leads(user, on)
+    if on >= datetime.date(on.year, 12, 1) and any(r.name in roles.STEERING for r in user.roles):
+        done = db.session.scalar(select(func.count(Review.id)).where(
+            Review.year == on.year, Review.state.in_(review_workflow.FINAL_STATES)))
+        if not done:
+            leads.append(Lead(f"review-missing:{on.year}", gettext(
+                "%(year)s has no approved management review yet.", year=on.year), "/reviews/list/"))
+    return leads
+
+
+def _deadline_leads(user, on: datetime.date) -> list[Lead]:
+    """Plans due 30/01 and reports due 31/12: 14 and 3 days before, to those who draft them."""
+    leads = []
+    checks = [(objectives.plan_due(on.year), "plan"), (objectives.plan_due(on.year + 1), "plan"),
+              (objectives.report_due(on.year), "report")]
+    for due, kind in checks:
+        days = (due - on).days
+        if days not in DEADLINE_WARNINGS:
+            continue
+        owners = [None] + db.session.scalars(select(Unit.id).where(Unit.active.is_(True), Unit.in_qms_scope.is_(True))).all()
+        plans = objectives.current_plans(due.year)
+        for unit_id in owners:
+            plan = plans.get(unit_id)
+            probe = plan or ObjectivePlan(year=due.year, unit_id=unit_id)
+            if not objective_workflow.may_draft(user, probe) or roles.ADMIN in [r.name for r in user.roles]:
+                continue
+            document = plan if kind == "plan" else (plan.report if plan else None)
+            if document is not None and document.state == "approved":
+                continue
+            name = gettext("Quality objective plan %(year)s", year=due.year) if kind == "plan" \
+                else gettext("Quality objective report %(year)s", year=due.year)
+            leads.append(Lead(f"{kind}-due:{due.year}:{unit_id}:{days}", gettext(
+                "%(document)s is due before %(date)s (in %(days)s days).", document=name,
+                date=f"{due:%d/%m/%Y}", days=days), f"/objectives/show/{plan.id}" if plan else "/objectives/add"))
+    return leads
+
+
+def _mail(user, on: datetime.date, logs: list[ReminderLog]) -> None:
+    config = current_app.config
+    base = config.get("QMS_BASE_URL", "").rstrip("/")
+    subject = gettext("[QMS improvement] What waits for you on %(date)s (%(count)s)",
+                      date=f"{on:%d/%m/%Y}", count=len(logs))
+    lines = [gettext("Hello %(name)s,", name=user.get_full_name()), "",
+             gettext("These items of the QT.CTCL procedure wait for you:"), ""]
+    lines += [f"- {entry.text}" + (f"\n  {base}{entry.link}" if entry.link else "") for entry in logs]
+    html = "<p>{}</p><p>{}</p><ul>{}</ul>".format(
+        escape(lines[0]), escape(lines[2]),
+        "".join(f'<li><a href="{escape(base + (e.link or "/"))}">{escape(e.text)}</a></li>' for e in logs))
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = config["MAIL_DEFAULT_SENDER"]
+    message["To"] = user.email
+    message.set_content("\n".join(lines))
+    message.add_alternative(html, subtype="html")
+    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=20) as smtp:
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+        smtp.send_message(message)
+
+
+def remind(on: datetime.date | None = None) -> dict:
+    """Send each user one digest of today's new leads (and retry today's unmailed ones)."""
+    on = on or today()
+    stats = {"users": 0, "notifications": 0, "emails": 0, "mail_failures": 0}
+    with force_locale("vi"):
+        for user in db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True)).order_by(QmsUser.id)).all():
+            sent = {entry.key: entry for entry in db.session.scalars(select(ReminderLog).where(
+                ReminderLog.user_id == user.id, ReminderLog.sent_on == on))}
+            new = [lead for lead in leads_for(user, on) if lead.key not in sent]
+            if new:
+                logs = [ReminderLog(user_id=user.id, key=lead.key, sent_on=on, text=lead.text, link=lead.link)
+                        for lead in new]
+                db.session.add_all(logs)
+                db.session.add(Notification(
+                    user_id=user.id, subject=gettext("What waits for you on %(date)s", date=f"{on:%d/%m/%Y}"),
+                    body="\n".join(entry.text for entry in logs)))
+                db.session.commit()
+                stats["notifications"] += 1
+            unmailed = [e for e in db.session.scalars(select(ReminderLog).where(
+                ReminderLog.user_id == user.id, ReminderLog.sent_on == on,
+                ReminderLog.emailed.is_(False)).order_by(ReminderLog.id))]
+            if not unmailed:
+                continue
+            stats["users"] += 1
+            if not user.email:
+                continue
+            try:
+                _mail(user, on, unmailed)
+            except (OSError, smtplib.SMTPException) as error:
+                log.warning("Reminder mail to %s failed (will retry on the next run): %s", user.email, error)
+                stats["mail_failures"] += 1
+                continue
+            for entry in unmailed:
+                entry.emailed = True
+            db.session.commit()
+            stats["emails"] += 1
+    return stats
+
+
+def unread_count(user) -> int:
+    return db.session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0

@@ -1,0 +1,115 @@
+"""`flask qms remind` against a real SMTP server started by the test (aiosmtpd)."""
+import datetime
+import email
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from app.reminders import services
+from app.reminders.models import Notification, ReminderLog
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(app):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    previous = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    yield inbox
+    controller.stop()
+    app.config.update(MAIL_SERVER=previous[0], MAIL_PORT=previous[1])
+
+
+def _subjects(inbox, address):
+    return [str(email.header.make_header(email.header.decode_header(m["Subject"])))
+            for rcpt, m in inbox.messages if address in rcpt]
+
+
+def test_one_digest_a_day_by_mail_and_in_the_panel(app, db, smtp, make_ticket, user, client_as_user):
+    day = datetime.date.today() + datetime.timedelta(days=400)  # a day no other test reminded
+    ticket = make_ticket(state="implementation")
+    ticket.due_date = day + datetime.timedelta(days=7)
+    db.session.commit()
+    stats = services.remind(day)
+    assert stats["emails"] >= 1 and stats["mail_failures"] == 0
+    subjects = _subjects(smtp, "canbo.ktht@camlam.example.vn")
+    assert len(subjects) == 1 and "Việc cần làm" in subjects[0] or "việc" in subjects[0].lower()
+    [(rcpt, message)] = [(r, m) for r, m in smtp.messages if "canbo.ktht@camlam.example.vn" in r]
+    text = message.get_body(("plain",)).get_content()
+    assert ticket.display_number in text and f"{ticket.due_date:%d/%m/%Y}" in text
+    assert message.get_body(("html",)) is not None
+
+    # the same day again: nothing new is sent
+    count = len(smtp.messages)
+    again = services.remind(day)
+    assert again["emails"] == 0 and len(smtp.messages) == count
+    logs = db.session.query(ReminderLog).filter_by(user_id=user("canbo.ktht").id, sent_on=day).all()
+    assert logs and all(entry.emailed for entry in logs)
+    assert db.session.query(Notification).filter_by(user_id=user("canbo.ktht").id).count() >= 1
+
+
+def test_mail_failure_is_retried_on_the_next_run(app, db, make_ticket, user):
+    day = datetime.date.today() + datetime.timedelta(days=500)
+    make_ticket(state="unit_review")  # work for truongphong.ktht
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port())  # nobody listens
+    failed = services.remind(day)
+    assert failed["mail_failures"] >= 1
+    head = user("truongphong.ktht")
+    pending = db.session.query(ReminderLog).filter_by(user_id=head.id, sent_on=day, emailed=False).count()
+    assert pending >= 1
+    notifications = db.session.query(Notification).filter_by(user_id=head.id).count()
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        app.config.update(MAIL_PORT=controller.port)
+        retried = services.remind(day)
+    finally:
+        controller.stop()
+    assert retried["emails"] >= 1
+    assert any("truongphong.ktht@camlam.example.vn" in rcpt for rcpt, _ in inbox.messages)
+    assert db.session.query(ReminderLog).filter_by(user_id=head.id, sent_on=day, emailed=False).count() == 0
+    assert db.session.query(Notification).filter_by(user_id=head.id).count() == notifications  # not doubled
+
+
+def test_deadline_leads_before_30_january(db, user):
+    year = datetime.date.today().year + 3
+    leads = services.leads_for(user("canbo.ktht"), datetime.date(year, 1, 16))
+    assert any(lead.key.startswith(f"plan-due:{year}:") and ":14" in lead.key for lead in leads)
+    assert not any(lead.key.startswith("plan-due") for lead in services.leads_for(user("canbo.ktht"),
+                                                                                 datetime.date(year, 1, 17)))
+    steering = services.leads_for(user("thuky.iso"), datetime.date(year, 12, 2))
+    assert any(lead.key == f"review-missing:{year}" for lead in steering)
+
+
+def test_unread_count_in_the_navbar(client_as_user, db, user):
+    client = client_as_user("truongban.iso")
+    db.session.add(Notification(user_id=user("truongban.iso").id, subject="Kiểm thử", body="Nội dung nhắc"))
+    db.session.commit()
+    assert 'class="badge notification-count"' in client.get("/tickets/list/").text
+    page = client.get("/notifications/")
+    assert "Nội dung nhắc" in page.text
+    assert 'class="badge notification-count"' not in client.get("/tickets/list/").text
+
+
+def test_remind_command(app):
+    result = app.test_cli_runner().invoke(args=["qms", "remind", "--date", "2099-01-16"])
+    assert result.exit_code == 0 and "Thông báo trong hệ thống" in result.output
