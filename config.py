@@ -81,6 +81,7 @@ MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
 MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
 MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
 MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "qms@localhost")
+QMS_BASE_URL = os.environ.get("QMS_BASE_URL", "")
 
 # Whole request bound (several evidence files at once); each file is also capped by the
 # agency setting "largest evidence file".

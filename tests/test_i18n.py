@@ -87,7 +87,7 @@ ADMIN_SCREENS = [
     "/objectives/list/", "/objectives/add", "/objectives/show/1", "/objectives/show/2",
     "/objectives-summary/", "/objectives-summary/?year=2025",
     "/reviews/list/", "/reviews/add", "/reviews/show/1", "/reviews/show/2", "/internal-audits/list/",
-    "/internal-audits/add",
+    "/internal-audits/add", "/retention/", "/notifications/",
 ]
 
 
