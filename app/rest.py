@@ -1,6 +1,20 @@
 """Shared behaviour of our REST APIs (FAB ModelRestApi)."""
 from app.extensions import db
-from app.workflow import WorkflowError
+from app.workflow import WorkflowError, choices_for
+
+
+def transition_json(step) -> dict:
+    """A transition as other systems discover it: its name, label and the fields it needs
+    (with the accepted values for choice, user and unit fields)."""
+    fields = []
+    for field in step.fields:
+        spec = {"name": field.name, "type": field.type, "label": str(field.label), "required": field.required}
+        if field.multiple:
+            spec["multiple"] = True
+        if field.type in ("choice", "user", "unit"):
+            spec["choices"] = [{"value": value, "label": label} for value, label in choices_for(field)]
+        fields.append(spec)
+    return {"name": step.name, "label": str(step.label), "target": step.target, "fields": fields}
 
 
 class WorkflowErrorsAsResponses:

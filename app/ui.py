@@ -1,7 +1,7 @@
 """Shared pieces for our FAB views: eager-loading lists and Vietnamese value display."""
 import datetime
 
-from flask import current_app, render_template
+from flask import current_app, flash, redirect, render_template
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext, lazy_gettext as _l
@@ -124,3 +124,15 @@ def render_error(code: int, message=None):
         ),
         code,
     )
+
+
+def refusal(error, back: str):
+    """A refused action: 404 as a page; any other reason flashed on the page it came from
+    (the rules' WorkflowError carries the status, the message and the fields at fault)."""
+    from app.extensions import db
+
+    db.session.rollback()
+    if error.status == 404:
+        return render_error(404, error.message)
+    flash(error.message + "".join(f" {message}" for message in error.errors.values()), "danger")
+    return redirect(back)

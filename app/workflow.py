@@ -5,7 +5,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Callable
 
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
@@ -54,6 +54,35 @@ class Transition:
             name, targets = self.branch
             return targets.get(values.get(name), self.target)
         return self.target
+
+
+def available(table, user, document) -> list[Transition]:
+    """The transitions of a table the user may take on the document now."""
+    return [t for t in table if document.state in t.sources and t.actor.allows(user, document)]
+
+
+STALE = _l("Someone else changed this record meanwhile. Reload it; what you typed is kept.")
+
+
+def check_transition(table, user, document, name: str, raw: dict, version, states: dict):
+    """The checks every transition passes before acting, in order: known (404), allowed from
+    this state (409), by this user (403), on the version the user saw (409), with the record
+    and the fields complete (422). Returns the transition and its parsed fields."""
+    transition = next((t for t in table if t.name == name), None)
+    if transition is None:
+        raise NotFound(gettext("Unknown action."))
+    if document.state not in transition.sources:
+        raise Conflict(gettext("This action is not possible in the current state “%(state)s”.",
+                               state=states[document.state]))
+    if not transition.actor.allows(user, document):
+        raise Forbidden(gettext("Only %(actor)s may do this.", actor=transition.actor.label))
+    if version not in (None, "") and str(version) != str(document.version):
+        raise Conflict(str(STALE))
+    missing = [attr for attr in transition.requires if not getattr(document, attr)]
+    if missing:
+        raise Invalid(gettext("Complete these first: %(fields)s.", fields=", ".join(missing)),
+                      {m: gettext("This field is required.") for m in missing})
+    return transition, parse_fields(transition.fields, raw)
 
 
 def has_role(user, *names) -> bool:

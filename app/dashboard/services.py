@@ -20,7 +20,7 @@ from app.reviews.models import Review
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
 from app.tickets.models import Ticket
-from app.workflow import today
+from app.workflow import available, today
 
 
 @dataclass
@@ -61,7 +61,7 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
     ).all()
     late = tickets.missing_report_ids(on)
     for ticket in open_tickets:
-        steps = [t for t in ticket_workflow.transitions_from(ticket.state) if t.actor.allows(person, ticket)]
+        steps = available(ticket_workflow.TRANSITIONS, person, ticket)
         title = f"{gettext('Ticket')} {ticket.display_number or gettext('(draft)')}: {ticket.description[:70]}"
         link = f"/tickets/show/{ticket.id}"
         if steps:
@@ -77,8 +77,7 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
                                      .options(selectinload(ObjectiveReport.plan))):
         items += _document_work(person, report, "report", objectives.report_due(report.plan.year))
     for review in db.session.scalars(select(Review).where(Review.state.notin_(review_workflow.FINAL_STATES))):
-        steps = [t for t in review_workflow.transitions_for(review)
-                 if review.state in t.sources and t.actor.allows(person, review)]
+        steps = available(review_workflow.transitions_for(review), person, review)
         if steps:
             items.append(Work("review", f"{gettext('Management review')} {review.display_number}",
                               ", ".join(str(s.label) for s in steps), f"/reviews/show/{review.id}", None,
@@ -88,7 +87,7 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
 
 def _document_work(person, document, kind, due) -> list[Work]:
     plan = objective_workflow.plan_of(document)
-    steps = [t for t in objective_workflow.TRANSITIONS if document.state in t.sources and t.actor.allows(person, document)]
+    steps = available(objective_workflow.TRANSITIONS, person, document)
     if not steps:
         return []
     owner = plan.unit.name if plan.unit else gettext("The agency (whole)")

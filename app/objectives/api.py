@@ -6,9 +6,9 @@ from flask_appbuilder.security.decorators import permission_name
 
 from app.objectives import documents, services, workflow
 from app.objectives.models import ObjectivePlan
-from app.rest import WorkflowErrorsAsResponses
+from app.rest import WorkflowErrorsAsResponses, transition_json
 from app.tickets.views import pdf_response
-from app.workflow import WorkflowError
+from app.workflow import WorkflowError, available
 
 
 def row_json(row) -> dict:
@@ -34,10 +34,7 @@ def report_json(report) -> dict:
 
 
 def _steps(user, document) -> list[dict]:
-    return [{"name": t.name, "label": str(t.label), "target": t.target,
-             "fields": [{"name": f.name, "type": f.type, "label": str(f.label), "required": f.required}
-                        for f in t.fields]}
-            for t in workflow.TRANSITIONS if document.state in t.sources and t.actor.allows(user, document)]
+    return [transition_json(t) for t in available(workflow.TRANSITIONS, user, document)]
 
 
 class ObjectivePlanApi(WorkflowErrorsAsResponses, ModelRestApi):

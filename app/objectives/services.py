@@ -11,7 +11,7 @@ from app.extensions import db
 from app.objectives import workflow
 from app.objectives.models import ObjectiveEvent, ObjectivePlan, ObjectiveReport, ObjectiveRow, ReportRow
 from app.organisation.models import Unit
-from app.workflow import Conflict, Forbidden, Invalid, NotFound, parse_fields, today
+from app.workflow import STALE, Conflict, Forbidden, Invalid, NotFound, check_transition, today
 
 _NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
 
@@ -92,7 +92,7 @@ def _commit():
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise Conflict(gettext("The document was changed by someone else meanwhile. Reload it; what you typed is kept.")) from None
+        raise Conflict(str(STALE)) from None
 
 
 # --- plans ---------------------------------------------------------------------------
@@ -256,17 +256,8 @@ def revise(user, plan_id) -> ObjectivePlan:
 # --- transitions (plans and reports) ---------------------------------------------------------
 
 def apply_transition(user, document, name: str, raw: dict, version=None):
-    transition = workflow.TRANSITIONS_BY_NAME.get(name)
-    if transition is None:
-        raise NotFound(gettext("Unknown action."))
-    if document.state not in transition.sources:
-        raise Conflict(gettext("This action is not possible while the document is “%(state)s”.",
-                               state=workflow.STATES[document.state]))
-    if not transition.actor.allows(user, document):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=transition.actor.label))
-    if version not in (None, "") and str(version) != str(document.version):
-        raise Conflict(gettext("The document was changed by someone else meanwhile. Reload it; what you typed is kept."))
-    values = parse_fields(transition.fields, raw)
+    transition, values = check_transition(workflow.TRANSITIONS, user, document, name, raw, version,
+                                          workflow.STATES)
     is_report = isinstance(document, ObjectiveReport)
     if name == "submit":
         (_check_report_complete if is_report else _check_plan_complete)(document)

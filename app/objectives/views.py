@@ -13,16 +13,20 @@ from app.objectives import documents, services, workflow
 from app.objectives.models import ObjectivePlan
 from app.organisation.models import Unit
 from app.tickets.views import pdf_response
-from app.ui import QmsInterface, QmsModelView, render_error
-from app.workflow import WorkflowError
+from app.ui import QmsInterface, QmsModelView, refusal, render_error
+from app.workflow import WorkflowError, available
 
 
 def _owner(unit) -> str:
     return unit.name if unit else gettext("The agency (whole)")
 
 
+def _back_url(pk) -> str:
+    return url_for("ObjectivePlanView.show", pk=pk)
+
+
 def _back(plan_id, anchor=""):
-    return redirect(url_for("ObjectivePlanView.show", pk=plan_id) + anchor)
+    return redirect(_back_url(plan_id) + anchor)
 
 
 class ObjectivePlanView(QmsModelView):
@@ -64,9 +68,8 @@ class ObjectivePlanView(QmsModelView):
             row_form=row_form or {"id": None, "values": {}, "errors": {}},
             report_form=report_form or {}, report=report,
             may_draft=workflow.may_draft(g.user, plan),
-            plan_steps=[t for t in workflow.TRANSITIONS if plan.state in t.sources and t.actor.allows(g.user, plan)],
-            report_steps=[t for t in workflow.TRANSITIONS if report and report.state in t.sources
-                          and t.actor.allows(g.user, report)],
+            plan_steps=available(workflow.TRANSITIONS, g.user, plan),
+            report_steps=available(workflow.TRANSITIONS, g.user, report) if report else [],
             previous=services.previous_plan(plan) if plan.state == "draft" else None,
             plan_due=services.plan_due(plan.year), report_due=services.report_due(plan.year),
             event_labels=workflow.EVENT_LABELS, today=services.today(),
@@ -119,7 +122,7 @@ class ObjectivePlanView(QmsModelView):
                 flash(error.message, "danger")
                 return self._page(plan, row_form={"id": row_id, "values": request.form, "errors": error.errors},
                                   status=422)
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("The objective was saved."), "success")
         return _back(pk, "#rows")
 
@@ -130,7 +133,7 @@ class ObjectivePlanView(QmsModelView):
         try:
             services.delete_row(g.user, pk, row_id)
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("The objective was removed."), "success")
         return _back(pk, "#rows")
 
@@ -141,18 +144,11 @@ class ObjectivePlanView(QmsModelView):
         try:
             count = services.copy_from_previous_year(g.user, pk)
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("%(count)s objectives were copied from last year's plan.", count=count), "success")
         return _back(pk, "#rows")
 
     # --- workflow -------------------------------------------------------------------------
-
-    def _refused(self, error: WorkflowError, plan_id):
-        db.session.rollback()
-        if error.status == 404:
-            return render_error(404, error.message)
-        flash(error.message + "".join(f" {m}" for m in error.errors.values()), "danger")
-        return _back(plan_id)
 
     @expose("/<int:pk>/do/<name>", methods=["POST"])
     @has_access
@@ -162,7 +158,7 @@ class ObjectivePlanView(QmsModelView):
             plan = services.get_plan(pk)
             services.apply_transition(g.user, plan, name, request.form.to_dict(), request.form.get("version"))
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("Done: %(action)s.", action=workflow.TRANSITIONS_BY_NAME[name].label), "success")
         return _back(pk)
 
@@ -173,7 +169,7 @@ class ObjectivePlanView(QmsModelView):
         try:
             revision = services.revise(g.user, pk)
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("A new revision was drafted; the approved plan stays in force until it is approved."), "success")
         return _back(revision.id)
 
@@ -186,7 +182,7 @@ class ObjectivePlanView(QmsModelView):
         try:
             services.create_report(g.user, pk)
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("The report was created from the approved plan."), "success")
         return _back(pk, "#report")
 
@@ -205,7 +201,7 @@ class ObjectivePlanView(QmsModelView):
                 flash(error.message, "danger")
                 return self._page(services.get_plan(pk), report_form={
                     "id": row_id, "values": request.form, "errors": error.errors}, status=422)
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("The objective was saved."), "success")
         return _back(pk, "#report")
 
@@ -220,7 +216,7 @@ class ObjectivePlanView(QmsModelView):
             services.apply_transition(g.user, plan.report, name, request.form.to_dict(),
                                       request.form.get("version"))
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("Done: %(action)s.", action=workflow.TRANSITIONS_BY_NAME[name].label), "success")
         return _back(pk, "#report")
 
@@ -231,7 +227,7 @@ class ObjectivePlanView(QmsModelView):
         try:
             ticket = services.open_ticket_for_row(g.user, row_id)
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("An improvement ticket was drafted from this objective."), "success")
         return redirect(url_for("TicketView.edit", pk=ticket.id))
 

@@ -6,11 +6,11 @@ from flask_appbuilder.api import ModelRestApi, expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 
-from app.rest import WorkflowErrorsAsResponses
+from app.rest import WorkflowErrorsAsResponses, transition_json
 from app.reviews import documents, services, workflow
 from app.reviews.models import Review
 from app.tickets.views import pdf_response
-from app.workflow import Invalid, WorkflowError
+from app.workflow import Invalid, WorkflowError, available
 
 
 def _figures_json(figures: dict) -> dict:
@@ -85,10 +85,7 @@ class ReviewApi(WorkflowErrorsAsResponses, ModelRestApi):
             review = services.get_review(pk)
         except WorkflowError as error:
             return self._answer(error)
-        steps = [{"name": t.name, "label": str(t.label), "target": t.target,
-                  "fields": [{"name": f.name, "type": f.type, "required": f.required} for f in t.fields]}
-                 for t in workflow.transitions_for(review)
-                 if review.state in t.sources and t.actor.allows(g.user, review)]
+        steps = [transition_json(t) for t in available(workflow.transitions_for(review), g.user, review)]
         return self.response(200, result=steps, state=review.state, version=review.version)
 
     @expose("/<int:pk>/transitions/<name>", methods=["POST"])

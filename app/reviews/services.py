@@ -16,7 +16,7 @@ from app.reviews.models import (
 from app.tickets import services as tickets
 from app.tickets import vocabulary
 from app.tickets.models import Nonconformity, Ticket
-from app.workflow import Conflict, Forbidden, Invalid, NotFound, parse_fields, today
+from app.workflow import Conflict, Forbidden, Invalid, NotFound, check_transition, today
 
 # The inputs of 5.8.1.1, in the order of the procedure. Sections with figures are computed
 # from the records; every section has a text the secretary completes before approval.
@@ -341,21 +341,8 @@ def add_comment(user, review_id, text: str) -> ReviewComment:
 
 def apply_transition(user, review_id, name: str, raw: dict, version=None) -> Review:
     review = get_review(review_id)
-    transition = next((t for t in workflow.transitions_for(review) if t.name == name), None)
-    if transition is None:
-        raise NotFound(gettext("Unknown action."))
-    if review.state not in transition.sources:
-        raise Conflict(gettext("This action is not possible while the review is “%(state)s”.",
-                               state=workflow.STATES[review.state]))
-    if not transition.actor.allows(user, review):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=transition.actor.label))
-    if version not in (None, "") and str(version) != str(review.version):
-        raise Conflict(gettext("The document was changed by someone else meanwhile. Reload it; what you typed is kept."))
-    missing = [attr for attr in transition.requires if not getattr(review, attr)]
-    if missing:
-        raise Invalid(gettext("Complete the review first: %(fields)s.", fields=", ".join(missing)),
-                      {m: gettext("This field is required.") for m in missing})
-    values = parse_fields(transition.fields, raw)
+    transition, values = check_transition(workflow.transitions_for(review), user, review, name, raw,
+                                          version, workflow.STATES)
     from_state = review.state
     review.state = transition.target
     if name in ("approve_minutes", "issue_notice"):

@@ -12,12 +12,16 @@ from app.organisation.models import QmsUser, Unit
 from app.reviews import documents, services, workflow
 from app.reviews.models import InternalAudit, Review
 from app.tickets.views import pdf_response
-from app.ui import QmsInterface, QmsModelView, render_error
-from app.workflow import WorkflowError
+from app.ui import QmsInterface, QmsModelView, refusal, render_error
+from app.workflow import WorkflowError, available
+
+
+def _back_url(pk) -> str:
+    return url_for("ReviewView.show", pk=pk)
 
 
 def _back(review_id, anchor=""):
-    return redirect(url_for("ReviewView.show", pk=review_id) + anchor)
+    return redirect(_back_url(review_id) + anchor)
 
 
 class InternalAuditView(QmsModelView):
@@ -57,8 +61,7 @@ class ReviewView(QmsModelView):
         units = db.session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)).all()
         return self.render_template(
             "review.html", review=review, states=workflow.STATES, forms=workflow.FORMS,
-            steps=[t for t in workflow.transitions_for(review)
-                   if review.state in t.sources and t.actor.allows(g.user, review)],
+            steps=available(workflow.transitions_for(review), g.user, review),
             next_steps=[t for t in workflow.transitions_for(review) if review.state in t.sources],
             may_write=workflow.may_write(g.user, review), may_comment=workflow.may_comment(g.user, review),
             sections=services.INPUT_SECTIONS, figure_label=services.figure_label,
@@ -97,13 +100,6 @@ class ReviewView(QmsModelView):
                                     default_start=f"{year}-01-01", default_end=datetime.date.today().isoformat()
                                     ), (422 if errors else 200)
 
-    def _refused(self, error: WorkflowError, review_id):
-        db.session.rollback()
-        if error.status == 404:
-            return render_error(404, error.message)
-        flash(error.message + "".join(f" {m}" for m in error.errors.values()), "danger")
-        return _back(review_id)
-
     @expose("/<int:pk>/content", methods=["POST"])
     @has_access
     @permission_name("write")
@@ -119,7 +115,7 @@ class ReviewView(QmsModelView):
             if error.status == 422:
                 flash(error.message, "danger")
                 return self._page(services.get_review(pk), errors=error.errors, values=request.form, status=422)
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("The review was saved."), "success")
         return _back(pk)
 
@@ -130,7 +126,7 @@ class ReviewView(QmsModelView):
         try:
             services.refresh_inputs(g.user, pk)
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("The inputs were gathered again from the records."), "success")
         return _back(pk, "#inputs")
 
@@ -141,7 +137,7 @@ class ReviewView(QmsModelView):
         try:
             services.add_presentation(g.user, pk, request.form.get("reporter", ""), request.form.get("summary", ""))
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         return _back(pk, "#presentations")
 
     @expose("/<int:pk>/actions", methods=["POST"])
@@ -152,7 +148,7 @@ class ReviewView(QmsModelView):
             services.add_action(g.user, pk, request.form.get("description", ""),
                                 request.form.get("focal_unit"), request.form.get("due_date", ""))
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         return _back(pk, "#actions")
 
     @expose("/<int:pk>/actions/<int:action_id>/delete", methods=["POST"])
@@ -162,7 +158,7 @@ class ReviewView(QmsModelView):
         try:
             services.remove_action(g.user, pk, action_id)
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         return _back(pk, "#actions")
 
     @expose("/<int:pk>/comments", methods=["POST"])
@@ -172,7 +168,7 @@ class ReviewView(QmsModelView):
         try:
             services.add_comment(g.user, pk, request.form.get("text", ""))
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("Your comment was recorded."), "success")
         return _back(pk, "#comments")
 
@@ -183,7 +179,7 @@ class ReviewView(QmsModelView):
         try:
             services.apply_transition(g.user, pk, name, request.form.to_dict(), request.form.get("version"))
         except WorkflowError as error:
-            return self._refused(error, pk)
+            return refusal(error, _back_url(pk))
         flash(gettext("Done: %(action)s.", action=workflow.TRANSITIONS_BY_NAME[name].label), "success")
         return _back(pk)
 

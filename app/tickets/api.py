@@ -6,7 +6,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 
 from app.extensions import db
-from app.rest import WorkflowErrorsAsResponses
+from app.rest import WorkflowErrorsAsResponses, transition_json
 from app.tickets import services, vocabulary
 from app.tickets.models import Nonconformity, Ticket
 from app.tickets.views import VisibleNonconformities, VisibleTickets, pdf_response
@@ -89,20 +89,7 @@ class TicketApi(WorkflowErrorsAsResponses, ModelRestApi):
         ticket, answer = self._ticket_or_answer(pk)
         if answer:
             return answer
-        result = []
-        for step in services.available_transitions(g.user, ticket):
-            fields = []
-            for field in step.fields:
-                spec = {"name": field.name, "type": field.type, "label": str(field.label),
-                        "required": field.required}
-                if field.multiple:
-                    spec["multiple"] = True
-                if field.type in ("choice", "user", "unit"):
-                    spec["choices"] = [{"value": v, "label": label}
-                                       for v, label in services.choices_for(field)]
-                fields.append(spec)
-            result.append({"name": step.name, "label": str(step.label),
-                           "target": step.target, "fields": fields})
+        result = [transition_json(step) for step in services.available_transitions(g.user, ticket)]
         return self.response(200, result=result, state=ticket.state, version=ticket.version)
 
     @expose("/<int:pk>/transitions/<name>", methods=["POST"])

@@ -17,8 +17,8 @@ from app.organisation.models import QmsUser, Unit
 from app.organisation.services import get_settings
 from app.tickets import files, vocabulary, workflow
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
-    Conflict, Forbidden, Invalid, NotFound, WorkflowError, choices_for, parse_fields, parse_value,
-    today,
+    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, available, check_transition,
+    choices_for, parse_fields, parse_value, today,
 )
 from app.tickets.models import (
     Attachment, Box2Revision, ChangeRequest, Nonconformity, ProgressReport,
@@ -117,7 +117,7 @@ def give_number(ticket: Ticket, on: datetime.date) -> None:
 # --- transitions ---------------------------------------------------------------
 
 def available_transitions(user, ticket: Ticket) -> list[workflow.Transition]:
-    return [t for t in workflow.transitions_from(ticket.state) if t.actor.allows(user, ticket)]
+    return available(workflow.TRANSITIONS, user, ticket)
 
 
 def _record(ticket, name, from_state, to_state, user, comment=None, data=None):
@@ -197,23 +197,7 @@ def _effect(name: str, user, ticket: Ticket, v: dict) -> None:
 def apply_transition(user, ticket_id: int, name: str, raw: dict, version=None) -> Ticket:
     """Take transition `name` on a ticket for `user`, or raise a WorkflowError."""
     ticket = get_ticket(user, ticket_id)
-    transition = workflow.TRANSITIONS_BY_NAME.get(name)
-    if transition is None:
-        raise NotFound(gettext("Unknown action."))
-    if ticket.state not in transition.sources:
-        raise Conflict(gettext(
-            "This action is not possible while the ticket is in state “%(state)s”.",
-            state=workflow.STATES[ticket.state],
-        ))
-    if not transition.actor.allows(user, ticket):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=transition.actor.label))
-    if version not in (None, "") and str(version) != str(ticket.version):
-        raise Conflict(gettext("The ticket was changed by someone else meanwhile. Reload it; what you typed is kept."))
-    missing = [attr for attr in transition.requires if not getattr(ticket, attr)]
-    if missing:
-        raise Invalid(gettext("Complete the ticket before sending it: %(fields)s.",
-                              fields=", ".join(missing)), {m: gettext("This field is required.") for m in missing})
-    values = parse_fields(transition.fields, raw)
+    transition, values = check_transition(workflow.TRANSITIONS, user, ticket, name, raw, version, workflow.STATES)
     from_state = ticket.state
     _effect(name, user, ticket, values)
     ticket.state = transition.target_for(values)
@@ -225,7 +209,7 @@ def apply_transition(user, ticket_id: int, name: str, raw: dict, version=None) -
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise Conflict(gettext("The ticket was changed by someone else meanwhile. Reload it; what you typed is kept.")) from None
+        raise Conflict(str(STALE)) from None
     return ticket
 
 

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.organisation.models import Unit
 from app.tickets import services, vocabulary, workflow
 from app.tickets.models import NcCategory, Nonconformity, Ticket
-from app.ui import QmsInterface, QmsModelView, render_error
+from app.ui import QmsInterface, QmsModelView, refusal, render_error
 
 PAGE_SIZE = 25
 
@@ -65,14 +65,6 @@ def _uploads():
     return [(f.filename, f.read()) for f in request.files.getlist("files") if f and f.filename]
 
 
-def _fail(error: services.WorkflowError, back: str):
-    """A refused action: 404 as a page; otherwise the reason flashed on the page it came from."""
-    if error.status == 404:
-        return render_error(404, error.message)
-    flash(error.message + "".join(f" {msg}" for msg in error.errors.values()), "danger")
-    return redirect(back)
-
-
 def _attach_files(attach, pk):
     """Store the uploaded files on a record and go back to its page with the outcome."""
     back = url_for(".show", pk=pk)
@@ -82,7 +74,7 @@ def _attach_files(attach, pk):
         flash(str(error), "danger")
         return redirect(back)
     except services.WorkflowError as error:
-        return _fail(error, back)
+        return refusal(error, back)
     flash(gettext("%(count)s file(s) attached.", count=len(stored)), "success")
     return redirect(back)
 
@@ -172,7 +164,7 @@ class NonconformityView(QmsModelView):
         try:
             services.decide_disposition(g.user, pk, request.form.to_dict())
         except services.WorkflowError as error:
-            return _fail(error, back)
+            return refusal(error, back)
         flash(gettext("The disposition was recorded."), "success")
         return redirect(back)
 
@@ -189,7 +181,7 @@ class NonconformityView(QmsModelView):
         try:
             ticket = services.open_ticket_from_nonconformity(g.user, pk)
         except services.WorkflowError as error:
-            return _fail(error, url_for(".show", pk=pk))
+            return refusal(error, url_for(".show", pk=pk))
         flash(gettext("A corrective-action ticket was drafted from this nonconformity."), "success")
         return redirect(url_for("TicketView.edit", pk=ticket.id))
 
@@ -217,7 +209,7 @@ class RecurringNonconformityView(BaseView):
         except (KeyError, ValueError):
             abort(400)
         except services.WorkflowError as error:
-            return _fail(error, url_for(".index"))
+            return refusal(error, url_for(".index"))
         flash(gettext("A corrective-action ticket was drafted from the recurring series."), "success")
         return redirect(url_for("TicketView.edit", pk=ticket.id))
 
@@ -389,7 +381,7 @@ class TicketView(QmsModelView):
             flash(str(error), "danger")
             return redirect(back)
         except services.WorkflowError as error:
-            return _fail(error, back)
+            return refusal(error, back)
         flash(gettext("The progress report was recorded."), "success")
         return redirect(back)
 
@@ -407,7 +399,7 @@ class TicketView(QmsModelView):
             flash(str(error), "danger")
             return redirect(back)
         except services.WorkflowError as error:
-            return _fail(error, back)
+            return refusal(error, back)
         flash(gettext("The change request was sent to the ISO committee leader."), "success")
         return redirect(back)
 
@@ -419,7 +411,7 @@ class TicketView(QmsModelView):
             change = services.decide_change(g.user, change_id, request.form.get("decision") == "approve",
                                             request.form.get("comment"))
         except services.WorkflowError as error:
-            return _fail(error, request.referrer or url_for(".list"))
+            return refusal(error, request.referrer or url_for(".list"))
         flash(gettext("The decision was recorded in box 2."), "success")
         return redirect(url_for(".show", pk=change.ticket_id))
 
