@@ -268,9 +268,9 @@ def add_progress_report(user, ticket_id, text, reported_on=None, uploads=()) -> 
         raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.IMPLEMENTER.label))
     if not (text or "").strip():
         raise Invalid(gettext("Some fields are missing or invalid."), {"text": gettext("This field is required.")})
+    attachments = checked_attachments(user, uploads, ticket_id=ticket.id)  # all checked first
     report = ProgressReport(ticket=ticket, text=text.strip(), reported_on=reported_on or today(),
-                            author_id=user.id)
-    report.attachments = checked_attachments(user, uploads, ticket_id=ticket.id)
+                            author_id=user.id, attachments=attachments)
     db.session.add(report)
     db.session.commit()
     return report
