@@ -261,6 +261,8 @@ def test_objective_plans_through_the_api(api, unit):
     row_id = report.json["result"]["rows"][0]["id"]
     saved = staff.put(f"/api/v1/objective-plans/{plan_id}/report/rows/{row_id}", json={"actual": "97 %"})
     assert saved.json["result"]["rows"][0]["achieved"] is True
+    steps = staff.get(f"/api/v1/objective-plans/{plan_id}/report/transitions").json["result"]
+    assert [s["name"] for s in steps] == ["submit"]
     assert staff.post(f"/api/v1/objective-plans/{plan_id}/report/transitions/submit", json={}).status_code == 200
     pdf = staff.get(f"/api/v1/objective-plans/{plan_id}/pdf?document=report")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")

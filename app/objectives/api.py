@@ -6,8 +6,7 @@ from flask_appbuilder.security.decorators import permission_name
 
 from app.objectives import documents, services, workflow
 from app.objectives.models import ObjectivePlan
-from app.rest import WorkflowErrorsAsResponses, transition_json
-from app.tickets.views import pdf_response
+from app.rest import WorkflowApi, transition_json
 from app.workflow import WorkflowError, available
 
 
@@ -33,11 +32,7 @@ def report_json(report) -> dict:
     }
 
 
-def _steps(user, document) -> list[dict]:
-    return [transition_json(t) for t in available(workflow.TRANSITIONS, user, document)]
-
-
-class ObjectivePlanApi(WorkflowErrorsAsResponses, ModelRestApi):
+class ObjectivePlanApi(WorkflowApi, ModelRestApi):
     resource_name = "objective-plans"
     datamodel = SQLAInterface(ObjectivePlan)
     allow_browser_login = False  # JWT only: the API is exempt from CSRF
@@ -57,9 +52,6 @@ class ObjectivePlanApi(WorkflowErrorsAsResponses, ModelRestApi):
             return self._answer(error)
         return self.response(201, id=plan.id, result=self.show_model_schema.dump(plan))
 
-    def _plan(self, pk):
-        return services.get_plan(pk)
-
     @expose("/<int:pk>/rows", methods=["GET"])
     @protect()
     @safe
@@ -75,7 +67,7 @@ class ObjectivePlanApi(WorkflowErrorsAsResponses, ModelRestApi):
             404: {$ref: '#/components/responses/404'}
         """
         try:
-            plan = self._plan(pk)
+            plan = self.load(pk)
         except WorkflowError as error:
             return self._answer(error)
         return self.response(200, result=[row_json(r) for r in plan.rows])
@@ -112,33 +104,55 @@ class ObjectivePlanApi(WorkflowErrorsAsResponses, ModelRestApi):
             return self._answer(error)
         return self.response(200 if row_id else 201, result=row_json(row))
 
-    @expose("/<int:pk>/transitions", methods=["GET"])
+    def load(self, pk):
+        return services.get_plan(pk)
+
+    def steps(self, plan):
+        return available(workflow.TRANSITIONS, g.user, plan)
+
+    def take(self, pk, name, body):
+        return services.apply_transition(g.user, services.get_plan(pk), name, body, body.get("version"))
+
+    def document(self, plan):
+        """The plan, or with ?document=report its report, in the Phụ lục 3 layout."""
+        kind = request.args.get("document", "plan")
+        if kind not in ("plan", "report") or (kind == "report" and plan.report is None):
+            raise services.NotFound("Report not found.")
+        return documents.export(plan, kind, "pdf")
+
+    def _report(self, pk):
+        plan = services.get_plan(pk)
+        if plan.report is None:
+            raise services.NotFound("Report not found.")
+        return plan
+
+    @expose("/<int:pk>/report/transitions", methods=["GET"])
     @protect()
     @safe
     @permission_name("transition")
-    def transitions(self, pk):
-        """Transitions the caller may take now on the plan and on its report.
+    def report_transitions(self, pk):
+        """The transitions the caller may take now on the plan's report.
         ---
         get:
           parameters:
           - {in: path, name: pk, schema: {type: integer}}
           responses:
             200: {description: Transitions}
+            404: {$ref: '#/components/responses/404'}
         """
         try:
-            plan = self._plan(pk)
+            report = self._report(pk).report
         except WorkflowError as error:
             return self._answer(error)
-        return self.response(200, result=_steps(g.user, plan),
-                             report=_steps(g.user, plan.report) if plan.report else [])
+        return self.response(200, result=[transition_json(t) for t in available(workflow.TRANSITIONS, g.user, report)],
+                             state=report.state, version=report.version)
 
-    @expose("/<int:pk>/transitions/<name>", methods=["POST"])
     @expose("/<int:pk>/report/transitions/<name>", methods=["POST"])
     @protect()
     @safe
     @permission_name("transition")
-    def transition(self, pk, name):
-        """Submit, approve or return the plan (or its report, under /report/).
+    def report_transition(self, pk, name):
+        """Submit, approve or return the plan's report.
         ---
         post:
           parameters:
@@ -146,7 +160,7 @@ class ObjectivePlanApi(WorkflowErrorsAsResponses, ModelRestApi):
           - {in: path, name: name, schema: {type: string}}
           requestBody: {content: {application/json: {schema: {type: object}}}}
           responses:
-            200: {description: The plan}
+            200: {description: The report}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
             409: {description: Wrong state or stale version}
@@ -154,19 +168,11 @@ class ObjectivePlanApi(WorkflowErrorsAsResponses, ModelRestApi):
         """
         body = request.get_json(silent=True) or {}
         try:
-            plan = self._plan(pk)
-            document = plan
-            if "/report/" in request.path:
-                if plan.report is None:
-                    raise services.NotFound("Report not found.")
-                document = plan.report
-            services.apply_transition(g.user, document, name, body, body.get("version"))
+            plan = self._report(pk)
+            services.apply_transition(g.user, plan.report, name, body, body.get("version"))
         except WorkflowError as error:
             return self._answer(error)
-        result = self.show_model_schema.dump(plan)
-        if plan.report:
-            result["report"] = report_json(plan.report)
-        return self.response(200, id=plan.id, result=result)
+        return self.response(200, id=plan.id, result=report_json(plan.report))
 
     @expose("/<int:pk>/report", methods=["GET", "POST"])
     @protect()
@@ -189,7 +195,7 @@ class ObjectivePlanApi(WorkflowErrorsAsResponses, ModelRestApi):
             409: {description: The plan is not approved, or has a report}
         """
         try:
-            plan = self._plan(pk)
+            plan = self.load(pk)
             if request.method == "POST":
                 return self.response(201, result=report_json(services.create_report(g.user, pk)))
             if plan.report is None:
@@ -215,39 +221,10 @@ class ObjectivePlanApi(WorkflowErrorsAsResponses, ModelRestApi):
             422: {$ref: '#/components/responses/422'}
         """
         try:
-            plan = self._plan(pk)
+            plan = self.load(pk)
             if plan.report is None:
                 raise services.NotFound("Report not found.")
             services.save_report_row(g.user, plan.report.id, row_id, request.get_json(silent=True) or {})
         except WorkflowError as error:
             return self._answer(error)
         return self.response(200, result=report_json(plan.report))
-
-    @expose("/<int:pk>/pdf", methods=["GET"])
-    @protect()
-    @safe
-    @permission_name("export")
-    def pdf(self, pk):
-        """The plan (or ?document=report, its report) in the Phụ lục 3 layout.
-        ---
-        get:
-          parameters:
-          - {in: path, name: pk, schema: {type: integer}}
-          - {in: query, name: document, schema: {type: string, enum: [plan, report]}}
-          responses:
-            200: {description: PDF, content: {application/pdf: {}}}
-            404: {$ref: '#/components/responses/404'}
-        """
-        from reports import ReportError
-
-        document = request.args.get("document", "plan")
-        try:
-            plan = self._plan(pk)
-            if document not in ("plan", "report") or (document == "report" and plan.report is None):
-                raise services.NotFound("Report not found.")
-            data, filename = documents.export(plan, document, "pdf")
-        except WorkflowError as error:
-            return self._answer(error)
-        except ReportError as error:
-            return self.response(503, message=str(error))
-        return pdf_response(data, filename)

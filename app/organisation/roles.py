@@ -77,7 +77,7 @@ OBJECTIVE_WORK = (
           "can_transition", "can_export")
     | _view("ObjectiveSummaryView", "can_index")
     | _view("ObjectivePlanApi", "can_get", "can_info", "can_post", "can_delete", "can_edit_rows",
-            "can_transition", "can_export")
+            "can_transition", "can_pdf")
     | _menus("Objective plans", "Objectives summary")
 )
 # Management reviews: everyone reads them (units act on the notice); Ban ISO, the top
@@ -86,12 +86,12 @@ OBJECTIVE_WORK = (
 REVIEW_READ = (
     _view("ReviewView", "can_list", "can_show", "can_export")
     | _view("InternalAuditView", "can_list", "can_show")
-    | _view("ReviewApi", "can_get", "can_info", "can_export", "can_inputs")
+    | _view("ReviewApi", "can_get", "can_info", "can_pdf", "can_inputs", "can_transition")
     | _menus("Management reviews", "Internal audits")
 )
 REVIEW_WORK = (
     _view("ReviewView", "can_add", "can_write", "can_transition", "can_comment")
-    | _view("ReviewApi", "can_post", "can_transition")
+    | _view("ReviewApi", "can_post")
 )
 AUDIT_RECORDS = _view("InternalAuditView", "can_add", "can_edit", "can_delete")
 RETENTION = _view("RetentionView", "can_index") | _menus("Records retention")

@@ -6,10 +6,9 @@ from flask_appbuilder.api import ModelRestApi, expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 
-from app.rest import WorkflowErrorsAsResponses, transition_json
+from app.rest import WorkflowApi
 from app.reviews import documents, services, workflow
 from app.reviews.models import Review
-from app.tickets.views import pdf_response
 from app.workflow import Invalid, WorkflowError, available
 
 
@@ -17,7 +16,7 @@ def _figures_json(figures: dict) -> dict:
     return {key: [{**f, "label": services.figure_label(f)} for f in rows] for key, rows in figures.items()}
 
 
-class ReviewApi(WorkflowErrorsAsResponses, ModelRestApi):
+class ReviewApi(WorkflowApi, ModelRestApi):
     resource_name = "reviews"
     datamodel = SQLAInterface(Review)
     allow_browser_login = False  # JWT only: the API is exempt from CSRF
@@ -68,75 +67,16 @@ class ReviewApi(WorkflowErrorsAsResponses, ModelRestApi):
         return self.response(200, result=_figures_json(services.gather_inputs(start, end)),
                              sections={k: str(v) for k, v in services.INPUT_SECTIONS.items()})
 
-    @expose("/<int:pk>/transitions", methods=["GET"])
-    @protect()
-    @safe
-    @permission_name("get")
-    def transitions(self, pk):
-        """Transitions the caller may take now.
-        ---
-        get:
-          parameters:
-          - {in: path, name: pk, schema: {type: integer}}
-          responses:
-            200: {description: Transitions}
-        """
-        try:
-            review = services.get_review(pk)
-        except WorkflowError as error:
-            return self._answer(error)
-        steps = [transition_json(t) for t in available(workflow.transitions_for(review), g.user, review)]
-        return self.response(200, result=steps, state=review.state, version=review.version)
+    def load(self, pk):
+        return services.get_review(pk)
 
-    @expose("/<int:pk>/transitions/<name>", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("transition")
-    def transition(self, pk, name):
-        """Take a transition of the review's form.
-        ---
-        post:
-          parameters:
-          - {in: path, name: pk, schema: {type: integer}}
-          - {in: path, name: name, schema: {type: string}}
-          requestBody: {content: {application/json: {schema: {type: object}}}}
-          responses:
-            200: {description: The review}
-            403: {$ref: '#/components/responses/403'}
-            404: {$ref: '#/components/responses/404'}
-            409: {description: Wrong state or stale version}
-            422: {$ref: '#/components/responses/422'}
-        """
-        body = request.get_json(silent=True) or {}
-        try:
-            review = services.apply_transition(g.user, pk, name, body, body.get("version"))
-        except WorkflowError as error:
-            return self._answer(error)
-        return self.response(200, id=review.id, result=self.show_model_schema.dump(review))
+    def steps(self, review):
+        return available(workflow.transitions_for(review), g.user, review)
 
-    @expose("/<int:pk>/pdf", methods=["GET"])
-    @protect()
-    @safe
-    @permission_name("export")
-    def pdf(self, pk):
-        """The minutes (meeting), or ?document=report|notice.
-        ---
-        get:
-          parameters:
-          - {in: path, name: pk, schema: {type: integer}}
-          - {in: query, name: document, schema: {type: string, enum: [minutes, report, notice]}}
-          responses:
-            200: {description: PDF, content: {application/pdf: {}}}
-            404: {$ref: '#/components/responses/404'}
-        """
-        from reports import ReportError
+    def take(self, pk, name, body):
+        return services.apply_transition(g.user, pk, name, body, body.get("version"))
 
-        try:
-            review = services.get_review(pk)
-            default = "minutes" if review.form == "meeting" else "notice"
-            data, filename = documents.review_pdf(review, request.args.get("document", default))
-        except WorkflowError as error:
-            return self._answer(error)
-        except ReportError as error:
-            return self.response(503, message=str(error))
-        return pdf_response(data, filename)
+    def document(self, review):
+        """The minutes (meeting) or the notice by default; ?document=minutes|report|notice."""
+        default = "minutes" if review.form == "meeting" else "notice"
+        return documents.review_pdf(review, request.args.get("document", default))

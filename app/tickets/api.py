@@ -1,15 +1,14 @@
 """REST API (SPEC §8): /api/v1/tickets/ and /api/v1/nonconformities/, with the same row
 rules as the pages, and the workflow as discoverable transitions."""
-from flask import g, request
-from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask import g
+from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_appbuilder.security.decorators import permission_name
 
 from app.extensions import db
-from app.rest import WorkflowErrorsAsResponses, transition_json
+from app.rest import WorkflowApi, WorkflowErrorsAsResponses
 from app.tickets import services, vocabulary
 from app.tickets.models import Nonconformity, Ticket
-from app.tickets.views import VisibleNonconformities, VisibleTickets, pdf_response
+from app.tickets.views import VisibleNonconformities, VisibleTickets
 
 
 def _check_code(value, allowed: dict, name: str) -> None:
@@ -17,7 +16,7 @@ def _check_code(value, allowed: dict, name: str) -> None:
         raise services.Invalid(f"{name}: {value!r}", {name: f"one of {sorted(allowed)}"})
 
 
-class TicketApi(WorkflowErrorsAsResponses, ModelRestApi):
+class TicketApi(WorkflowApi, ModelRestApi):
     resource_name = "tickets"
     datamodel = SQLAInterface(Ticket)
     base_filters = [["id", VisibleTickets, None]]
@@ -61,112 +60,19 @@ class TicketApi(WorkflowErrorsAsResponses, ModelRestApi):
     def pre_delete(self, item):
         services.ensure_own_draft(g.user, item)
 
-    def _ticket_or_answer(self, pk):
-        try:
-            return services.get_ticket(g.user, pk), None
-        except services.WorkflowError as error:
-            return None, self._answer(error)
+    def load(self, pk):
+        return services.get_ticket(g.user, pk)
 
-    @expose("/<int:pk>/transitions", methods=["GET"])
-    @protect()
-    @safe
-    @permission_name("transition")
-    def transitions(self, pk):
-        """The transitions the caller may take now, with the fields each needs.
-        ---
-        get:
-          parameters:
-          - in: path
-            name: pk
-            schema:
-              type: integer
-          responses:
-            200:
-              description: Transitions available to the caller
-            404:
-              $ref: '#/components/responses/404'
-        """
-        ticket, answer = self._ticket_or_answer(pk)
-        if answer:
-            return answer
-        result = [transition_json(step) for step in services.available_transitions(g.user, ticket)]
-        return self.response(200, result=result, state=ticket.state, version=ticket.version)
+    def steps(self, ticket):
+        return services.available_transitions(g.user, ticket)
 
-    @expose("/<int:pk>/transitions/<name>", methods=["POST"])
-    @protect()
-    @safe
-    @permission_name("transition")
-    def transition(self, pk, name):
-        """Take a transition with the fields it requires.
-        ---
-        post:
-          parameters:
-          - in: path
-            name: pk
-            schema:
-              type: integer
-          - in: path
-            name: name
-            schema:
-              type: string
-          requestBody:
-            content:
-              application/json:
-                schema:
-                  type: object
-          responses:
-            200:
-              description: The updated ticket
-            403:
-              $ref: '#/components/responses/403'
-            404:
-              $ref: '#/components/responses/404'
-            409:
-              description: Wrong state or stale version
-            422:
-              $ref: '#/components/responses/422'
-        """
-        body = request.get_json(silent=True) or {}
-        if not isinstance(body, dict):
-            return self.response_400(message="JSON object expected")
-        try:
-            ticket = services.apply_transition(g.user, pk, name, body, body.get("version"))
-        except services.WorkflowError as error:
-            return self._answer(error)
-        return self.response(200, id=ticket.id, result=self.show_model_schema.dump(ticket))
+    def take(self, pk, name, body):
+        return services.apply_transition(g.user, pk, name, body, body.get("version"))
 
-    @expose("/<int:pk>/pdf", methods=["GET"])
-    @protect()
-    @safe
-    @permission_name("pdf")
-    def pdf(self, pk):
-        """The ticket as form BM.CTCL.01 (PDF).
-        ---
-        get:
-          parameters:
-          - in: path
-            name: pk
-            schema:
-              type: integer
-          responses:
-            200:
-              description: PDF document
-              content:
-                application/pdf: {}
-            404:
-              $ref: '#/components/responses/404'
-        """
-        from reports import ReportError
+    def document(self, ticket):
         from app.tickets.documents import ticket_pdf
 
-        ticket, answer = self._ticket_or_answer(pk)
-        if answer:
-            return answer
-        try:
-            data = ticket_pdf(ticket)
-        except ReportError as error:
-            return self.response(503, message=str(error))
-        return pdf_response(data, f"BM.CTCL.01-{ticket.display_number.replace('/', '-') or ticket.id}.pdf")
+        return ticket_pdf(ticket), f"BM.CTCL.01-{ticket.display_number.replace('/', '-') or ticket.id}.pdf"
 
 
 class NonconformityApi(WorkflowErrorsAsResponses, ModelRestApi):
