@@ -5,6 +5,7 @@ from flask_appbuilder import Model
 from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.history import HistoryEntry
 from app.organisation.models import QmsUser, Unit
 from app.tickets.models import Ticket
 
@@ -129,21 +130,13 @@ class ReportRow(Model):
     ticket: Mapped[Optional[Ticket]] = relationship()
 
 
-class ObjectiveEvent(Model):
-    """History of a plan or a report: submissions, approvals, returns with their comment."""
+class ObjectiveEvent(HistoryEntry, Model):
+    """History of a plan or of its report (report_id set)."""
 
     __tablename__ = "objective_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("objective_plan.id"), index=True)
     report_id: Mapped[Optional[int]] = mapped_column(ForeignKey("objective_report.id"), index=True)
-    name: Mapped[str] = mapped_column(String(40))
-    from_state: Mapped[Optional[str]] = mapped_column(String(20))
-    to_state: Mapped[str] = mapped_column(String(20))
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
-    at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
-    comment: Mapped[Optional[str]] = mapped_column(Text)
 
     plan: Mapped[ObjectivePlan] = relationship(back_populates="events", overlaps="events")
     report: Mapped[Optional[ObjectiveReport]] = relationship(back_populates="events", overlaps="events,plan")
-    actor: Mapped[Optional[QmsUser]] = relationship()

@@ -5,6 +5,7 @@ from flask_appbuilder import Model
 from sqlalchemy import JSON, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.history import HistoryEntry
 from app.organisation.models import QmsUser, Unit
 from app.tickets.models import Ticket
 
@@ -158,17 +159,9 @@ class ReviewComment(Model):
     author: Mapped[Optional[QmsUser]] = relationship()
 
 
-class ReviewEvent(Model):
+class ReviewEvent(HistoryEntry, Model):
     __tablename__ = "review_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("review.id"), index=True)
-    name: Mapped[str] = mapped_column(String(40))
-    from_state: Mapped[Optional[str]] = mapped_column(String(20))
-    to_state: Mapped[str] = mapped_column(String(20))
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
-    at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
-    comment: Mapped[Optional[str]] = mapped_column(Text)
 
     review: Mapped[Review] = relationship(back_populates="events")
-    actor: Mapped[Optional[QmsUser]] = relationship()

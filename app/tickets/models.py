@@ -8,6 +8,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from app.history import HistoryEntry
 from app.organisation.models import QmsUser, Unit
 
 
@@ -159,23 +160,15 @@ class Ticket(Model):
         return self.display_number or f"#{self.id}"
 
 
-class TicketEvent(Model):
-    """One line of a ticket's history: a transition, who, when, with what. Never edited."""
+class TicketEvent(HistoryEntry, Model):
+    """One line of a ticket's history, with the fields the transition was given."""
 
     __tablename__ = "ticket_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
-    name: Mapped[str] = mapped_column(String(40))
-    from_state: Mapped[Optional[str]] = mapped_column(String(30))
-    to_state: Mapped[str] = mapped_column(String(30))
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
-    at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
-    comment: Mapped[Optional[str]] = mapped_column(Text)
     data: Mapped[Optional[dict]] = mapped_column(JSON)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
-    actor: Mapped[Optional[QmsUser]] = relationship()
 
 
 class Box2Revision(Model):
