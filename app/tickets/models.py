@@ -61,9 +61,24 @@ class Nonconformity(Model):
     attachments: Mapped[list["Attachment"]] = relationship(
         back_populates="nonconformity", cascade="all, delete-orphan"
     )
+    events: Mapped[list["NonconformityEvent"]] = relationship(
+        back_populates="nonconformity", order_by="NonconformityEvent.id", cascade="all, delete-orphan"
+    )
 
     def __repr__(self) -> str:
         return f"KPH #{self.id}"
+
+
+class NonconformityEvent(HistoryEntry, Model):
+    """One line of a nonconformity's history: creation, edits (old → new values in `data`),
+    the disposition, linking to and unlinking from a ticket."""
+
+    __tablename__ = "nonconformity_event"
+
+    nonconformity_id: Mapped[int] = mapped_column(ForeignKey("nonconformity.id"), index=True)
+    data: Mapped[Optional[dict]] = mapped_column(JSON)
+
+    nonconformity: Mapped[Nonconformity] = relationship(back_populates="events")
 
 
 class Ticket(Model):
