@@ -64,8 +64,7 @@ def _register_template_filters(app: Flask) -> None:
     from app.ui import format_date
 
     app.jinja_env.filters["vn_date"] = format_date
-    app.jinja_env.filters["ticket_state"] = lambda code: workflow.STATES.get(code, code)
-    app.jinja_env.filters["transition_label"] = lambda name: workflow.EVENT_LABELS.get(name, name)
+    app.jinja_env.filters["ticket_state"] = workflow.WORKFLOW.state_label
     app.jinja_env.globals["today"] = datetime.date.today
 
     @app.context_processor
@@ -83,10 +82,7 @@ def _register_template_filters(app: Flask) -> None:
 
 def _register_views() -> None:
     from app.organisation.views import AgencySettingsView, UnitModelView
-    from app.tickets.views import (
-        NcCategoryView, NonconformityView, RecurringNonconformityView, TicketView,
-        WorkflowHelpView,
-    )
+    from app.tickets.views import NcCategoryView, NonconformityView, RecurringNonconformityView, TicketView
 
     appbuilder.add_view(
         TicketView, "Tickets", label=_l("Action request tickets"), icon="fa-ticket",
@@ -149,10 +145,14 @@ def _register_views() -> None:
     appbuilder.add_api(NonconformityApi)
     appbuilder.add_api(ObjectivePlanApi)
     appbuilder.add_api(ReviewApi)
-    appbuilder.add_view(
-        WorkflowHelpView, "Ticket workflow", label=_l("Ticket workflow"), icon="fa-sitemap",
-        category="Help", category_label=_l("Help"), category_icon="fa-question-circle",
-    )
+    from app.help.views import WorkflowHelpView, all_workflows
+
+    appbuilder.add_view_no_menu(WorkflowHelpView)
+    for name, workflow in all_workflows().items():
+        appbuilder.add_link(
+            f"Workflow {name}", href=f"/help/workflow/{name}", label=workflow.title, icon="fa-sitemap",
+            category="Help", category_label=_l("Help"), category_icon="fa-question-circle",
+        )
 
 
 def _register_error_pages(app: Flask) -> None:

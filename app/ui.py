@@ -1,7 +1,7 @@
 """Shared pieces for our FAB views: eager-loading lists and Vietnamese value display."""
 import datetime
 
-from flask import current_app, flash, redirect, render_template
+from flask import current_app, flash, redirect, render_template, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext, lazy_gettext as _l
@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, Date, DateTime
 from sqlalchemy.orm import selectinload
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
+from werkzeug.datastructures import MultiDict
 from wtforms.widgets import DateInput
 
 
@@ -136,3 +137,63 @@ def refusal(error, back: str):
         return render_error(404, error.message)
     flash(error.message + "".join(f" {message}" for message in error.errors.values()), "danger")
     return redirect(back)
+
+
+def transition_values(step) -> dict:
+    """The fields of a transition as the form posted them."""
+    form = request.form
+    return {f.name: form.getlist(f.name) if f.multiple else form.get(f.name) for f in step.fields}
+
+
+def _prefilled(step, record) -> MultiDict:
+    """What the form offers before anything is typed: each field's value on the record."""
+    values = MultiDict()
+    for field in step.fields:
+        value = field.prefill(record) if field.prefill else None
+        if isinstance(value, datetime.date):
+            value = value.isoformat()
+        if value is not None:
+            values[field.name] = str(value)
+    return values
+
+
+def transition_page(view, workflow, record, name: str, take, back: str, heading: str, summary=None):
+    """The one page for every transition of every workflow: GET shows the form with all its
+    fields (prefilled from the record), what the actor must see to decide, and why it is not
+    possible if it is not; POST takes it through `take(values, version)` and lands on `back`,
+    or shows the form again with what was typed and the refusal."""
+    from flask import g
+
+    from app.extensions import db
+    from app.workflow import WorkflowError, choices_for
+
+    step = workflow.transition(name)
+    if step is None:
+        return render_error(404)
+    errors, message, status = {}, None, 200
+    if request.method == "POST":
+        values = request.form
+        try:
+            take(transition_values(step), request.form.get("version"))
+        except WorkflowError as error:
+            db.session.rollback()
+            message, errors, status = error.message, error.errors, error.status
+        else:
+            flash(gettext("Done: %(action)s.", action=step.label), "success")
+            return redirect(back)
+    else:
+        values = _prefilled(step, record)
+        if record.state not in step.sources:
+            message, status = gettext("This action is not possible in the current state “%(state)s”.",
+                                      state=workflow.state_label(record.state)), 409
+        elif not step.actor.allows(g.user, record):
+            message, status = gettext("Only %(actor)s may do this.", actor=step.actor.label), 403
+    return view.render_template(
+        "transition_form.html", title=step.label, step=step, record=record, heading=heading,
+        summary=summary, back=back, state_label=workflow.state_label(record.state),
+        shows=[(label, getattr(record, attr)) for attr, label in step.shows],
+        values=values, errors=errors, message=message,
+        choices={f.name: choices_for(f) for f in step.fields},
+        version=request.form.get("version", record.version),
+        stale=status == 409 and request.method == "POST",
+    ), status

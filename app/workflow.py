@@ -1,12 +1,19 @@
-"""Pieces shared by the declarative workflows (tickets, objective plans, reviews):
-the shape of a transition table, who-may-act helpers, the refusals with their HTTP
-codes, and the parsing of the fields a transition asks for (from a form or JSON)."""
+"""The workflow engine shared by tickets, objective plans and reports, and reviews.
+
+A workflow is declared once as a `Workflow`: its states, its transitions (each carrying the
+effect it has on the record), the actions taken inside a state (each with its states and
+actors), the transitions the system takes by itself, and how history is written. `run`
+takes every transition of every table the same way: check (404/409/403/stale 409/422) →
+effect → target state → history entry (with the fields given and every column changed,
+old → new) → commit. Pages, the REST API, the CLI and the demo all call it.
+"""
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from typing import Callable
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
 from app.organisation import roles
@@ -27,6 +34,8 @@ class Field:
     required: bool = True
     choices: dict | None = None
     multiple: bool = False
+    when: str | None = None  # dates: "past" (today or earlier) or "future" (today or later)
+    prefill: Callable | None = None  # (record) -> value offered in the form
 
 
 @dataclass(frozen=True)
@@ -45,9 +54,11 @@ class Transition:
     target: str
     actor: Actor
     fields: tuple[Field, ...] = ()
-    requires: tuple[str, ...] = ()  # record attributes that must be filled first
+    effect: Callable | None = None  # (user, record, values) -> None: what it writes besides the state
+    requires: dict | None = None  # {record attribute: label} that must be filled first
     comment_field: str | None = None  # which field goes into the history comment
     branch: tuple[str, dict] | None = None  # (field, {value: target}) when the target varies
+    shows: tuple[tuple[str, object], ...] = ()  # (attribute, label) the actor must see to decide
 
     def target_for(self, values: dict) -> str:
         if self.branch:
@@ -56,37 +67,168 @@ class Transition:
         return self.target
 
 
-def available(table, user, document) -> list[Transition]:
-    """The transitions of a table the user may take on the document now."""
-    return [t for t in table if document.state in t.sources and t.actor.allows(user, document)]
+@dataclass(frozen=True)
+class Action:
+    """Something done to a record inside a state, without leaving it (a progress report, an
+    edit of a draft, a decision on a change request): in which states, and by whom."""
+
+    name: str
+    label: object
+    states: tuple[str, ...]
+    actor: Actor
+
+    def allows(self, user, record) -> bool:
+        return record.state in self.states and self.actor.allows(user, record)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One record type's workflow, declared once; everything else reads it."""
+
+    name: str  # the help page's address: /help/workflow/<name>
+    title: object
+    states: dict
+    transitions: tuple[Transition, ...]
+    history: Callable  # (record, name, from_state, to_state, user, comment, data) -> None
+    actions: tuple[Action, ...] = ()
+    automatic: tuple[Transition, ...] = ()  # taken by the system when a record reaches their source
+    events: dict = dataclass_field(default_factory=dict)  # labels of other history events
+    groups: dict = dataclass_field(default_factory=dict)  # named sets of states: {"final": (...)}
+
+    def transition(self, name: str) -> Transition | None:
+        return next((t for t in self.transitions if t.name == name), None)
+
+    def action(self, name: str) -> Action:
+        return next(a for a in self.actions if a.name == name)
+
+    def available(self, user, record) -> list[Transition]:
+        """The transitions the user may take on the record now."""
+        return [t for t in self.transitions if record.state in t.sources and t.actor.allows(user, record)]
+
+    def next_steps(self, state: str) -> list[Transition]:
+        """The transitions that can leave a state (who acts next, and what they supply)."""
+        return [t for t in self.transitions if state in t.sources]
+
+    def may(self, name: str, user, record) -> bool:
+        return self.action(name).allows(user, record)
+
+    def check(self, name: str, user, record) -> Action:
+        """An in-state action passes the same checks as a transition: state (409), person (403)."""
+        action = self.action(name)
+        if record.state not in action.states:
+            raise Conflict(gettext("“%(action)s” is not possible in the current state “%(state)s”.",
+                                   action=action.label, state=self.states[record.state]))
+        if not action.actor.allows(user, record):
+            raise Forbidden(gettext("Only %(actor)s may do this.", actor=action.actor.label))
+        return action
+
+    def event_labels(self) -> dict:
+        return {**{t.name: t.label for t in self.transitions + self.automatic},
+                **{a.name: a.label for a in self.actions}, **self.events}
+
+    def event_label(self, name: str) -> str:
+        label = self.event_labels().get(name)
+        return str(label) if label is not None else ""
+
+    def state_label(self, code) -> str:
+        return str(self.states[code]) if code in self.states else ""
 
 
 STALE = _l("Someone else changed this record meanwhile. Reload it; what you typed is kept.")
 
 
-def check_transition(table, user, document, name: str, raw: dict, version, states: dict):
+def check_transition(workflow: Workflow, user, record, name: str, raw: dict, version):
     """The checks every transition passes before acting, in order: known (404), allowed from
     this state (409), by this user (403), on the version the user saw (409), with the record
     and the fields complete (422). Returns the transition and its parsed fields."""
-    transition = next((t for t in table if t.name == name), None)
+    transition = workflow.transition(name)
     if transition is None:
         raise NotFound(gettext("Unknown action."))
-    if document.state not in transition.sources:
+    if record.state not in transition.sources:
         raise Conflict(gettext("This action is not possible in the current state “%(state)s”.",
-                               state=states[document.state]))
-    if not transition.actor.allows(user, document):
+                               state=workflow.states[record.state]))
+    if not transition.actor.allows(user, record):
         raise Forbidden(gettext("Only %(actor)s may do this.", actor=transition.actor.label))
-    if version not in (None, "") and str(version) != str(document.version):
+    if version not in (None, "") and str(version) != str(record.version):
         raise Conflict(str(STALE))
-    missing = [attr for attr in transition.requires if not getattr(document, attr)]
+    missing = {attr: label for attr, label in (transition.requires or {}).items() if not getattr(record, attr)}
     if missing:
-        raise Invalid(gettext("Complete these first: %(fields)s.", fields=", ".join(missing)),
-                      {m: gettext("This field is required.") for m in missing})
+        raise Invalid(gettext("Complete these first: %(fields)s.", fields=", ".join(map(str, missing.values()))),
+                      {attr: gettext("This field is required.") for attr in missing})
     return transition, parse_fields(transition.fields, raw)
 
 
+def snapshot(record) -> dict:
+    """The record's column values, to tell afterwards what an action changed."""
+    return {attr.key: getattr(record, attr.key) for attr in inspect(record).mapper.column_attrs}
+
+
+def changes(record, before: dict, skip=("state", "version")) -> dict:
+    """{column: [old, new]} for every column an action changed, as JSON values."""
+    after = snapshot(record)
+    return {key: [json_value(before.get(key)), json_value(value)]
+            for key, value in after.items() if key not in skip and before.get(key) != value}
+
+
+def json_value(value):
+    if isinstance(value, (QmsUser, Unit)):
+        return {"id": value.id, "name": str(value)}
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
+
+
+def event_data(values: dict, changed: dict | None = None) -> dict | None:
+    """What a history entry keeps: the fields given, and the columns changed (old → new)."""
+    data = {key: json_value(value) for key, value in values.items() if value is not None}
+    if changed:
+        data["changes"] = changed
+    return data or None
+
+
+def commit() -> None:
+    """Commit, answering 409 when someone else saved the record meanwhile."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(str(STALE)) from None
+
+
+def run(workflow: Workflow, user, record, name: str, raw: dict, version=None, *, save=True):
+    """Take transition `name` on `record` for `user`, or raise a WorkflowError. The caller
+    has loaded the record through its visibility rule (404)."""
+    transition, values = check_transition(workflow, user, record, name, raw, version)
+    before, from_state = snapshot(record), record.state
+    if transition.effect:
+        transition.effect(user, record, values)
+    record.state = transition.target_for(values)
+    comment = values.get(transition.comment_field) if transition.comment_field else None
+    workflow.history(record, name, from_state, record.state, user, comment,
+                     event_data(values, changes(record, before)))
+    for automatic in workflow.automatic:
+        if record.state in automatic.sources:
+            from_state, before = record.state, snapshot(record)
+            note = automatic.effect(user, record, {})
+            record.state = automatic.target
+            workflow.history(record, automatic.name, from_state, record.state, None, note,
+                             event_data({}, changes(record, before)))
+    if save:
+        commit()
+    return record
+
+
+def roles_of(user) -> set[str]:
+    """The names of the roles a user holds, given directly or through a FAB group. Every
+    rule asks this, as FAB does for permissions (SecurityManager.get_user_roles)."""
+    names = {role.name for role in user.roles}
+    for group in getattr(user, "groups", None) or ():
+        names.update(role.name for role in group.roles)
+    return names
+
+
 def has_role(user, *names) -> bool:
-    return any(role.name in names for role in user.roles)
+    return not roles_of(user).isdisjoint(names)
 
 
 def is_admin(user) -> bool:
@@ -156,13 +298,13 @@ def parse_value(field: Field, raw):
         return str(raw)
     if field.type == "date":
         if isinstance(raw, datetime.date):
+            check_date(raw, field.when, field.label)
             return raw
-        for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-            try:
-                return datetime.datetime.strptime(str(raw), fmt).date()
-            except ValueError:
-                continue
-        raise ValueError(gettext("Enter a date as dd/mm/yyyy."))
+        day = parse_date(raw)
+        if day is None:
+            raise ValueError(gettext("Enter a date as dd/mm/yyyy."))
+        check_date(day, field.when, field.label)
+        return day
     if field.type == "integer":
         try:
             return int(raw)
@@ -184,6 +326,25 @@ def parse_value(field: Field, raw):
             raise ValueError(gettext("Choose an existing, active entry."))
         return obj
     raise ValueError(f"unknown field type {field.type}")
+
+
+def parse_date(raw) -> datetime.date | None:
+    """A date typed as yyyy-mm-dd (date inputs, JSON) or dd/mm/yyyy; None if it is not one."""
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.datetime.strptime(str(raw).strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def check_date(day: datetime.date, when: str | None, label) -> None:
+    """Refuse a date on the wrong side of today, naming the field: `when` is "past" for
+    what has happened (detected, verified, held) and "future" for what is due."""
+    if when == "past" and day > today():
+        raise ValueError(gettext("%(field)s cannot be in the future.", field=label))
+    if when == "future" and day < today():
+        raise ValueError(gettext("%(field)s cannot be in the past.", field=label))
 
 
 def parse_fields(fields: tuple[Field, ...], raw: dict) -> dict:

@@ -248,6 +248,7 @@ def make_ticket(db, user, unit):
         path = [
             ("unit_review", ticket.created_by.username, "submit", {}),
             ("iso_review", heads[unit_code], "forward", {"signs": ["serious"]}),
+            ("leader_review", "thuky.iso", "present", {"note": "Tổng hợp, trình Trưởng ban ISO"}),
             ("analysis", "truongban.iso", "assign",
              {"assignee_unit": assignee_unit.id, "assignee": user(staff).id}),
             ("approval", staff, "propose",

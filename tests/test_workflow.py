@@ -26,7 +26,8 @@ def test_the_table_is_consistent():
     spec = {
         "submit": ("draft", "unit_review"), "return": ("unit_review", "draft"),
         "decline": ("unit_review", "declined"), "forward": ("unit_review", "iso_review"),
-        "assign": ("iso_review", "analysis"), "propose": ("analysis", "approval"),
+        "present": ("iso_review", "leader_review"),
+        "assign": ("leader_review", "analysis"), "propose": ("analysis", "approval"),
         "reject_proposal": ("approval", "analysis"), "approve": ("approval", "implementation"),
         "report_done": ("implementation", "verification"), "verify": ("verification", "verified"),
         "close": ("verified", "closed"),
@@ -70,7 +71,7 @@ def test_happy_path_numbers_history_and_boxes(make_ticket, db):
     assert ticket.number == first.number + 1
     assert ticket.display_number == f"{ticket.number:03d}/{ticket.year}"
     names = [e.name for e in ticket.events]
-    assert names == ["create", "submit", "forward", "assign", "propose", "approve",
+    assert names == ["create", "submit", "forward", "present", "assign", "propose", "approve",
                      "report_done", "verify", "close"]
     assert all(e.actor_id for e in ticket.events)
     assert ticket.signs == ["serious"] and ticket.implementing_unit_head.username == "truongphong.ktht"
@@ -123,29 +124,52 @@ def test_propose_refuses_a_past_date(make_ticket, user):
 
 
 def test_assignee_must_work_in_the_assigned_unit(make_ticket, user, unit):
-    ticket = make_ticket(state="iso_review")
+    ticket = make_ticket(state="leader_review")
     with pytest.raises(services.Invalid) as error:
         services.apply_transition(user("truongban.iso"), ticket.id, "assign",
                                   {"assignee_unit": unit("TNMT").id, "assignee": user("canbo.ktht").id})
     assert "assignee" in error.value.errors
 
 
-def test_change_request_decided_by_iso_leader_goes_to_box2_history(make_ticket, user, db):
+def test_approved_change_is_a_dated_amendment_of_box2(make_ticket, user, db):
+    """5.5: the first measures stay; the approved change is added to them, dated, and the
+    history keeps the old and new completion dates."""
     ticket = make_ticket(state="implementation")
+    first_due = ticket.due_date
+    new_due = datetime.date.today() + datetime.timedelta(days=50)
+    request = {"kind": "measures", "text": "Cần thêm thời gian", "new_measures": "Biện pháp bổ sung",
+               "new_due_date": new_due.isoformat()}
     with pytest.raises(services.Forbidden):
-        services.request_change(user("truongban.iso"), ticket.id, "measures", "x")
-    change = services.request_change(user("canbo.ktht"), ticket.id, "measures", "Cần thêm thời gian",
-                                     "Biện pháp điều chỉnh", datetime.date.today() + datetime.timedelta(days=50))
+        services.request_change(user("truongban.iso"), ticket.id, request)
+    with pytest.raises(services.Invalid) as past:
+        services.request_change(user("canbo.ktht"), ticket.id, {**request, "new_due_date": "01/01/2020"})
+    assert "new_due_date" in past.value.errors
+    change = services.request_change(user("canbo.ktht"), ticket.id, request)
     with pytest.raises(services.Forbidden):
         services.decide_change(user("chutich"), change.id, True)
     services.decide_change(user("truongban.iso"), change.id, True, "Đồng ý")
     db.session.refresh(ticket)
-    assert ticket.measures == "Biện pháp điều chỉnh"
-    assert ticket.due_date == datetime.date.today() + datetime.timedelta(days=50)
-    assert ticket.box2_revisions[-1].measures == "Biện pháp khắc phục"
-    assert ticket.events[-1].name == "change_approved"
+    assert ticket.measures == "Biện pháp khắc phục"  # the original measures are not replaced
+    assert [(c.new_measures, c.decided_at.date()) for c in services.box2_amendments(ticket)] == [
+        ("Biện pháp bổ sung", datetime.date.today())]
+    assert ticket.due_date == new_due
+    event = ticket.events[-1]
+    assert event.name == "change_approved"
+    assert event.data["changes"]["due_date"] == [first_due.isoformat(), new_due.isoformat()]
     with pytest.raises(services.Conflict):
         services.decide_change(user("truongban.iso"), change.id, False)
+
+
+def test_the_ticket_page_shows_the_original_measures_and_every_amendment(make_ticket, user, client_as):
+    ticket = make_ticket(state="implementation")
+    for text in ("Bổ sung lần một", "Bổ sung lần hai"):
+        change = services.request_change(user("canbo.ktht"), ticket.id, {"kind": "measures", "text": "Lý do",
+                                                                           "new_measures": text})
+        services.decide_change(user("truongban.iso"), change.id, True)
+    page = client_as("IsoLeader").get(f"/tickets/show/{ticket.id}").text
+    assert "Biện pháp khắc phục" in page
+    amendments = page[page.index("box2-amendments"):]
+    assert amendments.index("Bổ sung lần một") < amendments.index("Bổ sung lần hai")
 
 
 def test_progress_reports_overdue_and_missing_reports(make_ticket, user, db):

@@ -20,7 +20,7 @@ from app.reviews.models import Review
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
 from app.tickets.models import Ticket
-from app.workflow import available, today
+from app.workflow import today
 
 
 @dataclass
@@ -42,7 +42,8 @@ class _InOwnRight:
 
     def __init__(self, user):
         self.id, self.unit_id = user.id, user.unit_id
-        self.roles = [r for r in user.roles if r.name != roles.ADMIN]
+        held = list(user.roles) + [r for group in getattr(user, "groups", None) or () for r in group.roles]
+        self.roles = [r for r in held if r.name != roles.ADMIN]
 
 
 def _sort_key(item: Work):
@@ -61,7 +62,7 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
     ).all()
     late = tickets.missing_report_ids(on)
     for ticket in open_tickets:
-        steps = available(ticket_workflow.TRANSITIONS, person, ticket)
+        steps = ticket_workflow.WORKFLOW.available(person, ticket)
         title = f"{gettext('Ticket')} {ticket.display_number or gettext('(draft)')}: {ticket.description[:70]}"
         link = f"/tickets/show/{ticket.id}"
         if steps:
@@ -77,7 +78,7 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
                                      .options(selectinload(ObjectiveReport.plan))):
         items += _document_work(person, report, "report", objectives.report_due(report.plan.year))
     for review in db.session.scalars(select(Review).where(Review.state.notin_(review_workflow.FINAL_STATES))):
-        steps = available(review_workflow.transitions_for(review), person, review)
+        steps = review_workflow.workflow_for(review).available(person, review)
         if steps:
             items.append(Work("review", f"{gettext('Management review')} {review.display_number}",
                               ", ".join(str(s.label) for s in steps), f"/reviews/show/{review.id}", None,
@@ -87,7 +88,7 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
 
 def _document_work(person, document, kind, due) -> list[Work]:
     plan = objective_workflow.plan_of(document)
-    steps = available(objective_workflow.TRANSITIONS, person, document)
+    steps = objective_workflow.WORKFLOW.available(person, document)
     if not steps:
         return []
     owner = plan.unit.name if plan.unit else gettext("The agency (whole)")

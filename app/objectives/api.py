@@ -7,7 +7,7 @@ from flask_appbuilder.security.decorators import permission_name
 from app.objectives import documents, services, workflow
 from app.objectives.models import ObjectivePlan
 from app.rest import WorkflowApi, transition_json
-from app.workflow import WorkflowError, available
+from app.workflow import WorkflowError
 
 
 def row_json(row) -> dict:
@@ -108,7 +108,7 @@ class ObjectivePlanApi(WorkflowApi, ModelRestApi):
         return services.get_plan(pk)
 
     def steps(self, plan):
-        return available(workflow.TRANSITIONS, g.user, plan)
+        return workflow.WORKFLOW.available(g.user, plan)
 
     def take(self, pk, name, body):
         return services.apply_transition(g.user, services.get_plan(pk), name, body, body.get("version"))
@@ -144,7 +144,7 @@ class ObjectivePlanApi(WorkflowApi, ModelRestApi):
             report = self._report(pk).report
         except WorkflowError as error:
             return self._answer(error)
-        return self.response(200, result=[transition_json(t) for t in available(workflow.TRANSITIONS, g.user, report)],
+        return self.response(200, result=[transition_json(t) for t in workflow.WORKFLOW.available(g.user, report)],
                              state=report.state, version=report.version)
 
     @expose("/<int:pk>/report/transitions/<name>", methods=["POST"])

@@ -5,13 +5,12 @@ import re
 from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
 from app.objectives import workflow
-from app.objectives.models import ObjectiveEvent, ObjectivePlan, ObjectiveReport, ObjectiveRow, ReportRow
+from app.objectives.models import ObjectivePlan, ObjectiveReport, ObjectiveRow, ReportRow
 from app.organisation.models import Unit
-from app.workflow import STALE, Conflict, Forbidden, Invalid, NotFound, check_transition, today
+from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, run, today
 
 _NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
 
@@ -74,25 +73,9 @@ def get_report(report_id) -> ObjectiveReport:
     return report
 
 
-def _editable(user, document, what) -> None:
-    if document.state != "draft":
-        raise Conflict(gettext("Only a draft can be changed; this %(what)s is “%(state)s”.",
-                               what=what, state=workflow.STATES[document.state]))
-    if not workflow.may_draft(user, document):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.DRAFTER.label))
-
-
-def _event(plan, name, from_state, to_state, user, comment=None, report=None):
-    db.session.add(ObjectiveEvent(plan=plan, report=report, name=name, from_state=from_state,
-                                  to_state=to_state, actor_id=user.id if user else None, comment=comment))
-
-
-def _commit():
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(str(STALE)) from None
+def _editable(user, document) -> None:
+    """Rows of a plan, and a report's figures, are written only while a draft, by its drafter."""
+    workflow.WORKFLOW.check("edit", user, document)
 
 
 # --- plans ---------------------------------------------------------------------------
@@ -102,7 +85,7 @@ def create_plan(user, year: int, unit_id: int | None) -> ObjectivePlan:
         raise Invalid(gettext("Some fields are missing or invalid."), {"year": gettext("Enter a year such as 2026.")})
     plan = ObjectivePlan(year=int(year), unit_id=unit_id, revision=1, state="draft", created_by_id=user.id)
     plan.unit = db.session.get(Unit, unit_id) if unit_id else None
-    if not workflow.may_draft(user, plan):
+    if not workflow.DRAFTER.allows(user, plan):
         raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.DRAFTER.label))
     exists = db.session.scalar(select(func.count(ObjectivePlan.id)).where(
         ObjectivePlan.year == plan.year, ObjectivePlan.unit_id.is_(None) if unit_id is None
@@ -110,7 +93,7 @@ def create_plan(user, year: int, unit_id: int | None) -> ObjectivePlan:
     if exists:
         raise Conflict(gettext("A plan for this year already exists; open it, or make a new revision of it."))
     db.session.add(plan)
-    _event(plan, "create", None, "draft", user)
+    workflow.record(plan, "create", None, "draft", user)
     db.session.commit()
     return plan
 
@@ -163,7 +146,7 @@ def _row_values(plan: ObjectivePlan, raw: dict) -> dict:
 
 def save_row(user, plan_id, raw: dict, row_id=None) -> ObjectiveRow:
     plan = get_plan(plan_id)
-    _editable(user, plan, gettext("plan"))
+    _editable(user, plan)
     values = _row_values(plan, raw)
     if row_id is None:
         row = ObjectiveRow(plan=plan, position=len(plan.rows) + 1)
@@ -174,20 +157,20 @@ def save_row(user, plan_id, raw: dict, row_id=None) -> ObjectiveRow:
             raise NotFound(gettext("Objective not found."))
     for name, value in values.items():
         setattr(row, name, value)
-    _commit()
+    commit()
     return row
 
 
 def delete_row(user, plan_id, row_id) -> None:
     plan = get_plan(plan_id)
-    _editable(user, plan, gettext("plan"))
+    _editable(user, plan)
     row = db.session.get(ObjectiveRow, row_id)
     if row is None or row.plan_id != plan.id:
         raise NotFound(gettext("Objective not found."))
     plan.rows.remove(row)
     for position, remaining in enumerate(plan.rows, start=1):
         remaining.position = position
-    _commit()
+    commit()
 
 
 def previous_plan(plan: ObjectivePlan) -> ObjectivePlan | None:
@@ -224,22 +207,19 @@ def copy_rows(source: ObjectivePlan, target: ObjectivePlan) -> int:
 
 def copy_from_previous_year(user, plan_id) -> int:
     plan = get_plan(plan_id)
-    _editable(user, plan, gettext("plan"))
+    _editable(user, plan)
     source = previous_plan(plan)
     if source is None:
         raise NotFound(gettext("There is no approved plan of %(year)s to copy from.", year=plan.year - 1))
     count = copy_rows(source, plan)
-    _commit()
+    commit()
     return count
 
 
 def revise(user, plan_id) -> ObjectivePlan:
     """A change after approval: a new draft revision; the approved one stays in force."""
     plan = get_plan(plan_id)
-    if plan.state != "approved":
-        raise Conflict(gettext("Only an approved plan is revised; change the draft directly."))
-    if not workflow.may_draft(user, plan):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.DRAFTER.label))
+    workflow.WORKFLOW.check("revise", user, plan)
     pending = db.session.scalar(select(ObjectivePlan).where(ObjectivePlan.replaces_id == plan.id))
     if pending is not None:
         raise Conflict(gettext("A new revision of this plan is already being prepared."))
@@ -247,8 +227,8 @@ def revise(user, plan_id) -> ObjectivePlan:
                              replaces_id=plan.id, state="draft", created_by_id=user.id)
     db.session.add(revision)
     copy_rows(plan, revision)
-    _event(revision, "revise", None, "draft", user,
-           gettext("Revision %(n)s of the approved plan", n=plan.revision))
+    workflow.record(revision, "revise", None, "draft", user,
+                    gettext("Revision %(n)s of the approved plan", n=plan.revision))
     db.session.commit()
     return revision
 
@@ -256,66 +236,27 @@ def revise(user, plan_id) -> ObjectivePlan:
 # --- transitions (plans and reports) ---------------------------------------------------------
 
 def apply_transition(user, document, name: str, raw: dict, version=None):
-    transition, values = check_transition(workflow.TRANSITIONS, user, document, name, raw, version,
-                                          workflow.STATES)
-    is_report = isinstance(document, ObjectiveReport)
-    if name == "submit":
-        (_check_report_complete if is_report else _check_plan_complete)(document)
-        document.submitted_on = today()
-    if name == "approve":
-        if is_report and document.plan.state != "approved":
-            raise Conflict(gettext("The plan this report comes from is no longer in force."))
-        document.approved_by_id, document.approved_on = user.id, today()
-    from_state = document.state
-    document.state = transition.target
-    plan = workflow.plan_of(document)
-    _event(plan, name, from_state, document.state, user, values.get("comment"),
-           report=document if is_report else None)
-    if name == "approve" and not is_report and document.replaces is not None:
-        document.replaces.state = "superseded"
-        _event(document.replaces, "supersede", "approved", "superseded", user,
-               gettext("Replaced by revision %(n)s", n=document.revision))
-    _commit()
-    return document
-
-
-def _check_plan_complete(plan: ObjectivePlan) -> None:
-    if not plan.rows:
-        raise Invalid(gettext("Add at least one objective before submitting the plan."), {"rows": gettext("No objective.")})
-
-
-def _check_report_complete(report: ObjectiveReport) -> None:
-    errors = {}
-    for index, row in enumerate(report.rows, start=1):
-        if not (row.actual or "").strip() or row.achieved is None:
-            errors[f"row{index}"] = gettext("Objective %(n)s: enter what was achieved.", n=index)
-        elif row.achieved is False and not (row.direction or "").strip():
-            errors[f"row{index}"] = gettext("Objective %(n)s: give the direction for the coming period.", n=index)
-    if errors:
-        raise Invalid(gettext("The report is not complete."), errors)
+    return run(workflow.WORKFLOW, user, document, name, raw, version)
 
 
 # --- reports ---------------------------------------------------------------------------
 
 def create_report(user, plan_id) -> ObjectiveReport:
     plan = get_plan(plan_id)
-    if plan.state != "approved":
-        raise Conflict(gettext("A report is made only from an approved plan."))
+    workflow.WORKFLOW.check("create_report", user, plan)
     if plan.report is not None:
         raise Conflict(gettext("This plan already has its report."))
-    if not workflow.may_draft(user, plan):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.DRAFTER.label))
     report = ObjectiveReport(plan=plan, state="draft", created_by_id=user.id)
     db.session.add(report)
     report.rows = [ReportRow(objective_row=row) for row in plan.rows]
-    _event(plan, "create", None, "draft", user, report=report)
+    workflow.record(report, "create", None, "draft", user)
     db.session.commit()
     return report
 
 
 def save_report_row(user, report_id, row_id, raw: dict) -> ReportRow:
     report = get_report(report_id)
-    _editable(user, report, gettext("report"))
+    _editable(user, report)
     row = db.session.get(ReportRow, row_id)
     if row is None or row.report_id != report.id:
         raise NotFound(gettext("Objective not found."))
@@ -342,7 +283,7 @@ def save_report_row(user, report_id, row_id, raw: dict) -> ReportRow:
     if errors:
         db.session.rollback()
         raise Invalid(gettext("Some fields are missing or invalid."), errors)
-    _commit()
+    commit()
     return row
 
 

@@ -13,8 +13,8 @@ from app.objectives import documents, services, workflow
 from app.objectives.models import ObjectivePlan
 from app.organisation.models import Unit
 from app.tickets.views import pdf_response
-from app.ui import QmsInterface, QmsModelView, refusal, render_error
-from app.workflow import WorkflowError, available
+from app.ui import QmsInterface, QmsModelView, refusal, render_error, transition_page
+from app.workflow import WorkflowError
 
 
 def _owner(unit) -> str:
@@ -67,12 +67,13 @@ class ObjectivePlanView(QmsModelView):
             kinds=workflow.TARGET_KINDS, format_target=services.format_target,
             row_form=row_form or {"id": None, "values": {}, "errors": {}},
             report_form=report_form or {}, report=report,
-            may_draft=workflow.may_draft(g.user, plan),
-            plan_steps=available(workflow.TRANSITIONS, g.user, plan),
-            report_steps=available(workflow.TRANSITIONS, g.user, report) if report else [],
+            may={a.name: a.allows(g.user, plan) for a in workflow.WORKFLOW.actions},
+            may_edit_report=report is not None and workflow.WORKFLOW.may("edit", g.user, report),
+            plan_steps=workflow.WORKFLOW.available(g.user, plan),
+            report_steps=workflow.WORKFLOW.available(g.user, report) if report else [],
             previous=services.previous_plan(plan) if plan.state == "draft" else None,
             plan_due=services.plan_due(plan.year), report_due=services.report_due(plan.year),
-            event_labels=workflow.EVENT_LABELS, today=services.today(),
+            event_labels=workflow.WORKFLOW.event_labels(), today=services.today(),
             revision=db.session.scalar(select(ObjectivePlan).where(ObjectivePlan.replaces_id == plan.id)),
         ), status
 
@@ -150,17 +151,18 @@ class ObjectivePlanView(QmsModelView):
 
     # --- workflow -------------------------------------------------------------------------
 
-    @expose("/<int:pk>/do/<name>", methods=["POST"])
+    @expose("/<int:pk>/do/<name>", methods=["GET", "POST"])
     @has_access
     @permission_name("transition")
     def transition(self, pk, name):
         try:
             plan = services.get_plan(pk)
-            services.apply_transition(g.user, plan, name, request.form.to_dict(), request.form.get("version"))
-        except WorkflowError as error:
-            return refusal(error, _back_url(pk))
-        flash(gettext("Done: %(action)s.", action=workflow.TRANSITIONS_BY_NAME[name].label), "success")
-        return _back(pk)
+        except WorkflowError:
+            return render_error(404)
+        return transition_page(
+            self, workflow.WORKFLOW, plan, name,
+            lambda values, version: services.apply_transition(g.user, plan, name, values, version),
+            _back_url(pk), str(plan))
 
     @expose("/<int:pk>/revise", methods=["POST"])
     @has_access
@@ -205,20 +207,20 @@ class ObjectivePlanView(QmsModelView):
         flash(gettext("The objective was saved."), "success")
         return _back(pk, "#report")
 
-    @expose("/<int:pk>/report/do/<name>", methods=["POST"])
+    @expose("/<int:pk>/report/do/<name>", methods=["GET", "POST"])
     @has_access
     @permission_name("transition")
     def report_transition(self, pk, name):
         try:
             plan = services.get_plan(pk)
-            if plan.report is None:
-                raise services.NotFound(gettext("Report not found."))
-            services.apply_transition(g.user, plan.report, name, request.form.to_dict(),
-                                      request.form.get("version"))
-        except WorkflowError as error:
-            return refusal(error, _back_url(pk))
-        flash(gettext("Done: %(action)s.", action=workflow.TRANSITIONS_BY_NAME[name].label), "success")
-        return _back(pk, "#report")
+        except WorkflowError:
+            return render_error(404)
+        if plan.report is None:
+            return render_error(404, gettext("Report not found."))
+        return transition_page(
+            self, workflow.WORKFLOW, plan.report, name,
+            lambda values, version: services.apply_transition(g.user, plan.report, name, values, version),
+            _back_url(pk) + "#report", f"{gettext('Report')} — {plan}")
 
     @expose("/<int:pk>/report/rows/<int:row_id>/ticket", methods=["POST"])
     @has_access

@@ -1,8 +1,8 @@
 from typing import Optional
 
 from flask_appbuilder import Model
-from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from flask_appbuilder.security.sqla.models import Group, User
+from sqlalchemy import Boolean, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
@@ -62,3 +62,11 @@ class QmsUser(User):
 
     def __repr__(self) -> str:
         return self.get_full_name()
+
+
+@event.listens_for(Group, "mapper_configured")
+def _groups_hold_qms_users(mapper, cls) -> None:
+    """FAB's Group.users expects FAB's own User class and refuses our QmsUser at flush (the
+    user-role relationship is declared with enable_typechecks=False for this reason; the
+    group one is not). Accept our subclass, so groups can be given to people."""
+    mapper.get_property("users")._dependency_processor.enable_typechecks = False

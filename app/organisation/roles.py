@@ -54,6 +54,9 @@ SELF_SERVICE = (
     | _menus("Organisation", "Units")
 )
 
+# One help page per workflow (app/help), each a menu item of its own.
+HELP_MENUS = ("Workflow tickets", "Workflow objectives", "Workflow review-meeting", "Workflow review-report")
+
 # Tickets and nonconformities: every role works on them; which ticket and which step is
 # decided per record by the workflow table and the visibility rule (app/tickets).
 TICKET_WORK = (
@@ -68,7 +71,8 @@ TICKET_WORK = (
             "can_transition", "can_pdf")
     | _view("NonconformityApi", "can_get", "can_info", "can_post", "can_put")
     | _menus("Improvement", "Tickets", "Nonconformities", "Recurring nonconformities",
-             "Nonconformity categories", "Help", "Ticket workflow")
+             "Nonconformity categories", "Help")
+    | _menus(*HELP_MENUS)
 )
 # Objective plans and reports: who drafts and who approves is decided per plan by
 # app/objectives/workflow.py (unit staff/head, Ban ISO, top leader).

@@ -9,7 +9,7 @@ from flask_appbuilder.security.decorators import permission_name
 from app.rest import WorkflowApi
 from app.reviews import documents, services, workflow
 from app.reviews.models import Review
-from app.workflow import Invalid, WorkflowError, available
+from app.workflow import Invalid, WorkflowError
 
 
 def _figures_json(figures: dict) -> dict:
@@ -71,7 +71,7 @@ class ReviewApi(WorkflowApi, ModelRestApi):
         return services.get_review(pk)
 
     def steps(self, review):
-        return available(workflow.transitions_for(review), g.user, review)
+        return workflow.workflow_for(review).available(g.user, review)
 
     def take(self, pk, name, body):
         return services.apply_transition(g.user, pk, name, body, body.get("version"))

@@ -11,12 +11,12 @@ from app.objectives import services as objectives
 from app.organisation.models import QmsUser, Unit
 from app.reviews import workflow
 from app.reviews.models import (
-    InternalAudit, Review, ReviewAction, ReviewComment, ReviewEvent, ReviewItem, ReviewPresentation,
+    InternalAudit, Review, ReviewAction, ReviewComment, ReviewItem, ReviewPresentation,
 )
 from app.tickets import services as tickets
 from app.tickets import vocabulary
 from app.tickets.models import Nonconformity, Ticket
-from app.workflow import Conflict, Forbidden, Invalid, NotFound, check_transition, today
+from app.workflow import Conflict, Forbidden, Invalid, NotFound, run, today
 
 # The inputs of 5.8.1.1, in the order of the procedure. Sections with figures are computed
 # from the records; every section has a text the secretary completes before approval.
@@ -178,11 +178,6 @@ def get_review(review_id) -> Review:
     return review
 
 
-def _event(review, name, from_state, to_state, user, comment=None):
-    db.session.add(ReviewEvent(review=review, name=name, from_state=from_state, to_state=to_state,
-                               actor_id=user.id if user else None, comment=comment))
-
-
 def create_review(user, form: str, period_start: datetime.date, period_end: datetime.date) -> Review:
     if not workflow.SECRETARY.allows(user, None):
         raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.SECRETARY.label))
@@ -202,24 +197,21 @@ def create_review(user, form: str, period_start: datetime.date, period_end: date
                     figures=gather_inputs(period_start, period_end), inputs={})
     review.items = [ReviewItem(position=i) for i in range(1, len(workflow.DISCUSSION_TOPICS) + 1)]
     db.session.add(review)
-    _event(review, "create", None, "draft", user)
+    workflow.record(review, "create", None, "draft", user)
     db.session.commit()
     return review
 
 
 def _writable(user, review) -> None:
-    if review.state not in workflow.EDITABLE[review.form]:
-        raise Conflict(gettext("This review can no longer be changed (“%(state)s”).",
-                               state=workflow.STATES[review.state]))
-    if not workflow.SECRETARY.allows(user, review):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.SECRETARY.label))
+    """The one gate for writing a review's content: the declared action "write"."""
+    workflow.workflow_for(review).check("write", user, review)
 
 
 def refresh_inputs(user, review_id) -> Review:
     review = get_review(review_id)
     _writable(user, review)
     review.figures = gather_inputs(review.period_start, review.period_end)
-    _event(review, "refresh_inputs", review.state, review.state, user)
+    workflow.record(review, "refresh_inputs", review.state, review.state, user)
     db.session.commit()
     return review
 
@@ -329,8 +321,9 @@ def remove_action(user, review_id, action_id) -> None:
 
 def add_comment(user, review_id, text: str) -> ReviewComment:
     review = get_review(review_id)
-    if not workflow.may_comment(user, review):
-        raise Forbidden(gettext("Comments are taken from the top leader and Ban ISO members once the QMS report is approved."))
+    if review.form != "report":
+        raise Conflict(gettext("Comments are taken on the QMS report of a report-and-notice review."))
+    workflow.workflow_for(review).check("comment", user, review)
     if not (text or "").strip():
         raise Invalid(gettext("Some fields are missing or invalid."), {"text": gettext("This field is required.")})
     comment = ReviewComment(review=review, author_id=user.id, text=text.strip())
@@ -341,42 +334,7 @@ def add_comment(user, review_id, text: str) -> ReviewComment:
 
 def apply_transition(user, review_id, name: str, raw: dict, version=None) -> Review:
     review = get_review(review_id)
-    transition, values = check_transition(workflow.transitions_for(review), user, review, name, raw,
-                                          version, workflow.STATES)
-    from_state = review.state
-    review.state = transition.target
-    if name in ("approve_minutes", "issue_notice"):
-        review.approved_by_id, review.approved_on = user.id, today()
-        open_follow_up_tickets(user, review)
-    if name == "approve_report":
-        review.report_approved_by_id, review.report_approved_on = user.id, today()
-    _event(review, name, from_state, review.state, user, values.get("comment"))
-    db.session.commit()
-    return review
-
-
-def open_follow_up_tickets(user, review: Review) -> list[Ticket]:
-    """5.8.1.2: each decided action becomes a ticket for Ban ISO, source 'management review'."""
-    opened = []
-    for action in review.actions:
-        if action.ticket_id:
-            continue
-        ticket = Ticket(
-            kind="preventive", source="management_review", requesting_unit_id=action.focal_unit_id,
-            description=gettext("Decision of management review %(number)s: %(text)s",
-                                number=review.display_number, text=action.description),
-            related_documents=review.display_number, requested_on=today(), requester_id=user.id,
-            created_by_id=user.id, state="iso_review", due_date=action.due_date,
-            signs=["qms_effectiveness"],
-        )
-        db.session.add(ticket)
-        tickets.give_number(ticket, today())
-        db.session.flush()
-        tickets._record(ticket, "create_from_review", None, ticket.state, user,
-                        gettext("Decided by management review %(number)s", number=review.display_number))
-        action.ticket = ticket
-        opened.append(ticket)
-    return opened
+    return run(workflow.workflow_for(review), user, review, name, raw, version)
 
 
 # --- warnings for the dashboard -------------------------------------------------------

@@ -12,8 +12,8 @@ from app.organisation.models import QmsUser, Unit
 from app.reviews import documents, services, workflow
 from app.reviews.models import InternalAudit, Review
 from app.tickets.views import pdf_response
-from app.ui import QmsInterface, QmsModelView, refusal, render_error
-from app.workflow import WorkflowError, available
+from app.ui import QmsInterface, QmsModelView, refusal, render_error, transition_page
+from app.workflow import WorkflowError
 
 
 def _back_url(pk) -> str:
@@ -61,12 +61,12 @@ class ReviewView(QmsModelView):
         units = db.session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)).all()
         return self.render_template(
             "review.html", review=review, states=workflow.STATES, forms=workflow.FORMS,
-            steps=available(workflow.transitions_for(review), g.user, review),
-            next_steps=[t for t in workflow.transitions_for(review) if review.state in t.sources],
+            steps=workflow.workflow_for(review).available(g.user, review),
+            next_steps=workflow.workflow_for(review).next_steps(review.state),
             may_write=workflow.may_write(g.user, review), may_comment=workflow.may_comment(g.user, review),
             sections=services.INPUT_SECTIONS, figure_label=services.figure_label,
             topics=workflow.DISCUSSION_TOPICS, users=users, units=units,
-            event_labels=workflow.EVENT_LABELS, errors=errors or {}, values=values,
+            event_labels=workflow.workflow_for(review).event_labels(), errors=errors or {}, values=values,
         ), status
 
     @expose("/show/<int:pk>")
@@ -172,16 +172,18 @@ class ReviewView(QmsModelView):
         flash(gettext("Your comment was recorded."), "success")
         return _back(pk, "#comments")
 
-    @expose("/<int:pk>/do/<name>", methods=["POST"])
+    @expose("/<int:pk>/do/<name>", methods=["GET", "POST"])
     @has_access
     @permission_name("transition")
     def transition(self, pk, name):
         try:
-            services.apply_transition(g.user, pk, name, request.form.to_dict(), request.form.get("version"))
-        except WorkflowError as error:
-            return refusal(error, _back_url(pk))
-        flash(gettext("Done: %(action)s.", action=workflow.TRANSITIONS_BY_NAME[name].label), "success")
-        return _back(pk)
+            review = services.get_review(pk)
+        except WorkflowError:
+            return render_error(404)
+        return transition_page(
+            self, workflow.workflow_for(review), review, name,
+            lambda values, version: services.apply_transition(g.user, pk, name, values, version),
+            _back_url(pk), str(review))
 
     @expose("/<int:pk>/<any(minutes, report, notice):document>.pdf")
     @has_access

@@ -1,8 +1,13 @@
 """The two forms of management review (5.8) as declarative transition tables."""
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
 
+from app.extensions import db
 from app.organisation import roles
-from app.workflow import Actor, Field, Transition, has_role, is_admin
+from app.reviews.models import ReviewEvent
+from app.tickets import workflow as ticket_workflow
+from app.tickets.models import Ticket
+from app.tickets.numbering import give_number
+from app.workflow import Action, Actor, Field, Transition, Workflow, has_role, is_admin, today
 
 FORMS = {"meeting": _l("Meeting (5.8.1)"), "report": _l("Report and notice (5.8.2)")}
 
@@ -28,39 +33,93 @@ TOP_LEADER = Actor(_l("Agency top leader"), lambda u, r: has_role(u, roles.TOP_L
 COMMENT = Field("comment", "text", _l("Comment"), required=False)
 REASON = Field("comment", "text", _l("What must change"))
 
-TRANSITIONS = {
-    "meeting": (
-        Transition("hold", _l("Record that the meeting was held"), ("draft",), "held", SECRETARY,
-                   fields=(COMMENT,), comment_field="comment",
-                   requires=("meeting_date", "start_time", "place", "chair_id", "secretary_id")),
-        Transition("approve_minutes", _l("Approve the minutes"), ("held",), "minutes_approved", CHAIR,
-                   fields=(COMMENT,), comment_field="comment"),
-        Transition("return_minutes", _l("Return the minutes"), ("held",), "draft", CHAIR,
-                   fields=(REASON,), comment_field="comment"),
-    ),
-    "report": (
-        Transition("submit_report", _l("Submit the QMS report"), ("draft",), "report_review", SECRETARY,
-                   fields=(COMMENT,), comment_field="comment"),
-        Transition("approve_report", _l("Approve the QMS report and send it for comments"),
-                   ("report_review",), "report_approved", ISO_LEADER, fields=(COMMENT,),
-                   comment_field="comment"),
-        Transition("return_report", _l("Return the QMS report"), ("report_review",), "draft", ISO_LEADER,
-                   fields=(REASON,), comment_field="comment"),
-        Transition("submit_notice", _l("Submit the notice of results"), ("report_approved",), "notice_review",
-                   SECRETARY, fields=(COMMENT,), comment_field="comment",
-                   requires=("general_conclusion",)),
-        Transition("issue_notice", _l("Approve and issue the notice"), ("notice_review",), "issued",
-                   TOP_LEADER, fields=(COMMENT,), comment_field="comment"),
-        Transition("return_notice", _l("Return the notice"), ("notice_review",), "report_approved",
-                   TOP_LEADER, fields=(REASON,), comment_field="comment"),
-    ),
-}
-TRANSITIONS_BY_NAME = {t.name: t for table in TRANSITIONS.values() for t in table}
+def _approve(user, review, v):
+    """The minutes approved, or the notice issued: the decided actions become tickets."""
+    review.approved_by_id, review.approved_on = user.id, today()
+    open_follow_up_tickets(user, review)
 
-EVENT_LABELS = {
-    **{name: t.label for name, t in TRANSITIONS_BY_NAME.items()},
-    "create": _l("Drafted"),
-    "refresh_inputs": _l("Inputs gathered again from the records"),
+
+def _approve_report(user, review, v):
+    review.report_approved_by_id, review.report_approved_on = user.id, today()
+
+
+def open_follow_up_tickets(user, review) -> list[Ticket]:
+    """5.8.1.2: each decided action becomes a ticket for Ban ISO, source 'management review'."""
+    opened = []
+    for action in review.actions:
+        if action.ticket_id:
+            continue
+        ticket = Ticket(
+            kind="preventive", source="management_review", requesting_unit_id=action.focal_unit_id,
+            description=gettext("Decision of management review %(number)s: %(text)s",
+                                number=review.display_number, text=action.description),
+            related_documents=review.display_number, requested_on=today(), requester_id=user.id,
+            created_by_id=user.id, state=ticket_workflow.FOLLOW_UP_STATE, due_date=action.due_date,
+            signs=["qms_effectiveness"],
+        )
+        db.session.add(ticket)
+        give_number(ticket, today())
+        db.session.flush()
+        ticket_workflow.record(ticket, "create_from_review", None, ticket.state, user,
+                               gettext("Decided by management review %(number)s", number=review.display_number))
+        action.ticket = ticket
+        opened.append(ticket)
+    return opened
+
+
+def record(review, name, from_state, to_state, user, comment=None, data=None) -> None:
+    db.session.add(ReviewEvent(review=review, name=name, from_state=from_state, to_state=to_state,
+                               actor_id=user.id if user else None, comment=comment))
+
+
+COMMENTER = Actor(_l("Top leader, Ban ISO members and unit heads"),
+                  lambda u, r: has_role(u, roles.TOP_LEADER, roles.ISO_LEADER, roles.ISO_SECRETARY,
+                                        roles.UNIT_HEAD, roles.ADMIN))
+EVENTS = {"create": _l("Drafted"), "refresh_inputs": _l("Inputs gathered again from the records"),
+          "write": _l("Content saved")}
+GROUPS = {"final": FINAL_STATES}
+
+WORKFLOWS = {
+    "meeting": Workflow(
+        name="review-meeting", title=_l("Management review: meeting (5.8.1)"), states=STATES,
+        history=record, events=EVENTS, groups=GROUPS,
+        transitions=(
+            Transition("hold", _l("Record that the meeting was held"), ("draft",), "held", SECRETARY,
+                       fields=(COMMENT,), comment_field="comment",
+                       requires={"meeting_date": _l("Meeting date"), "start_time": _l("Start time"),
+                                 "place": _l("Place"), "chair_id": _l("Chair"),
+                                 "secretary_id": _l("Secretary")}),
+            Transition("approve_minutes", _l("Approve the minutes"), ("held",), "minutes_approved", CHAIR,
+                       fields=(COMMENT,), effect=_approve, comment_field="comment"),
+            Transition("return_minutes", _l("Return the minutes"), ("held",), "draft", CHAIR,
+                       fields=(REASON,), comment_field="comment"),
+        ),
+        actions=(Action("write", _l("Write the review"), EDITABLE["meeting"], SECRETARY),),
+    ),
+    "report": Workflow(
+        name="review-report", title=_l("Management review: report and notice (5.8.2)"), states=STATES,
+        history=record, events=EVENTS, groups=GROUPS,
+        transitions=(
+            Transition("submit_report", _l("Submit the QMS report"), ("draft",), "report_review", SECRETARY,
+                       fields=(COMMENT,), comment_field="comment"),
+            Transition("approve_report", _l("Approve the QMS report and send it for comments"),
+                       ("report_review",), "report_approved", ISO_LEADER, fields=(COMMENT,),
+                       effect=_approve_report, comment_field="comment"),
+            Transition("return_report", _l("Return the QMS report"), ("report_review",), "draft", ISO_LEADER,
+                       fields=(REASON,), comment_field="comment"),
+            Transition("submit_notice", _l("Submit the notice of results"), ("report_approved",),
+                       "notice_review", SECRETARY, fields=(COMMENT,), comment_field="comment",
+                       requires={"general_conclusion": _l("General conclusion")}),
+            Transition("issue_notice", _l("Approve and issue the notice"), ("notice_review",), "issued",
+                       TOP_LEADER, fields=(COMMENT,), effect=_approve, comment_field="comment"),
+            Transition("return_notice", _l("Return the notice"), ("notice_review",), "report_approved",
+                       TOP_LEADER, fields=(REASON,), comment_field="comment"),
+        ),
+        actions=(
+            Action("write", _l("Write the review"), EDITABLE["report"], SECRETARY),
+            Action("comment", _l("Comment on the QMS report"), COMMENTING, COMMENTER),
+        ),
+    ),
 }
 
 # BM.CTCL.02, table 4.2, word for word (the PDF prints these; the panel shows them too).
@@ -77,14 +136,13 @@ DISCUSSION_TOPICS = (
 )
 
 
-def transitions_for(review) -> tuple[Transition, ...]:
-    return TRANSITIONS[review.form]
+def workflow_for(review) -> Workflow:
+    return WORKFLOWS[review.form]
 
 
 def may_write(user, review) -> bool:
-    return review.state in EDITABLE[review.form] and SECRETARY.allows(user, review)
+    return workflow_for(review).may("write", user, review)
 
 
 def may_comment(user, review) -> bool:
-    return review.form == "report" and review.state in COMMENTING and has_role(
-        user, roles.TOP_LEADER, roles.ISO_LEADER, roles.ISO_SECRETARY, roles.UNIT_HEAD, roles.ADMIN)
+    return review.form == "report" and workflow_for(review).may("comment", user, review)

@@ -1,7 +1,9 @@
 """REST API (SPEC §8): /api/v1/tickets/ and /api/v1/nonconformities/, with the same row
 rules as the pages, and the workflow as discoverable transitions."""
-from flask import g
-from flask_appbuilder.api import ModelRestApi
+from flask import g, request
+from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from app.extensions import db
@@ -62,6 +64,40 @@ class TicketApi(WorkflowApi, ModelRestApi):
 
     def load(self, pk):
         return services.get_ticket(g.user, pk)
+
+    @expose("/present", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("transition")
+    def present(self):
+        """5.3: the ISO secretary presents several tickets at once with one consolidation note.
+        ---
+        post:
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    tickets: {type: array, items: {type: integer}}
+                    note: {type: string}
+          responses:
+            200: {description: The tickets presented}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: A ticket is not waiting to be presented, or was changed meanwhile}
+            422: {$ref: '#/components/responses/422'}
+        """
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("tickets"), list):
+            return self._answer(services.Invalid(gettext("Some fields are missing or invalid."),
+                                                 {"tickets": gettext("Choose at least one ticket.")}))
+        try:
+            presented = services.present_tickets(g.user, body["tickets"], body.get("note"))
+        except services.WorkflowError as error:
+            return self._answer(error)
+        return self.response(200, result=[{"id": t.id, "number": t.display_number, "state": t.state}
+                                          for t in presented])
 
     def steps(self, ticket):
         return services.available_transitions(g.user, ticket)

@@ -92,6 +92,7 @@ def _steps(unit_head, assignee_unit, assignee, stop_after: str, result="pass"):
     path = [
         ("submit", None, {}),  # by whoever opened the ticket
         ("forward", unit_head, {"signs": ["recurring"], "comment": "Đề nghị Ban ISO xem xét."}),
+        ("present", "thuky.iso", {"note": "Thư ký ISO đã tổng hợp, trình Trưởng ban ISO phân công."}),
         ("assign", "truongban.iso", {"assignee_unit": unit.id, "assignee": _user(assignee).id}),
         ("propose", assignee, {"cause": "Chưa có bước kiểm tra chéo trước khi trả kết quả.",
                                "measures": "Bổ sung bước kiểm tra chéo; tập huấn lại cán bộ.",
@@ -153,7 +154,7 @@ def load_ticket_demo() -> None:
         (auditor, "TNMT", "corrective", "internal_audit", "Đánh giá nội bộ: hồ sơ lưu chưa được scan đầy đủ.", 12,
          _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "forward")),
         (staff_ktht, "KTHT", "corrective", "internal_audit", "Hồ sơ thiếu phiếu kiểm soát quá trình.", 14,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "forward")),
+         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "present")),
         (staff_tnmt, "TNMT", "corrective", "nonconforming_activity", "Hồ sơ đăng ký biến động thiếu tờ khai thuế.", 25,
          _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "assign")),
         (staff_ktht, "KTHT", "preventive", "risk_analysis", "Rủi ro mất dữ liệu khi máy chủ một cửa hỏng.", 27,

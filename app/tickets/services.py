@@ -7,22 +7,20 @@ progress reports, change requests and files), which re-checks visibility (404), 
 import datetime
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select, true, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import and_, func, or_, select, true
 
 from app.extensions import db
 from app.organisation import roles
 from app.organisation.models import QmsUser, Unit
 from app.organisation.services import get_settings
 from app.tickets import files, vocabulary, workflow
+from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
-    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, available, check_transition,
-    choices_for, parse_fields, parse_value, today,
+    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, changes, choices_for, commit,
+    event_data, parse_fields, parse_value, run, snapshot, today,
 )
 from app.tickets.models import (
-    Attachment, Box2Revision, ChangeRequest, Nonconformity, ProgressReport,
-    Ticket, TicketCounter, TicketEvent,
+    Attachment, ChangeRequest, Nonconformity, ProgressReport, Ticket,
 )
 
 SEE_ALL_ROLES = (roles.ADMIN, roles.AUDITOR, roles.ISO_SECRETARY, roles.ISO_LEADER,
@@ -32,7 +30,7 @@ SEE_ALL_ROLES = (roles.ADMIN, roles.AUDITOR, roles.ISO_SECRETARY, roles.ISO_LEAD
 # --- visibility ---------------------------------------------------------------
 
 def sees_everything(user) -> bool:
-    return any(role.name in SEE_ALL_ROLES for role in user.roles)
+    return workflow.has_role(user, *SEE_ALL_ROLES)
 
 
 def ticket_visibility(user):
@@ -63,6 +61,8 @@ def nonconformity_visibility(user):
 
 
 def get_ticket(user, ticket_id) -> Ticket:
+    if not 0 < int(ticket_id) < 2**31:
+        raise NotFound(gettext("Ticket not found."))
     ticket = db.session.scalar(
         select(Ticket).where(Ticket.id == ticket_id, ticket_visibility(user))
     )
@@ -85,160 +85,31 @@ def may_open_for(user, unit_id) -> bool:
     return sees_everything(user) or (unit_id is not None and user.unit_id == unit_id)
 
 
-# --- numbering -----------------------------------------------------------------
-
-def next_number(year: int) -> int:
-    """Next consecutive number of a year. The counter row's update lock makes
-    concurrent callers wait for each other, so no number is given twice."""
-    for _ in range(3):
-        number = db.session.execute(
-            update(TicketCounter).where(TicketCounter.year == year)
-            .values(last_number=TicketCounter.last_number + 1)
-            .returning(TicketCounter.last_number)
-        ).scalar()
-        if number is not None:
-            return number
-        try:
-            with db.session.begin_nested():
-                db.session.add(TicketCounter(year=year, last_number=0))
-        except IntegrityError:
-            pass  # another transaction created the year's row first: update it
-    raise Conflict(gettext("Could not number the ticket, please try again."))
-
-
-def give_number(ticket: Ticket, on: datetime.date) -> None:
-    if ticket.number is None:
-        ticket.year = on.year
-        ticket.number = next_number(on.year)
-
-
-# --- fields --------------------------------------------------------------------
-
 # --- transitions ---------------------------------------------------------------
 
 def available_transitions(user, ticket: Ticket) -> list[workflow.Transition]:
-    return available(workflow.TRANSITIONS, user, ticket)
-
-
-def _record(ticket, name, from_state, to_state, user, comment=None, data=None):
-    db.session.add(TicketEvent(
-        ticket=ticket, name=name, from_state=from_state, to_state=to_state,
-        actor_id=user.id if user else None, comment=comment, data=data,
-    ))
-
-
-def _event_data(values: dict) -> dict:
-    data = {}
-    for key, value in values.items():
-        if isinstance(value, (QmsUser, Unit)):
-            data[key] = {"id": value.id, "name": str(value)}
-        elif isinstance(value, datetime.date):
-            data[key] = value.isoformat()
-        elif value is not None:
-            data[key] = value
-    return data
-
-
-def _in_unit(user: QmsUser, unit: Unit, field: str) -> None:
-    if user.unit_id != unit.id:
-        raise Invalid(
-            gettext("Some fields are missing or invalid."),
-            {field: gettext("%(person)s does not work in %(unit)s.", person=user.get_full_name(), unit=unit.name)},
-        )
-
-
-def _keep_box2(ticket: Ticket, user, reason: str) -> None:
-    """Box 2 amendments are history: keep what is about to be replaced."""
-    if ticket.cause or ticket.measures:
-        db.session.add(Box2Revision(
-            ticket=ticket, cause=ticket.cause, measures=ticket.measures,
-            implementing_unit_id=ticket.implementing_unit_id, implementer_id=ticket.implementer_id,
-            due_date=ticket.due_date, reason=reason, changed_by_id=user.id,
-        ))
-
-
-def _effect(name: str, user, ticket: Ticket, v: dict) -> None:
-    """What each transition writes on the ticket besides its state."""
-    if name == "submit":
-        give_number(ticket, today())
-    elif name == "forward":
-        ticket.signs = v["signs"]
-    elif name == "assign":
-        _in_unit(v["assignee"], v["assignee_unit"], "assignee")
-        ticket.assignee_unit_id, ticket.assignee_id = v["assignee_unit"].id, v["assignee"].id
-    elif name == "propose":
-        if v["completion_date"] < today():
-            raise Invalid(gettext("Some fields are missing or invalid."),
-                          {"completion_date": gettext("The date cannot be in the past.")})
-        _keep_box2(ticket, user, gettext("Replaced by a new proposal"))
-        ticket.cause, ticket.measures, ticket.due_date = v["cause"], v["measures"], v["completion_date"]
-        ticket.implementing_unit_id = ticket.implementing_unit_id or ticket.assignee_unit_id
-        ticket.implementer_id = ticket.implementer_id or ticket.assignee_id
-    elif name == "approve":
-        _in_unit(v["implementer"], v["implementing_unit"], "implementer")
-        if v["due_date"] < today():
-            raise Invalid(gettext("Some fields are missing or invalid."),
-                          {"due_date": gettext("The date cannot be in the past.")})
-        ticket.implementing_unit_id = v["implementing_unit"].id
-        ticket.implementer_id = v["implementer"].id
-        ticket.implementing_unit_head_id = v["implementing_unit"].head_id
-        ticket.due_date = v["due_date"]
-        ticket.verifier_id = v["verifier"].id if v.get("verifier") else None
-        ticket.approved_by_id, ticket.approved_on = user.id, today()
-    elif name == "report_done":
-        ticket.result_summary, ticket.reported_done_on = v["result_summary"], today()
-    elif name == "verify":
-        ticket.verification_result, ticket.verified_on = v["result"], v["verified_on"]
-        ticket.verified_by_id = user.id
-    elif name == "close":
-        ticket.evidence_text, ticket.closed_on, ticket.closed_by_id = v["evidence"], today(), user.id
+    return workflow.WORKFLOW.available(user, ticket)
 
 
 def apply_transition(user, ticket_id: int, name: str, raw: dict, version=None) -> Ticket:
     """Take transition `name` on a ticket for `user`, or raise a WorkflowError."""
-    ticket = get_ticket(user, ticket_id)
-    transition, values = check_transition(workflow.TRANSITIONS, user, ticket, name, raw, version, workflow.STATES)
-    from_state = ticket.state
-    _effect(name, user, ticket, values)
-    ticket.state = transition.target_for(values)
-    comment = values.get(transition.comment_field) if transition.comment_field else None
-    _record(ticket, name, from_state, ticket.state, user, comment, _event_data(values))
-    if ticket.state == "ineffective":
-        _close_ineffective(user, ticket)
+    return run(workflow.WORKFLOW, user, get_ticket(user, ticket_id), name, raw, version)
+
+
+def present_tickets(user, ticket_ids, note: str) -> list[Ticket]:
+    """5.3: the ISO secretary presents one or several consolidated tickets to the ISO
+    committee leader at once, with one consolidation note; all or none."""
     try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(str(STALE)) from None
-    return ticket
-
-
-def _close_ineffective(user, ticket: Ticket) -> Ticket:
-    """5.7: the verifier's 'not achieved' opens a new ticket for Ban ISO, linked to this one."""
-    follow_up = Ticket(
-        kind=ticket.kind, source="earlier_actions", requesting_unit_id=ticket.requesting_unit_id,
-        related_documents=ticket.related_documents,
-        description=gettext(
-            "Follow-up of ticket %(number)s, whose verification found the action not effective "
-            "(%(result)s).\n\nOriginal description:\n%(description)s",
-            number=ticket.display_number, result=vocabulary.label(vocabulary.VERIFICATION_RESULTS, ticket.verification_result),
-            description=ticket.description,
-        ),
-        requested_on=today(), requester_id=user.id, created_by_id=user.id,
-        state=workflow.FOLLOW_UP_STATE, follows=ticket, signs=["recurring"],
-    )
-    db.session.add(follow_up)
-    give_number(follow_up, today())
-    auto = workflow.AUTO_CLOSE_INEFFECTIVE
-    ticket.state = auto.target
-    ticket.closed_on = today()
-    db.session.flush()
-    _record(ticket, auto.name, "ineffective", auto.target, None,
-            gettext("Follow-up ticket %(number)s", number=follow_up.display_number))
-    _record(follow_up, "create_follow_up", None, follow_up.state, user,
-            gettext("Opened automatically after ticket %(number)s was found not effective",
-                    number=ticket.display_number))
-    return follow_up
+        ids = sorted({int(i) for i in ticket_ids})
+    except (TypeError, ValueError):
+        ids = []
+    if not ids:
+        raise Invalid(gettext("Some fields are missing or invalid."),
+                      {"tickets": gettext("Choose at least one ticket.")})
+    presented = [run(workflow.WORKFLOW, user, get_ticket(user, ticket_id), "present", {"note": note}, save=False)
+                 for ticket_id in ids]
+    commit()
+    return presented
 
 
 # --- tickets: creation, edits, implementation -------------------------------------
@@ -248,74 +119,82 @@ def check_box1(user, unit_id) -> None:
         raise Forbidden(gettext("You may only open tickets for your own unit."))
 
 
-def ensure_own_draft(user, ticket: Ticket) -> None:
+def ensure_own_draft(user, ticket: Ticket, action: str = "edit_draft") -> None:
     """Box 1 is edited, and a ticket deleted, only as a draft and only by its author."""
-    if ticket.state != "draft":
-        raise Conflict(gettext("Only a draft ticket can be changed or deleted."))
-    if not workflow.CREATOR.allows(user, ticket):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.CREATOR.label))
+    workflow.WORKFLOW.check(action, user, ticket)
 
 
 def record_creation(user, ticket: Ticket) -> None:
-    _record(ticket, "create", None, ticket.state, user)
+    workflow.record(ticket, "create", None, ticket.state, user)
 
 
 def add_progress_report(user, ticket_id, text, reported_on=None, uploads=()) -> ProgressReport:
     ticket = get_ticket(user, ticket_id)
-    if ticket.state != "implementation":
-        raise Conflict(gettext("Progress is reported only while the action is being implemented."))
-    if not workflow.IMPLEMENTER.allows(user, ticket):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.IMPLEMENTER.label))
+    workflow.WORKFLOW.check("report_progress", user, ticket)
     if not (text or "").strip():
         raise Invalid(gettext("Some fields are missing or invalid."), {"text": gettext("This field is required.")})
     attachments = checked_attachments(user, uploads, ticket_id=ticket.id)  # all checked first
     report = ProgressReport(ticket=ticket, text=text.strip(), reported_on=reported_on or today(),
                             author_id=user.id, attachments=attachments)
     db.session.add(report)
-    db.session.commit()
+    workflow.record(ticket, "report_progress", ticket.state, ticket.state, user, report.text,
+                    {"files": [a.filename for a in attachments]} if attachments else None)
+    commit()
     return report
 
 
-def request_change(user, ticket_id, kind, text, new_measures=None, new_due_date=None) -> ChangeRequest:
+CHANGE_FIELDS = (
+    workflow.Field("kind", "choice", _l("Kind of change"), choices=vocabulary.CHANGE_KINDS),
+    workflow.Field("text", "text", _l("What is needed and why")),
+    workflow.Field("new_measures", "text", _l("New measures"), required=False),
+    workflow.Field("new_due_date", "date", _l("New completion date"), required=False, when="future"),
+)
+
+
+def request_change(user, ticket_id, raw: dict) -> ChangeRequest:
+    """5.5: the implementer asks Ban ISO for resources or a change of measures."""
     ticket = get_ticket(user, ticket_id)
-    if ticket.state != "implementation":
-        raise Conflict(gettext("Changes are requested only while the action is being implemented."))
-    if not workflow.IMPLEMENTER.allows(user, ticket):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.IMPLEMENTER.label))
-    errors = {}
-    if kind not in vocabulary.CHANGE_KINDS:
-        errors["kind"] = gettext("This field is required.")
-    if not (text or "").strip():
-        errors["text"] = gettext("This field is required.")
-    if errors:
-        raise Invalid(gettext("Some fields are missing or invalid."), errors)
-    change = ChangeRequest(ticket=ticket, kind=kind, text=text.strip(), new_measures=new_measures or None,
-                           new_due_date=new_due_date, requested_by_id=user.id)
+    workflow.WORKFLOW.check("request_change", user, ticket)
+    v = parse_fields(CHANGE_FIELDS, raw)
+    change = ChangeRequest(ticket=ticket, kind=v["kind"], text=v["text"], new_measures=v["new_measures"],
+                           new_due_date=v["new_due_date"], requested_by_id=user.id)
     db.session.add(change)
-    db.session.commit()
+    workflow.record(ticket, "request_change", ticket.state, ticket.state, user, change.text, event_data(v))
+    commit()
     return change
 
 
 def decide_change(user, change_id, approved: bool, comment=None) -> ChangeRequest:
+    """The ISO leader decides a change request. An approved change is a dated amendment of
+    box 2: the measures first approved stay as they were, the amendment is added to them,
+    and a new completion date applies from then on."""
     change = db.session.get(ChangeRequest, change_id)
     if change is None:
         raise NotFound(gettext("Change request not found."))
     ticket = get_ticket(user, change.ticket_id)
+    workflow.WORKFLOW.check("decide_change", user, ticket)
     if change.decision != "pending":
         raise Conflict(gettext("This change request has already been decided."))
-    if not workflow.ISO_LEADER.allows(user, ticket):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.ISO_LEADER.label))
+    before = snapshot(ticket)
     change.decision = "approved" if approved else "rejected"
     change.decided_by_id, change.decided_at = user.id, datetime.datetime.now()
-    change.decision_comment = comment
-    if approved and (change.new_measures or change.new_due_date):
-        _keep_box2(ticket, user, gettext("Change request approved: %(text)s", text=change.text))
-        ticket.measures = change.new_measures or ticket.measures
-        ticket.due_date = change.new_due_date or ticket.due_date
-    _record(ticket, "change_" + change.decision, ticket.state, ticket.state, user, comment,
-            {"change_request": change.id, "kind": change.kind, "text": change.text})
-    db.session.commit()
+    change.decision_comment = comment or None
+    if approved and change.new_due_date:
+        ticket.due_date = change.new_due_date
+    workflow.record(ticket, "change_" + change.decision, ticket.state, ticket.state, user, comment,
+                    event_data({"change_request": change.id, "kind": change.kind, "text": change.text},
+                               changes(ticket, before)))
+    commit()
     return change
+
+
+def box2_amendments(ticket: Ticket) -> list[ChangeRequest]:
+    """The approved changes of box 2, oldest first: each a dated amendment."""
+    return [c for c in ticket.change_requests if c.decision == "approved"]
+
+
+def pending_changes(ticket: Ticket) -> list[ChangeRequest]:
+    return [c for c in ticket.change_requests if c.decision == "pending"]
 
 
 def checked_attachments(user, uploads, **owner) -> list[Attachment]:
@@ -330,11 +209,13 @@ def checked_attachments(user, uploads, **owner) -> list[Attachment]:
 
 def attach_to_ticket(user, ticket_id, uploads) -> list[Attachment]:
     ticket = get_ticket(user, ticket_id)
-    if ticket.state in workflow.FINAL_STATES:
-        raise Conflict(gettext("Files cannot be added to a closed ticket."))
+    workflow.WORKFLOW.check("attach_files", user, ticket)
     stored = checked_attachments(user, uploads, ticket_id=ticket.id)
     db.session.add_all(stored)
-    db.session.commit()
+    if stored:
+        workflow.record(ticket, "attach_files", ticket.state, ticket.state, user,
+                        ", ".join(a.filename for a in stored))
+    commit()
     return stored
 
 

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.organisation.models import Unit
 from app.tickets import services, vocabulary, workflow
 from app.tickets.models import NcCategory, Nonconformity, Ticket
-from app.ui import QmsInterface, QmsModelView, refusal, render_error
+from app.ui import QmsInterface, QmsModelView, refusal, render_error, transition_page
 
 PAGE_SIZE = 25
 
@@ -312,6 +312,9 @@ class TicketView(QmsModelView):
             "ticket_list.html", title=self.list_title, tickets=tickets, total=total, page=page,
             pages=pages, units=units, late=late, args=args, today=services.today(),
             states=workflow.STATES, kinds=vocabulary.KINDS, sources=vocabulary.SOURCES,
+            groups=workflow.WORKFLOW.groups, is_overdue=services.is_overdue,
+            present=next((t for t in workflow.WORKFLOW.transitions if t.name == "present"
+                          and t.actor.allows(g.user, None)), None),
             can_add=self.appbuilder.sm.has_access("can_add", self.class_permission_name),
         )
 
@@ -327,13 +330,12 @@ class TicketView(QmsModelView):
         return self.render_template(
             "ticket_show.html", title=self.show_title, ticket=ticket,
             available=services.available_transitions(g.user, ticket),
-            next_steps=workflow.transitions_from(ticket.state),
+            next_steps=workflow.WORKFLOW.next_steps(ticket.state), workflow=workflow.WORKFLOW,
             states=workflow.STATES, vocabulary=vocabulary, today=services.today(),
             overdue=services.is_overdue(ticket), late=ticket.id in services.missing_report_ids(),
             report_required=services.report_required(ticket, services.get_settings().report_interval_days),
-            is_implementer=workflow.IMPLEMENTER.allows(g.user, ticket),
-            is_iso_leader=workflow.ISO_LEADER.allows(g.user, ticket),
-            can_edit=ticket.state == "draft" and workflow.CREATOR.allows(g.user, ticket),
+            may={a.name: a.allows(g.user, ticket) for a in workflow.WORKFLOW.actions},
+            amendments=services.box2_amendments(ticket), change_fields=services.CHANGE_FIELDS,
         )
 
     @expose("/<int:pk>/do/<name>", methods=["GET", "POST"])
@@ -344,30 +346,34 @@ class TicketView(QmsModelView):
             ticket = services.get_ticket(g.user, pk)
         except services.WorkflowError:
             return render_error(404)
-        step = workflow.TRANSITIONS_BY_NAME.get(name)
-        if step is None:
-            return render_error(404)
-        values, errors, message, status = request.form, {}, None, 200
+        heading = f"{gettext('Ticket')} {ticket.display_number or gettext('(draft)')}"
+        return transition_page(
+            self, workflow.WORKFLOW, ticket, name,
+            lambda values, version: services.apply_transition(g.user, pk, name, values, version),
+            url_for(".show", pk=pk), heading, ticket.description)
+
+    @expose("/present", methods=["GET", "POST"])
+    @has_access
+    @permission_name("transition")
+    def present(self):
+        """5.3: the ISO secretary presents several consolidated tickets at once."""
+        step = workflow.WORKFLOW.transition("present")
+        waiting = [t for t in db.session.scalars(
+            services.ticket_list_query(g.user, {"state": step.sources[0]}).order_by(Ticket.year, Ticket.number))
+            if step.actor.allows(g.user, t)]
         if request.method == "POST":
             try:
-                services.apply_transition(g.user, pk, name, _form_values(step), request.form.get("version"))
+                presented = services.present_tickets(g.user, request.form.getlist("tickets"),
+                                                     request.form.get("note"))
             except services.WorkflowError as error:
                 db.session.rollback()
-                message, errors, status = error.message, error.errors, error.status
+                flash(error.message + "".join(f" {m}" for m in error.errors.values()), "danger")
             else:
-                flash(gettext("Done: %(action)s.", action=step.label), "success")
-                return redirect(url_for(".show", pk=pk))
-        elif ticket.state not in step.sources:
-            message, status = gettext(
-                "This action is not possible while the ticket is in state “%(state)s”.",
-                state=workflow.STATES[ticket.state]), 409
-        elif not step.actor.allows(g.user, ticket):
-            message, status = gettext("Only %(actor)s may do this.", actor=step.actor.label), 403
-        return self.render_template(
-            "transition_form.html", title=step.label, ticket=ticket, step=step, values=values,
-            errors=errors, message=message, choices={f.name: services.choices_for(f) for f in step.fields},
-            version=request.form.get("version", ticket.version), stale=status == 409 and request.method == "POST",
-        ), status
+                flash(gettext("%(count)s ticket(s) presented to the ISO committee leader.",
+                              count=len(presented)), "success")
+                return redirect(url_for(".list", state=step.target))
+        return self.render_template("ticket_present.html", title=step.label, step=step, tickets=waiting,
+                                    chosen=request.form.getlist("tickets"), note=request.form.get("note", ""))
 
     @expose("/<int:pk>/progress", methods=["POST"])
     @has_access
@@ -390,14 +396,8 @@ class TicketView(QmsModelView):
     @permission_name("progress")
     def change(self, pk):
         back = url_for(".show", pk=pk)
-        form = request.form
         try:
-            due = services.parse_value(workflow.Field("new_due_date", "date", ""), form.get("new_due_date"))
-            services.request_change(g.user, pk, form.get("kind"), form.get("text", ""),
-                                    form.get("new_measures", "").strip(), due)
-        except ValueError as error:
-            flash(str(error), "danger")
-            return redirect(back)
+            services.request_change(g.user, pk, request.form.to_dict())
         except services.WorkflowError as error:
             return refusal(error, back)
         flash(gettext("The change request was sent to the ISO committee leader."), "success")
@@ -448,11 +448,6 @@ class TicketView(QmsModelView):
         return pdf_response(data, f"BM.CTCL.01-{ticket.display_number.replace('/', '-') or ticket.id}.pdf")
 
 
-def _form_values(step: workflow.Transition) -> dict:
-    form = request.form
-    return {f.name: form.getlist(f.name) if f.multiple else form.get(f.name) for f in step.fields}
-
-
 def _disposition(filename: str, inline: bool) -> str:
     ascii_name = filename.encode("ascii", "ignore").decode() or "file"
     ascii_name = ascii_name.replace('"', "").replace("\\", "")
@@ -471,17 +466,3 @@ def pdf_response(data: bytes, filename: str) -> Response:
     response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = _disposition(filename, inline=True)
     return response
-
-
-class WorkflowHelpView(BaseView):
-    """The workflow table as a help page: states, who acts, what they supply."""
-
-    route_base = "/help"
-    default_view = "workflow"
-
-    @expose("/workflow")
-    @has_access
-    def workflow(self):
-        return self.render_template("workflow_help.html", states=workflow.STATES,
-                                    transitions=workflow.TRANSITIONS,
-                                    automatic=workflow.AUTO_CLOSE_INEFFECTIVE)

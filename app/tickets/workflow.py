@@ -1,19 +1,33 @@
-"""The ticket workflow of SPEC §3, declared once.
+"""The ticket workflow of SPEC §3, declared once: states, transitions with their effects,
+the actions taken inside a state, and the system's own step after a failed verification.
 
-The UI buttons and forms, the REST transitions, the permission checks and the help page
-all read STATES and TRANSITIONS; nothing else decides who may move a ticket where.
+The UI buttons and forms, the REST transitions, the permission checks, the help page and
+the history labels all read WORKFLOW; nothing else decides who may move a ticket where.
 """
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
 
+from app.extensions import db
 from app.organisation import roles
 from app.tickets import vocabulary
-from app.workflow import Actor, Field, Transition, has_role, is_admin, unit_head_of  # noqa: F401
+from app.tickets.models import Box2Revision, Ticket, TicketEvent
+from app.tickets.numbering import give_number
+from app.workflow import (
+    Action, Actor, Field, Invalid, Transition, Workflow, has_role, is_admin, today, unit_head_of,
+)
+
+
+def own_work(user_id, ticket) -> bool:
+    """5.6: the implementer, the head of the implementing unit and the assignee do not verify
+    their own work."""
+    return user_id is not None and user_id in (ticket.implementer_id, ticket.implementing_unit_head_id,
+                                               ticket.assignee_id)
 
 
 CREATOR = Actor(_l("The person who opened the ticket"),
                 lambda u, t: u.id == t.created_by_id or is_admin(u))
 REQUESTING_UNIT_HEAD = Actor(_l("Head of the requesting unit"),
                              lambda u, t: unit_head_of(u, t.requesting_unit_id) or is_admin(u))
+ISO_SECRETARY = Actor(_l("ISO secretary"), lambda u, t: has_role(u, roles.ISO_SECRETARY, roles.ADMIN))
 ISO_LEADER = Actor(_l("ISO committee leader"),
                    lambda u, t: has_role(u, roles.ISO_LEADER, roles.ADMIN))
 ASSIGNEE = Actor(_l("The assigned person or the head of the assigned unit"),
@@ -22,16 +36,20 @@ ASSIGNEE = Actor(_l("The assigned person or the head of the assigned unit"),
 IMPLEMENTER = Actor(_l("The implementer or the head of the implementing unit"),
                     lambda u, t: u.id == t.implementer_id
                     or unit_head_of(u, t.implementing_unit_id) or is_admin(u))
-VERIFIER = Actor(_l("Agency top leader or the person they delegated"),
-                 lambda u, t: has_role(u, roles.TOP_LEADER, roles.ADMIN) or u.id == t.verifier_id)
+VERIFIER = Actor(_l("Agency top leader or the person they delegated (not the implementer, the head "
+                    "of the implementing unit or the assignee)"),
+                 lambda u, t: (has_role(u, roles.TOP_LEADER, roles.ADMIN) or u.id == t.verifier_id)
+                 and not own_work(u.id, t) and not unit_head_of(u, t.implementing_unit_id))
 ISO_CLOSER = Actor(_l("ISO secretary or ISO committee leader"),
                    lambda u, t: has_role(u, roles.ISO_SECRETARY, roles.ISO_LEADER, roles.ADMIN))
+ANYONE_WHO_SEES = Actor(_l("Anyone who can see the ticket"), lambda u, t: True)
 
 STATES = {
     "draft": _l("Draft"),
     "unit_review": _l("Unit head review"),
     "declined": _l("Declined (no action needed)"),
-    "iso_review": _l("ISO committee review"),
+    "iso_review": _l("ISO secretary consolidating"),
+    "leader_review": _l("Presented to the ISO committee leader"),
     "analysis": _l("Cause analysis and proposal"),
     "approval": _l("Waiting for approval of the solution"),
     "implementation": _l("Implementation"),
@@ -41,17 +59,132 @@ STATES = {
     "closed": _l("Closed"),
     "closed_ineffective": _l("Closed as not effective"),
 }
-OPEN_STATES = ("unit_review", "iso_review", "analysis", "approval", "implementation",
+OPEN_STATES = ("unit_review", "iso_review", "leader_review", "analysis", "approval", "implementation",
                "verification", "verified")
 FINAL_STATES = ("declined", "closed", "closed_ineffective")
+FOLLOW_UP_STATE = "iso_review"
 
 COMMENT = Field("comment", "text", _l("Comment"), required=False)
+
+
+def _invalid(field: str, message) -> Invalid:
+    return Invalid(gettext("Some fields are missing or invalid."), {field: str(message)})
+
+
+def _in_unit(person, unit, field: str) -> None:
+    if person.unit_id != unit.id:
+        raise _invalid(field, gettext("%(person)s does not work in %(unit)s.",
+                                      person=person.get_full_name(), unit=unit.name))
+
+
+def keep_box2(ticket: Ticket, user, reason: str) -> None:
+    """Box 2 is history: keep what a new proposal is about to replace."""
+    if ticket.cause or ticket.measures:
+        db.session.add(Box2Revision(
+            ticket=ticket, cause=ticket.cause, measures=ticket.measures,
+            implementing_unit_id=ticket.implementing_unit_id, implementer_id=ticket.implementer_id,
+            due_date=ticket.due_date, reason=reason, changed_by_id=user.id,
+        ))
+
+
+# --- effects: what each transition writes on the ticket besides its state ------------------
+
+def _submit(user, ticket, v):
+    give_number(ticket, today())
+
+
+def _decline(user, ticket, v):
+    """A declined ticket is finished: its closing date starts its retention period."""
+    ticket.closed_on, ticket.closed_by_id = today(), user.id
+
+
+def _forward(user, ticket, v):
+    ticket.signs = v["signs"]
+
+
+def _assign(user, ticket, v):
+    _in_unit(v["assignee"], v["assignee_unit"], "assignee")
+    ticket.assignee_unit_id, ticket.assignee_id = v["assignee_unit"].id, v["assignee"].id
+
+
+def _propose(user, ticket, v):
+    keep_box2(ticket, user, gettext("Replaced by a new proposal"))
+    ticket.cause, ticket.measures, ticket.due_date = v["cause"], v["measures"], v["completion_date"]
+    ticket.implementing_unit_id = ticket.implementing_unit_id or ticket.assignee_unit_id
+    ticket.implementer_id = ticket.implementer_id or ticket.assignee_id
+
+
+def _approve(user, ticket, v):
+    unit, implementer, verifier = v["implementing_unit"], v["implementer"], v.get("verifier")
+    _in_unit(implementer, unit, "implementer")
+    if verifier is not None and (
+            verifier.id in (implementer.id, unit.head_id, ticket.assignee_id)
+            or (verifier.unit_id == unit.id and has_role(verifier, roles.UNIT_HEAD))):
+        raise _invalid("verifier", gettext(
+            "The implementer, the head of the implementing unit and the assignee cannot verify "
+            "their own work (5.6): choose someone else."))
+    ticket.implementing_unit_id, ticket.implementer_id = unit.id, implementer.id
+    ticket.implementing_unit_head_id = unit.head_id
+    ticket.due_date = v["due_date"]
+    ticket.verifier_id = verifier.id if verifier else None
+    ticket.approved_by_id, ticket.approved_on = user.id, today()
+
+
+def _report_done(user, ticket, v):
+    ticket.result_summary, ticket.reported_done_on = v["result_summary"], today()
+
+
+def _verify(user, ticket, v):
+    ticket.verification_result, ticket.verified_on = v["result"], v["verified_on"]
+    ticket.verified_by_id = user.id
+
+
+def _close(user, ticket, v):
+    ticket.evidence_text, ticket.closed_on, ticket.closed_by_id = v["evidence"], today(), user.id
+
+
+def _close_ineffective(user, ticket, v) -> str:
+    """5.7: the verifier's 'not achieved' closes the ticket and opens a new one for Ban ISO,
+    linked to it. Returns the history comment."""
+    follow_up = Ticket(
+        kind=ticket.kind, source="earlier_actions", requesting_unit_id=ticket.requesting_unit_id,
+        related_documents=ticket.related_documents,
+        description=gettext(
+            "Follow-up of ticket %(number)s, whose verification found the action not effective "
+            "(%(result)s).\n\nOriginal description:\n%(description)s",
+            number=ticket.display_number,
+            result=vocabulary.label(vocabulary.VERIFICATION_RESULTS, ticket.verification_result),
+            description=ticket.description,
+        ),
+        requested_on=today(), requester_id=user.id, created_by_id=user.id,
+        state=FOLLOW_UP_STATE, follows=ticket, signs=["recurring"],
+    )
+    db.session.add(follow_up)
+    give_number(follow_up, today())
+    ticket.closed_on = today()
+    db.session.flush()
+    record(follow_up, "create_follow_up", None, follow_up.state, user,
+           gettext("Opened automatically after ticket %(number)s was found not effective",
+                   number=ticket.display_number))
+    return gettext("Follow-up ticket %(number)s", number=follow_up.display_number)
+
+
+def record(ticket, name, from_state, to_state, user, comment=None, data=None) -> None:
+    """Write one line of a ticket's history."""
+    db.session.add(TicketEvent(ticket=ticket, name=name, from_state=from_state, to_state=to_state,
+                               actor_id=user.id if user else None, comment=comment, data=data))
+
+
+BOX2 = (("cause", _l("Cause analysis")), ("measures", _l("Proposed measures")),
+        ("due_date", _l("Completion date")))
 
 TRANSITIONS = (
     Transition(
         "submit", _l("Send to the unit head"), ("draft",), "unit_review", CREATOR,
-        fields=(COMMENT,), requires=("description", "kind", "requesting_unit_id", "source"),
-        comment_field="comment",
+        fields=(COMMENT,), effect=_submit, comment_field="comment",
+        requires={"description": _l("Description of the nonconformity / request"),
+                  "kind": _l("Kind of action"), "requesting_unit_id": _l("Requesting unit"),
+                  "source": _l("Source (5.1.2)")},
     ),
     Transition(
         "return", _l("Return for completion"), ("unit_review",), "draft", REQUESTING_UNIT_HEAD,
@@ -59,7 +192,7 @@ TRANSITIONS = (
     ),
     Transition(
         "decline", _l("Decline: no action needed"), ("unit_review",), "declined",
-        REQUESTING_UNIT_HEAD, fields=(Field("reason", "text", _l("Reason")),),
+        REQUESTING_UNIT_HEAD, fields=(Field("reason", "text", _l("Reason")),), effect=_decline,
         comment_field="reason",
     ),
     Transition(
@@ -70,84 +203,105 @@ TRANSITIONS = (
                   choices=vocabulary.SIGNS, multiple=True),
             COMMENT,
         ),
-        comment_field="comment",
+        effect=_forward, comment_field="comment",
     ),
     Transition(
-        "assign", _l("Assign for cause analysis"), ("iso_review",), "analysis", ISO_LEADER,
+        "present", _l("Present to the ISO committee leader"), ("iso_review",), "leader_review",
+        ISO_SECRETARY, fields=(Field("note", "text", _l("Consolidation note")),), comment_field="note",
+    ),
+    Transition(
+        "assign", _l("Assign for cause analysis"), ("leader_review",), "analysis", ISO_LEADER,
         fields=(
             Field("assignee_unit", "unit", _l("Assigned unit")),
             Field("assignee", "user", _l("Assigned person")),
             COMMENT,
         ),
-        comment_field="comment",
+        effect=_assign, comment_field="comment",
     ),
     Transition(
         "propose", _l("Propose the solution"), ("analysis",), "approval", ASSIGNEE,
         fields=(
-            Field("cause", "text", _l("Cause analysis")),
-            Field("measures", "text", _l("Proposed measures")),
-            Field("completion_date", "date", _l("Completion date")),
+            Field("cause", "text", _l("Cause analysis"), prefill=lambda t: t.cause),
+            Field("measures", "text", _l("Proposed measures"), prefill=lambda t: t.measures),
+            Field("completion_date", "date", _l("Completion date"), when="future",
+                  prefill=lambda t: t.due_date),
         ),
+        effect=_propose,
     ),
     Transition(
         "reject_proposal", _l("Send the proposal back"), ("approval",), "analysis", ISO_LEADER,
         fields=(Field("comment", "text", _l("What must change")),), comment_field="comment",
+        shows=BOX2,
     ),
     Transition(
         "approve", _l("Approve the solution"), ("approval",), "implementation", ISO_LEADER,
         fields=(
-            Field("implementing_unit", "unit", _l("Implementing unit")),
-            Field("implementer", "user", _l("Implementer")),
-            Field("due_date", "date", _l("Completion date")),
-            Field("verifier", "user", _l("Verification delegated to (optional)"), required=False),
+            Field("implementing_unit", "unit", _l("Implementing unit"),
+                  prefill=lambda t: t.implementing_unit_id or t.assignee_unit_id),
+            Field("implementer", "user", _l("Implementer"),
+                  prefill=lambda t: t.implementer_id or t.assignee_id),
+            Field("due_date", "date", _l("Completion date"), when="future", prefill=lambda t: t.due_date),
+            Field("verifier", "user", _l("Verification delegated to (optional)"), required=False,
+                  prefill=lambda t: t.verifier_id),
             COMMENT,
         ),
-        comment_field="comment",
+        effect=_approve, comment_field="comment", shows=BOX2,
     ),
     Transition(
         "report_done", _l("Report the result"), ("implementation",), "verification", IMPLEMENTER,
         fields=(Field("result_summary", "text", _l("Result of the implementation")),),
-        comment_field="result_summary",
+        effect=_report_done, comment_field="result_summary", shows=BOX2,
     ),
     Transition(
         "verify", _l("Record the verification"), ("verification",), "verified", VERIFIER,
         fields=(
             Field("result", "choice", _l("Verification result"),
                   choices=vocabulary.VERIFICATION_RESULTS),
-            Field("verified_on", "date", _l("Verification date")),
+            Field("verified_on", "date", _l("Verification date"), when="past", prefill=lambda t: today()),
             COMMENT,
         ),
-        comment_field="comment",
+        effect=_verify, comment_field="comment",
         branch=("result", {"pass": "verified", "fail": "ineffective", "new_measure": "ineffective"}),
+        shows=(("measures", _l("Proposed measures")), ("result_summary", _l("Result of the implementation"))),
     ),
     Transition(
         "close", _l("Close the ticket"), ("verified",), "closed", ISO_CLOSER,
         fields=(Field("evidence", "text", _l("Evidence of the results (box 3)")),),
-        comment_field="evidence",
+        effect=_close, comment_field="evidence",
+        shows=(("result_summary", _l("Result of the implementation")),),
     ),
 )
-TRANSITIONS_BY_NAME = {t.name: t for t in TRANSITIONS}
 
-# What the system does by itself: a failed verification closes the ticket as not
-# effective and opens a follow-up ticket in iso_review (SPEC §3, 5.7).
-AUTO_CLOSE_INEFFECTIVE = Transition(
-    "close_ineffective", _l("Closed automatically; a follow-up ticket was opened"),
-    ("ineffective",), "closed_ineffective",
-    Actor(_l("The system"), lambda u, t: False),
+WORKFLOW = Workflow(
+    name="tickets", title=_l("Ticket workflow (QT.CTCL 5.2–5.7)"), states=STATES,
+    transitions=TRANSITIONS, history=record,
+    automatic=(
+        Transition("close_ineffective", _l("Closed automatically; a follow-up ticket was opened"),
+                   ("ineffective",), "closed_ineffective", Actor(_l("The system"), lambda u, t: False),
+                   effect=_close_ineffective),
+    ),
+    actions=(
+        Action("edit_draft", _l("Edit the draft"), ("draft",), CREATOR),
+        Action("delete_draft", _l("Delete the draft"), ("draft",), CREATOR),
+        Action("link_nc", _l("Link a nonconformity"), ("draft",), CREATOR),
+        Action("unlink_nc", _l("Unlink a nonconformity"), ("draft",), CREATOR),
+        Action("attach_files", _l("Attach files"), ("draft",) + OPEN_STATES, ANYONE_WHO_SEES),
+        Action("report_progress", _l("Report progress"), ("implementation",), IMPLEMENTER),
+        Action("request_change", _l("Ask the ISO committee for a change"), ("implementation",), IMPLEMENTER),
+        Action("decide_change", _l("Decide a change request"), ("implementation",), ISO_LEADER),
+    ),
+    events={  # history labels of the events that are not transitions
+        "create": _l("Created"),
+        "edit_draft": _l("Draft edited"),
+        "link_nc": _l("Nonconformity linked"),
+        "unlink_nc": _l("Nonconformity unlinked"),
+        "attach_files": _l("Files attached"),
+        "report_progress": _l("Progress reported"),
+        "request_change": _l("Change requested"),
+        "create_follow_up": _l("Created as a follow-up ticket"),
+        "create_from_review": _l("Created from a management review decision"),
+        "change_approved": _l("Change request approved"),
+        "change_rejected": _l("Change request rejected"),
+    },
+    groups={"open": OPEN_STATES, "final": FINAL_STATES, "not_effective": ("closed_ineffective",)},
 )
-FOLLOW_UP_STATE = "iso_review"
-
-
-def transitions_from(state: str) -> list[Transition]:
-    """The transitions that can leave a state (who acts next, and what they supply)."""
-    return [t for t in TRANSITIONS if state in t.sources]
-
-
-EVENT_LABELS = {
-    **{t.name: t.label for t in TRANSITIONS},
-    AUTO_CLOSE_INEFFECTIVE.name: AUTO_CLOSE_INEFFECTIVE.label,
-    "create": _l("Created"),
-    "create_follow_up": _l("Created as a follow-up ticket"),
-    "change_approved": _l("Change request approved"),
-    "change_rejected": _l("Change request rejected"),
-}
