@@ -44,6 +44,7 @@ def test_happy_path_through_the_api(api, unit, user):
     assert {"value": "recurring", "label": "KPH có tính chất lặp lại"} in signs["choices"]
     assert _do(head, ticket_id, "forward", signs=["recurring"]).status_code == 200
 
+    assert _do(secretary, ticket_id, "present", note="Tổng hợp, trình Trưởng ban").status_code == 200
     assign = _available(leader, ticket_id)["assign"]
     assert [f["type"] for f in assign["fields"]] == ["unit", "user", "text"]
     assert any(c["value"] == str(unit("KTHT").id) for c in assign["fields"][0]["choices"])
@@ -79,7 +80,7 @@ def test_ineffective_path_through_the_api(api, make_ticket):
     assert follow_up, follow_ups
     shown = top.get(f"/api/v1/tickets/{follow_up[0]['id']}").json["result"]
     assert shown["follows"]["id"] == ticket.id and shown["source"] == "earlier_actions"
-    assert "assign" in _available(api("truongban.iso"), follow_up[0]["id"])
+    assert "present" in _available(api("thuky.iso"), follow_up[0]["id"])
 
 
 def test_error_codes(api, make_ticket, unit):

@@ -19,7 +19,7 @@ class WorkflowHelpView(BaseView):
     route_base = "/help"
     default_view = "workflow"
 
-    @expose("/workflow/")
+    @expose("/workflow")
     @expose("/workflow/<name>")
     @has_access
     def workflow(self, name="tickets"):

@@ -1,4 +1,5 @@
 """Pages for nonconformities and tickets. Thin: every rule lives in services/workflow."""
+import datetime
 import math
 from urllib.parse import quote
 
@@ -336,6 +337,7 @@ class TicketView(QmsModelView):
             report_required=services.report_required(ticket, services.get_settings().report_interval_days),
             may={a.name: a.allows(g.user, ticket) for a in workflow.WORKFLOW.actions},
             amendments=services.box2_amendments(ticket), change_fields=services.CHANGE_FIELDS,
+            field_labels=workflow.FIELD_LABELS, change_value=_change_value,
         )
 
     @expose("/<int:pk>/do/<name>", methods=["GET", "POST"])
@@ -446,6 +448,26 @@ class TicketView(QmsModelView):
         except ReportError as error:
             return render_error(503, str(error))
         return pdf_response(data, f"BM.CTCL.01-{ticket.display_number.replace('/', '-') or ticket.id}.pdf")
+
+
+def _change_value(key: str, value) -> str:
+    """One side of an "old → new" history line, as a person reads it: names for people and
+    units, dd/mm/yyyy for dates, labels for codes."""
+    from app.organisation.models import QmsUser
+    from app.ui import format_date
+
+    if value in (None, "", []):
+        return "—"
+    if key == "signs":
+        return ", ".join(vocabulary.label(vocabulary.SIGNS, v) for v in value)
+    if key == "verification_result":
+        return vocabulary.label(vocabulary.VERIFICATION_RESULTS, value)
+    if key.endswith("_id"):
+        record = db.session.get(Unit if key.endswith("unit_id") else QmsUser, value)
+        return record.name if isinstance(record, Unit) else record.get_full_name() if record else "—"
+    if key.endswith(("_date", "_on")):
+        return format_date(datetime.date.fromisoformat(value))
+    return str(value)
 
 
 def _disposition(filename: str, inline: bool) -> str:

@@ -272,6 +272,19 @@ TRANSITIONS = (
     ),
 )
 
+# Labels of the ticket's columns that transitions and decisions change, for the history's
+# "old → new" lines.
+FIELD_LABELS = {
+    "number": _l("Number"), "signs": _l("Signs that call for action (5.2.2)"),
+    "assignee_unit_id": _l("Assigned unit"), "assignee_id": _l("Assigned person"),
+    "cause": _l("Cause analysis"), "measures": _l("Proposed measures"),
+    "implementing_unit_id": _l("Implementing unit"), "implementer_id": _l("Implementer"),
+    "implementing_unit_head_id": _l("Head of the implementing unit"), "due_date": _l("Completion date"),
+    "verifier_id": _l("Verification delegated to"), "result_summary": _l("Result of the implementation"),
+    "verification_result": _l("Verification result"), "verified_on": _l("Verification date"),
+    "evidence_text": _l("Evidence of the results (box 3)"), "closed_on": _l("Closed"),
+}
+
 WORKFLOW = Workflow(
     name="tickets", title=_l("Ticket workflow (QT.CTCL 5.2–5.7)"), states=STATES,
     transitions=TRANSITIONS, history=record,
