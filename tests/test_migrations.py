@@ -1,25 +1,48 @@
-"""The schema comes from the Alembic migrations alone, on SQLite and PostgreSQL."""
+"""The schema comes from the Alembic migrations alone, on SQLite and PostgreSQL; a database
+made by a landed version upgrades to the newest schema without losing a row."""
+import datetime
+import io
 import os
 import subprocess
 import sys
+import tarfile
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LANDED_HEAD = "ebd591d"  # main with migrations 0001-0005, before any change of issue 10
+BEFORE_WIDENING = "ebd591d~1"  # made objective_event/review_event states varchar(20)
 
 
-def _flask(args, database_url, tmp_path):
-    env = {
+def _env(database_url, tmp_path):
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "FLASK_APP": "app",
         "QMS_INSTANCE_DIR": str(tmp_path / "instance"),
+        "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "1",  # reminders of the old code: no mail goes out
     }
+
+
+def _flask(args, database_url, tmp_path, cwd=ROOT):
+    """`flask ARGS` of the code in `cwd` (this tree, or an old version from _old_code)."""
     return subprocess.run(
-        [sys.executable, "-m", "flask", *args], cwd=ROOT, env=env,
+        [sys.executable, "-m", "flask", *args], cwd=cwd, env=_env(database_url, tmp_path),
         capture_output=True, text=True, timeout=300,
     )
+
+
+def _old_code(commit, tmp_path):
+    """The code of a landed commit, unpacked from this repository's history."""
+    archive = subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", commit], capture_output=True)
+    if archive.returncode != 0:
+        pytest.fail(f"the git history must hold {commit}: {archive.stderr.decode()}")
+    folder = tmp_path / commit.replace("~", "_")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(folder, filter="data")
+    return str(folder)
 
 
 def _fresh_database(tmp_path):
@@ -74,3 +97,117 @@ def test_unreachable_database_gives_a_clear_message(tmp_path):
     assert result.returncode != 0
     assert "Không kết nối được cơ sở dữ liệu" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# Run by the landed head's own code after its demo, so that the tables the demo leaves empty
+# (files, progress reports, change requests, box-2 revisions) hold rows too.
+LANDED_RECORDS = """
+from app import create_app
+from app.extensions import db
+from app.organisation.models import QmsUser
+from app.tickets import services
+from app.tickets.models import Ticket
+
+app = create_app()
+with app.app_context():
+    ticket = db.session.query(Ticket).filter_by(state="implementation").order_by(Ticket.id).first()
+    implementer = db.session.get(QmsUser, ticket.implementer_id)
+    leader = db.session.query(QmsUser).filter_by(username="truongban.iso").one()
+    pdf = b"%PDF-1.4\\n%%EOF\\n"
+    services.add_progress_report(implementer, ticket.id, "Tiến độ", uploads=[("tien-do.pdf", pdf)])
+    services.attach_to_ticket(implementer, ticket.id, [("bang-chung.pdf", pdf)])
+    change = services.request_change(implementer, ticket.id, "measures", "Đổi biện pháp",
+                                     new_measures="Biện pháp mới")
+    services.decide_change(leader, change.id, True)
+"""
+
+
+def _tables(url) -> dict[str, list[dict]]:
+    """Every row of every table, in primary-key order."""
+    engine = sa.create_engine(url)
+    try:
+        metadata = sa.MetaData()
+        metadata.reflect(engine)
+        with engine.connect() as connection:
+            return {table.name: [dict(row) for row in connection.execute(
+                        sa.select(table).order_by(*table.primary_key.columns)).mappings()]
+                    for table in metadata.tables.values()}
+    finally:
+        engine.dispose()
+
+
+def _state_widths(url) -> set:
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        return {column["type"].length for table in ("objective_event", "review_event")
+                for column in inspector.get_columns(table) if column["name"] in ("from_state", "to_state")}
+    finally:
+        engine.dispose()
+
+
+def _assert_no_new_operations(url, tmp_path):
+    check = _flask(["db", "check"], url, tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
+
+
+@pytest.mark.slow
+def test_the_landed_head_with_its_demo_upgrades_without_losing_a_row(tmp_path):
+    """A database made by the landed head's own setup and demo, upgraded by this code: every
+    row is still there with the same values, declined tickets got their closing date, and the
+    schema matches the models."""
+    url, drop = _fresh_database(tmp_path)
+    try:
+        landed = _old_code(LANDED_HEAD, tmp_path)
+        for step in (["qms", "setup"], ["qms", "demo"], ["qms", "remind"]):
+            result = _flask(step, url, tmp_path, cwd=landed)
+            assert result.returncode == 0, result.stderr
+        records = subprocess.run([sys.executable, "-c", LANDED_RECORDS], cwd=landed,
+                                 env=_env(url, tmp_path), capture_output=True, text=True, timeout=120)
+        assert records.returncode == 0, records.stderr
+        before = _tables(url)
+        assert before["alembic_version"] == [{"version_num": "0005"}]
+        assert all(before[t] for t in ("ticket", "ticket_event", "objective_event", "review_event",
+                                       "nonconformity", "attachment", "change_request", "notification"))
+        declined = {t["id"] for t in before["ticket"] if t["state"] == "declined"}
+        assert declined and all(t["closed_on"] is None for t in before["ticket"] if t["id"] in declined)
+
+        upgrade = _flask(["db", "upgrade"], url, tmp_path)
+        assert upgrade.returncode == 0, upgrade.stderr
+        after = _tables(url)
+        for table, rows in before.items():
+            if table == "alembic_version":
+                continue
+            assert len(after[table]) == len(rows), table
+            for old, new in zip(rows, after[table]):
+                if table == "ticket" and old["id"] in declined:
+                    old = {**old, "closed_on": new["closed_on"]}  # the one value 0006 fills in
+                assert {column: new[column] for column in old} == old, (table, old)
+
+        declined_on = {}
+        for event in before["ticket_event"]:
+            if event["ticket_id"] in declined and event["to_state"] == "declined":
+                declined_on[event["ticket_id"]] = event["at"].date()
+        closed_on = {t["id"]: t["closed_on"] for t in after["ticket"] if t["id"] in declined}
+        assert closed_on == declined_on and all(isinstance(d, datetime.date) for d in closed_on.values())
+        _assert_no_new_operations(url, tmp_path)
+    finally:
+        drop()
+
+
+def test_state_columns_made_20_wide_before_ebd591d_are_widened(tmp_path):
+    """ebd591d widened two columns by editing landed migrations: databases made before it
+    keep varchar(20) until a new migration widens them."""
+    url, drop = _fresh_database(tmp_path)
+    try:
+        old = _old_code(BEFORE_WIDENING, tmp_path)
+        made = _flask(["db", "upgrade"], url, tmp_path, cwd=old)
+        assert made.returncode == 0, made.stderr
+        assert _state_widths(url) == {20}
+        upgrade = _flask(["db", "upgrade"], url, tmp_path)
+        assert upgrade.returncode == 0, upgrade.stderr
+        assert _state_widths(url) == {30}
+        _assert_no_new_operations(url, tmp_path)
+    finally:
+        drop()

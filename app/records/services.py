@@ -1,8 +1,11 @@
 """Retention of ticket records (VII: 03 years after closing, an agency setting).
 
-An archive is written to a temporary folder, every file is read back against its checksum,
-the folder is renamed into place, and only then is the record deleted — one transaction
-per record. A record whose archive could not be written stays in the database.
+The archive holds every column of every row that leaves the database with the ticket, and of
+every row of another record whose link to it is emptied, read from the table metadata, so a
+column or table added later is archived too. It is written to a temporary folder, every file
+is read back against its checksum, the folder is renamed into place, and only then are exactly
+the archived rows deleted — one transaction per record. A record whose archive could not be
+written stays in the database.
 """
 import datetime
 import hashlib
@@ -12,16 +15,15 @@ import os
 import shutil
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import Column, Table, and_, delete, select, update
 
 from app.extensions import db
-from app.objectives.models import ReportRow
+from app.organisation.models import QmsUser, Unit
 from app.organisation.services import get_settings
-from app.reviews.models import ReviewAction
 from app.tickets import workflow
 from app.tickets.documents import ticket_pdf
 from app.tickets.files import safe_filename
-from app.tickets.models import Attachment, Ticket
+from app.tickets.models import Ticket
 from app.workflow import today
 
 log = logging.getLogger(__name__)
@@ -45,50 +47,105 @@ def past_retention(on: datetime.date | None = None) -> list[Ticket]:
     ).all()
 
 
-def _user(user) -> dict | None:
-    return {"id": user.id, "username": user.username, "name": user.get_full_name()} if user else None
+# Rows of other records that point at a ticket outlive it: their link is emptied, and the
+# row as it was goes into the archive. Every other row that points at the ticket, or at a row
+# leaving with it, is the ticket's own and leaves with it into the archive — so a table added
+# later is archived whole by default, never forgotten.
+KEPT_LINKS = {
+    ("nonconformity", "ticket_id"),  # an NC (5.1) is a record of its own
+    ("ticket", "follows_id"),  # a follow-up ticket
+    ("review_action", "ticket_id"),
+    ("report_row", "ticket_id"),
+}
+PEOPLE_AND_UNITS = ("ab_user", "unit")
 
 
-def _columns(obj) -> dict:
+def _key(table: Table, row) -> tuple:
+    return tuple(row[c.name] for c in table.primary_key)
+
+
+def _rows(table: Table, column: Column, values: set) -> dict[tuple, dict]:
+    """Rows of `table` whose `column` is in `values`, locked until the transaction ends."""
+    if not values:
+        return {}
+    rows = db.session.execute(select(table).where(column.in_(values)).with_for_update()).mappings()
+    return {_key(table, row): dict(row) for row in rows}
+
+
+def ticket_rows(ticket_id: int) -> tuple[dict, dict]:
+    """(removed, unlinked): the rows that leave with the ticket and the rows whose link to one
+    of them is emptied, as {table: {primary key: row}}, found by following every foreign key
+    of the table metadata."""
+    tickets = Ticket.__table__
+    removed = {tickets: _rows(tickets, tickets.c.id, {ticket_id})}
+    unlinked: dict = {}
+    pending = [tickets]
+    while pending:
+        parent = pending.pop()
+        for table in Ticket.metadata.sorted_tables:
+            for fk in table.foreign_keys:
+                if fk.column.table is not parent:
+                    continue
+                found = _rows(table, fk.parent, {row[fk.column.name] for row in removed[parent].values()})
+                if (table.name, fk.parent.name) in KEPT_LINKS:
+                    unlinked.setdefault(table, {}).update(found)
+                elif found.keys() - removed.get(table, {}).keys():
+                    removed.setdefault(table, {}).update(found)
+                    pending.append(table)
+    for table, rows in removed.items():  # a row leaving is not merely unlinked
+        for key in rows:
+            unlinked.get(table, {}).pop(key, None)
+    return removed, {t: rows for t, rows in unlinked.items() if rows}
+
+
+def _json_row(table: Table, row: dict, files: dict) -> dict:
+    """Every column of a row as JSON: dates in ISO form, bytes as a file of the archive."""
     data = {}
-    for column in obj.__table__.columns:
-        value = getattr(obj, column.key)
-        if column.key == "data":
-            continue
-        data[column.key] = value.isoformat() if isinstance(value, (datetime.date, datetime.datetime)) else value
+    for column in table.columns:
+        value = row[column.name]
+        if isinstance(value, (bytes, memoryview)):
+            name = safe_filename(row["filename"]) if row.get("filename") else column.name
+            relative = f"files/{table.name}-{'-'.join(map(str, _key(table, row)))}-{name}"
+            if relative in files:
+                raise ValueError(f"two files named {relative}")
+            files[relative] = bytes(value)
+            value = {"file": relative}
+        elif isinstance(value, (datetime.date, datetime.time)):
+            value = value.isoformat()
+        data[column.name] = value
     return data
 
 
-def ticket_record(ticket: Ticket) -> dict:
-    """Everything the database holds about a ticket, as JSON-ready data."""
-    return {
-        "ticket": _columns(ticket),
-        "display_number": ticket.display_number,
-        "people": {name: _user(getattr(ticket, name)) for name in (
-            "requester", "created_by", "assignee", "implementer", "implementing_unit_head",
-            "approved_by", "verifier", "verified_by", "closed_by")},
-        "units": {name: getattr(ticket, name).name if getattr(ticket, name) else None
-                  for name in ("requesting_unit", "assignee_unit", "implementing_unit")},
-        "history": [{**_columns(e), "actor": _user(e.actor)} for e in ticket.events],
-        "box2_revisions": [_columns(r) for r in ticket.box2_revisions],
-        "progress_reports": [{**_columns(p), "files": [a.id for a in p.attachments]} for p in ticket.progress_reports],
-        "change_requests": [_columns(c) for c in ticket.change_requests],
-        "nonconformities": [nc.id for nc in ticket.nonconformities],
-        "follow_ups": [t.id for t in ticket.follow_ups],
-        "attachments": [_columns(a) for a in _all_attachments(ticket)],
-    }
+def _directory(tables: list[dict]) -> dict:
+    """Names of the people and units the archived rows refer to (they stay in the database)."""
+    ids: dict[str, set] = {name: set() for name in PEOPLE_AND_UNITS}
+    for rows_by_table in tables:
+        for table, rows in rows_by_table.items():
+            for fk in table.foreign_keys:
+                if fk.column.table.name in ids:
+                    ids[fk.column.table.name] |= {r[fk.parent.name] for r in rows.values()} - {None}
+    people = db.session.scalars(select(QmsUser).where(QmsUser.id.in_(ids["ab_user"]))).all()
+    units = db.session.scalars(select(Unit).where(Unit.id.in_(ids["unit"]))).all()
+    return {"people": {p.id: {"username": p.username, "name": p.get_full_name()} for p in people},
+            "units": {u.id: u.name for u in units}}
 
 
-def _all_attachments(ticket: Ticket) -> list[Attachment]:
-    return db.session.scalars(select(Attachment).where(Attachment.ticket_id == ticket.id)
-                              .order_by(Attachment.id)).all()
+def ticket_record(ticket: Ticket, removed: dict, unlinked: dict, files: dict) -> dict:
+    """The archive's ticket.json; fills `files` with the bytes columns, kept as files."""
+    def tables(rows_by_table):
+        return {table.name: [_json_row(table, rows[key], files) for key in sorted(rows)]
+                for table in Ticket.metadata.sorted_tables if (rows := rows_by_table.get(table))}
+
+    return {"ticket": ticket.display_number, "id": ticket.id, "archived_on": today().isoformat(),
+            "removed": tables(removed), "unlinked": tables(unlinked),
+            **_directory([removed, unlinked])}
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_archive(ticket: Ticket, out_dir: Path) -> Path:
+def write_archive(ticket: Ticket, removed: dict, unlinked: dict, out_dir: Path) -> Path:
     """Write and verify the ticket's archive folder; return it. Raises on any failure."""
     name = f"phieu-{ticket.year or 'nhap'}-{ticket.number or 0:03d}-id{ticket.id}"
     final = out_dir / name
@@ -98,10 +155,10 @@ def write_archive(ticket: Ticket, out_dir: Path) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     try:
         (partial / "files").mkdir(parents=True)
-        files = {"ticket.json": json.dumps(ticket_record(ticket), ensure_ascii=False, indent=2).encode("utf-8"),
-                 "BM.CTCL.01.pdf": ticket_pdf(ticket)}
-        for attachment in _all_attachments(ticket):
-            files[f"files/{attachment.id}-{safe_filename(attachment.filename)}"] = attachment.data
+        files: dict[str, bytes] = {}
+        record = ticket_record(ticket, removed, unlinked, files)
+        files["ticket.json"] = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
+        files["BM.CTCL.01.pdf"] = ticket_pdf(ticket)
         manifest = {}
         for relative, data in files.items():
             (partial / relative).write_bytes(data)
@@ -124,16 +181,21 @@ def verify_archive(folder: Path) -> bool:
     return all(_sha256(folder / relative) == digest for relative, digest in manifest["sha256"].items())
 
 
-def _delete(ticket: Ticket) -> None:
-    for model in (ReviewAction, ReportRow):  # links from other records are kept, emptied
-        db.session.execute(update(model).where(model.ticket_id == ticket.id).values(ticket_id=None))
-    for nc in ticket.nonconformities:
-        nc.ticket_id = None
-    for follow_up in ticket.follow_ups:
-        follow_up.follows_id = None
-    for attachment in _all_attachments(ticket):
-        db.session.delete(attachment)
-    db.session.delete(ticket)
+def _where_key(table: Table, key: tuple):
+    return and_(*(column == value for column, value in zip(table.primary_key, key)))
+
+
+def _remove(removed: dict, unlinked: dict) -> None:
+    """Empty the kept links, then delete exactly the archived rows, dependants first."""
+    for table, rows in unlinked.items():
+        for key, row in rows.items():
+            links = {fk.parent.name: None for fk in table.foreign_keys
+                     if (table.name, fk.parent.name) in KEPT_LINKS and fk.column.table in removed
+                     and row[fk.parent.name] is not None}
+            db.session.execute(update(table).where(_where_key(table, key)).values(links))
+    for table in reversed(Ticket.metadata.sorted_tables):
+        for key in removed.get(table, {}):
+            db.session.execute(delete(table).where(_where_key(table, key)))
 
 
 def archive_past_retention(out_dir: str | Path, on: datetime.date | None = None) -> tuple[list, list]:
@@ -145,14 +207,15 @@ def archive_past_retention(out_dir: str | Path, on: datetime.date | None = None)
         ticket = db.session.get(Ticket, ticket_id)
         label = ticket.display_number or f"#{ticket.id}"
         try:
-            folder = write_archive(ticket, out)
+            removed, unlinked = ticket_rows(ticket.id)
+            folder = write_archive(ticket, removed, unlinked, out)
         except Exception as error:  # this record stays; the others go on
             log.error("Archive of ticket %s failed: %s", label, error)
             db.session.rollback()
             failed.append((label, str(error)))
             continue
         try:
-            _delete(ticket)
+            _remove(removed, unlinked)
             db.session.commit()
         except Exception as error:
             db.session.rollback()
