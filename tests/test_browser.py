@@ -131,7 +131,9 @@ def test_a_ticket_walks_from_draft_to_closed_through_the_pages(browser, live_ser
 
     assert act("canbo.ktht", ticket_id, "submit") == "Lãnh đạo đơn vị xem xét"
     assert act("truongphong.ktht", ticket_id, "forward",
-               lambda p: p.check("input[name=signs][value=recurring]")) == "Ban ISO xem xét"
+               lambda p: p.check("input[name=signs][value=recurring]")) == "Thư ký ISO đang tổng hợp"
+    assert act("thuky.iso", ticket_id, "present",
+               lambda p: p.fill("textarea[name=note]", "Tổng hợp, trình phân công")) == "Đã trình Lãnh đạo Ban ISO"
 
     def assign(p):
         p.select_option("select[name=assignee_unit]", str(unit("KTHT").id))
@@ -163,7 +165,7 @@ def test_a_ticket_walks_from_draft_to_closed_through_the_pages(browser, live_ser
     ticket = db.session.get(Ticket, ticket_id)
     assert ticket.state == "closed" and ticket.evidence_text == "Sổ theo dõi kiểm tra chéo"
     assert [e.name for e in ticket.events][-8:] == [
-        "submit", "forward", "assign", "propose", "approve", "report_done", "verify", "close"]
+        "submit", "forward", "present", "assign", "propose", "approve", "report_done", "verify", "close"]
 
 
 def test_a_unit_drafts_and_its_head_approves_a_plan_through_the_pages(browser, live_server, db, unit):

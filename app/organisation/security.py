@@ -115,7 +115,7 @@ class QmsSecurityManager(SecurityManager):
         """
         cached = g.get("qms_permissions")
         if cached is None or cached[0] != user.id:
-            by_role = self.get_user_roles_permissions(user) if user.roles else {}
+            by_role = self.get_user_roles_permissions(user) if user.roles or user.groups else {}
             cached = (user.id, {pair for pairs in by_role.values() for pair in pairs})
             g.qms_permissions = cached
         return (permission_name, view_name) in cached[1]
