@@ -90,3 +90,15 @@ def test_missing_wkhtmltopdf_gives_a_clear_message(make_ticket, client_as_user, 
     assert response.status_code == 503
     assert "wkhtmltopdf" in response.text and "apt-get install" in response.text
     assert "Traceback" not in response.text
+
+
+def test_box2_prints_the_original_measures_and_every_amendment(make_ticket, user, client_as_user):
+    from app.tickets import services
+
+    ticket = make_ticket(state="implementation")
+    change = services.request_change(user("canbo.ktht"), ticket.id, {
+        "kind": "measures", "text": "Thêm một đợt tập huấn", "new_measures": "Tập huấn lại toàn bộ cán bộ"})
+    services.decide_change(user("truongban.iso"), change.id, True)
+    text = pdf_text(client_as_user("canbo.ktht").get(f"/tickets/{ticket.id}/pdf").data)
+    assert "Biện pháp khắc phục" in text and "Tập huấn lại toàn bộ cán bộ" in text
+    assert "Điều chỉnh ngày" in text

@@ -4,6 +4,7 @@ from flask_appbuilder import IndexView, expose
 from app.dashboard import services
 from app.organisation import roles
 from app.organisation.services import get_settings
+from app.workflow import roles_of
 
 
 class HomeView(IndexView):
@@ -14,10 +15,11 @@ class HomeView(IndexView):
     @expose("/")
     def index(self):
         user = g.user if g.user and g.user.is_authenticated else None
-        steering = user is not None and any(r.name in roles.STEERING for r in user.roles)
+        held = sorted(roles_of(user)) if user else []
+        steering = any(name in roles.STEERING for name in held)
         return self.render_template(
             self.index_template, appbuilder=self.appbuilder, settings=get_settings(),
-            user_roles=[roles.role_label(r.name) for r in user.roles] if user else [],
+            user_roles=[roles.role_label(name) for name in held],
             work=services.my_work(user) if user else [],
             figures=services.steering(user) if steering else None,
         )
