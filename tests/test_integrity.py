@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import csrf_token
 
 TODAY = datetime.date.today().isoformat()
-VIETNAMESE = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
+VIETNAMESE = set("ăâđêôơưàáảãạấầẩẫậắằẳẵặèéẻẽẹếềểễệìíỉĩịòóỏõọốồổỗộớờởỡợùúủũụứừửữựỳýỷỹỵ")
 _years = itertools.count(2061)  # years no demo data or other test uses
 
 
@@ -92,7 +92,7 @@ def test_plan_page_refuses_to_delete_an_approved_plan(as_admin, plan, db):
     approved = plan("approved")
     token = csrf_token(as_admin.get(f"/objectives/show/{approved}").text)
     page = as_admin.post(f"/objectives/delete/{approved}", data={"csrf_token": token}, follow_redirects=True)
-    assert "Chỉ có thể thay đổi bản dự thảo" in page.text
+    assert "Chỉ được sửa khi còn ở trạng thái nháp" in page.text
     db.session.expire_all()
     assert db.session.get(ObjectivePlan, approved) is not None
 
@@ -129,8 +129,14 @@ def test_admin_cannot_rewrite_or_delete_a_review_past_draft(api, user, db):
     year = next(_years)
     draft = services.create_review(user("thuky.iso"), "meeting", datetime.date(year, 1, 1),
                                    datetime.date(year, 6, 30)).id
+    assert "period_end" in _refused(admin.put(f"/api/v1/reviews/{draft}", json={"period_end": f"{year + 1}-01-31"}),
+                                    422)["errors"]
+    assert "period_end" in _refused(admin.put(f"/api/v1/reviews/{draft}", json={"period_end": f"{year - 1}-12-31"}),
+                                    422)["errors"]
     moved = admin.put(f"/api/v1/reviews/{draft}", json={"period_end": f"{year}-12-31"})
     assert moved.status_code == 200, moved.text
+    db.session.expire_all()
+    assert db.session.get(Review, draft).events[-1].name == "refresh_inputs"
     assert admin.delete(f"/api/v1/reviews/{draft}").status_code == 200
     assert db.session.get(Review, draft) is None
 
@@ -194,7 +200,8 @@ def test_nested_objects_and_unknown_ids_are_refused_without_new_rows(api, userna
     client = api(username)
     before = _counts(db)
     ticket = {"kind": "corrective", "source": "feedback", "description": "Lồng đối tượng", "requested_on": TODAY}
-    for value in ({"id": 99997, "name": "Đơn vị giả"}, {"name": "Đơn vị giả"}, 99997, "abc", [unit("KTHT").id]):
+    for value in ({"id": 99997, "name": "Đơn vị giả"}, {"name": "Đơn vị giả"}, 99997, 2 ** 40, "abc", True,
+                  [unit("KTHT").id]):
         body = _refused(client.post("/api/v1/tickets/", json={**ticket, "requesting_unit": value}), 422)
         assert "Đơn vị đề nghị" in body["errors"]["requesting_unit"], body
     category = db.session.query(NcCategory).first().id
@@ -269,3 +276,21 @@ def test_bad_values_are_refused_in_vietnamese_naming_the_field(api, unit, make_t
         "unit": unit("KTHT").id, "detected_on": TODAY, "description": "x", "source": "?", "category": category}),
         422)
     assert "Nguồn thông tin đầu vào" in body["errors"]["source"]
+
+
+def test_every_model_api_checks_bodies_and_labels_fields_in_vietnamese(app):
+    from flask_appbuilder.api import ModelRestApi
+
+    from app.rest import WorkflowErrorsAsResponses
+
+    apis = [view for view in app.appbuilder.baseviews if isinstance(view, ModelRestApi)]
+    assert {view.resource_name for view in apis} >= {"tickets", "nonconformities", "objective-plans", "reviews"}
+    with app.test_request_context():
+        for view in apis:
+            assert isinstance(view, WorkflowErrorsAsResponses), view
+            columns = set(view.add_columns)
+            if "put" not in view.exclude_route_methods:
+                columns |= set(view.edit_columns)
+            for column in columns:
+                label = str(view.label_columns[column])
+                assert vietnamese(label) and label != view._prettify_column(column), (view.resource_name, column)
