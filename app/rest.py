@@ -2,9 +2,10 @@
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext, lazy_gettext as _l
 
 from app.extensions import db
-from app.workflow import WorkflowError, choices_for
+from app.workflow import Invalid, WorkflowError, choices_for
 
 
 def transition_json(step) -> dict:
@@ -21,8 +22,28 @@ def transition_json(step) -> dict:
     return {"name": step.name, "label": str(step.label), "target": step.target, "fields": fields}
 
 
+def _is_id(value) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit())
+
+
+# marshmallow's English messages (FAB's schemas) → ours, by their first words
+SCHEMA_MESSAGES = (
+    ("Missing data", _l("This field is required.")),
+    ("Field may not be null", _l("This field is required.")),
+    ("Not a valid date", _l("Enter a date as YYYY-MM-DD.")),
+    ("Not a valid integer", _l("Enter a whole number.")),
+    ("Longer than maximum length", _l("The text is too long.")),
+)
+
+
 class WorkflowErrorsAsResponses:
-    """Turn the rules' refusals into 403/404/409/422 answers instead of 500."""
+    """Turn the rules' refusals into 403/404/409/422 answers instead of 500, and check a JSON
+    body before FAB's schema loads it: marshmallow would create a new row from a nested
+    object or an unknown id (units, categories the caller may not create), and answers in
+    English. `label_columns` must name every add/edit column in Vietnamese; `vocabularies`
+    maps a column to its controlled list of codes."""
+
+    vocabularies: dict = {}
 
     def _answer(self, error: WorkflowError):
         db.session.rollback()
@@ -31,14 +52,77 @@ class WorkflowErrorsAsResponses:
             body["errors"] = error.errors
         return self.response(error.status, **body)
 
+    @staticmethod
+    def _invalid(errors: dict) -> Invalid:
+        """422 with a message that names every field at fault."""
+        return Invalid(" ".join([gettext("Some fields are missing or invalid."), *errors.values()]), errors)
+
+    def _label(self, column) -> str:
+        return str(self.label_columns[column])
+
+    def _reference_error(self, column, value) -> str | None:
+        """Related records are given by id only, and must exist (and be active)."""
+        many = self.datamodel.is_relation_one_to_many(column) or self.datamodel.is_relation_many_to_many(column)
+        ids = value if many and isinstance(value, list) else [value]
+        if (many and not isinstance(value, list)) or not all(_is_id(v) for v in ids):
+            return gettext("%(field)s: give the id of an existing entry, not an object.", field=self._label(column))
+        model = self.datamodel.get_related_model(column)
+        for related_id in ids:
+            in_range = int(related_id) < 2 ** 31  # our keys are 32-bit integers; PostgreSQL refuses larger ones
+            related = db.session.get(model, int(related_id)) if in_range else None
+            if related is None or not getattr(related, "active", True):
+                return gettext("%(field)s: there is no active entry with the id %(id)s.",
+                               field=self._label(column), id=related_id)
+        return None
+
+    def checked_body(self, columns) -> dict:
+        """The request's JSON object, or Invalid (422) before anything is loaded."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise Invalid(gettext("Send the record as a JSON object."))
+        errors = {}
+        for column in columns:
+            value = body.get(column)
+            if value is None:
+                continue  # absent or null: the schema says whether it is required
+            problem = None
+            if self.datamodel.is_relation(column):
+                problem = self._reference_error(column, value)
+            elif column in self.vocabularies and not (isinstance(value, str) and value in self.vocabularies[column]):
+                problem = gettext("%(field)s: choose one of the accepted values.", field=self._label(column))
+            if problem:
+                errors[column] = problem
+        if errors:
+            raise self._invalid(errors)
+        return body
+
+    def response_422(self, message=None):
+        """FAB's schema errors ({field: [English texts]}) in Vietnamese, naming each field."""
+        if not isinstance(message, dict):
+            return self._answer(Invalid(gettext("The record could not be saved: some values are not valid.")))
+        columns = set(self.add_columns or ()) | set(self.edit_columns or ())
+        errors = {}
+        for field, texts in message.items():
+            if field not in columns:
+                errors[field] = gettext("“%(name)s” cannot be set here.", name=field)
+                continue
+            text = " ".join(map(str, texts)) if isinstance(texts, list) else str(texts)
+            problem = next((str(ours) for start, ours in SCHEMA_MESSAGES if text.startswith(start)),
+                           gettext("The value is not valid."))
+            errors[field] = f"{self._label(field)}: {problem}"
+        return self._answer(self._invalid(errors))
+
     def post_headless(self):
         try:
+            self.checked_body(self.add_columns)
             return super().post_headless()
         except WorkflowError as error:
             return self._answer(error)
 
     def put_headless(self, pk):
         try:
+            if self.datamodel.get(pk, self._base_filters) is not None:  # else FAB's 404
+                self.checked_body(self.edit_columns)
             return super().put_headless(pk)
         except WorkflowError as error:
             return self._answer(error)
@@ -48,7 +132,6 @@ class WorkflowErrorsAsResponses:
             return super().delete_headless(pk)
         except WorkflowError as error:
             return self._answer(error)
-
 
 
 class WorkflowApi(WorkflowErrorsAsResponses):

@@ -71,6 +71,7 @@ def test_catalogue_is_complete():
     assert os.path.exists(CATALOGUE[:-3] + ".mo")
 
 
+# /nonconformities/edit/5: the demo's first NC still open (a settled NC is read-only, 409)
 ADMIN_SCREENS = [
     "/", "/users/list/", "/users/add", "/users/show/1", "/users/edit/1", "/users/userinfo/",
     "/userinfoeditview/form", "/resetmypassword/form", "/resetpassword/form?pk=2",
@@ -82,7 +83,7 @@ ADMIN_SCREENS = [
     "/users/list/?_flt_0_username=admin", "/no-such-page",
     "/tickets/list/", "/tickets/list/?overdue=1&state=implementation", "/tickets/add",
     "/nonconformities/list/", "/nonconformities/add", "/nonconformities/show/1",
-    "/nonconformities/edit/1", "/recurring/", "/help/workflow", "/nc-categories/list/",
+    "/nonconformities/edit/5", "/recurring/", "/help/workflow", "/nc-categories/list/",
     "/nc-categories/add",
     "/objectives/list/", "/objectives/add", "/objectives/show/1", "/objectives/show/2",
     "/objectives-summary/", "/objectives-summary/?year=2025",

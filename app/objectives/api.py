@@ -6,6 +6,7 @@ from flask_appbuilder.security.decorators import permission_name
 
 from app.objectives import documents, services, workflow
 from app.objectives.models import ObjectivePlan
+from app.objectives.views import ObjectivePlanView
 from app.rest import WorkflowApi, transition_json
 from app.workflow import WorkflowError
 
@@ -40,17 +41,24 @@ class ObjectivePlanApi(WorkflowApi, ModelRestApi):
                     "submitted_on", "approved_on"]
     show_columns = list_columns + ["approved_by.username", "replaces.id"]
     add_columns = ["year", "unit"]
+    label_columns = dict(ObjectivePlanView.label_columns)
     search_columns = ["year", "unit", "state"]
     order_columns = ["year", "revision"]
+    # A plan changes through its rows and its revisions, never by a PUT of the record.
+    exclude_route_methods = {"put"}
 
     def post_headless(self):
         """Create a plan through the rules (who may draft it, one per owner and year)."""
-        body = request.get_json(silent=True) or {}
         try:
-            plan = services.create_plan(g.user, body.get("year") or 0, body.get("unit"))
+            body = self.checked_body(self.add_columns)
+            unit = body.get("unit")
+            plan = services.create_plan(g.user, body.get("year") or 0, int(unit) if unit is not None else None)
         except WorkflowError as error:
             return self._answer(error)
         return self.response(201, id=plan.id, result=self.show_model_schema.dump(plan))
+
+    def pre_delete(self, plan):
+        services.check_plan_delete(g.user, plan)
 
     @expose("/<int:pk>/rows", methods=["GET"])
     @protect()

@@ -81,7 +81,7 @@ def _editable(user, document) -> None:
 # --- plans ---------------------------------------------------------------------------
 
 def create_plan(user, year: int, unit_id: int | None) -> ObjectivePlan:
-    if not 2000 <= int(year) <= 2100:
+    if not str(year).isdigit() or not 2000 <= int(year) <= 2100:
         raise Invalid(gettext("Some fields are missing or invalid."), {"year": gettext("Enter a year such as 2026.")})
     plan = ObjectivePlan(year=int(year), unit_id=unit_id, revision=1, state="draft", created_by_id=user.id)
     plan.unit = db.session.get(Unit, unit_id) if unit_id else None
@@ -96,6 +96,12 @@ def create_plan(user, year: int, unit_id: int | None) -> ObjectivePlan:
     workflow.record(plan, "create", None, "draft", user)
     db.session.commit()
     return plan
+
+
+def check_plan_delete(user, plan: ObjectivePlan) -> None:
+    """A plan is deleted, with its history, only as a draft and by those who may draft it;
+    a submitted or approved one is part of the record (pages and API ask this)."""
+    _editable(user, plan, gettext("plan"))
 
 
 ROW_FIELDS = ("objective", "measurement_method", "target_kind", "target", "measures", "start_date", "end_date")

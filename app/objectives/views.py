@@ -45,8 +45,7 @@ class ObjectivePlanView(QmsModelView):
     formatters_columns = {"unit": _owner, "state": lambda s: str(workflow.STATES.get(s, s))}
 
     def pre_delete(self, item):
-        if item.state != "draft" or not workflow.may_draft(g.user, item):
-            raise WorkflowError(gettext("Only a draft plan can be deleted, by those who draft it."))
+        services.check_plan_delete(g.user, item)
 
     # --- pages ----------------------------------------------------------------------
 

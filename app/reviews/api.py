@@ -5,6 +5,7 @@ from flask import g, request
 from flask_appbuilder.api import ModelRestApi, expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext, lazy_gettext as _l
 
 from app.rest import WorkflowApi
 from app.reviews import documents, services, workflow
@@ -27,20 +28,33 @@ class ReviewApi(WorkflowApi, ModelRestApi):
         "general_conclusion", "improvement_needs", "qms_change_needs", "resource_needs", "inputs", "figures",
     ]
     add_columns = ["form", "period_start", "period_end"]
+    edit_columns = ["period_start", "period_end"]
+    label_columns = {"form": _l("Form"), "period_start": _l("Start of the period"),
+                     "period_end": _l("End of the period")}
+    vocabularies = {"form": workflow.FORMS}
     search_columns = ["year", "form", "state"]
 
     def post_headless(self):
-        body = request.get_json(silent=True) or {}
         try:
-            try:
-                start = datetime.date.fromisoformat(body.get("period_start") or "")
-                end = datetime.date.fromisoformat(body.get("period_end") or "")
-            except ValueError:
-                raise Invalid("period_start, period_end: YYYY-MM-DD", {"period": "YYYY-MM-DD"}) from None
-            review = services.create_review(g.user, body.get("form"), start, end)
+            body = self.checked_body(self.add_columns)
+            dates, errors = {}, {}
+            for name in ("period_start", "period_end"):
+                try:
+                    dates[name] = datetime.date.fromisoformat(body.get(name) or "")
+                except (TypeError, ValueError):
+                    errors[name] = self._label(name) + ": " + gettext("Enter a date as YYYY-MM-DD.")
+            if errors:
+                raise self._invalid(errors)
+            review = services.create_review(g.user, body.get("form"), dates["period_start"], dates["period_end"])
         except WorkflowError as error:
             return self._answer(error)
         return self.response(201, id=review.id, result=self.show_model_schema.dump(review))
+
+    def pre_update(self, review):
+        services.change_period(g.user, review)
+
+    def pre_delete(self, review):
+        services.ensure_draft(g.user, review)
 
     @expose("/inputs", methods=["GET"])
     @protect()

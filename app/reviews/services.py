@@ -337,6 +337,34 @@ def apply_transition(user, review_id, name: str, raw: dict, version=None) -> Rev
     return run(workflow.workflow_for(review), user, review, name, raw, version)
 
 
+# --- the record itself: deleted or re-dated only while being prepared ---------------------
+
+def ensure_draft(user, review) -> None:
+    """A review is deleted, or its period changed, only while being prepared and by the
+    secretary who writes it; past that it is part of the record, for Admin too."""
+    if review.state != "draft":
+        raise Conflict(gettext("Only a review being prepared can be deleted or re-dated; this one is “%(state)s”.",
+                               state=workflow.STATES[review.state]))
+    if not workflow.SECRETARY.allows(user, review):
+        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.SECRETARY.label))
+
+
+def change_period(user, review) -> None:
+    """A new period on a draft (already set on it by the API's edit): checked, and the inputs
+    gathered again so the figures are those of the period."""
+    ensure_draft(user, review)
+    if review.period_start > review.period_end:
+        raise Invalid(gettext("Some fields are missing or invalid."),
+                      {"period_end": gettext("The end is before the start.")})
+    if review.period_end.year != review.year:
+        raise Invalid(gettext("Some fields are missing or invalid."),
+                      {"period_end": gettext("The period must end in %(year)s, the review's year.", year=review.year)})
+    review.figures = gather_inputs(review.period_start, review.period_end)
+    _event(review, "refresh_inputs", review.state, review.state, user,
+           gettext("New period: %(start)s – %(end)s", start=f"{review.period_start:%d/%m/%Y}",
+                   end=f"{review.period_end:%d/%m/%Y}"))
+
+
 # --- warnings for the dashboard -------------------------------------------------------
 
 def warnings(on: datetime.date | None = None) -> list[str]:

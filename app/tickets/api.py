@@ -10,12 +10,7 @@ from app.extensions import db
 from app.rest import WorkflowApi, WorkflowErrorsAsResponses
 from app.tickets import services, vocabulary
 from app.tickets.models import Nonconformity, Ticket
-from app.tickets.views import VisibleNonconformities, VisibleTickets
-
-
-def _check_code(value, allowed: dict, name: str) -> None:
-    if value not in allowed:
-        raise services.Invalid(f"{name}: {value!r}", {name: f"one of {sorted(allowed)}"})
+from app.tickets.views import NonconformityView, TicketView, VisibleNonconformities, VisibleTickets
 
 
 class TicketApi(WorkflowApi, ModelRestApi):
@@ -39,12 +34,12 @@ class TicketApi(WorkflowApi, ModelRestApi):
     add_columns = edit_columns = [
         "kind", "source", "requesting_unit", "related_documents", "description", "requested_on",
     ]
+    label_columns = dict(TicketView.label_columns)
+    vocabularies = {"kind": vocabulary.KINDS, "source": vocabulary.SOURCES}
     search_columns = ["state", "kind", "source", "requesting_unit", "year", "number", "description"]
     order_columns = ["number", "due_date", "requested_on", "id"]
 
     def pre_add(self, item):
-        _check_code(item.kind, vocabulary.KINDS, "kind")
-        _check_code(item.source, vocabulary.SOURCES, "source")
         services.check_box1(g.user, item.requesting_unit.id if item.requesting_unit else None)
         item.created_by_id = item.requester_id = g.user.id
         item.state = "draft"
@@ -55,12 +50,10 @@ class TicketApi(WorkflowApi, ModelRestApi):
 
     def pre_update(self, item):
         services.ensure_own_draft(g.user, item)
-        _check_code(item.kind, vocabulary.KINDS, "kind")
-        _check_code(item.source, vocabulary.SOURCES, "source")
-        services.check_box1(g.user, item.requesting_unit_id)
+        services.check_box1(g.user, item.requesting_unit.id)  # the unit the body gives, not the stored one
 
     def pre_delete(self, item):
-        services.ensure_own_draft(g.user, item)
+        services.ensure_own_draft(g.user, item, "delete_draft")
 
     def load(self, pk):
         return services.get_ticket(g.user, pk)
@@ -128,13 +121,16 @@ class NonconformityApi(WorkflowErrorsAsResponses, ModelRestApi):
         "unit", "detected_on", "description", "related_process", "source", "category",
         "correction_done", "beyond_authority",
     ]
+    label_columns = dict(NonconformityView.label_columns)
+    vocabularies = {"source": vocabulary.SOURCES}
     search_columns = ["unit", "category", "source", "detected_on", "ticket"]
 
     def pre_add(self, item):
-        _check_code(item.source, vocabulary.SOURCES, "source")
         services.check_box1(g.user, item.unit.id if item.unit else None)
         item.created_by_id = item.detected_by_id = g.user.id
 
     def pre_update(self, item):
-        _check_code(item.source, vocabulary.SOURCES, "source")
-        services.check_box1(g.user, item.unit_id)
+        services.check_nonconformity_change(g.user, item)
+
+    def pre_delete(self, item):
+        services.check_nonconformity_change(g.user, item)

@@ -119,6 +119,27 @@ def check_box1(user, unit_id) -> None:
         raise Forbidden(gettext("You may only open tickets for your own unit."))
 
 
+SETTLED = _l("This nonconformity is settled and can no longer be changed: its correction was checked "
+             "or its ticket is closed.")
+
+
+def nonconformity_settled(nc: Nonconformity) -> bool:
+    """An NC is settled, and read-only, once its correction was checked (5.1.1) or its ticket
+    reached a final state."""
+    return bool(nc.correction_checked) or (nc.ticket is not None and nc.ticket.state in workflow.FINAL_STATES)
+
+
+def check_nonconformity_change(user, nc: Nonconformity) -> None:
+    """Every path that edits or deletes an NC asks this: not once settled (409), and only by
+    someone who may record NCs for its unit, the stored one and the one an edit gives (403)."""
+    with db.session.no_autoflush:  # an edit is loaded but not flushed: unit_id is still the stored unit
+        if nonconformity_settled(nc):
+            raise Conflict(str(SETTLED))
+        check_box1(user, nc.unit_id)
+        if nc.unit is not None:
+            check_box1(user, nc.unit.id)
+
+
 def ensure_own_draft(user, ticket: Ticket, action: str = "edit_draft") -> None:
     """Box 1 is edited, and a ticket deleted, only as a draft and only by its author."""
     workflow.WORKFLOW.check(action, user, ticket)
@@ -236,6 +257,8 @@ DISPOSITION_FIELDS = (
 def decide_disposition(user, nc_id, raw: dict) -> Nonconformity:
     """5.1.1: the unit head decides how the NC is dealt with and checks the correction."""
     nc = get_nonconformity(user, nc_id)
+    if nonconformity_settled(nc):
+        raise Conflict(str(SETTLED))
     if not workflow.unit_head_of(user, nc.unit_id) and not workflow.is_admin(user):
         raise Forbidden(gettext("Only the head of %(unit)s may decide this.", unit=nc.unit.name))
     values = parse_fields(DISPOSITION_FIELDS, raw)

@@ -141,9 +141,28 @@ class NonconformityView(QmsModelView):
         item.created_by_id = g.user.id
         item.detected_by_id = g.user.id
 
+    def pre_update(self, item):
+        services.check_nonconformity_change(g.user, item)
+
+    def pre_delete(self, item):
+        services.check_nonconformity_change(g.user, item)
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        """Refuse a settled NC before showing a form whose input would be lost."""
+        try:
+            services.check_nonconformity_change(g.user, services.get_nonconformity(g.user, int(pk)))
+        except ValueError:
+            return render_error(404)
+        except services.WorkflowError as error:
+            return render_error(error.status, error.message)
+        return super().edit(pk)
+
     def show_extra(self, pk):
         nc = services.get_nonconformity(g.user, pk)
-        may_decide = workflow.unit_head_of(g.user, nc.unit_id) or workflow.is_admin(g.user)
+        may_decide = not services.nonconformity_settled(nc) and (
+            workflow.unit_head_of(g.user, nc.unit_id) or workflow.is_admin(g.user))
         return {"nc": nc, "may_decide": may_decide, "fields": services.DISPOSITION_FIELDS}
 
     @expose("/show/<pk>", methods=["GET"])
@@ -273,9 +292,10 @@ class TicketView(QmsModelView):
 
     def pre_update(self, item):
         services.ensure_own_draft(g.user, item)
+        services.check_box1(g.user, item.requesting_unit.id)  # the unit the form gives, not the stored one
 
     def pre_delete(self, item):
-        services.ensure_own_draft(g.user, item)
+        services.ensure_own_draft(g.user, item, "delete_draft")
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
