@@ -37,12 +37,18 @@ def old_ticket(make_ticket, db, user):
 def full_ticket(make_ticket, db, user):
     """A ticket walked from draft to closed holding everything a ticket can hold — two linked
     NCs (one with its own file), progress reports with and without files, a file of its own,
-    an approved change request (so a box-2 revision) and a follow-up ticket — closed five
-    years ago."""
+    a proposal sent back and made again (so a box-2 revision), an approved change request and a
+    follow-up ticket — closed five years ago."""
     from app.tickets import services as tickets
 
     staff = user("canbo.ktht")
-    ticket = make_ticket(state="implementation", description="Phiếu đi hết quy trình")
+    ticket = make_ticket(state="approval", description="Phiếu đi hết quy trình")
+    leader = user("truongban.iso")
+    tickets.apply_transition(leader, ticket.id, "reject_proposal", {"comment": "Chưa rõ nguyên nhân"})
+    tickets.apply_transition(staff, ticket.id, "propose", {"cause": "Nguyên nhân rõ hơn",
+                                                            "measures": "Biện pháp cụ thể", "completion_date": future(20)})
+    ticket = tickets.apply_transition(leader, ticket.id, "approve", {
+        "implementing_unit": ticket.assignee_unit_id, "implementer": staff.id, "due_date": future(20)})
     ncs = db.session.scalars(sa.select(Nonconformity).where(Nonconformity.ticket_id.is_(None))
                              .order_by(Nonconformity.id).limit(2)).all()
     for nc in ncs:
