@@ -114,7 +114,7 @@ def test_link_and_unlink_on_the_ticket_page_are_recorded(make_ticket, client_as_
     nc = _new_nc(db, user, unit, description="KPH sẽ gắn vào phiếu qua trang")
     client = client_as_user("canbo.ktht")
     page = client.get(f"/tickets/show/{ticket.id}").text
-    assert 'class="link-nc"' in page and f'value="{nc.id}"' in page
+    assert f'action="/tickets/{ticket.id}/nonconformities"' in page and f'value="{nc.id}"' in page
     assert "nonconformities" not in form_values(client.get(f"/tickets/edit/{ticket.id}").text)
     response = client.post(f"/tickets/{ticket.id}/nonconformities",
                            data={"nonconformity": nc.id, "csrf_token": csrf_token(page)})
@@ -226,9 +226,9 @@ def test_nc_history_records_creation_edits_and_disposition(client_as_user, db, u
     assert nc.events[-1].data["changes"]["disposition"] == [None, "rework"]
     assert nc.events[-1].data["changes"]["correction_checked"] == [False, True]
 
-    history = head.get(f"/nonconformities/show/{nc.id}").text.split('class="table table-condensed nc-history"')[1]
+    history = head.get(f"/nonconformities/show/{nc.id}").text.split('nc-history')[1].split("</table>")[0]
     for shown_text in ("Ghi nhận KPH", "Sửa thông tin", "Quyết định hình thức xử lý", "Mô tả",
-                       "Nguồn thông tin đầu vào (5.1.2)", "Đánh giá nội bộ", "Làm lại", "Có"):
+                       "Nguồn thông tin đầu vào (5.1.2)", "Kết quả đánh giá chất lượng nội bộ", "Làm lại", "Có"):
         assert shown_text in history, shown_text
     for raw in ("description", "internal_audit", "rework", "correction_checked", "edit"):
         assert raw not in re.sub(r"<[^>]+>", " ", history), raw
