@@ -1,7 +1,7 @@
 """Shared pieces for our FAB views: eager-loading lists and Vietnamese value display."""
 import datetime
 
-from flask import current_app, flash, redirect, render_template, request
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext, lazy_gettext as _l
@@ -32,6 +32,10 @@ class QmsInterface(SQLAInterface):
 
     def is_nullable(self, col_name: str) -> bool:
         return self.is_boolean(col_name) or super().is_nullable(col_name)
+
+    def add(self, item, commit: bool = True) -> None:
+        super().add(item, commit)
+        g.saved_pk = self.get_pk_value(item)  # where the view sends the user after saving
 
 
 def format_date(value) -> str:
@@ -92,13 +96,23 @@ def native_date_fields(model, labels: dict) -> dict:
 
 
 class QmsModelView(VietnameseDisplayMixin, ModelView):
-    """Base of our CRUD views: Vietnamese display, native date inputs."""
+    """Base of our CRUD views: Vietnamese display, native date inputs, and after a save the
+    saved record's page (FAB goes back through its page history, which may be anywhere)."""
 
     def __init__(self, **kwargs):
         dates = native_date_fields(self.datamodel.obj, self.label_columns or {})
         self.add_form_extra_fields = {**dates, **(self.add_form_extra_fields or {})}
         self.edit_form_extra_fields = {**dates, **(self.edit_form_extra_fields or {})}
         super().__init__(**kwargs)
+
+    def post_add_redirect(self):
+        """The new record's page; the form again when it was refused (the reason is flashed)."""
+        pk = g.pop("saved_pk", None)
+        return redirect(url_for(".show", pk=pk) if pk is not None else url_for(".add"))
+
+    def post_edit_redirect(self):
+        """The record's page, saved or refused (the outcome is flashed)."""
+        return redirect(url_for(".show", pk=request.view_args["pk"]))
 
 
 ERROR_MESSAGES = {

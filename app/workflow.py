@@ -163,8 +163,10 @@ def snapshot(record) -> dict:
     return {attr.key: getattr(record, attr.key) for attr in inspect(record).mapper.column_attrs}
 
 
-def changes(record, before: dict, skip=("state", "version")) -> dict:
-    """{column: [old, new]} for every column an action changed, as JSON values."""
+def changed_since(record, before: dict, skip=("state", "version")) -> dict:
+    """{column: [old, new]} for every column changed since `snapshot(record)` was taken, as JSON
+    values. (app.history.changes does the same for a record a form has just filled, where no
+    snapshot could be taken first.)"""
     after = snapshot(record)
     return {key: [json_value(before.get(key)), json_value(value)]
             for key, value in after.items() if key not in skip and before.get(key) != value}
@@ -205,14 +207,14 @@ def run(workflow: Workflow, user, record, name: str, raw: dict, version=None, *,
     record.state = transition.target_for(values)
     comment = values.get(transition.comment_field) if transition.comment_field else None
     workflow.history(record, name, from_state, record.state, user, comment,
-                     event_data(values, changes(record, before)))
+                     event_data(values, changed_since(record, before)))
     for automatic in workflow.automatic:
         if record.state in automatic.sources:
             from_state, before = record.state, snapshot(record)
             note = automatic.effect(user, record, {})
             record.state = automatic.target
             workflow.history(record, automatic.name, from_state, record.state, None, note,
-                             event_data({}, changes(record, before)))
+                             event_data({}, changed_since(record, before)))
     if save:
         commit()
     return record

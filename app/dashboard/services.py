@@ -4,8 +4,9 @@ import datetime
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -19,8 +20,8 @@ from app.reviews import workflow as review_workflow
 from app.reviews.models import Review
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
-from app.tickets.models import Ticket
-from app.workflow import today
+from app.tickets.models import ChangeRequest, Nonconformity, Ticket
+from app.workflow import today, unit_head_of
 
 
 @dataclass
@@ -63,7 +64,7 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
     late = tickets.missing_report_ids(on)
     for ticket in open_tickets:
         steps = ticket_workflow.WORKFLOW.available(person, ticket)
-        title = f"{gettext('Ticket')} {ticket.display_number or gettext('(draft)')}: {ticket.description[:70]}"
+        title = _ticket_title(ticket)
         link = f"/tickets/show/{ticket.id}"
         if steps:
             items.append(Work("ticket", title, ", ".join(str(s.label) for s in steps), link,
@@ -71,6 +72,7 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
         if ticket.id in late and ticket_workflow.IMPLEMENTER.allows(person, ticket):
             items.append(Work("progress", title, gettext("Report progress"), link, on,
                               ticket.approved_on, f"progress-{ticket.id}"))
+    items += _change_work(user, person) + _disposition_work(user, person)
     for plan in db.session.scalars(select(ObjectivePlan).where(ObjectivePlan.state.in_(("draft", "submitted")))
                                    .options(selectinload(ObjectivePlan.unit))):
         items += _document_work(person, plan, "plan", objectives.plan_due(plan.year))
@@ -84,6 +86,36 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
                               ", ".join(str(s.label) for s in steps), f"/reviews/show/{review.id}", None,
                               review.created_on, f"review-{review.id}-{review.state}"))
     return sorted(items, key=_sort_key)
+
+
+def _ticket_title(ticket: Ticket) -> str:
+    return gettext("Ticket %(number)s: %(text)s", number=ticket.display_number or gettext("(draft)"),
+                   text=ticket.description[:70])
+
+
+def _change_work(user, person) -> list[Work]:
+    """Change requests (5.5) waiting for the ISO committee leader's decision."""
+    pending = db.session.scalars(
+        select(ChangeRequest).join(Ticket).where(ChangeRequest.decision == "pending", tickets.ticket_visibility(user))
+        .options(selectinload(ChangeRequest.ticket))
+    ).all()
+    return [Work("change", _ticket_title(c.ticket), gettext("Decide the change request"),
+                 f"/tickets/show/{c.ticket_id}", None, c.requested_at, f"change-{c.id}")
+            for c in pending if ticket_workflow.WORKFLOW.may("decide_change", person, c.ticket)]
+
+
+def _disposition_work(user, person) -> list[Work]:
+    """NCs of the unit head's unit with no disposition yet (5.1.1), unless their ticket is finished."""
+    if not unit_head_of(person, user.unit_id):
+        return []
+    waiting = db.session.scalars(
+        select(Nonconformity).outerjoin(Ticket, Nonconformity.ticket_id == Ticket.id)
+        .where(Nonconformity.unit_id == user.unit_id, Nonconformity.disposition.is_(None),
+               or_(Ticket.id.is_(None), Ticket.state.notin_(ticket_workflow.FINAL_STATES)))
+    ).all()
+    return [Work("nonconformity", gettext("Nonconformity #%(id)s: %(text)s", id=nc.id, text=nc.description[:70]),
+                 gettext("Decide the disposition"), f"/nonconformities/show/{nc.id}", None, nc.created_on,
+                 f"nc-{nc.id}") for nc in waiting]
 
 
 def _document_work(person, document, kind, due) -> list[Work]:
@@ -108,6 +140,11 @@ STEERING_LABELS = {
     "closed_ineffective": _l("Closed as not effective"),
     "retention": _l("Records past their retention period"),
 }
+
+
+def _may_open(user, view: str) -> bool:
+    """Whether the user may open a page (its FAB permission), so no figure links to a 403."""
+    return current_app.appbuilder.sm._has_view_access(user, "can_index", view)
 
 
 def _ticket_figure(user, **params) -> dict:
@@ -144,19 +181,19 @@ def steering(user, on: datetime.date | None = None) -> dict:
     ineffective = _ticket_figure(user, state="closed_ineffective")
     finished = effective["value"] + ineffective["value"]
     objective_rows = objectives.summary(on.year, on)["rows"]
-    past = records.past_retention(on)
     return {
         "by_state": by_state, "by_unit": by_unit, "months": months,
         "peak": max([m["opened"]["value"] for m in months] + [m["closed"]["value"] for m in months] + [1]),
         "overdue": _ticket_figure(user, overdue=1),
         "missing_report": _ticket_figure(user, missing_report=1),
-        "recurring": {"value": len(tickets.recurring_series()), "link": "/recurring/"},
+        "recurring": {"value": len(tickets.recurring_series(user)), "link": "/recurring/"},
         "effective": effective, "ineffective": ineffective,
         "effective_share": round(100 * effective["value"] / finished) if finished else None,
         "objective_flags": [r for r in objective_rows if r["plan_flag"] in ("late", "missing")
                             or r["report_flag"] in ("late", "missing")],
         "objectives_link": f"/objectives-summary/?year={on.year}",
         "review_warnings": reviews.warnings(on),
-        "retention": {"value": len(past), "link": "/retention/"},
+        "retention": {"value": len(records.past_retention(on)), "link": "/retention/"}
+        if _may_open(user, "RetentionView") else None,
         "labels": STEERING_LABELS,
     }

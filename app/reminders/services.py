@@ -39,12 +39,13 @@ def leads_for(user, on: datetime.date) -> list[Lead]:
     """Everything the user should hear about today; keys make them once-a-day."""
     leads = []
     for item in my_work(user, on):
-        when = f" — {gettext('due')} {item.due:%d/%m/%Y}" if item.due else ""
-        leads.append(Lead(f"work:{item.key}", f"{item.title}: {item.action}{when}", item.link))
+        text = gettext("%(what)s: %(action)s — due on %(date)s", what=item.title, action=item.action,
+                       date=f"{item.due:%d/%m/%Y}") if item.due else f"{item.title}: {item.action}"
+        leads.append(Lead(f"work:{item.key}", text, item.link))
     mine = db.session.scalars(select(Ticket).where(
         Ticket.state == "implementation", Ticket.implementer_id == user.id)).all()
     for ticket in mine:
-        label = f"{gettext('Ticket')} {ticket.display_number}"
+        label = gettext("Ticket %(number)s", number=ticket.display_number)
         if ticket.due_date and (ticket.due_date - on).days in (7, 0):
             leads.append(Lead(f"due:{ticket.id}:{ticket.due_date}", gettext(
                 "%(ticket)s is due on %(date)s.", ticket=label, date=f"{ticket.due_date:%d/%m/%Y}"),

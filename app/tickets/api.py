@@ -41,6 +41,7 @@ class TicketApi(WorkflowApi, ModelRestApi):
 
     def pre_add(self, item):
         services.check_box1(g.user, item.requesting_unit.id if item.requesting_unit else None)
+        services.check_ticket_dates(item)
         item.created_by_id = item.requester_id = g.user.id
         item.state = "draft"
 
@@ -51,9 +52,55 @@ class TicketApi(WorkflowApi, ModelRestApi):
     def pre_update(self, item):
         services.ensure_own_draft(g.user, item)
         services.check_box1(g.user, item.requesting_unit.id)  # the unit the body gives, not the stored one
+        services.check_ticket_dates(item)
 
     def pre_delete(self, item):
         services.ensure_own_draft(g.user, item, "delete_draft")
+
+    @expose("/<int:pk>/nonconformities/<int:nc_id>", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("put")
+    def link(self, pk, nc_id):
+        """Link a nonconformity to a draft ticket (its author only), written in both histories.
+        ---
+        post:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: path, name: nc_id, schema: {type: integer}}
+          responses:
+            200: {description: "The ticket's linked nonconformities"}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Not a draft, or the nonconformity is linked already}
+        """
+        return self._links(services.link_nonconformity, pk, nc_id)
+
+    @expose("/<int:pk>/nonconformities/<int:nc_id>", methods=["DELETE"])
+    @protect()
+    @safe
+    @permission_name("put")
+    def unlink(self, pk, nc_id):
+        """Unlink a nonconformity from a draft ticket (its author only), written in both histories.
+        ---
+        delete:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: path, name: nc_id, schema: {type: integer}}
+          responses:
+            200: {description: "The ticket's linked nonconformities"}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: Not a draft, or the nonconformity is not linked to it}
+        """
+        return self._links(services.unlink_nonconformity, pk, nc_id)
+
+    def _links(self, change, pk, nc_id):
+        try:
+            ticket = change(g.user, pk, nc_id)
+        except services.WorkflowError as error:
+            return self._answer(error)
+        return self.response(200, id=ticket.id, nonconformities=sorted(nc.id for nc in ticket.nonconformities))
 
     def load(self, pk):
         return services.get_ticket(g.user, pk)
@@ -128,9 +175,13 @@ class NonconformityApi(WorkflowErrorsAsResponses, ModelRestApi):
     def pre_add(self, item):
         services.check_box1(g.user, item.unit.id if item.unit else None)
         item.created_by_id = item.detected_by_id = g.user.id
+        services.check_nonconformity_dates(item)
+        services.record_nc_creation(g.user, item)
 
     def pre_update(self, item):
-        services.check_nonconformity_change(g.user, item)
+        services.check_nonconformity_change(g.user, item)  # queries without flushing
+        services.record_nc_edit(g.user, item)  # before any flush: it reads the values loaded
+        services.check_nonconformity_dates(item)
 
     def pre_delete(self, item):
         services.check_nonconformity_change(g.user, item)

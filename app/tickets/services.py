@@ -10,17 +10,17 @@ from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select, true
 
 from app.extensions import db
+from app.history import changes
 from app.organisation import roles
-from app.organisation.models import QmsUser, Unit
 from app.organisation.services import get_settings
 from app.tickets import files, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
-    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, changes, choices_for, commit,
+    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, changed_since, choices_for, commit,
     event_data, parse_fields, parse_value, run, snapshot, today,
 )
 from app.tickets.models import (
-    Attachment, ChangeRequest, Nonconformity, ProgressReport, Ticket,
+    Attachment, ChangeRequest, Nonconformity, NonconformityEvent, ProgressReport, Ticket, TicketEvent,
 )
 
 SEE_ALL_ROLES = (roles.ADMIN, roles.AUDITOR, roles.ISO_SECRETARY, roles.ISO_LEADER,
@@ -204,7 +204,7 @@ def decide_change(user, change_id, approved: bool, comment=None) -> ChangeReques
         ticket.due_date = change.new_due_date
     workflow.record(ticket, "change_" + change.decision, ticket.state, ticket.state, user, comment,
                     event_data({"change_request": change.id, "kind": change.kind, "text": change.text},
-                               changes(ticket, before)))
+                               changed_since(ticket, before)))
     commit()
     return change
 
@@ -212,10 +212,6 @@ def decide_change(user, change_id, approved: bool, comment=None) -> ChangeReques
 def box2_amendments(ticket: Ticket) -> list[ChangeRequest]:
     """The approved changes of box 2, oldest first: each a dated amendment."""
     return [c for c in ticket.change_requests if c.decision == "approved"]
-
-
-def pending_changes(ticket: Ticket) -> list[ChangeRequest]:
-    return [c for c in ticket.change_requests if c.decision == "pending"]
 
 
 def checked_attachments(user, uploads, **owner) -> list[Attachment]:
@@ -262,8 +258,10 @@ def decide_disposition(user, nc_id, raw: dict) -> Nonconformity:
     if not workflow.unit_head_of(user, nc.unit_id) and not workflow.is_admin(user):
         raise Forbidden(gettext("Only the head of %(unit)s may decide this.", unit=nc.unit.name))
     values = parse_fields(DISPOSITION_FIELDS, raw)
+    before = nc_state(nc)
     nc.disposition = values["disposition"]
     nc.correction_checked = bool(values.get("correction_checked"))
+    record_nc_edit(user, nc, "disposition", before)
     nc.disposition_by_id, nc.disposition_on = user.id, today()
     db.session.commit()
     return nc
@@ -281,10 +279,116 @@ def open_ticket_from_nonconformity(user, nc_id) -> Ticket:
         requester_id=user.id, created_by_id=user.id, state="draft",
     )
     db.session.add(ticket)
-    nc.ticket = ticket
+    db.session.flush()
     record_creation(user, ticket)
+    _link(user, ticket, nc)
     db.session.commit()
     return ticket
+
+
+# --- nonconformities: dates, history, links to a ticket ------------------------------
+
+# The fields of an NC whose every change its history keeps (old → new).
+NC_HISTORY_FIELDS = (
+    "unit", "detected_on", "description", "related_process", "source", "category",
+    "correction_done", "beyond_authority", "disposition", "correction_checked",
+)
+
+
+def check_not_future(day, field: str, label) -> None:
+    """The date of something that already happened (an NC found, a request made) is not
+    after today."""
+    if day is not None and day > today():
+        message = gettext("%(field)s cannot be later than today.", field=label)
+        raise Invalid(message, {field: message})
+
+
+def check_nonconformity_dates(nc: Nonconformity) -> None:
+    check_not_future(nc.detected_on, "detected_on", _l("Detected on"))
+
+
+def check_ticket_dates(ticket: Ticket) -> None:
+    """Box 1's date is the day of the request."""
+    check_not_future(ticket.requested_on, "requested_on", _l("Date of the request"))
+
+
+def nc_state(nc: Nonconformity) -> str:
+    """Where the NC stands (vocabulary.NC_STATES), kept with each line of its history."""
+    if not nc.disposition:
+        return "recorded"
+    return "checked" if nc.correction_checked else "decided"
+
+
+def _record_nc(nc: Nonconformity, name, user, from_state, comment=None, data=None) -> None:
+    db.session.add(NonconformityEvent(
+        nonconformity=nc, name=name, from_state=from_state, to_state=nc_state(nc),
+        actor_id=user.id if user else None, comment=comment, data=data,
+    ))
+
+
+def record_nc_creation(user, nc: Nonconformity) -> None:
+    """The first line of a new NC's history (page and API, as it is added)."""
+    _record_nc(nc, "create", user, None)
+
+
+def record_nc_edit(user, nc: Nonconformity, name="edit", from_state=None) -> None:
+    """A history line with the old → new values of the fields just set on `nc`, if any.
+    Call it before anything queries the database: a flush makes the new values the old."""
+    found = changes(nc, NC_HISTORY_FIELDS)
+    if found:
+        _record_nc(nc, name, user, from_state or nc_state(nc), data={"changes": found})
+
+
+def _link(user, ticket: Ticket, nc: Nonconformity) -> None:
+    """Link an NC to a ticket, written in both histories."""
+    nc.ticket = ticket
+    workflow.record(ticket, "link_nc", ticket.state, ticket.state, user,
+            f"{nc}: {nc.description[:150]}", {"nonconformity": nc.id})
+    _record_nc(nc, "link_ticket", user, nc_state(nc), data={"ticket": ticket.id})
+
+
+def link_nonconformity(user, ticket_id, nc_id) -> Ticket:
+    """Link an NC the user may see, not linked elsewhere, to their own draft ticket."""
+    ticket = get_ticket(user, ticket_id)
+    ensure_own_draft(user, ticket, "link_nc")
+    nc = get_nonconformity(user, nc_id)
+    if nc.ticket_id == ticket.id:
+        raise Conflict(gettext("This nonconformity is already linked to this ticket."))
+    if nc.ticket_id:
+        raise Conflict(gettext("This nonconformity is already linked to ticket %(ticket)s.", ticket=nc.ticket))
+    _link(user, ticket, nc)
+    db.session.commit()
+    return ticket
+
+
+def unlink_nonconformity(user, ticket_id, nc_id) -> Ticket:
+    """Take an NC off the user's own draft ticket, written in both histories."""
+    ticket = get_ticket(user, ticket_id)
+    ensure_own_draft(user, ticket, "unlink_nc")
+    nc = get_nonconformity(user, nc_id)
+    if nc.ticket_id != ticket.id:
+        raise Conflict(gettext("This nonconformity is not linked to this ticket."))
+    nc.ticket = None
+    workflow.record(ticket, "unlink_nc", ticket.state, ticket.state, user,
+            f"{nc}: {nc.description[:150]}", {"nonconformity": nc.id})
+    _record_nc(nc, "unlink_ticket", user, nc_state(nc), data={"ticket": ticket.id})
+    db.session.commit()
+    return ticket
+
+
+def linkable_nonconformities(user) -> list[Nonconformity]:
+    """The NCs the user may link to a ticket: visible to them and linked to none."""
+    return db.session.scalars(
+        select(Nonconformity).where(nonconformity_visibility(user), Nonconformity.ticket_id.is_(None))
+        .order_by(Nonconformity.detected_on.desc(), Nonconformity.id.desc())
+    ).all()
+
+
+def last_return(ticket: Ticket) -> TicketEvent | None:
+    """The return that sent this draft back to its author: what must be completed."""
+    if ticket.state != "draft":
+        return None
+    return next((e for e in reversed(ticket.events) if e.name == "return"), None)
 
 
 def get_attachment(user, attachment_id) -> Attachment:
@@ -391,9 +495,10 @@ def count_tickets(user, args) -> int:
 
 # --- recurrence rule (5.2.2) ---------------------------------------------------------
 
-def recurring_series(threshold: int | None = None) -> list[dict]:
+def recurring_series(user=None, threshold: int | None = None) -> list[dict]:
     """Runs of more than `threshold` NCs of one category at one unit with no effective
-    corrective action closed in between (SPEC §2). Returns one dict per run still open."""
+    corrective action closed in between (SPEC §2). Returns one dict per run still open;
+    given a user, only the runs whose every NC that user may see."""
     threshold = threshold if threshold is not None else get_settings().recurrence_threshold
     ncs = db.session.scalars(
         select(Nonconformity).order_by(Nonconformity.unit_id, Nonconformity.category_id,
@@ -421,12 +526,15 @@ def recurring_series(threshold: int | None = None) -> list[dict]:
             continue
         if len(run) > threshold and any(nc.ticket_id is None for nc in run):
             series.append({"unit": run[0].unit, "category": run[0].category, "nonconformities": run})
+    if user is not None and not sees_everything(user):
+        visible = set(db.session.scalars(select(Nonconformity.id).where(nonconformity_visibility(user))))
+        series = [s for s in series if all(nc.id in visible for nc in s["nonconformities"])]
     return series
 
 
 def open_ticket_from_series(user, unit_id: int, category_id: int) -> Ticket:
     """One click: a corrective-action draft pre-filled from a recurring series."""
-    series = next((s for s in recurring_series()
+    series = next((s for s in recurring_series(user)
                    if s["unit"].id == unit_id and s["category"].id == category_id), None)
     if series is None:
         raise NotFound(gettext("No recurring series for this unit and category."))
@@ -443,9 +551,10 @@ def open_ticket_from_series(user, unit_id: int, category_id: int) -> Ticket:
         signs=["recurring", "over_threshold"],
     )
     db.session.add(ticket)
+    db.session.flush()
+    record_creation(user, ticket)
     for nc in ncs:
         if nc.ticket_id is None:
-            nc.ticket = ticket
-    record_creation(user, ticket)
+            _link(user, ticket, nc)
     db.session.commit()
     return ticket

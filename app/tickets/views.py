@@ -5,21 +5,24 @@ from urllib.parse import quote
 
 from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
-from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
-from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
-from wtforms import SelectField, ValidationError
+from wtforms import DateField, SelectField, ValidationError
 from wtforms.validators import InputRequired
+from wtforms.widgets import DateInput
 
 from app.extensions import db
 from app.organisation.models import Unit
 from app.tickets import services, vocabulary, workflow
 from app.tickets.models import NcCategory, Nonconformity, Ticket
-from app.ui import QmsInterface, QmsModelView, refusal, render_error, transition_page
+from app.ui import (
+    QmsInterface, QmsModelView, format_date, format_yes_no, refusal, render_error, transition_page,
+)
 
 PAGE_SIZE = 25
 
@@ -60,6 +63,20 @@ def _unit_field():
         get_pk_func=lambda unit: unit.id, widget=Select2Widget(),
         validators=[InputRequired(), _own_unit_validator],
     )
+
+
+def _past_date_field(label):
+    """A date of something that already happened: refused in the form when in the future,
+    so what was typed is kept."""
+
+    def not_future(form, field):
+        try:
+            services.check_not_future(field.data, field.name, label)
+        except services.Invalid as error:
+            raise ValidationError(error.message) from None
+
+    return DateField(label, widget=DateInput(), validators=[InputRequired(), not_future],
+                     default=datetime.date.today)
 
 
 def _uploads():
@@ -135,14 +152,19 @@ class NonconformityView(QmsModelView):
             query_func=lambda: db.session.query(NcCategory).filter(NcCategory.active.is_(True)).order_by(NcCategory.name),
             get_pk_func=lambda c: c.id, widget=Select2Widget(), validators=[InputRequired()],
         ),
+        "detected_on": _past_date_field(_l("Detected on")),
     }
 
     def pre_add(self, item):
         item.created_by_id = g.user.id
         item.detected_by_id = g.user.id
+        services.check_nonconformity_dates(item)
+        services.record_nc_creation(g.user, item)
 
     def pre_update(self, item):
-        services.check_nonconformity_change(g.user, item)
+        services.check_nonconformity_change(g.user, item)  # queries without flushing
+        services.record_nc_edit(g.user, item)  # before any flush: it reads the values loaded
+        services.check_nonconformity_dates(item)
 
     def pre_delete(self, item):
         services.check_nonconformity_change(g.user, item)
@@ -163,7 +185,29 @@ class NonconformityView(QmsModelView):
         nc = services.get_nonconformity(g.user, pk)
         may_decide = not services.nonconformity_settled(nc) and (
             workflow.unit_head_of(g.user, nc.unit_id) or workflow.is_admin(g.user))
-        return {"nc": nc, "may_decide": may_decide, "fields": services.DISPOSITION_FIELDS}
+        linked = {event.data["ticket"] for event in nc.events if (event.data or {}).get("ticket")}
+        tickets = db.session.scalars(select(Ticket).where(Ticket.id.in_(linked), services.ticket_visibility(g.user)))
+        return {"nc": nc, "may_decide": may_decide, "fields": services.DISPOSITION_FIELDS,
+                "history": [(event, self._changes(event)) for event in nc.events],
+                "tickets": {ticket.id: ticket for ticket in tickets},
+                "event_labels": vocabulary.NC_EVENT_LABELS, "nc_states": vocabulary.NC_STATES}
+
+    def _changes(self, event) -> list[tuple[str, str, str]]:
+        """(field label, old, new) of a history line, as people read them."""
+        return [(str(self.label_columns.get(name, name)), self._shown(name, old), self._shown(name, new))
+                for name, (old, new) in ((event.data or {}).get("changes") or {}).items()]
+
+    @staticmethod
+    def _shown(name, value) -> str:
+        if name == "source":
+            return vocabulary.label(vocabulary.SOURCES, value)
+        if name == "disposition":
+            return vocabulary.label(vocabulary.DISPOSITIONS, value)
+        if isinstance(value, bool):
+            return format_yes_no(value)
+        if name == "detected_on" and value:
+            return format_date(datetime.date.fromisoformat(value))
+        return "" if value is None else str(value)
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
@@ -215,7 +259,7 @@ class RecurringNonconformityView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        return self.render_template("recurring.html", series=services.recurring_series(),
+        return self.render_template("recurring.html", series=services.recurring_series(g.user),
                                     threshold=services.get_settings().recurrence_threshold)
 
     @expose("/open", methods=["POST"])
@@ -234,13 +278,6 @@ class RecurringNonconformityView(BaseView):
         return redirect(url_for("TicketView.edit", pk=ticket.id))
 
 
-def _visible_open_ncs():
-    """NCs the user may link: visible, and not linked to another ticket."""
-    return (db.session.query(Nonconformity)
-            .filter(services.nonconformity_visibility(g.user), Nonconformity.ticket_id.is_(None))
-            .order_by(Nonconformity.detected_on.desc()))
-
-
 class TicketView(QmsModelView):
     datamodel = QmsInterface(Ticket)
     route_base = "/tickets"
@@ -253,22 +290,20 @@ class TicketView(QmsModelView):
         "kind": _l("Kind of action"), "source": _l("Source (5.1.2)"),
         "requesting_unit": _l("Requesting unit"), "related_documents": _l("Related documents"),
         "description": _l("Description of the nonconformity / request"),
-        "requested_on": _l("Date"), "nonconformities": _l("Linked nonconformities"),
+        "requested_on": _l("Date of the request"),
     }
+    # Linked NCs are not part of the form: they are linked and unlinked on the ticket page,
+    # each change written in both histories (services.link_nonconformity).
     add_columns = edit_columns = [
         "kind", "requesting_unit", "source", "related_documents", "description", "requested_on",
-        "nonconformities",
     ]
     search_columns = ["description"]
+    edit_template = "ticket_edit.html"
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": _choice_field(_l("Kind of action"), vocabulary.KINDS),
         "source": _choice_field(_l("Source (5.1.2)"), vocabulary.SOURCES),
         "requesting_unit": _unit_field(),
-        "nonconformities": QuerySelectMultipleField(
-            _l("Linked nonconformities"), query_func=_visible_open_ncs,
-            get_pk_func=lambda nc: nc.id, widget=Select2ManyWidget(),
-            get_label=lambda nc: f"#{nc.id} {nc.detected_on:%d/%m/%Y} {nc.unit.code}: {nc.description[:80]}",
-        ),
+        "requested_on": _past_date_field(_l("Date of the request")),
     }
 
     # --- creation and draft edits ---------------------------------------------
@@ -281,15 +316,6 @@ class TicketView(QmsModelView):
         services.record_creation(g.user, item)
         db.session.commit()
 
-    def prefill_form(self, form, pk):
-        # keep the NCs already linked selectable
-        form.nonconformities.query_func = lambda: (
-            db.session.query(Nonconformity).filter(
-                services.nonconformity_visibility(g.user),
-                or_(Nonconformity.ticket_id.is_(None), Nonconformity.ticket_id == int(pk)),
-            )
-        )
-
     def pre_update(self, item):
         services.ensure_own_draft(g.user, item)
         services.check_box1(g.user, item.requesting_unit.id)  # the unit the form gives, not the stored one
@@ -301,12 +327,38 @@ class TicketView(QmsModelView):
     @has_access
     def edit(self, pk):
         try:
-            services.ensure_own_draft(g.user, services.get_ticket(g.user, int(pk)))
+            ticket = services.get_ticket(g.user, int(pk))
+            services.ensure_own_draft(g.user, ticket)
         except ValueError:
             return render_error(404)
         except services.WorkflowError as error:
             return render_error(error.status, error.message)
+        g.returned = services.last_return(ticket)  # shown above the form (ticket_edit.html)
         return super().edit(pk)
+
+    @expose("/<int:pk>/nonconformities", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def link(self, pk):
+        back = url_for(".show", pk=pk)
+        try:
+            services.link_nonconformity(g.user, pk, request.form.get("nonconformity", type=int))
+        except services.WorkflowError as error:
+            return refusal(error, back)
+        flash(gettext("The nonconformity was linked to this ticket."), "success")
+        return redirect(back)
+
+    @expose("/<int:pk>/nonconformities/<int:nc_id>/unlink", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def unlink(self, pk, nc_id):
+        back = url_for(".show", pk=pk)
+        try:
+            services.unlink_nonconformity(g.user, pk, nc_id)
+        except services.WorkflowError as error:
+            return refusal(error, back)
+        flash(gettext("The nonconformity was unlinked from this ticket."), "success")
+        return redirect(back)
 
     # --- list -------------------------------------------------------------------
 
@@ -348,6 +400,7 @@ class TicketView(QmsModelView):
             ticket = services.get_ticket(g.user, int(pk))
         except (ValueError, services.WorkflowError):
             return render_error(404)
+        may = {a.name: a.allows(g.user, ticket) for a in workflow.WORKFLOW.actions}
         return self.render_template(
             "ticket_show.html", title=self.show_title, ticket=ticket,
             available=services.available_transitions(g.user, ticket),
@@ -355,9 +408,10 @@ class TicketView(QmsModelView):
             states=workflow.STATES, vocabulary=vocabulary, today=services.today(),
             overdue=services.is_overdue(ticket), late=ticket.id in services.missing_report_ids(),
             report_required=services.report_required(ticket, services.get_settings().report_interval_days),
-            may={a.name: a.allows(g.user, ticket) for a in workflow.WORKFLOW.actions},
-            amendments=services.box2_amendments(ticket), change_fields=services.CHANGE_FIELDS,
+            may=may, amendments=services.box2_amendments(ticket), change_fields=services.CHANGE_FIELDS,
             field_labels=workflow.FIELD_LABELS, change_value=_change_value,
+            returned=services.last_return(ticket),
+            linkable=services.linkable_nonconformities(g.user) if may["link_nc"] else [],
         )
 
     @expose("/<int:pk>/do/<name>", methods=["GET", "POST"])

@@ -64,3 +64,19 @@ CHANGE_DECISIONS = {
 
 def label(vocabulary: dict, code) -> str:
     return str(vocabulary.get(code, code or ""))
+
+
+# Where a nonconformity stands (5.1.1), kept with each line of its history.
+NC_STATES = {
+    "recorded": _l("Waiting for the disposition"),
+    "decided": _l("Disposition decided, correction not yet checked"),
+    "checked": _l("Correction checked"),
+}
+
+NC_EVENT_LABELS = {
+    "create": _l("Nonconformity recorded"),
+    "edit": _l("Details edited"),
+    "disposition": _l("Disposition decided"),
+    "link_ticket": _l("Linked to a ticket"),
+    "unlink_ticket": _l("Unlinked from its ticket"),
+}
