@@ -13,6 +13,7 @@ from app.reviews import services
 from app.reviews.models import Review, ReviewAction
 from app.tickets.models import Ticket
 from tests.conftest import csrf_token
+from tests.test_i18n import english_left
 
 TODAY = datetime.date.today()
 PAST = (TODAY - datetime.timedelta(days=3)).isoformat()
@@ -62,6 +63,7 @@ def test_the_page_saves_all_its_content_with_one_submit(db, client_as_user, user
     # the page has one content form: rows are added inside it, never by a form of their own
     assert page.count('id="review-content"') == 1
     assert "/presentations" not in page and "/actions" not in page and "/refresh" not in page
+    assert english_left(page) == []
     response = _post(client, review.id, _page_form(user, unit, review.version))
     assert response.status_code == 302, response.text
     db.session.expire_all()
@@ -76,13 +78,13 @@ def test_the_page_saves_all_its_content_with_one_submit(db, client_as_user, user
     assert review.resource_needs == "Thêm 01 công chức"
 
     # remove a row of each, add a row of each, in the same single submit
-    first_presentation, first_action = review.presentations[0], review.actions[0]
+    first_presentation, first_action = review.presentations[0].id, review.actions[0].id
     form = _page_form(user, unit, review.version)
     form.update({
-        "presentation-0-id": str(first_presentation.id), "presentation-0-remove": "1",
+        "presentation-0-id": str(first_presentation), "presentation-0-remove": "1",
         "presentation-1-id": str(review.presentations[1].id),
         "presentation-2-reporter": "Lãnh đạo Ban ISO", "presentation-2-summary": "Ý kiến chỉ đạo",
-        "action-0-id": str(first_action.id), "action-0-remove": "1",
+        "action-0-id": str(first_action), "action-0-remove": "1",
         "action-1-id": str(review.actions[1].id),
         "action-2-description": "Số hóa hồ sơ lưu", "action-2-focal_unit_id": str(unit("TNMT").id),
         "action-2-due_date": DUE,
@@ -92,7 +94,7 @@ def test_the_page_saves_all_its_content_with_one_submit(db, client_as_user, user
     review = db.session.get(Review, review.id)
     assert [p.reporter for p in review.presentations] == ["Trưởng phòng KTHT", "Lãnh đạo Ban ISO"]
     assert [a.description for a in review.actions] == ["Bổ sung nhân lực một cửa", "Số hóa hồ sơ lưu"]
-    assert db.session.get(ReviewAction, first_action.id) is None
+    assert db.session.get(ReviewAction, first_action) is None
 
 
 def test_a_refused_save_shows_the_page_again_with_everything_typed(db, client_as_user, user, unit):
@@ -112,6 +114,7 @@ def test_a_refused_save_shows_the_page_again_with_everything_typed(db, client_as
     assert "Hạn hoàn thành" in text and "quá khứ" in text
     visible = re.sub(r"<[^>]+>", " ", text)
     assert "meeting_date" not in visible and "due_date" not in visible
+    assert english_left(text) == []
     db.session.expire_all()
     review = db.session.get(Review, review.id)
     assert review.place is None and review.presentations == [] and review.actions == []
@@ -207,8 +210,9 @@ def test_a_whole_meeting_review_through_the_api(db, api, user, unit):
     assert content["items"][6] == {"position": 7, "discussion": "Thảo luận 7", "conclusion": "Kết luận 7"}
     assert [p["summary"] for p in content["presentations"]] == ["Báo cáo qua API"]
     assert [a["description"] for a in content["actions"]] == ["Hành động qua API 1", "Hành động qua API 2"]
-    # what GET returns can be sent back as it is
+    # what GET returns can be sent back as it is; a row given twice is refused
     assert secretary.put(url, json=content).status_code == 200
+    assert secretary.put(url, json={"presentations": content["presentations"] * 2}).status_code == 422
 
     assert chair.post(f"/api/v1/reviews/{review_id}/transitions/hold", json={}).status_code == 403
     held = secretary.post(f"/api/v1/reviews/{review_id}/transitions/hold", json={})
@@ -267,7 +271,7 @@ def test_a_finished_review_is_changed_by_nobody_admin_included(db, client_as_use
         client = client_as_user(name)
         page = client.get(f"/reviews/show/{approved.id}").text
         assert 'id="review-content"' not in page
-        token = csrf_token(page)
+        token = csrf_token(client.get("/reviews/add").text)
         response = client.post(f"/reviews/{approved.id}/content", data={
             "csrf_token": token, "place": "khác", "regather": "1", "action-0-description": "x"})
         assert response.status_code in (302, 409)
@@ -317,10 +321,12 @@ def test_every_linked_figure_equals_its_list_over_the_demo_data(db, client_as_us
                 continue
             assert _list_count(client, link) == figure["value"], (section, figure)
             checked.add(figure["key"])
-    assert {"nc_total", "nc_unit", "nc_feedback", "nc_monitoring", "nc_audit", "tickets_total",
+    assert {"nc_total", "nc_unit", "nc_feedback", "nc_source", "nc_audit", "tickets_total",
             "tickets_of_unit", "tickets_source", "tickets_state", "tickets_overdue_on"} <= checked
     overdue = next(f for f in review.figures["nonconformities"] if f["key"] == "tickets_overdue_on")
     assert overdue["value"] >= 1  # the demo has an overdue ticket: the figure is not trivially 0
-    monitoring = next(f for f in review.figures["monitoring"] if f["key"] == "nc_monitoring")
+    # "found by monitoring" is not all the NCs of the period: it is the sum of its sources' lists
+    monitoring, *by_source = review.figures["monitoring"]
+    assert monitoring["key"] == "nc_monitoring" and monitoring["value"] == sum(f["value"] for f in by_source)
     assert 0 < monitoring["value"] < next(
         f for f in review.figures["nonconformities"] if f["key"] == "nc_total")["value"]
