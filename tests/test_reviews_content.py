@@ -193,6 +193,7 @@ def test_a_whole_meeting_review_through_the_api(db, api, user, unit):
                 {"actions": [{"description": "x", "focal_unit_id": {"id": 99999, "name": "Đơn vị mới"},
                               "due_date": DUE}]},
                 {"actions": [{"description": "x", "focal_unit_id": 99999, "due_date": DUE}]},
+                {"secretary_id": 10 ** 30}, {"attendee_ids": ["١٢"]}, {"items": [{"position": "²"}]},
                 {"items": [{"position": 9, "conclusion": "x"}]}, {"no_such_part": 1}, {"place": ["x"]}):
         answer = secretary.put(url, json=bad)
         assert answer.status_code == 422, (bad, answer.status_code, answer.text)

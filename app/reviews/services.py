@@ -364,15 +364,20 @@ def _not_future(raw):
     return value
 
 
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _ref(model, kept=()):
     """An id of an existing, active row (an inactive one only where it is already kept):
     never an object, never a new row."""
     def parse(raw):
         if raw in (None, ""):
             return None
-        if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit())):
+        if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and _is_number(raw))):
             raise ValueError(gettext("Give the id of an existing entry."))
-        row = db.session.get(model, int(raw))
+        number = int(raw)
+        row = db.session.get(model, number) if 0 < number < 2 ** 31 else None  # an id column's range
         if row is None or not (row.active or row.id in kept):
             raise ValueError(gettext("Choose an existing, active entry."))
         return row
@@ -466,7 +471,7 @@ def save_content(user, review_id, data: dict, regather: bool = False) -> Review:
         values["items"] = []
         for number, row in enumerate(_rows(refusals, data, "items")):
             position = row.get("position")
-            item = by_position.get(int(position)) if str(position).isdigit() else None
+            item = by_position.get(int(position)) if _is_number(str(position)) else None
             if item is None:
                 refusals.add(f"items.{number}.position", _row_label("items", number, "position"),
                              gettext("Choose an existing, active entry."))
