@@ -18,8 +18,8 @@ def _values(figures, section):
     return {(f["key"], f["name"]): f["value"] for f in figures[section]}
 
 
-def test_inputs_of_an_empty_period(app, db):
-    figures = services.gather_inputs(datetime.date(2070, 1, 1), datetime.date(2070, 12, 31))
+def test_inputs_of_an_empty_period(app, db, user):
+    figures = services.gather_inputs(datetime.date(2070, 1, 1), datetime.date(2070, 12, 31), user("thuky.iso"))
     assert set(figures) == set(services.INPUT_SECTIONS)
     nc = _values(figures, "nonconformities")
     assert nc[("nc_total", None)] == 0 and nc[("tickets_total", None)] == 0
@@ -54,12 +54,12 @@ def test_inputs_match_a_known_data_set(db, user, unit):
     db.session.add(InternalAudit(year=2081, done_on=datetime.date(2081, 11, 2), scope="Kiểm thử"))
     db.session.commit()
 
-    figures = services.gather_inputs(START, END)
+    figures = services.gather_inputs(START, END, user("thuky.iso"))
     nc_rows = _values(figures, "nonconformities")
     assert nc_rows[("nc_total", None)] == 4
     assert nc_rows[("nc_unit", "Phòng Tài nguyên và Môi trường")] == 2
     assert nc_rows[("tickets_total", None)] == 4
-    assert nc_rows[("tickets_unit", "Phòng Kinh tế và Hạ tầng")] == 2
+    assert nc_rows[("tickets_of_unit", "Phòng Kinh tế và Hạ tầng")] == 2
     assert nc_rows[("tickets_source", "Kết quả phân tích rủi ro")] == 2
     assert nc_rows[("tickets_state", "Đã đóng")] == 2
     assert nc_rows[("tickets_ineffective", None)] == 1
@@ -77,11 +77,11 @@ def test_inputs_match_a_known_data_set(db, user, unit):
             assert figure["link"] is None or figure["link"].startswith(("/tickets/list/", "/nonconformities/list/"))
 
 
-def test_figure_links_open_lists_with_the_same_count(db, client_as_user):
-    figures = services.gather_inputs(START, END)
+def test_figure_links_open_lists_with_the_same_count(db, client_as_user, user):
+    figures = services.gather_inputs(START, END, user("thuky.iso"))
     client = client_as_user("thuky.iso")
-    for figure in figures["nonconformities"] + figures["risks"] + figures["audit"]:
-        if not figure["link"] or figure["key"] == "tickets_overdue":
+    for figure in figures["nonconformities"] + figures["risks"] + figures["audit"] + figures["monitoring"]:
+        if not figure["link"]:
             continue
         page = client.get(figure["link"]).text
         if figure["link"].startswith("/tickets/"):
@@ -103,12 +103,12 @@ def test_meeting_form_roles_and_follow_up_tickets(db, user, unit):
     with pytest.raises(Invalid):  # date, time, place, chair missing
         services.apply_transition(secretary, review.id, "hold", {})
     with pytest.raises(Invalid):
-        services.update_content(secretary, review.id, {"start_time": "8 giờ"})
-    services.update_content(secretary, review.id, {
-        "meeting_date": "2081-12-20", "start_time": "08:00", "end_time": "10:00", "place": "Hội trường",
-        "chair_id": str(user("chutich").id), "secretary_id": str(secretary.id),
-        "item_1_conclusion": "Đã hoàn thành", "input_context": "Bối cảnh mới"})
-    services.add_action(secretary, review.id, "Rà soát quy trình", unit("KTHT").id, datetime.date(2082, 3, 1))
+        services.save_content(secretary, review.id, {"start_time": "8 giờ"})
+    services.save_content(secretary, review.id, {
+        "meeting_date": datetime.date.today().isoformat(), "start_time": "08:00", "end_time": "10:00",
+        "place": "Hội trường", "chair_id": user("chutich").id, "secretary_id": secretary.id,
+        "items": [{"position": 1, "conclusion": "Đã hoàn thành"}], "inputs": {"context": "Bối cảnh mới"},
+        "actions": [{"description": "Rà soát quy trình", "focal_unit_id": unit("KTHT").id, "due_date": "2082-03-01"}]})
     with pytest.raises(Forbidden):
         services.apply_transition(user("truongban.iso"), review.id, "hold", {})
     services.apply_transition(secretary, review.id, "hold", {})
@@ -123,7 +123,7 @@ def test_meeting_form_roles_and_follow_up_tickets(db, user, unit):
     assert ticket.requesting_unit.code == "KTHT" and review.display_number in ticket.description
     assert ticket.number and ticket.events[0].name == "create_from_review"
     with pytest.raises(Conflict):  # approved minutes are final
-        services.update_content(secretary, review.id, {"place": "khác"})
+        services.save_content(secretary, review.id, {"place": "khác"})
 
     # the next review lists this one's action among "earlier actions"
     later = services.create_review(secretary, "report", datetime.date(2082, 1, 1), datetime.date(2082, 6, 30))
@@ -147,8 +147,8 @@ def test_report_and_notice_form(db, user):
         services.add_comment(user("canbo.ktht"), review.id, "x")
     with pytest.raises(Invalid):  # the notice needs the outputs
         services.apply_transition(secretary, review.id, "submit_notice", {})
-    services.update_content(secretary, review.id, {"general_conclusion": "HTQLCL phù hợp",
-                                                   "resource_needs": "Thêm 01 công chức"})
+    services.save_content(secretary, review.id, {"general_conclusion": "HTQLCL phù hợp",
+                                                 "resource_needs": "Thêm 01 công chức"})
     services.apply_transition(secretary, review.id, "submit_notice", {})
     with pytest.raises(Forbidden):
         services.apply_transition(user("truongban.iso"), review.id, "issue_notice", {})

@@ -10,7 +10,7 @@ from flask_babel import gettext, lazy_gettext as _l
 from app.rest import WorkflowApi
 from app.reviews import documents, services, workflow
 from app.reviews.models import Review
-from app.workflow import Invalid, WorkflowError
+from app.workflow import WorkflowError
 
 
 def _figures_json(figures: dict) -> dict:
@@ -78,8 +78,85 @@ class ReviewApi(WorkflowApi, ModelRestApi):
             return self.response(422, message="from, to: YYYY-MM-DD")
         if start > end:
             return self.response(422, message="from is after to")
-        return self.response(200, result=_figures_json(services.gather_inputs(start, end)),
+        return self.response(200, result=_figures_json(services.gather_inputs(start, end, g.user)),
                              sections={k: str(v) for k, v in services.INPUT_SECTIONS.items()})
+
+    @expose("/<int:pk>/content", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def get_content(self, pk):
+        """The content of a review: meeting details, attendees, input texts, discussion items,
+        reports, follow-up actions and conclusions, in the shape PUT takes back.
+        ---
+        get:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200: {description: The content and the version}
+            404: {$ref: '#/components/responses/404'}
+        """
+        try:
+            review = services.get_review(pk)
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(200, result=services.content_of(review))
+
+    # Writing a review's content is part of preparing it: the permission to create reviews.
+    @expose("/<int:pk>/content", methods=["PUT"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def put_content(self, pk):
+        """Save any parts of the content at once, as the page does (the same rule). Users and
+        units are given by id; rows sent replace their part's rows (keep a row by its id);
+        `?regather=1` also gathers the input figures again from the records.
+        ---
+        put:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: query, name: regather, schema: {type: boolean}}
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: The saved content}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: The review is finished, or changed meanwhile (version)}
+            422: {$ref: '#/components/responses/422'}
+        """
+        body = request.get_json(silent=True)
+        regather = request.args.get("regather", "").lower() in ("1", "true", "yes")
+        try:
+            review = services.save_content(g.user, pk, {} if body is None else body, regather=regather)
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(200, result=services.content_of(review))
+
+    @expose("/<int:pk>/comments", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("transition")
+    def comment(self, pk):
+        """A comment on the QMS operation report (5.8.2.1), while it is open for comments;
+        who may comment is the review workflow's rule.
+        ---
+        post:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          requestBody: {content: {application/json: {schema: {type: object, properties: {text: {type: string}}}}}}
+          responses:
+            201: {description: The comment was recorded}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        body = request.get_json(silent=True)
+        text = body.get("text") if isinstance(body, dict) else None
+        try:
+            comment = services.add_comment(g.user, pk, text if isinstance(text, str) else "")
+        except WorkflowError as error:
+            return self._answer(error)
+        return self.response(201, id=comment.id)
 
     def load(self, pk):
         return services.get_review(pk)

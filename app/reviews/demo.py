@@ -29,37 +29,36 @@ def load_review_demo() -> None:
     secretary, chair = _user("thuky.iso"), _user("chutich")
 
     meeting = services.create_review(secretary, "meeting", datetime.date(last, 1, 1), datetime.date(last, 12, 31))
-    attendees = [str(_user(u).id) for u in ("chutich", "truongban.iso", "truongphong.ktht", "truongphong.tnmt", "thuky.iso")]
     content = {
         "meeting_date": datetime.date(last, 12, 26).isoformat(), "start_time": "08:00", "end_time": "10:30",
-        "place": "Hội trường UBND huyện Cam Lâm", "chair_id": str(chair.id), "secretary_id": str(secretary.id),
-        "attendees": attendees, "other_attendees": "Đại diện Trung tâm Chính trị huyện",
-        "input_context": "Luật Đất đai sửa đổi có hiệu lực; sắp xếp lại một số phòng chuyên môn.",
-        "input_resources": "Bộ phận một cửa thiếu 01 công chức vào quý III.",
+        "place": "Hội trường UBND huyện Cam Lâm", "chair_id": chair.id, "secretary_id": secretary.id,
+        "attendee_ids": [_user(u).id for u in ("chutich", "truongban.iso", "truongphong.ktht",
+                                                "truongphong.tnmt", "thuky.iso")],
+        "other_attendees": "Đại diện Trung tâm Chính trị huyện",
+        "inputs": {"context": "Luật Đất đai sửa đổi có hiệu lực; sắp xếp lại một số phòng chuyên môn.",
+                   "resources": "Bộ phận một cửa thiếu 01 công chức vào quý III."},
+        "items": [{"position": position, "conclusion": conclusion} for position, conclusion in enumerate([
+            "Các hành động năm trước đã hoàn thành.", "Ghi nhận các thay đổi, cập nhật rủi ro.",
+            "Đạt 6/10 mục tiêu; lĩnh vực đất đai chưa đạt.", "Bổ sung nhân lực cho bộ phận một cửa.",
+            "Các biện pháp xử lý rủi ro có hiệu lực.", "Số hóa hồ sơ lưu trữ.", "Không có."], start=1)],
+        "presentations": [{"reporter": "Đinh Thị Thu Thủy, Thư ký ISO",
+                           "summary": "Báo cáo kết quả vận hành HTQLCL năm và tình hình thực hiện MTCL."}],
+        "actions": [
+            {"description": "Rà soát, cải tiến quy trình cấp giấy chứng nhận quyền sử dụng đất",
+             "focal_unit_id": _unit("TNMT").id, "due_date": (today + datetime.timedelta(days=45)).isoformat()},
+            {"description": "Cập nhật phạm vi HTQLCL theo cơ cấu tổ chức mới",
+             "focal_unit_id": _unit("VP").id, "due_date": (today + datetime.timedelta(days=60)).isoformat()},
+        ],
         "general_conclusion": "HTQLCL được duy trì phù hợp, có hiệu lực; cần cải tiến tỷ lệ hồ sơ đúng hạn lĩnh vực đất đai.",
         "improvement_needs": "Rà soát quy trình cấp giấy chứng nhận quyền sử dụng đất.",
         "qms_change_needs": "Cập nhật phạm vi HTQLCL theo cơ cấu tổ chức mới.",
         "resource_needs": "Bổ sung 01 công chức cho Bộ phận một cửa.",
     }
-    for position, conclusion in enumerate([
-        "Các hành động năm trước đã hoàn thành.", "Ghi nhận các thay đổi, cập nhật rủi ro.",
-        "Đạt 6/10 mục tiêu; lĩnh vực đất đai chưa đạt.", "Bổ sung nhân lực cho bộ phận một cửa.",
-        "Các biện pháp xử lý rủi ro có hiệu lực.", "Số hóa hồ sơ lưu trữ.", "Không có."], start=1):
-        content[f"item_{position}_conclusion"] = conclusion
-    services.update_content(secretary, meeting.id, content)
-    services.add_presentation(secretary, meeting.id, "Đinh Thị Thu Thủy, Thư ký ISO",
-                              "Báo cáo kết quả vận hành HTQLCL năm và tình hình thực hiện MTCL.")
-    services.add_action(secretary, meeting.id, "Rà soát, cải tiến quy trình cấp giấy chứng nhận quyền sử dụng đất",
-                        _unit("TNMT").id, today + datetime.timedelta(days=45))
-    services.add_action(secretary, meeting.id, "Cập nhật phạm vi HTQLCL theo cơ cấu tổ chức mới",
-                        _unit("VP").id, today + datetime.timedelta(days=60))
+    services.save_content(secretary, meeting.id, content)
     services.apply_transition(secretary, meeting.id, "hold", {})
     services.apply_transition(chair, meeting.id, "approve_minutes", {"comment": "Thống nhất thông qua."})
     meeting.approved_on = datetime.date(last, 12, 27)
     db.session.commit()
 
     draft = services.create_review(secretary, "report", datetime.date(today.year, 1, 1), today)
-    services.update_content(secretary, draft.id, {
-        "input_context": "Triển khai chính quyền địa phương hai cấp.",
-        "general_conclusion": "",
-    })
+    services.save_content(secretary, draft.id, {"inputs": {"context": "Triển khai chính quyền địa phương hai cấp."}})

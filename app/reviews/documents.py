@@ -1,10 +1,15 @@
 """BM.CTCL.02 minutes, the QMS operation report and the notice of results, as PDF."""
 import datetime
 
-from flask_babel import force_locale
+from flask_appbuilder.security.sqla.models import Role
+from flask_babel import force_locale, gettext
+from sqlalchemy import select
 
-from reports import render_pdf
+from reports import ReportError, render_pdf
 
+from app.extensions import db
+from app.organisation import roles
+from app.organisation.models import QmsUser
 from app.organisation.services import get_settings
 from app.reviews import services, workflow
 from app.workflow import NotFound
@@ -52,8 +57,13 @@ def _review_pdf(review, document: str) -> tuple[bytes, str]:
 
 
 def annual_report_pdf(year: int) -> bytes:
-    """The yearly QMS operation report straight from the records, without a review record."""
+    """The yearly QMS operation report straight from the records, without a review record,
+    counted as the ISO secretary who drafts it (5.8.2.1) sees the records."""
     start, end = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    secretary = db.session.scalar(select(QmsUser).join(QmsUser.roles).where(
+        Role.name == roles.ISO_SECRETARY, QmsUser.active.is_(True)).order_by(QmsUser.id))
+    if secretary is None:
+        raise ReportError(gettext("No active user holds the ISO secretary role."))
     with force_locale("vi"):
         return render_pdf("qms_report.html", year=year, period=(start, end),
-                          figures=services.gather_inputs(start, end), texts={}, **_context())
+                          figures=services.gather_inputs(start, end, secretary), texts={}, **_context())

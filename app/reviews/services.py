@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.extensions import db
 from app.objectives import services as objectives
@@ -15,8 +16,8 @@ from app.reviews.models import (
 )
 from app.tickets import services as tickets
 from app.tickets import vocabulary
-from app.tickets.models import Nonconformity, Ticket
-from app.workflow import Conflict, Forbidden, Invalid, NotFound, run, today
+from app.tickets.models import Nonconformity
+from app.workflow import STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, commit, run, today
 
 # The inputs of 5.8.1.1, in the order of the procedure. Sections with figures are computed
 # from the records; every section has a text the secretary completes before approval.
@@ -41,12 +42,13 @@ FIGURE_LABELS = {
     "nc_unit": _l("at %(name)s"),
     "nc_feedback": _l("Feedback from citizens and organisations recorded as nonconformities"),
     "nc_monitoring": _l("Nonconformities found by monitoring, measurement and data analysis"),
+    "nc_source": _l("from source: %(name)s"),
     "nc_audit": _l("Nonconformities found by internal audits"),
     "tickets_total": _l("Tickets opened"),
-    "tickets_unit": _l("requested by %(name)s"),
+    "tickets_of_unit": _l("requested or carried out by %(name)s"),
     "tickets_source": _l("from source: %(name)s"),
     "tickets_state": _l("now in state: %(name)s"),
-    "tickets_overdue": _l("Tickets overdue today"),
+    "tickets_overdue_on": _l("Tickets overdue on %(name)s"),
     "tickets_ineffective": _l("Tickets closed as not effective"),
     "tickets_audit": _l("Tickets opened from internal audits"),
     "audits": _l("Internal audits recorded"),
@@ -55,21 +57,35 @@ FIGURE_LABELS = {
     "risk_tickets": _l("Tickets opened from risk analysis"),
     "risk_closed": _l("of which closed as effective"),
     "improvement_tickets": _l("Preventive / improvement tickets opened"),
+    # kept for the figures stored by reviews gathered before these two were corrected
+    "tickets_unit": _l("requested by %(name)s"),
+    "tickets_overdue": _l("Tickets overdue today"),
 }
 
 
-def _tickets_link(start, end, **params) -> str:
-    return "/tickets/list/?" + urlencode({"from": start.isoformat(), "to": end.isoformat(), **params})
+def _tickets_link(params: dict) -> str:
+    return "/tickets/list/?" + urlencode(params)
 
 
-def _nc_link(start, end, **params) -> str:
-    """FAB's list filters: _flt_1 / _flt_2 are 'greater than' / 'smaller than' on dates."""
+def _ticket_figure(user, key, params: dict, name=None) -> dict:
+    """Counted by the ticket list's own query with the link's arguments, as `user` sees it:
+    the figure is what the link opens."""
+    return _figure(key, tickets.count_tickets(user, params), _tickets_link(params), name)
+
+
+MONITORING_SOURCES = ("process_monitoring", "data_analysis", "process_results", "conformity_results")
+
+
+def _nc_link(start, end, unit=None, source=None) -> str:
+    """FAB's list filters, by position in its filter lists: for a date, 1 'greater than' and
+    2 'smaller than'; for a text, 3 'equal to'; for a relation, 0 'equal to'. (Its 'one of'
+    filter is not used: FAB's sort and page links keep only one value of an argument.)"""
     query = {"_flt_1_detected_on": (start - datetime.timedelta(days=1)).isoformat(),
              "_flt_2_detected_on": (end + datetime.timedelta(days=1)).isoformat()}
-    if "source" in params:
-        query["_flt_3_source"] = params["source"]
-    if "unit" in params:
-        query["_flt_0_unit"] = params["unit"]
+    if unit is not None:
+        query["_flt_0_unit"] = unit
+    if source is not None:
+        query["_flt_3_source"] = source
     return "/nonconformities/list/?" + urlencode(query)
 
 
@@ -77,12 +93,14 @@ def _figure(key, value, link=None, name=None) -> dict:
     return {"key": key, "value": value, "link": link, "name": name}
 
 
-def gather_inputs(start: datetime.date, end: datetime.date) -> dict:
-    """Figures for the inputs of 5.8.1.1 over a period, each with the list it comes from."""
+def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
+    """Figures for the inputs of 5.8.1.1 over a period, each with the list it comes from.
+    Every figure with a link counts what that list shows `user`, with its filters and dates."""
     ncs = db.session.scalars(select(Nonconformity).where(
-        Nonconformity.detected_on >= start, Nonconformity.detected_on <= end)).all()
-    opened = db.session.scalars(select(Ticket).where(
-        Ticket.requested_on >= start, Ticket.requested_on <= end)).all()
+        tickets.nonconformity_visibility(user), Nonconformity.detected_on >= start,
+        Nonconformity.detected_on <= end)).all()
+    period = {"from": start.isoformat(), "to": end.isoformat()}
+    opened = db.session.scalars(tickets.ticket_list_query(user, period)).all()
     units = {u.id: u for u in db.session.scalars(select(Unit))}
     figures = {key: [] for key in INPUT_SECTIONS}
 
@@ -115,42 +133,40 @@ def gather_inputs(start: datetime.date, end: datetime.date) -> dict:
     nc_rows = [_figure("nc_total", len(ncs), _nc_link(start, end))]
     for unit_id, count in _count(n.unit_id for n in ncs):
         nc_rows.append(_figure("nc_unit", count, _nc_link(start, end, unit=unit_id), units[unit_id].name))
-    nc_rows.append(_figure("tickets_total", len(opened), _tickets_link(start, end)))
-    for unit_id, count in _count(t.requesting_unit_id for t in opened):
-        nc_rows.append(_figure("tickets_unit", count, _tickets_link(start, end, unit=unit_id), units[unit_id].name))
-    for source, count in _count(t.source for t in opened):
-        nc_rows.append(_figure("tickets_source", count, _tickets_link(start, end, source=source),
-                               vocabulary.label(vocabulary.SOURCES, source)))
-    for state, count in _count(t.state for t in opened):
-        nc_rows.append(_figure("tickets_state", count, _tickets_link(start, end, state=state),
-                               str(tickets.workflow.STATES[state])))
-    overdue = db.session.scalar(select(func.count(Ticket.id)).where(tickets.overdue_condition(end)))
-    nc_rows.append(_figure("tickets_overdue", overdue, "/tickets/list/?overdue=1"))
-    ineffective = [t for t in opened if t.state == "closed_ineffective"]
-    nc_rows.append(_figure("tickets_ineffective", len(ineffective),
-                           _tickets_link(start, end, state="closed_ineffective")))
+    nc_rows.append(_ticket_figure(user, "tickets_total", period))
+    # the list's unit filter takes the tickets a unit requested or carries out
+    concerned = [u for t in opened for u in {t.requesting_unit_id, t.implementing_unit_id} if u]
+    for unit_id, _ in _count(concerned):
+        nc_rows.append(_ticket_figure(user, "tickets_of_unit", {**period, "unit": unit_id}, units[unit_id].name))
+    for source, _ in _count(t.source for t in opened):
+        nc_rows.append(_ticket_figure(user, "tickets_source", {**period, "source": source},
+                                      vocabulary.label(vocabulary.SOURCES, source)))
+    for state, _ in _count(t.state for t in opened):
+        nc_rows.append(_ticket_figure(user, "tickets_state", {**period, "state": state},
+                                      str(tickets.workflow.STATES[state])))
+    on = today()  # overdue is a fact of the day the figures are gathered, and the link keeps that day
+    nc_rows.append(_ticket_figure(user, "tickets_overdue_on", {"overdue": "1", "overdue_on": on.isoformat()},
+                                  on.strftime("%d/%m/%Y")))
+    nc_rows.append(_ticket_figure(user, "tickets_ineffective", {**period, "state": "closed_ineffective"}))
     figures["nonconformities"] = nc_rows
 
-    monitoring_sources = ("process_monitoring", "data_analysis", "process_results", "conformity_results")
-    figures["monitoring"] = [_figure("nc_monitoring", sum(1 for n in ncs if n.source in monitoring_sources),
-                                     _nc_link(start, end))]
+    monitoring = [n for n in ncs if n.source in MONITORING_SOURCES]
+    figures["monitoring"] = [_figure("nc_monitoring", len(monitoring))] + [
+        _figure("nc_source", count, _nc_link(start, end, source=source), vocabulary.label(vocabulary.SOURCES, source))
+        for source, count in _count(n.source for n in monitoring)]
     audits = db.session.scalar(select(func.count(InternalAudit.id)).where(
         InternalAudit.done_on >= start, InternalAudit.done_on <= end))
     figures["audit"] = [
         _figure("audits", audits),
         _figure("nc_audit", sum(1 for n in ncs if n.source == "internal_audit"),
                 _nc_link(start, end, source="internal_audit")),
-        _figure("tickets_audit", sum(1 for t in opened if t.source == "internal_audit"),
-                _tickets_link(start, end, source="internal_audit")),
+        _ticket_figure(user, "tickets_audit", {**period, "source": "internal_audit"}),
     ]
-    risk = [t for t in opened if t.source == "risk_analysis"]
     figures["risks"] = [
-        _figure("risk_tickets", len(risk), _tickets_link(start, end, source="risk_analysis")),
-        _figure("risk_closed", sum(1 for t in risk if t.state == "closed"),
-                _tickets_link(start, end, source="risk_analysis", state="closed")),
+        _ticket_figure(user, "risk_tickets", {**period, "source": "risk_analysis"}),
+        _ticket_figure(user, "risk_closed", {**period, "source": "risk_analysis", "state": "closed"}),
     ]
-    figures["opportunities"] = [_figure("improvement_tickets", sum(1 for t in opened if t.kind == "preventive"),
-                                        _tickets_link(start, end, kind="preventive"))]
+    figures["opportunities"] = [_ticket_figure(user, "improvement_tickets", {**period, "kind": "preventive"})]
     return figures
 
 
@@ -194,7 +210,7 @@ def create_review(user, form: str, period_start: datetime.date, period_end: date
     number = (db.session.scalar(select(func.max(Review.number)).where(Review.year == year)) or 0) + 1
     review = Review(year=year, number=number, form=form, period_start=period_start, period_end=period_end,
                     state="draft", created_by_id=user.id, secretary_id=user.id, place=None,
-                    figures=gather_inputs(period_start, period_end), inputs={})
+                    figures=gather_inputs(period_start, period_end, user), inputs={})
     review.items = [ReviewItem(position=i) for i in range(1, len(workflow.DISCUSSION_TOPICS) + 1)]
     db.session.add(review)
     workflow.record(review, "create", None, "draft", user)
@@ -202,121 +218,330 @@ def create_review(user, form: str, period_start: datetime.date, period_end: date
     return review
 
 
-def _writable(user, review) -> None:
-    """The one gate for writing a review's content: the declared action "write"."""
+def _writable(user, review, parts=()) -> None:
+    """The one gate for writing a review's content, whatever the path (page, API, demo): the
+    secretary (or Admin) while the review is editable, nobody once it is finished. Once the
+    QMS report is approved, what it holds (the inputs) is frozen; the notice may still change."""
     workflow.workflow_for(review).check("write", user, review)
+    if review.report_approved_on and set(parts) & REPORT_PARTS:
+        raise Conflict(gettext("The QMS report is approved: its inputs can no longer be changed."))
 
 
-def refresh_inputs(user, review_id) -> Review:
-    review = get_review(review_id)
-    _writable(user, review)
-    review.figures = gather_inputs(review.period_start, review.period_end)
-    workflow.record(review, "refresh_inputs", review.state, review.state, user)
-    db.session.commit()
-    return review
-
-
-TEXT_FIELDS = ("place", "start_time", "end_time", "other_attendees", "general_conclusion",
-               "improvement_needs", "qms_change_needs", "resource_needs")
-
-
-def update_content(user, review_id, raw: dict) -> Review:
-    """Save what the secretary writes: meeting details, input texts, discussion, conclusions."""
-    review = get_review(review_id)
-    _writable(user, review)
-    errors = {}
-    for name in TEXT_FIELDS:
-        if name in raw:
-            setattr(review, name, (raw.get(name) or "").strip() or None)
-    for name in ("start_time", "end_time"):
-        value = getattr(review, name)
-        if value and not _is_time(value):
-            errors[name] = gettext("Enter a time as HH:MM.")
-    if "meeting_date" in raw:
-        try:
-            review.meeting_date = datetime.date.fromisoformat(raw["meeting_date"]) if raw["meeting_date"] else None
-        except ValueError:
-            errors["meeting_date"] = gettext("Enter a date as dd/mm/yyyy.")
-    for name in ("chair_id", "secretary_id"):
-        if name in raw:
-            value = raw.get(name)
-            user_obj = db.session.get(QmsUser, int(value)) if str(value or "").isdigit() else None
-            if value and user_obj is None:
-                errors[name] = gettext("Choose an existing, active entry.")
-            setattr(review, name, user_obj.id if user_obj else None)
-    if "attendees" in raw:
-        ids = [int(v) for v in raw.get("attendees") or [] if str(v).isdigit()]
-        review.attendees = db.session.scalars(select(QmsUser).where(QmsUser.id.in_(ids))).all() if ids else []
-    inputs = dict(review.inputs or {})
-    for key in INPUT_SECTIONS:
-        if f"input_{key}" in raw:
-            inputs[key] = (raw.get(f"input_{key}") or "").strip()
-    review.inputs = inputs
-    for item in review.items:
-        for part in ("discussion", "conclusion"):
-            name = f"item_{item.position}_{part}"
-            if name in raw:
-                setattr(item, part, (raw.get(name) or "").strip() or None)
-    if errors:
-        db.session.rollback()
-        raise Invalid(gettext("Some fields are missing or invalid."), errors)
-    db.session.commit()
-    return review
-
-
-def _is_time(value: str) -> bool:
+def may_write(user, review, parts=()) -> bool:
+    """Whether the gate lets the user write these parts now (what the page offers)."""
     try:
-        datetime.datetime.strptime(value, "%H:%M")
-    except ValueError:
+        _writable(user, review, parts)
+    except WorkflowError:
         return False
     return True
 
 
-def add_presentation(user, review_id, reporter: str, summary: str) -> ReviewPresentation:
-    review = get_review(review_id)
-    _writable(user, review)
-    if not (reporter or "").strip() or not (summary or "").strip():
-        raise Invalid(gettext("Some fields are missing or invalid."),
-                      {"presentation": gettext("Give the reporter and a summary.")})
-    presentation = ReviewPresentation(review=review, reporter=reporter.strip(), summary=summary.strip())
-    db.session.add(presentation)
-    db.session.commit()
-    return presentation
+# --- the content of a review: one shape for the page, the API and the demo -------------------
+
+OUTPUT_TEXTS = ("general_conclusion", "improvement_needs", "qms_change_needs", "resource_needs")
+MEETING_PARTS = ("meeting_date", "start_time", "end_time", "place", "chair_id", "secretary_id",
+                 "attendee_ids", "other_attendees", "items", "presentations")
+CONTENT_PARTS = MEETING_PARTS + ("inputs", "actions") + OUTPUT_TEXTS
+REPORT_PARTS = {"inputs", "figures"}  # what the QMS operation report holds
+ROW_FIELDS = {
+    "items": ("position", "discussion", "conclusion"),
+    "presentations": ("id", "reporter", "summary"),
+    "actions": ("id", "description", "focal_unit_id", "due_date", "ticket_id"),
+}
+CONTENT_LABELS = {
+    "meeting_date": _l("Meeting held on"), "start_time": _l("Start time"), "end_time": _l("End time"),
+    "place": _l("Place"), "chair_id": _l("Chair"), "secretary_id": _l("Secretary of the meeting"),
+    "attendee_ids": _l("Attendees"), "other_attendees": _l("Other attendees"),
+    "inputs": _l("Inputs of the review"), "items": _l("4.2 Discussion"), "presentations": _l("4.1 Reports"),
+    "actions": _l("Follow-up actions"), "general_conclusion": _l("General conclusion"),
+    "improvement_needs": _l("Improvement requirements"), "qms_change_needs": _l("Needs for changes to the QMS"),
+    "resource_needs": _l("Resource needs"),
+    "id": _l("Row"), "position": _l("No."), "discussion": _l("Discussion item"),
+    "conclusion": _l("The chair's conclusion"), "reporter": _l("Reporter"), "summary": _l("Summary of the report"),
+    "description": _l("What must be done"), "focal_unit_id": _l("Focal unit"), "due_date": _l("Due date"),
+    "ticket_id": _l("Ticket"),
+}
 
 
-def add_action(user, review_id, description: str, focal_unit_id, due_date) -> ReviewAction:
-    review = get_review(review_id)
-    _writable(user, review)
-    errors = {}
-    unit = db.session.get(Unit, int(focal_unit_id)) if str(focal_unit_id or "").isdigit() else None
-    if not (description or "").strip():
-        errors["description"] = gettext("This field is required.")
-    if unit is None:
-        errors["focal_unit"] = gettext("This field is required.")
-    if isinstance(due_date, str):
+def content_of(review: Review) -> dict:
+    """A review's content in the shape save_content takes: the page renders it, the API
+    returns it, and it can be sent back as it is."""
+    content = {"version": review.version,
+               "inputs": {key: (review.inputs or {}).get(key) or None for key in INPUT_SECTIONS},
+               **{name: getattr(review, name) for name in OUTPUT_TEXTS},
+               "actions": [{"id": a.id, "description": a.description, "focal_unit_id": a.focal_unit_id,
+                            "due_date": a.due_date.isoformat(), "ticket_id": a.ticket_id} for a in review.actions]}
+    if review.form == "meeting":
+        content.update({
+            "meeting_date": review.meeting_date.isoformat() if review.meeting_date else None,
+            **{name: getattr(review, name) for name in ("start_time", "end_time", "place", "chair_id",
+                                                        "secretary_id", "other_attendees")},
+            "attendee_ids": [u.id for u in review.attendees],
+            "items": [{"position": i.position, "discussion": i.discussion, "conclusion": i.conclusion}
+                      for i in review.items],
+            "presentations": [{"id": p.id, "reporter": p.reporter, "summary": p.summary}
+                              for p in review.presentations],
+        })
+    return content
+
+
+class _Refusals:
+    """The problems found in the content sent, each naming its field by its label."""
+
+    def __init__(self):
+        self.errors, self.labels = {}, []
+
+    def add(self, key: str, label, problem) -> None:
+        self.errors[key] = gettext("%(field)s: %(problem)s", field=label, problem=problem)
+        self.labels.append(str(label))
+
+    def parse(self, key: str, label, parse, raw):
         try:
-            due_date = datetime.date.fromisoformat(due_date) if due_date else None
+            return parse(raw)
+        except ValueError as problem:
+            self.add(key, label, str(problem))
+            return None
+
+
+def _text(limit=None):
+    def parse(raw):
+        if raw is not None and not isinstance(raw, str):
+            raise ValueError(gettext("Enter text."))
+        value = (raw or "").strip() or None
+        if value and limit and len(value) > limit:
+            raise ValueError(gettext("At most %(count)s characters.", count=limit))
+        return value
+    return parse
+
+
+def _required(parse):
+    def required(raw):
+        value = parse(raw)
+        if value is None:
+            raise ValueError(gettext("This field is required."))
+        return value
+    return required
+
+
+def _time(raw):
+    value = _text()(raw)
+    if value:
+        try:
+            datetime.datetime.strptime(value, "%H:%M")
         except ValueError:
-            due_date = None
-    if due_date is None:
-        errors["due_date"] = gettext("Enter a date as dd/mm/yyyy.")
-    if errors:
-        raise Invalid(gettext("Some fields are missing or invalid."), errors)
-    action = ReviewAction(review=review, description=description.strip(), focal_unit_id=unit.id,
-                          due_date=due_date)
-    db.session.add(action)
-    db.session.commit()
-    return action
+            raise ValueError(gettext("Enter a time as HH:MM.")) from None
+    return value
 
 
-def remove_action(user, review_id, action_id) -> None:
+def _date(raw):
+    if raw is not None and not isinstance(raw, str):
+        raise ValueError(gettext("Enter a date as dd/mm/yyyy."))
+    value = (raw or "").strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.datetime.strptime(value, fmt).date() if value else None
+        except ValueError:
+            continue
+    raise ValueError(gettext("Enter a date as dd/mm/yyyy."))
+
+
+def _not_future(raw):
+    value = _date(raw)
+    if value and value > today():
+        raise ValueError(gettext("cannot be in the future."))
+    return value
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _ref(model, kept=()):
+    """An id of an existing, active row (an inactive one only where it is already kept):
+    never an object, never a new row."""
+    def parse(raw):
+        if raw in (None, ""):
+            return None
+        if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and _is_number(raw))):
+            raise ValueError(gettext("Give the id of an existing entry."))
+        number = int(raw)
+        row = db.session.get(model, number) if 0 < number < 2 ** 31 else None  # an id column's range
+        if row is None or not (row.active or row.id in kept):
+            raise ValueError(gettext("Choose an existing, active entry."))
+        return row
+    return parse
+
+
+def _rows(refusals, data, part) -> list[dict]:
+    """The rows sent for a part: a list of objects with known fields only."""
+    rows = data[part]
+    label = CONTENT_LABELS[part]
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        refusals.add(part, label, gettext("Send a list of rows."))
+        return []
+    for number, row in enumerate(rows):
+        for name in set(row) - set(ROW_FIELDS[part]):
+            refusals.add(f"{part}.{number}.{name}", _row_label(part, number),
+                         gettext("There is no field “%(name)s”.", name=name))
+    return rows
+
+
+def _row_label(part, number, name=None) -> str:
+    label = gettext("%(part)s, row %(row)s", part=CONTENT_LABELS[part], row=number + 1)
+    return gettext("%(row)s — %(field)s", row=label, field=CONTENT_LABELS[name]) if name else label
+
+
+def _own_row(rows, raw):
+    """The review's own row with that id; None for a new row."""
+    if raw in (None, ""):
+        return None
+    row = next((r for r in rows if str(r.id) == str(raw)), None)
+    if row is None:
+        raise ValueError(gettext("This row does not belong to this review."))
+    return row
+
+
+def save_content(user, review_id, data: dict, regather: bool = False) -> Review:
+    """Save what the secretary writes, all at once: the page's single form and the API's
+    PUT .../content both come here. A part left out stays as it is; rows sent replace the
+    rows of their part (a row with its id is kept and updated); the inputs may also be
+    gathered again from the records in the same save. Nothing is saved unless all is valid."""
     review = get_review(review_id)
-    _writable(user, review)
-    action = db.session.get(ReviewAction, action_id)
-    if action is None or action.review_id != review.id:
-        raise NotFound(gettext("Action not found."))
-    db.session.delete(action)
-    db.session.commit()
+    if not isinstance(data, dict):
+        raise Invalid(gettext("Send the content as one JSON object."))
+    _writable(user, review, set(data) | ({"figures"} if regather else set()))
+    version = data.get("version")
+    if version not in (None, "") and str(version) != str(review.version):
+        raise Conflict(str(STALE))
+
+    refusals, values = _Refusals(), {}
+    for name in set(data) - set(CONTENT_PARTS) - {"version"}:
+        refusals.add(name, name, gettext("there is no such part of a review."))
+    if review.form != "meeting":
+        for name in set(data) & set(MEETING_PARTS):
+            refusals.add(name, CONTENT_LABELS[name], gettext("only the minutes of a meeting have this part."))
+    parsers = {
+        "meeting_date": _not_future, "start_time": _time, "end_time": _time, "place": _text(200),
+        "other_attendees": _text(), "chair_id": _ref(QmsUser, {review.chair_id}),
+        "secretary_id": _ref(QmsUser, {review.secretary_id}), **{name: _text() for name in OUTPUT_TEXTS},
+    }
+    for name, parse in parsers.items():
+        if name in data and name not in refusals.errors:
+            values[name] = refusals.parse(name, CONTENT_LABELS[name], parse, data[name])
+    start, end = values.get("start_time", review.start_time), values.get("end_time", review.end_time)
+    if start and end and end < start and "end_time" not in refusals.errors:
+        refusals.add("end_time", CONTENT_LABELS["end_time"], gettext("is before the start time."))
+
+    if "attendee_ids" in data and "attendee_ids" not in refusals.errors:
+        ids = data["attendee_ids"]
+        if not isinstance(ids, list):
+            refusals.add("attendee_ids", CONTENT_LABELS["attendee_ids"], gettext("Send a list of ids."))
+        else:
+            parse = _ref(QmsUser, {u.id for u in review.attendees})
+            attendees = [refusals.parse("attendee_ids", CONTENT_LABELS["attendee_ids"], parse, raw) for raw in ids]
+            values["attendees"] = list(dict.fromkeys(a for a in attendees if a))
+
+    if "inputs" in data and "inputs" not in refusals.errors:
+        if not isinstance(data["inputs"], dict):
+            refusals.add("inputs", CONTENT_LABELS["inputs"], gettext("Send an object of texts by section."))
+        else:
+            inputs = dict(review.inputs or {})
+            for key, raw in data["inputs"].items():
+                if key not in INPUT_SECTIONS:
+                    refusals.add(f"inputs.{key}", CONTENT_LABELS["inputs"],
+                                 gettext("There is no section “%(name)s”.", name=key))
+                    continue
+                inputs[key] = refusals.parse(f"inputs.{key}", INPUT_SECTIONS[key], _text(), raw)
+            values["inputs"] = {key: text for key, text in inputs.items() if text}
+
+    if "items" in data and "items" not in refusals.errors:
+        by_position = {item.position: item for item in review.items}
+        values["items"] = []
+        for number, row in enumerate(_rows(refusals, data, "items")):
+            position = row.get("position")
+            item = by_position.get(int(position)) if _is_number(str(position)) else None
+            if item is None:
+                refusals.add(f"items.{number}.position", _row_label("items", number, "position"),
+                             gettext("Choose an existing, active entry."))
+                continue
+            texts = {part: refusals.parse(f"items.{number}.{part}", _row_label("items", number, part),
+                                          _text(), row[part]) for part in ("discussion", "conclusion") if part in row}
+            values["items"].append((item, texts))
+
+    if "presentations" in data and "presentations" not in refusals.errors:
+        values["presentations"] = []
+        for number, row in enumerate(_rows(refusals, data, "presentations")):
+            def field(name, parse):
+                return refusals.parse(f"presentations.{number}.{name}",
+                                      _row_label("presentations", number, name), parse, row.get(name))
+            values["presentations"].append((field("id", lambda raw: _own_row(review.presentations, raw)),
+                                            field("reporter", _required(_text(200))),
+                                            field("summary", _required(_text()))))
+
+    if "actions" in data and "actions" not in refusals.errors:
+        values["actions"] = []
+        for number, row in enumerate(_rows(refusals, data, "actions")):
+            def field(name, parse):
+                return refusals.parse(f"actions.{number}.{name}", _row_label("actions", number, name),
+                                      parse, row.get(name))
+            action = field("id", lambda raw: _own_row(review.actions, raw))
+            kept_unit = {action.focal_unit_id} if action else set()
+            kept_due = action.due_date if action else None
+
+            def due(raw):
+                value = _required(_date)(raw)
+                if value < today() and value != kept_due:
+                    raise ValueError(gettext("cannot be in the past."))
+                return value
+            values["actions"].append((action, field("description", _required(_text())),
+                                      field("focal_unit_id", _required(_ref(Unit, kept_unit))),
+                                      field("due_date", due)))
+
+    for part in ("presentations", "actions"):
+        kept = [row[0] for row in values.get(part, []) if row[0]]
+        if len(kept) != len(set(kept)):
+            refusals.add(part, CONTENT_LABELS[part], gettext("A row is given twice."))
+    if refusals.errors:
+        raise Invalid(gettext("Some fields are missing or invalid: %(fields)s.",
+                              fields=", ".join(dict.fromkeys(refusals.labels))), refusals.errors)
+    _apply(review, values)
+    workflow.record(review, "write", review.state, review.state, user)
+    if regather:
+        review.figures = gather_inputs(review.period_start, review.period_end, user)
+        workflow.record(review, "refresh_inputs", review.state, review.state, user)
+    flag_modified(review, "inputs")  # every save is a new version of the review, rows included
+    commit()
+    return review
+
+
+def _apply(review: Review, values: dict) -> None:
+    for name in ("meeting_date", "start_time", "end_time", "place", "other_attendees") + OUTPUT_TEXTS:
+        if name in values:
+            setattr(review, name, values[name])
+    for name in ("chair_id", "secretary_id"):
+        if name in values:
+            setattr(review, name, values[name].id if values[name] else None)
+    if "attendees" in values:
+        review.attendees = values["attendees"]
+    if "inputs" in values:
+        review.inputs = values["inputs"]
+    for item, texts in values.get("items", []):
+        for part, text in texts.items():
+            setattr(item, part, text)
+    if "presentations" in values:
+        rows = []
+        for presentation, reporter, summary in values["presentations"]:
+            presentation = presentation or ReviewPresentation()
+            presentation.reporter, presentation.summary = reporter, summary
+            rows.append(presentation)
+        review.presentations = rows
+    if "actions" in values:
+        rows = []
+        for action, description, unit, due_date in values["actions"]:
+            action = action or ReviewAction()
+            action.description, action.focal_unit_id, action.due_date = description, unit.id, due_date
+            rows.append(action)
+        review.actions = rows
 
 
 def add_comment(user, review_id, text: str) -> ReviewComment:
@@ -342,11 +567,7 @@ def apply_transition(user, review_id, name: str, raw: dict, version=None) -> Rev
 def ensure_draft(user, review) -> None:
     """A review is deleted, or its period changed, only while being prepared and by the
     secretary who writes it; past that it is part of the record, for Admin too."""
-    if review.state != "draft":
-        raise Conflict(gettext("Only a review being prepared can be deleted or re-dated; this one is “%(state)s”.",
-                               state=workflow.STATES[review.state]))
-    if not workflow.SECRETARY.allows(user, review):
-        raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.SECRETARY.label))
+    workflow.workflow_for(review).check("prepare", user, review)
 
 
 def change_period(user, review) -> None:

@@ -1,5 +1,6 @@
 """Pages for management reviews and internal audits. Thin: rules live in services/workflow."""
 import datetime
+import re
 
 from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import expose
@@ -24,6 +25,55 @@ def _back(review_id, anchor=""):
     return redirect(_back_url(review_id) + anchor)
 
 
+def _rows(form, prefix: str, fields: tuple[str, ...]) -> list[dict]:
+    """The rows posted as <prefix>-<n>-<field>, in order; blank rows and rows ticked for
+    removal are left out (rows sent replace the part's rows)."""
+    numbers = sorted({int(m.group(1)) for key in form if (m := re.fullmatch(rf"{prefix}-(\d+)-\w+", key))})
+    rows = []
+    for n in numbers:
+        row = {name: form.get(f"{prefix}-{n}-{name}", "") for name in ("id",) + fields}
+        if form.get(f"{prefix}-{n}-remove") or not any(row.values()):
+            continue
+        rows.append(row)
+    return rows
+
+
+def _content_from_form(form, review) -> dict:
+    """The page's form in the shape services.save_content takes (the API's JSON)."""
+    data = {"version": form.get("version")}
+    data.update({name: form[name] for name in services.OUTPUT_TEXTS if name in form})
+    inputs = {key: form[f"input_{key}"] for key in services.INPUT_SECTIONS if f"input_{key}" in form}
+    if inputs:
+        data["inputs"] = inputs
+    if any(key.startswith("action-") for key in form):
+        data["actions"] = _rows(form, "action", ("description", "focal_unit_id", "due_date"))
+    if review.form != "meeting":
+        return data
+    data.update({name: form[name] for name in ("meeting_date", "start_time", "end_time", "place", "chair_id",
+                                               "secretary_id", "other_attendees") if name in form})
+    if "attendees_present" in form or "attendees" in form:
+        data["attendee_ids"] = form.getlist("attendees")
+    items = [{"position": item.position, **{part: form[f"item_{item.position}_{part}"]
+                                            for part in ("discussion", "conclusion")
+                                            if f"item_{item.position}_{part}" in form}}
+             for item in review.items]
+    if any(len(item) > 1 for item in items):
+        data["items"] = items
+    if any(key.startswith("presentation-") for key in form):
+        data["presentations"] = _rows(form, "presentation", ("reporter", "summary"))
+    return data
+
+
+def _typed(review, data: dict) -> dict:
+    """The review's content with what was typed over it, to show a refused save again."""
+    content = services.content_of(review)
+    content.update({key: value for key, value in data.items() if key not in ("inputs", "items")})
+    content["inputs"] = {**content["inputs"], **data.get("inputs", {})}
+    typed_items = {item["position"]: item for item in data.get("items", [])}
+    content["items"] = [{**item, **typed_items.get(item["position"], {})} for item in content.get("items", [])]
+    return content
+
+
 class InternalAuditView(QmsModelView):
     datamodel = QmsInterface(InternalAudit)
     route_base = "/internal-audits"
@@ -46,7 +96,7 @@ class ReviewView(QmsModelView):
     list_title = _l("Management reviews")
     label_columns = {
         "display_number": _l("Number"), "year": _l("Year"), "form": _l("Form"),
-        "period_start": _l("From"), "period_end": _l("To"), "state": _l("State"),
+        "period_start": _l("Period from"), "period_end": _l("Period to"), "state": _l("State"),
         "approved_on": _l("Approved on"),
     }
     list_columns = ["display_number", "form", "period_start", "period_end", "state", "approved_on"]
@@ -56,17 +106,24 @@ class ReviewView(QmsModelView):
         "state": lambda v: str(workflow.STATES.get(v, v)),
     }
 
-    def _page(self, review, errors=None, values=None, status=200):
-        users = db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True)).order_by(QmsUser.username)).all()
-        units = db.session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)).all()
+    def _page(self, review, content=None, errors=None, status=200):
+        """The review page; its one content form shows `content`: the review's own, or what
+        was typed when a save was refused."""
+        users = db.session.scalars(select(QmsUser).order_by(QmsUser.username)).all()
+        units = db.session.scalars(select(Unit).order_by(Unit.code)).all()
         return self.render_template(
             "review.html", review=review, states=workflow.STATES, forms=workflow.FORMS,
             steps=workflow.workflow_for(review).available(g.user, review),
             next_steps=workflow.workflow_for(review).next_steps(review.state),
-            may_write=workflow.may_write(g.user, review), may_comment=workflow.may_comment(g.user, review),
+            may_write=services.may_write(g.user, review),
+            may_write_inputs=services.may_write(g.user, review, {"inputs"}),
+            may_comment=workflow.may_comment(g.user, review),
             sections=services.INPUT_SECTIONS, figure_label=services.figure_label,
-            topics=workflow.DISCUSSION_TOPICS, users=users, units=units,
-            event_labels=workflow.workflow_for(review).event_labels(), errors=errors or {}, values=values,
+            topics=workflow.DISCUSSION_TOPICS, event_labels=workflow.workflow_for(review).event_labels(),
+            users=[u for u in users if u.active], units=[u for u in units if u.active],
+            user_names={u.id: u.get_full_name() for u in users}, unit_names={u.id: u.name for u in units},
+            content=content or services.content_of(review), errors=errors or {},
+            today=datetime.date.today().isoformat(),
         ), status
 
     @expose("/show/<int:pk>")
@@ -104,62 +161,31 @@ class ReviewView(QmsModelView):
     @has_access
     @permission_name("write")
     def content(self, pk):
-        raw = request.form.to_dict()
-        raw["attendees"] = request.form.getlist("attendees")
-        if "attendees_present" not in request.form:
-            raw.pop("attendees")
+        """The page's one save: every part of the content, rows added and removed, and
+        optionally the inputs gathered again. A refused save shows the page again with
+        everything typed."""
         try:
-            services.update_content(g.user, pk, raw)
+            review = services.get_review(pk)
+        except WorkflowError:
+            return render_error(404)
+        data = _content_from_form(request.form, review)
+        regather = "regather" in request.form
+        try:
+            services.save_content(g.user, pk, data, regather=regather)
         except WorkflowError as error:
             db.session.rollback()
-            if error.status == 422:
-                flash(error.message, "danger")
-                return self._page(services.get_review(pk), errors=error.errors, values=request.form, status=422)
-            return refusal(error, _back_url(pk))
+            if error.status not in (409, 422) or not services.may_write(g.user, services.get_review(pk)):
+                return refusal(error, _back_url(pk))
+            review = services.get_review(pk)
+            if error.status == 409:  # changed meanwhile: keep the text, and let it be saved over
+                data["version"] = review.version
+            flash(error.message, "danger")
+            return self._page(review, _typed(review, data), error.errors, error.status)
+        if regather:
+            flash(gettext("The review was saved and its inputs gathered again from the records."), "success")
+            return _back(pk, "#inputs")
         flash(gettext("The review was saved."), "success")
         return _back(pk)
-
-    @expose("/<int:pk>/refresh", methods=["POST"])
-    @has_access
-    @permission_name("write")
-    def refresh(self, pk):
-        try:
-            services.refresh_inputs(g.user, pk)
-        except WorkflowError as error:
-            return refusal(error, _back_url(pk))
-        flash(gettext("The inputs were gathered again from the records."), "success")
-        return _back(pk, "#inputs")
-
-    @expose("/<int:pk>/presentations", methods=["POST"])
-    @has_access
-    @permission_name("write")
-    def presentation(self, pk):
-        try:
-            services.add_presentation(g.user, pk, request.form.get("reporter", ""), request.form.get("summary", ""))
-        except WorkflowError as error:
-            return refusal(error, _back_url(pk))
-        return _back(pk, "#presentations")
-
-    @expose("/<int:pk>/actions", methods=["POST"])
-    @has_access
-    @permission_name("write")
-    def action(self, pk):
-        try:
-            services.add_action(g.user, pk, request.form.get("description", ""),
-                                request.form.get("focal_unit"), request.form.get("due_date", ""))
-        except WorkflowError as error:
-            return refusal(error, _back_url(pk))
-        return _back(pk, "#actions")
-
-    @expose("/<int:pk>/actions/<int:action_id>/delete", methods=["POST"])
-    @has_access
-    @permission_name("write")
-    def remove_action(self, pk, action_id):
-        try:
-            services.remove_action(g.user, pk, action_id)
-        except WorkflowError as error:
-            return refusal(error, _back_url(pk))
-        return _back(pk, "#actions")
 
     @expose("/<int:pk>/comments", methods=["POST"])
     @has_access

@@ -94,7 +94,8 @@ WORKFLOWS = {
             Transition("return_minutes", _l("Return the minutes"), ("held",), "draft", CHAIR,
                        fields=(REASON,), comment_field="comment"),
         ),
-        actions=(Action("write", _l("Write the review"), EDITABLE["meeting"], SECRETARY),),
+        actions=(Action("write", _l("Write the review"), EDITABLE["meeting"], SECRETARY),
+                 Action("prepare", _l("Change the period or delete the review"), ("draft",), SECRETARY)),
     ),
     "report": Workflow(
         name="review-report", title=_l("Management review: report and notice (5.8.2)"), states=STATES,
@@ -117,6 +118,7 @@ WORKFLOWS = {
         ),
         actions=(
             Action("write", _l("Write the review"), EDITABLE["report"], SECRETARY),
+            Action("prepare", _l("Change the period or delete the review"), ("draft",), SECRETARY),
             Action("comment", _l("Comment on the QMS report"), COMMENTING, COMMENTER),
         ),
     ),
@@ -138,10 +140,6 @@ DISCUSSION_TOPICS = (
 
 def workflow_for(review) -> Workflow:
     return WORKFLOWS[review.form]
-
-
-def may_write(user, review) -> bool:
-    return workflow_for(review).may("write", user, review)
 
 
 def may_comment(user, review) -> bool:

@@ -471,7 +471,7 @@ def ticket_list_query(user, args, late_ids: set[int] | None = None):
         if day is not None:
             query = query.where(getattr(column, compare)(day))
     if args.get("overdue"):
-        query = query.where(overdue_condition())
+        query = query.where(overdue_condition(_date_arg(args, "overdue_on")))
     if args.get("missing_report"):
         late_ids = missing_report_ids() if late_ids is None else late_ids
         query = query.where(Ticket.id.in_(late_ids or [-1]))
