@@ -321,9 +321,11 @@ def parse_value(field: Field, raw):
     if field.type in ("user", "unit"):
         model = QmsUser if field.type == "user" else Unit
         try:
-            obj = db.session.get(model, int(raw))
+            key = int(raw)
         except (TypeError, ValueError):
-            obj = None
+            key = None
+        # keys are 32-bit integers: a larger one is unknown (PostgreSQL would refuse the query)
+        obj = db.session.get(model, key) if key is not None and 0 < key < 2**31 else None
         if obj is None or not obj.active:
             raise ValueError(gettext("Choose an existing, active entry."))
         return obj

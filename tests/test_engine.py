@@ -67,7 +67,7 @@ def test_a_review_written_by_two_people_at_once_answers_409(db, app, user):
     from app.reviews import services as reviews
 
     review = reviews.create_review(user("thuky.iso"), "report", datetime.date(2026, 1, 1), datetime.date(2026, 6, 30))
-    reviews.update_content(user("thuky.iso"), review.id, {"general_conclusion": "x"})
+    reviews.save_content(user("thuky.iso"), review.id, {"general_conclusion": "x"})
     assert review.version is not None
     with db.engine.begin() as other:  # someone else saves the review meanwhile
         other.execute(sa.text("UPDATE review SET version = version + 1 WHERE id = :id"), {"id": review.id})
@@ -245,3 +245,12 @@ def test_help_menu_names_match_the_workflows():
     from app.organisation import roles
 
     assert set(roles.HELP_MENUS) == {f"Workflow {name}" for name in all_workflows()}
+
+
+def test_a_person_or_unit_given_by_a_huge_or_odd_id_is_refused_not_a_500(make_ticket, api):
+    ticket = make_ticket(state="leader_review")
+    leader = api("truongban.iso")
+    for bad in (2**40, -1, "x", {"id": 1}, [1]):
+        response = leader.post(f"/api/v1/tickets/{ticket.id}/transitions/assign",
+                               json={"assignee_unit": bad, "assignee": bad})
+        assert response.status_code == 422, (bad, response.text)

@@ -92,7 +92,7 @@ def test_plan_page_refuses_to_delete_an_approved_plan(as_admin, plan, db):
     approved = plan("approved")
     token = csrf_token(as_admin.get(f"/objectives/show/{approved}").text)
     page = as_admin.post(f"/objectives/delete/{approved}", data={"csrf_token": token}, follow_redirects=True)
-    assert "Chỉ được sửa khi còn ở trạng thái nháp" in page.text
+    assert "Không thể “Xóa bản dự thảo” khi đang ở trạng thái “Đã phê duyệt”" in page.text
     db.session.expire_all()
     assert db.session.get(ObjectivePlan, approved) is not None
 
@@ -104,7 +104,7 @@ def _issued_review(user, year):
     review = services.create_review(secretary, "report", datetime.date(year, 1, 1), datetime.date(year, 12, 31))
     services.apply_transition(secretary, review.id, "submit_report", {})
     services.apply_transition(user("truongban.iso"), review.id, "approve_report", {})
-    services.update_content(secretary, review.id, {"general_conclusion": "HTQLCL phù hợp và hiệu lực"})
+    services.save_content(secretary, review.id, {"general_conclusion": "HTQLCL phù hợp và hiệu lực"})
     services.apply_transition(secretary, review.id, "submit_notice", {})
     services.apply_transition(user("chutich"), review.id, "issue_notice", {})
     assert review.state == "issued"

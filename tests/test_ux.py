@@ -309,7 +309,7 @@ def test_pending_change_request_waits_for_the_iso_leader(make_ticket, db, user):
     from app.tickets import services
 
     ticket = make_ticket(state="implementation")
-    change = services.request_change(user("canbo.ktht"), ticket.id, "resources", "Cần thêm máy scan")
+    change = services.request_change(user("canbo.ktht"), ticket.id, {"kind": "resources", "text": "Cần thêm máy scan"})
     leader = user("truongban.iso")
     with force_locale("vi"):
         mine = [i for i in my_work(leader) if i.key == f"change-{change.id}"]
@@ -406,7 +406,8 @@ def test_recurring_series_honours_visibility(client_as_user, db, user, unit):
     page = outsider.get("/recurring/").text
     assert category.name not in page and "Bộ phận Tiếp nhận và Trả kết quả" not in page
     response = outsider.post("/recurring/open", data={
-        "unit_id": unit("TNMT").id, "category_id": category.id, "csrf_token": csrf_token(page)})
+        "unit_id": unit("TNMT").id, "category_id": category.id,
+        "csrf_token": csrf_token(outsider.get("/tickets/add").text)})
     assert response.status_code == 404
     assert not db.session.query(Ticket).filter(Ticket.description.contains(category.name)).count()
 

@@ -101,7 +101,7 @@ def create_plan(user, year: int, unit_id: int | None) -> ObjectivePlan:
 def check_plan_delete(user, plan: ObjectivePlan) -> None:
     """A plan is deleted, with its history, only as a draft and by those who may draft it;
     a submitted or approved one is part of the record (pages and API ask this)."""
-    _editable(user, plan, gettext("plan"))
+    workflow.WORKFLOW.check("delete_draft", user, plan)
 
 
 ROW_FIELDS = ("objective", "measurement_method", "target_kind", "target", "measures", "start_date", "end_date")

@@ -22,7 +22,7 @@ from app.reviews import workflow as review_workflow
 from app.reviews.models import Review
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
-from app.workflow import today
+from app.workflow import has_role, is_admin, today
 
 log = logging.getLogger(__name__)
 DEADLINE_WARNINGS = (14, 3)  # days before 30/01 and 31/12
@@ -55,7 +55,7 @@ def leads_for(user, on: datetime.date) -> list[Lead]:
                 "%(ticket)s is overdue since %(date)s.", ticket=label, date=f"{ticket.due_date:%d/%m/%Y}"),
                 f"/tickets/show/{ticket.id}"))
     leads += _deadline_leads(user, on)
-    if on >= datetime.date(on.year, 12, 1) and any(r.name in roles.STEERING for r in user.roles):
+    if on >= datetime.date(on.year, 12, 1) and has_role(user, *roles.STEERING):
         done = db.session.scalar(select(func.count(Review.id)).where(
             Review.year == on.year, Review.state.in_(review_workflow.FINAL_STATES)))
         if not done:
@@ -78,7 +78,7 @@ def _deadline_leads(user, on: datetime.date) -> list[Lead]:
         for unit_id in owners:
             plan = plans.get(unit_id)
             probe = plan or ObjectivePlan(year=due.year, unit_id=unit_id)
-            if not objective_workflow.may_draft(user, probe) or roles.ADMIN in [r.name for r in user.roles]:
+            if not objective_workflow.may_draft(user, probe) or is_admin(user):
                 continue
             document = plan if kind == "plan" else (plan.report if plan else None)
             if document is not None and document.state == "approved":

@@ -580,7 +580,7 @@ def change_period(user, review) -> None:
     if review.period_end.year != review.year:
         raise Invalid(gettext("Some fields are missing or invalid."),
                       {"period_end": gettext("The period must end in %(year)s, the review's year.", year=review.year)})
-    review.figures = gather_inputs(review.period_start, review.period_end)
+    review.figures = gather_inputs(review.period_start, review.period_end, user)
     workflow.record(review, "refresh_inputs", review.state, review.state, user,
                     gettext("New period: %(start)s – %(end)s", start=f"{review.period_start:%d/%m/%Y}",
                             end=f"{review.period_end:%d/%m/%Y}"))

@@ -6,14 +6,14 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
-from app.extensions import db
 from app.rest import WorkflowApi, WorkflowErrorsAsResponses
 from app.tickets import services, vocabulary
+from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import Nonconformity, Ticket
 from app.tickets.views import NonconformityView, TicketView, VisibleNonconformities, VisibleTickets
 
 
-class TicketApi(WorkflowApi, ModelRestApi):
+class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
     resource_name = "tickets"
     datamodel = SQLAInterface(Ticket)
     base_filters = [["id", VisibleTickets, None]]
@@ -38,24 +38,6 @@ class TicketApi(WorkflowApi, ModelRestApi):
     vocabularies = {"kind": vocabulary.KINDS, "source": vocabulary.SOURCES}
     search_columns = ["state", "kind", "source", "requesting_unit", "year", "number", "description"]
     order_columns = ["number", "due_date", "requested_on", "id"]
-
-    def pre_add(self, item):
-        services.check_box1(g.user, item.requesting_unit.id if item.requesting_unit else None)
-        services.check_ticket_dates(item)
-        item.created_by_id = item.requester_id = g.user.id
-        item.state = "draft"
-
-    def post_add(self, item):
-        services.record_creation(g.user, item)
-        db.session.commit()
-
-    def pre_update(self, item):
-        services.ensure_own_draft(g.user, item)
-        services.check_box1(g.user, item.requesting_unit.id)  # the unit the body gives, not the stored one
-        services.check_ticket_dates(item)
-
-    def pre_delete(self, item):
-        services.ensure_own_draft(g.user, item, "delete_draft")
 
     @expose("/<int:pk>/nonconformities/<int:nc_id>", methods=["POST"])
     @protect()
@@ -151,7 +133,7 @@ class TicketApi(WorkflowApi, ModelRestApi):
         return ticket_pdf(ticket), f"BM.CTCL.01-{ticket.display_number.replace('/', '-') or ticket.id}.pdf"
 
 
-class NonconformityApi(WorkflowErrorsAsResponses, ModelRestApi):
+class NonconformityApi(NonconformityRules, WorkflowErrorsAsResponses, ModelRestApi):
     resource_name = "nonconformities"
     datamodel = SQLAInterface(Nonconformity)
     base_filters = [["id", VisibleNonconformities, None]]
@@ -171,17 +153,3 @@ class NonconformityApi(WorkflowErrorsAsResponses, ModelRestApi):
     label_columns = dict(NonconformityView.label_columns)
     vocabularies = {"source": vocabulary.SOURCES}
     search_columns = ["unit", "category", "source", "detected_on", "ticket"]
-
-    def pre_add(self, item):
-        services.check_box1(g.user, item.unit.id if item.unit else None)
-        item.created_by_id = item.detected_by_id = g.user.id
-        services.check_nonconformity_dates(item)
-        services.record_nc_creation(g.user, item)
-
-    def pre_update(self, item):
-        services.check_nonconformity_change(g.user, item)  # queries without flushing
-        services.record_nc_edit(g.user, item)  # before any flush: it reads the values loaded
-        services.check_nonconformity_dates(item)
-
-    def pre_delete(self, item):
-        services.check_nonconformity_change(g.user, item)

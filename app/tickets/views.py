@@ -19,6 +19,7 @@ from wtforms.widgets import DateInput
 from app.extensions import db
 from app.organisation.models import Unit
 from app.tickets import services, vocabulary, workflow
+from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import NcCategory, Nonconformity, Ticket
 from app.ui import (
     QmsInterface, QmsModelView, format_date, format_yes_no, refusal, render_error, transition_page,
@@ -109,7 +110,7 @@ class NcCategoryView(QmsModelView):
     base_order = ("name", "asc")
 
 
-class NonconformityView(QmsModelView):
+class NonconformityView(NonconformityRules, QmsModelView):
     datamodel = QmsInterface(Nonconformity, eager=("unit", "category", "ticket"))
     route_base = "/nonconformities"
     base_filters = [["id", VisibleNonconformities, None]]
@@ -154,20 +155,6 @@ class NonconformityView(QmsModelView):
         ),
         "detected_on": _past_date_field(_l("Detected on")),
     }
-
-    def pre_add(self, item):
-        item.created_by_id = g.user.id
-        item.detected_by_id = g.user.id
-        services.check_nonconformity_dates(item)
-        services.record_nc_creation(g.user, item)
-
-    def pre_update(self, item):
-        services.check_nonconformity_change(g.user, item)  # queries without flushing
-        services.record_nc_edit(g.user, item)  # before any flush: it reads the values loaded
-        services.check_nonconformity_dates(item)
-
-    def pre_delete(self, item):
-        services.check_nonconformity_change(g.user, item)
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
@@ -278,7 +265,7 @@ class RecurringNonconformityView(BaseView):
         return redirect(url_for("TicketView.edit", pk=ticket.id))
 
 
-class TicketView(QmsModelView):
+class TicketView(TicketRules, QmsModelView):
     datamodel = QmsInterface(Ticket)
     route_base = "/tickets"
     base_filters = [["id", VisibleTickets, None]]
@@ -307,21 +294,6 @@ class TicketView(QmsModelView):
     }
 
     # --- creation and draft edits ---------------------------------------------
-
-    def pre_add(self, item):
-        item.created_by_id = item.requester_id = g.user.id
-        item.state = "draft"
-
-    def post_add(self, item):
-        services.record_creation(g.user, item)
-        db.session.commit()
-
-    def pre_update(self, item):
-        services.ensure_own_draft(g.user, item)
-        services.check_box1(g.user, item.requesting_unit.id)  # the unit the form gives, not the stored one
-
-    def pre_delete(self, item):
-        services.ensure_own_draft(g.user, item, "delete_draft")
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
