@@ -16,7 +16,7 @@ from app.organisation.services import get_settings
 from app.tickets import files, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
-    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, changed_since, choices_for, commit,
+    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, changed_since, check_date, choices_for, commit,
     event_data, parse_fields, parse_value, run, snapshot, today,
 )
 from app.tickets.models import (
@@ -298,9 +298,11 @@ NC_HISTORY_FIELDS = (
 def check_not_future(day, field: str, label) -> None:
     """The date of something that already happened (an NC found, a request made) is not
     after today."""
-    if day is not None and day > today():
-        message = gettext("%(field)s cannot be later than today.", field=label)
-        raise Invalid(message, {field: message})
+    try:
+        if day is not None:
+            check_date(day, "past", label)
+    except ValueError as error:
+        raise Invalid(str(error), {field: str(error)}) from None
 
 
 def check_nonconformity_dates(nc: Nonconformity) -> None:
