@@ -206,7 +206,7 @@ def transition_page(view, workflow, record, name: str, take, back: str, heading:
         "transition_form.html", title=step.label, step=step, record=record, heading=heading,
         summary=summary, back=back, state_label=workflow.state_label(record.state),
         shows=[(label, getattr(record, attr)) for attr, label in step.shows],
-        values=values, errors=errors, message=message,
+        values=values, errors=errors, message=message, blocked=request.method == "GET" and status != 200,
         choices={f.name: choices_for(f) for f in step.fields},
         version=request.form.get("version", record.version),
         stale=status == 409 and request.method == "POST",

@@ -254,3 +254,53 @@ def test_a_person_or_unit_given_by_a_huge_or_odd_id_is_refused_not_a_500(make_ti
         response = leader.post(f"/api/v1/tickets/{ticket.id}/transitions/assign",
                                json={"assignee_unit": bad, "assignee": bad})
         assert response.status_code == 422, (bad, response.text)
+
+
+def test_a_refused_change_request_keeps_what_was_typed_and_names_the_field(make_ticket, client_as):
+    ticket = make_ticket(state="implementation")
+    client = client_as("Admin")
+    page = client.get(f"/tickets/show/{ticket.id}").text
+    refused = client.post(f"/tickets/{ticket.id}/change", data={
+        "csrf_token": csrf_token(page), "kind": "", "text": "Cần thêm thời gian vì thiếu người",
+        "new_measures": "Thuê thêm cộng tác viên"})
+    assert refused.status_code == 422
+    assert "Cần thêm thời gian vì thiếu người" in refused.text and "Thuê thêm cộng tác viên" in refused.text
+    assert "Loại thay đổi:" in refused.text
+
+
+def test_who_reports_and_verifies_sees_every_amendment(make_ticket, user, client_as):
+    ticket = make_ticket(state="implementation")
+    change = services.request_change(user("canbo.ktht"), ticket.id, {
+        "kind": "measures", "text": "Bổ sung", "new_measures": "Số hóa danh mục hồ sơ"})
+    services.decide_change(user("truongban.iso"), change.id, True)
+    form = client_as("Admin").get(f"/tickets/{ticket.id}/do/report_done").text
+    assert "Số hóa danh mục hồ sơ" in form and "Biện pháp khắc phục" in form
+
+
+def test_a_transition_that_is_not_possible_offers_no_form(make_ticket, client_as):
+    ticket = make_ticket(state="closed")
+    page = client_as("IsoLeader").get(f"/tickets/{ticket.id}/do/approve")
+    assert page.status_code == 409 and 'name="implementer"' not in page.text
+
+
+def test_plan_transition_page_names_the_plan_in_words(app, client_as, user):
+    from app.objectives import services as objectives
+
+    plan = objectives.create_plan(user("admin"), 2038, None)
+    page = client_as("Admin").get(f"/objectives/{plan.id}/do/submit").text
+    assert "(r1)" not in page and "2038" in page
+
+
+def test_the_secretary_deletes_a_review_being_prepared_from_its_page(client_as, user, db):
+    from app.reviews import services as reviews
+    from app.reviews.models import Review
+
+    review = reviews.create_review(user("thuky.iso"), "meeting", datetime.date(2037, 1, 1), datetime.date(2037, 6, 30))
+    client = client_as("IsoSecretary")
+    page = client.get(f"/reviews/show/{review.id}").text
+    assert "delete-review" in page
+    assert "delete-review" not in client_as("IsoLeader").get(f"/reviews/show/{review.id}").text
+    review_id = review.id
+    assert client.post(f"/reviews/{review_id}/delete", data={"csrf_token": csrf_token(page)}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Review, review_id) is None

@@ -150,7 +150,7 @@ def test_approved_change_is_a_dated_amendment_of_box2(make_ticket, user, db):
     services.decide_change(user("truongban.iso"), change.id, True, "Đồng ý")
     db.session.refresh(ticket)
     assert ticket.measures == "Biện pháp khắc phục"  # the original measures are not replaced
-    assert [(c.new_measures, c.decided_at.date()) for c in services.box2_amendments(ticket)] == [
+    assert [(c.new_measures, c.decided_at.date()) for c in ticket.amendments] == [
         ("Biện pháp bổ sung", datetime.date.today())]
     assert ticket.due_date == new_due
     event = ticket.events[-1]

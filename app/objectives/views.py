@@ -21,6 +21,12 @@ def _owner(unit) -> str:
     return unit.name if unit else gettext("The agency (whole)")
 
 
+def _heading(plan) -> str:
+    """How a plan is named on its pages: year, owner and revision, in words."""
+    return gettext("Quality objective plan %(year)s", year=plan.year) + \
+        f" — {_owner(plan.unit)} — {gettext('Revision')} {plan.revision}"
+
+
 def _back_url(pk) -> str:
     return url_for("ObjectivePlanView.show", pk=pk)
 
@@ -161,7 +167,7 @@ class ObjectivePlanView(QmsModelView):
         return transition_page(
             self, workflow.WORKFLOW, plan, name,
             lambda values, version: services.apply_transition(g.user, plan, name, values, version),
-            _back_url(pk), str(plan))
+            _back_url(pk), _heading(plan))
 
     @expose("/<int:pk>/revise", methods=["POST"])
     @has_access
@@ -219,7 +225,7 @@ class ObjectivePlanView(QmsModelView):
         return transition_page(
             self, workflow.WORKFLOW, plan.report, name,
             lambda values, version: services.apply_transition(g.user, plan.report, name, values, version),
-            _back_url(pk) + "#report", f"{gettext('Report')} — {plan}")
+            _back_url(pk) + "#report", f"{gettext('Report')} — {_heading(plan)}")
 
     @expose("/<int:pk>/report/rows/<int:row_id>/ticket", methods=["POST"])
     @has_access

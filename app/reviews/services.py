@@ -570,6 +570,14 @@ def ensure_draft(user, review) -> None:
     workflow.workflow_for(review).check("prepare", user, review)
 
 
+def delete_review(user, review_id) -> None:
+    """A review being prepared is deleted by its secretary (a duplicate, a wrong period)."""
+    review = get_review(review_id)
+    ensure_draft(user, review)
+    db.session.delete(review)
+    db.session.commit()
+
+
 def change_period(user, review) -> None:
     """A new period on a draft (already set on it by the API's edit): checked, and the inputs
     gathered again so the figures are those of the period."""

@@ -118,6 +118,7 @@ class ReviewView(QmsModelView):
             may_write=services.may_write(g.user, review),
             may_write_inputs=services.may_write(g.user, review, {"inputs"}),
             may_comment=workflow.may_comment(g.user, review),
+            may_delete=workflow.workflow_for(review).may("prepare", g.user, review),
             sections=services.INPUT_SECTIONS, figure_label=services.figure_label,
             topics=workflow.DISCUSSION_TOPICS, event_labels=workflow.workflow_for(review).event_labels(),
             users=[u for u in users if u.active], units=[u for u in units if u.active],
@@ -186,6 +187,17 @@ class ReviewView(QmsModelView):
             return _back(pk, "#inputs")
         flash(gettext("The review was saved."), "success")
         return _back(pk)
+
+    @expose("/<int:pk>/delete", methods=["POST"])
+    @has_access
+    @permission_name("write")
+    def delete_review(self, pk):
+        try:
+            services.delete_review(g.user, pk)
+        except WorkflowError as error:
+            return refusal(error, _back_url(pk))
+        flash(gettext("The review was deleted."), "success")
+        return redirect(url_for(".list"))
 
     @expose("/<int:pk>/comments", methods=["POST"])
     @has_access

@@ -3,7 +3,6 @@ from reports import render_pdf
 
 from app.organisation.services import get_settings
 from app.tickets.models import Ticket
-from app.tickets.services import box2_amendments
 
 
 def ticket_pdf(ticket: Ticket) -> bytes:
@@ -11,6 +10,6 @@ def ticket_pdf(ticket: Ticket) -> bytes:
     files += [a.filename for report in ticket.progress_reports for a in report.attachments]
     return render_pdf(
         "bm_ctcl_01.html", t=ticket, settings=get_settings(), revisions=ticket.box2_revisions,
-        amendments=box2_amendments(ticket),
+        amendments=ticket.amendments,
         evidence_files=files,
     )

@@ -167,6 +167,17 @@ class Ticket(Model):
     __mapper_args__ = {"version_id_col": version}
 
     @property
+    def amendments(self) -> list["ChangeRequest"]:
+        """Box 2's dated amendments: the approved change requests, oldest first."""
+        return [c for c in self.change_requests if c.decision == "approved"]
+
+    @property
+    def amendments_text(self) -> str:
+        """The amendments as dated lines, for those who report on and verify the measures."""
+        return "\n".join(f"{c.decided_at:%d/%m/%Y}: {c.text}" + (f"\n{c.new_measures}" if c.new_measures else "")
+                         for c in self.amendments)
+
+    @property
     def display_number(self) -> str:
         """Số phiếu NNN/YYYY; a draft has none yet."""
         return f"{self.number:03d}/{self.year}" if self.number else ""

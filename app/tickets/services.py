@@ -202,16 +202,12 @@ def decide_change(user, change_id, approved: bool, comment=None) -> ChangeReques
     change.decision_comment = comment or None
     if approved and change.new_due_date:
         ticket.due_date = change.new_due_date
-    workflow.record(ticket, "change_" + change.decision, ticket.state, ticket.state, user, comment,
+    note = "\n".join(filter(None, [change.text, change.new_measures if approved else None, comment]))
+    workflow.record(ticket, "change_" + change.decision, ticket.state, ticket.state, user, note,
                     event_data({"change_request": change.id, "kind": change.kind, "text": change.text},
                                changed_since(ticket, before)))
     commit()
     return change
-
-
-def box2_amendments(ticket: Ticket) -> list[ChangeRequest]:
-    """The approved changes of box 2, oldest first: each a dated amendment."""
-    return [c for c in ticket.change_requests if c.decision == "approved"]
 
 
 def checked_attachments(user, uploads, **owner) -> list[Attachment]:

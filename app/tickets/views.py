@@ -372,6 +372,10 @@ class TicketView(TicketRules, QmsModelView):
             ticket = services.get_ticket(g.user, int(pk))
         except (ValueError, services.WorkflowError):
             return render_error(404)
+        return self._page(ticket)
+
+    def _page(self, ticket, change_form=None, status=200):
+        """The ticket page; `change_form` brings back a refused change request as it was typed."""
         may = {a.name: a.allows(g.user, ticket) for a in workflow.WORKFLOW.actions}
         return self.render_template(
             "ticket_show.html", title=self.show_title, ticket=ticket,
@@ -380,11 +384,12 @@ class TicketView(TicketRules, QmsModelView):
             states=workflow.STATES, vocabulary=vocabulary, today=services.today(),
             overdue=services.is_overdue(ticket), late=ticket.id in services.missing_report_ids(),
             report_required=services.report_required(ticket, services.get_settings().report_interval_days),
-            may=may, amendments=services.box2_amendments(ticket), change_fields=services.CHANGE_FIELDS,
+            may=may, amendments=ticket.amendments, change_fields=services.CHANGE_FIELDS,
             field_labels=workflow.FIELD_LABELS, change_value=_change_value,
             returned=services.last_return(ticket),
             linkable=services.linkable_nonconformities(g.user) if may["link_nc"] else [],
-        )
+            change_form=change_form or {"values": {}, "errors": {}},
+        ), status
 
     @expose("/<int:pk>/do/<name>", methods=["GET", "POST"])
     @has_access
@@ -447,7 +452,12 @@ class TicketView(TicketRules, QmsModelView):
         try:
             services.request_change(g.user, pk, request.form.to_dict())
         except services.WorkflowError as error:
-            return refusal(error, back)
+            if error.status != 422:
+                return refusal(error, back)
+            db.session.rollback()
+            flash(error.message, "danger")
+            return self._page(services.get_ticket(g.user, pk),
+                              {"values": request.form, "errors": error.errors}, 422)
         flash(gettext("The change request was sent to the ISO committee leader."), "success")
         return redirect(back)
 

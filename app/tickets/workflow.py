@@ -176,6 +176,7 @@ def record(ticket, name, from_state, to_state, user, comment=None, data=None) ->
 
 
 BOX2 = (("cause", _l("Cause analysis")), ("measures", _l("Proposed measures")),
+        ("amendments_text", _l("Amendments to box 2 (approved change requests)")),
         ("due_date", _l("Completion date")))
 
 TRANSITIONS = (
@@ -241,7 +242,7 @@ TRANSITIONS = (
             Field("implementer", "user", _l("Implementer"),
                   prefill=lambda t: t.implementer_id or t.assignee_id),
             Field("due_date", "date", _l("Completion date"), when="future", prefill=lambda t: t.due_date),
-            Field("verifier", "user", _l("Verification delegated to (optional)"), required=False,
+            Field("verifier", "user", _l("Verification delegated to"), required=False,
                   prefill=lambda t: t.verifier_id),
             COMMENT,
         ),
@@ -262,7 +263,9 @@ TRANSITIONS = (
         ),
         effect=_verify, comment_field="comment",
         branch=("result", {"pass": "verified", "fail": "ineffective", "new_measure": "ineffective"}),
-        shows=(("measures", _l("Proposed measures")), ("result_summary", _l("Result of the implementation"))),
+        shows=(("measures", _l("Proposed measures")),
+               ("amendments_text", _l("Amendments to box 2 (approved change requests)")),
+               ("result_summary", _l("Result of the implementation"))),
     ),
     Transition(
         "close", _l("Close the ticket"), ("verified",), "closed", ISO_CLOSER,
