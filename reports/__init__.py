@@ -10,6 +10,7 @@ option; wkhtmltopdf runs with local file access disabled and a time limit.
 import datetime
 import io
 import os
+import re
 import shutil
 import subprocess
 
@@ -43,6 +44,87 @@ def date_line(place: str, on: datetime.date | None) -> str:
 
 def vn_date(on) -> str:
     return on.strftime("%d/%m/%Y") if on else ""
+
+
+# --- names and signers as Decree 30/2020/NĐ-CP, Appendix I writes them -------------------
+# Bodies run collectively sign "TM." (on behalf of) and are abbreviated in a parent line.
+COLLECTIVE_BODIES = {"ỦY BAN NHÂN DÂN": "UBND", "HỘI ĐỒNG NHÂN DÂN": "HĐND"}
+# Where a locality begins in a name ("… HUYỆN CAM LÂM").
+LEVELS = ("THÀNH PHỐ", "THỊ XÃ", "THỊ TRẤN", "ĐẶC KHU", "TỈNH", "HUYỆN", "QUẬN", "XÃ", "PHƯỜNG")
+# What a unit is; its head's title keeps it ("Trưởng phòng"), the rest of the name is dropped.
+UNIT_KINDS = ("VĂN PHÒNG", "PHÒNG", "BỘ PHẬN", "TRUNG TÂM", "THANH TRA", "BAN", "ĐỘI", "TỔ")
+KEPT_CAPITALS = {"UBND", "HĐND", "ISO", "BCĐ", "HTQLCL"}
+
+
+def _upper(text: str | None) -> str:
+    return " ".join((text or "").split()).upper()
+
+
+def _collective(name: str) -> str | None:
+    """The collective body a name begins with: 'ỦY BAN NHÂN DÂN' for 'ỦY BAN NHÂN DÂN HUYỆN …'."""
+    upper = _upper(name)
+    return next((body for body in COLLECTIVE_BODIES if upper.startswith(body + " ")), None)
+
+
+def agency_lines(name: str) -> list[str]:
+    """An agency's name as the heading of a form sets it: a collective body on its own line above
+    its locality ('ỦY BAN NHÂN DÂN' / 'HUYỆN CAM LÂM', BM.CTCL.01); any other name on one line."""
+    body = _collective(name)
+    return [body, _upper(name)[len(body):].strip()] if body else [_upper(name)]
+
+
+def agency_heading(issuer: str, parent: str | None = None) -> dict:
+    """The agency block of a form: under a parent line the issuer takes one line (Phụ lục 3,
+    BM.CTCL.02); alone, a collective body stands over its locality (BM.CTCL.01)."""
+    return {"parent": _upper(parent) or None, "lines": [_upper(issuer)] if parent else agency_lines(issuer)}
+
+
+def abbreviate(name: str) -> str:
+    """'ỦY BAN NHÂN DÂN HUYỆN CAM LÂM' → 'UBND HUYỆN CAM LÂM' (a parent line, as on BM.CTCL.02)."""
+    body = _collective(name)
+    return COLLECTIVE_BODIES[body] + _upper(name)[len(body):] if body else _upper(name)
+
+
+def agency_in_sentence(name: str) -> str:
+    """A name kept in capitals in the settings, as written inside a sentence:
+    'UBND HUYỆN CAM LÂM' → 'UBND huyện Cam Lâm'; the locality's own name keeps its capitals."""
+    upper = _upper(name)
+    level = re.search(r"(?<!\S)(" + "|".join(LEVELS) + r")(?!\S)", upper)
+    head, place = (upper[:level.end()], upper[level.end():]) if level else (upper, "")
+    text = " ".join([w if w in KEPT_CAPITALS else w.lower() for w in head.split()]
+                    + [w.capitalize() for w in place.split()])
+    return text[:1].upper() + text[1:]
+
+
+def _title(position: str, issuer: str) -> str:
+    """The signer's title without the name of the body they sign for (Decree 30: the title
+    names no agency): 'Chủ tịch UBND huyện' → 'CHỦ TỊCH', 'Trưởng phòng Tài nguyên và Môi
+    trường' → 'TRƯỞNG PHÒNG'."""
+    upper, name = _upper(position), _upper(issuer)
+    kind = next((k for k in UNIT_KINDS if name.startswith(k + " ")), None)
+    if kind:  # a unit: its kind stays in the title, its own name goes
+        names = [name[len(kind):].strip()]
+    else:
+        body = _collective(name)
+        names = [name, abbreviate(name)] + ([body, COLLECTIVE_BODIES[body]] if body else [])
+    cuts = [match.start() for n in names
+            for match in re.finditer(r"(?<=\s)" + re.escape(n) + r"(?!\S)", upper)]
+    return upper[:min(cuts)].strip() if cuts else upper
+
+
+def signature_lines(position: str | None, issuer: str, default: str) -> list[str]:
+    """The capital lines above a signer's name (Decree 30, Appendix I): 'TM.' when the issuer is
+    a collective body, 'KT.' when a deputy signs for the head, 'Q.' for an acting head; the
+    title from the signer's position, or `default` when it has none."""
+    title = _title(position, issuer) if position else ""
+    title = title or _upper(default)
+    body = _collective(issuer)
+    lines = [f"TM. {body}"] if body else []
+    if title.startswith("PHÓ "):
+        return lines + [f"KT. {title[4:]}", title]
+    if title.startswith("QUYỀN "):
+        return lines + [f"Q. {title[6:]}"]
+    return lines + [title]
 
 
 _env.filters["vn_date"] = vn_date

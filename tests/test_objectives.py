@@ -194,7 +194,7 @@ def test_plan_and_report_documents(client_as_user, db, unit):
                      "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", f"KẾ HOẠCH THỰC HIỆN MỤC TIÊU CHẤT LƯỢNG NĂM {plan.year}",
                      "CỦA PHÒNG TÀI NGUYÊN VÀ MÔI TRƯỜNG", "Cách đo lường", "Biện pháp thực hiện/đơn vị thực hiện",
                      "Thời gian", "Cấp giấy chứng nhận quyền sử dụng đất", "Mức mục tiêu: ≥ 95 %",
-                     "THỦ TRƯỞNG CQHCNN/TRƯỞNG ĐƠN VỊ", "Phạm Văn Hùng"]:
+                     "TRƯỞNG PHÒNG", "Phạm Văn Hùng"]:
         assert expected in text, expected
     report = _pdf_text(client.get(f"/objectives/{plan.id}/report.pdf").data)
     for expected in [f"BÁO CÁO THỰC HIỆN MỤC TIÊU CHẤT LƯỢNG NĂM {plan.year}", "Mức đo", "Thực tế đạt",

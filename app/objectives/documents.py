@@ -2,13 +2,15 @@
 import io
 
 from flask import Response
+from flask_babel import force_locale
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 
-from reports import render_pdf
+from reports import agency_heading, render_pdf, signature_lines
 
 from app.objectives import services
-from app.organisation.services import get_settings
+from app.organisation import roles
+from app.organisation.services import get_settings, holder_of
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The columns of the forms in Phụ lục 3, word for word.
@@ -36,13 +38,22 @@ def report_rows(report) -> list[list]:
             for index, row in enumerate(report.rows, start=1)]
 
 
-def _context(plan) -> dict:
+def _context(plan, document: str = "plan") -> dict:
+    """The unit's documents are headed by the agency over the unit, the agency's by its parent
+    body over the agency (Phụ lục 3). The signer is the one who approved, or until then the one
+    who will (the unit's head, the agency's top leader), whose name is left blank."""
     settings = get_settings()
+    record = plan if document == "plan" else plan.report
+    issuer = plan.unit.name if plan.unit else settings.agency_name
+    signer = record.approved_by or (plan.unit.head if plan.unit else holder_of(roles.TOP_LEADER))
     return {
         "settings": settings, "plan": plan,
-        "parent": settings.agency_name if plan.unit else settings.parent_body,
-        "issuer": plan.unit.name if plan.unit else settings.agency_name,
-        "owner": plan.unit.name if plan.unit else settings.agency_name,
+        "agency": agency_heading(issuer, settings.agency_name if plan.unit else settings.parent_body),
+        "owner": issuer,
+        "draft": record.state in ("draft", "submitted"), "signed_on": record.approved_on,
+        "signature": signature_lines(signer.position if signer else None, issuer,
+                                     "Trưởng đơn vị" if plan.unit else "Chủ tịch"),
+        "signer_name": record.approved_by.get_full_name() if record.approved_by else "",
     }
 
 
@@ -51,17 +62,16 @@ def export(plan, document: str, kind: str) -> tuple[bytes, str]:
     owner = plan.unit.code if plan.unit else "CQHCNN"
     filename = f"{'KeHoach' if document == 'plan' else 'BaoCao'}-MTCL-{plan.year}-{owner}.{kind}"
     if kind == "pdf":
-        if document == "plan":
-            data = render_pdf("phu_luc_3_plan.html", landscape=True, rows=plan_rows(plan), **_context(plan))
-        else:
-            data = render_pdf("phu_luc_3_report.html", landscape=True, rows=report_rows(plan.report),
-                              report=plan.report, **_context(plan))
+        rows = plan_rows(plan) if document == "plan" else report_rows(plan.report)
+        with force_locale("vi"):
+            data = render_pdf(f"phu_luc_3_{document}.html", landscape=True, rows=rows, report=plan.report,
+                              **_context(plan, document))
         return data, filename
     return workbook(plan, document), filename
 
 
 def workbook(plan, document: str) -> bytes:
-    context = _context(plan)
+    owner = plan.unit.name if plan.unit else get_settings().agency_name
     book = Workbook()
     sheet = book.active
     if document == "plan":
@@ -73,7 +83,7 @@ def workbook(plan, document: str) -> bytes:
         title = f"BÁO CÁO THỰC HIỆN MỤC TIÊU CHẤT LƯỢNG NĂM {plan.year}"
         headers, rows = REPORT_HEADERS, report_rows(plan.report)
     sheet.append([title])
-    sheet.append([f"CỦA {context['owner'].upper()}"])
+    sheet.append([f"CỦA {owner.upper()}"])
     sheet.append([])
     sheet.append(headers)
     for row in rows:

@@ -1,9 +1,11 @@
 """Organisation rules as plain functions: settings, role sync, user creation."""
 from flask import current_app
+from flask_appbuilder.security.sqla.models import Role
+from sqlalchemy import select
 
 from app.extensions import db
 from app.organisation import roles
-from app.organisation.models import AgencySettings
+from app.organisation.models import AgencySettings, QmsUser
 
 
 def get_settings() -> AgencySettings:
@@ -11,6 +13,12 @@ def get_settings() -> AgencySettings:
     return db.session.query(AgencySettings).order_by(AgencySettings.id).first() or AgencySettings(
         **{c.key: c.default.arg for c in AgencySettings.__table__.columns if c.default is not None}
     )
+
+
+def holder_of(role_name: str) -> QmsUser | None:
+    """The first active user holding a role: who is expected to sign what that role signs."""
+    return db.session.scalar(select(QmsUser).join(QmsUser.roles).where(
+        Role.name == role_name, QmsUser.active.is_(True)).order_by(QmsUser.id))
 
 
 def ensure_settings() -> AgencySettings:

@@ -26,6 +26,7 @@ class ReviewApi(WorkflowApi, ModelRestApi):
     show_columns = list_columns + [
         "meeting_date", "start_time", "end_time", "place", "chair.username", "secretary.username",
         "general_conclusion", "improvement_needs", "qms_change_needs", "resource_needs", "inputs", "figures",
+        "notice_year", "notice_number",
     ]
     add_columns = ["form", "period_start", "period_end"]
     edit_columns = ["period_start", "period_end"]

@@ -1,28 +1,36 @@
 """BM.CTCL.02 minutes, the QMS operation report and the notice of results, as PDF."""
 import datetime
 
-from flask_appbuilder.security.sqla.models import Role
 from flask_babel import force_locale, gettext
-from sqlalchemy import select
 
-from reports import ReportError, render_pdf
+from reports import ReportError, abbreviate, agency_heading, agency_in_sentence, render_pdf, signature_lines
 
-from app.extensions import db
 from app.organisation import roles
-from app.organisation.models import QmsUser
-from app.organisation.services import get_settings
+from app.organisation.services import get_settings, holder_of
 from app.reviews import services, workflow
 from app.workflow import NotFound
 
 
+def discussion_topics() -> list[list[str]]:
+    """Table 4.2 of BM.CTCL.02 line by line, naming this agency where the seed names its own."""
+    agency = agency_in_sentence(abbreviate(get_settings().agency_name))
+    return [[line.format(agency=agency) for line in topic] for topic in workflow.DISCUSSION_TOPICS]
+
+
 def _context(review=None) -> dict:
     settings = get_settings()
+    # the notice is the agency's, signed by its top leader (5.8.2.2); until issued, by whom it will be
+    signer = review.approved_by if review and review.approved_by else holder_of(roles.TOP_LEADER)
     return {
-        "settings": settings,
-        # the form's header: "UBND HUYỆN CAM LÂM" over "BAN CHỈ ĐẠO ISO"
-        "agency_short": settings.agency_name.replace("ỦY BAN NHÂN DÂN", "UBND"),
-        "topics": workflow.DISCUSSION_TOPICS, "sections": services.INPUT_SECTIONS,
-        "figure_label": services.figure_label, "review": review,
+        "settings": settings, "review": review,
+        # the committee's documents: "UBND HUYỆN CAM LÂM" over "BAN CHỈ ĐẠO ISO", as on BM.CTCL.02
+        "committee": agency_heading(settings.steering_committee, abbreviate(settings.agency_name)),
+        "agency": agency_heading(settings.agency_name),
+        "agency_in_sentence": agency_in_sentence(abbreviate(settings.agency_name)),
+        "committee_in_sentence": agency_in_sentence(settings.steering_committee),
+        "notice_signature": signature_lines(signer.position if signer else None, settings.agency_name, "Chủ tịch"),
+        "topics": discussion_topics(), "sections": services.INPUT_SECTIONS,
+        "figure_label": services.figure_label,
     }
 
 
@@ -45,25 +53,28 @@ def _review_pdf(review, document: str) -> tuple[bytes, str]:
         if review.form != "meeting":
             raise NotFound("This review is not a meeting.")
         data = render_pdf("bm_ctcl_02.html", start_words=_time_words(review.start_time),
-                          end_words=_time_words(review.end_time), **_context(review))
+                          end_words=_time_words(review.end_time), draft=review.state != "minutes_approved",
+                          **_context(review))
         return data, f"BM.CTCL.02-{number}.pdf"
     if document == "notice":
         if review.form != "report":
             raise NotFound("This review has no notice.")
-        return render_pdf("review_notice.html", **_context(review)), f"ThongBao-XXLD-{number}.pdf"
+        return render_pdf("review_notice.html", draft=review.state != "issued", **_context(review)), \
+            f"ThongBao-XXLD-{number}.pdf"
     return render_pdf("qms_report.html", year=review.year, period=(review.period_start, review.period_end),
-                      figures=review.figures or {}, texts=review.inputs or {}, **_context(review)), \
+                      figures=review.figures or {}, texts=review.inputs or {},
+                      draft=review.report_approved_on is None, **_context(review)), \
         f"BaoCao-HTQLCL-{number}.pdf"
 
 
 def annual_report_pdf(year: int) -> bytes:
     """The yearly QMS operation report straight from the records, without a review record,
-    counted as the ISO secretary who drafts it (5.8.2.1) sees the records."""
+    counted as the ISO secretary who drafts it (5.8.2.1) sees the records; a draft until a
+    review approves it."""
     start, end = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
-    secretary = db.session.scalar(select(QmsUser).join(QmsUser.roles).where(
-        Role.name == roles.ISO_SECRETARY, QmsUser.active.is_(True)).order_by(QmsUser.id))
+    secretary = holder_of(roles.ISO_SECRETARY)
     if secretary is None:
         raise ReportError(gettext("No active user holds the ISO secretary role."))
     with force_locale("vi"):
-        return render_pdf("qms_report.html", year=year, period=(start, end),
+        return render_pdf("qms_report.html", year=year, period=(start, end), draft=True,
                           figures=services.gather_inputs(start, end, secretary), texts={}, **_context())

@@ -39,7 +39,8 @@ class Review(Model):
     """Xem xét của lãnh đạo for a period, as a meeting (5.8.1) or as report and notice (5.8.2)."""
 
     __tablename__ = "review"
-    __table_args__ = (UniqueConstraint("year", "number", name="uq_review_year_number"),)
+    __table_args__ = (UniqueConstraint("year", "number", name="uq_review_year_number"),
+                      UniqueConstraint("notice_year", "notice_number", name="uq_review_notice_number"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     year: Mapped[int] = mapped_column(Integer, index=True)
@@ -72,6 +73,9 @@ class Review(Model):
     approved_on: Mapped[Optional[datetime.date]] = mapped_column(Date)
     report_approved_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
     report_approved_on: Mapped[Optional[datetime.date]] = mapped_column(Date)
+    # the notice of results (5.8.2.2) has its own series, numbered when it is issued
+    notice_year: Mapped[Optional[int]] = mapped_column(Integer)
+    notice_number: Mapped[Optional[int]] = mapped_column(Integer)
 
     created_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[created_by_id])
     chair: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[chair_id])
@@ -94,7 +98,13 @@ class Review(Model):
 
     @property
     def display_number(self) -> str:
-        return f"{self.number}/BB-BCĐ ISO"
+        """Số: 01/BB-BCĐ ISO — numbers below 10 zero-padded (Decree 30)."""
+        return f"{self.number:02d}/BB-BCĐ ISO"
+
+    @property
+    def notice_display_number(self) -> str:
+        """Số: 01/TB-UBND of the notice of results, once issued; the notice is the agency's."""
+        return f"{self.notice_number:02d}/TB-UBND" if self.notice_number else ""
 
     def __repr__(self) -> str:
         return f"{self.display_number} ({self.year})"

@@ -120,7 +120,7 @@ class ReviewView(QmsModelView):
             may_comment=workflow.may_comment(g.user, review),
             may_delete=workflow.workflow_for(review).may("prepare", g.user, review),
             sections=services.INPUT_SECTIONS, figure_label=services.figure_label,
-            topics=workflow.DISCUSSION_TOPICS, event_labels=workflow.workflow_for(review).event_labels(),
+            topics=documents.discussion_topics(), event_labels=workflow.workflow_for(review).event_labels(),
             users=[u for u in users if u.active], units=[u for u in units if u.active],
             user_names={u.id: u.get_full_name() for u in users}, unit_names={u.id: u.name for u in units},
             content=content or services.content_of(review), errors=errors or {},

@@ -1,15 +1,27 @@
 """BM.CTCL.01 as PDF, through the shared report engine."""
-from reports import render_pdf
+from flask_babel import force_locale
+
+from reports import agency_heading, render_pdf
 
 from app.organisation.services import get_settings
+from app.tickets import vocabulary, workflow
 from app.tickets.models import Ticket
 
 
-def ticket_pdf(ticket: Ticket) -> bytes:
+def context(ticket: Ticket) -> dict:
+    """What BM.CTCL.01 prints of a ticket. A ticket is a draft (DỰ THẢO) until it is finished."""
+    settings = get_settings()
     files = [a.filename for a in ticket.attachments]
     files += [a.filename for report in ticket.progress_reports for a in report.attachments]
-    return render_pdf(
-        "bm_ctcl_01.html", t=ticket, settings=get_settings(), revisions=ticket.box2_revisions,
-        amendments=ticket.amendments,
-        evidence_files=files,
-    )
+    return {
+        "t": ticket, "settings": settings, "agency": agency_heading(settings.agency_name),
+        "draft": ticket.state not in workflow.FINAL_STATES,
+        "revisions": ticket.box2_revisions, "amendments": ticket.amendments, "evidence_files": files,
+        "box2_reason": lambda code: vocabulary.label(vocabulary.BOX2_REASONS, code),
+    }
+
+
+def ticket_pdf(ticket: Ticket) -> bytes:
+    """The form is Vietnamese whatever language the reader's screen uses."""
+    with force_locale("vi"):
+        return render_pdf("bm_ctcl_01.html", **context(ticket))

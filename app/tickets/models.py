@@ -209,7 +209,7 @@ class Box2Revision(Model):
     implementing_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
     implementer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
     due_date: Mapped[Optional[datetime.date]] = mapped_column(Date)
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)  # a code of vocabulary.BOX2_REASONS; older rows: free text
     changed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
     changed_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
 

@@ -62,6 +62,13 @@ CHANGE_DECISIONS = {
 }
 
 
+# Why an earlier content of box 2 was kept (Box2Revision.reason). Rows from before these codes
+# hold free text, which label() gives back as it was typed.
+BOX2_REASONS = {
+    "new_proposal": _l("Replaced by a new proposal"),
+}
+
+
 def label(vocabulary: dict, code) -> str:
     return str(vocabulary.get(code, code or ""))
 

@@ -4,7 +4,7 @@ the actions taken inside a state, and the system's own step after a failed verif
 The UI buttons and forms, the REST transitions, the permission checks, the help page and
 the history labels all read WORKFLOW; nothing else decides who may move a ticket where.
 """
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import force_locale, gettext, lazy_gettext as _l
 
 from app.extensions import db
 from app.organisation import roles
@@ -78,7 +78,8 @@ def _in_unit(person, unit, field: str) -> None:
 
 
 def keep_box2(ticket: Ticket, user, reason: str) -> None:
-    """Box 2 is history: keep what a new proposal is about to replace."""
+    """Box 2 is history: keep what a new proposal is about to replace. `reason` is a code of
+    vocabulary.BOX2_REASONS, labelled in the reader's language when shown."""
     if ticket.cause or ticket.measures:
         db.session.add(Box2Revision(
             ticket=ticket, cause=ticket.cause, measures=ticket.measures,
@@ -108,7 +109,7 @@ def _assign(user, ticket, v):
 
 
 def _propose(user, ticket, v):
-    keep_box2(ticket, user, gettext("Replaced by a new proposal"))
+    keep_box2(ticket, user, "new_proposal")
     ticket.cause, ticket.measures, ticket.due_date = v["cause"], v["measures"], v["completion_date"]
     ticket.implementing_unit_id = ticket.implementing_unit_id or ticket.assignee_unit_id
     ticket.implementer_id = ticket.implementer_id or ticket.assignee_id
@@ -146,16 +147,17 @@ def _close(user, ticket, v):
 def _close_ineffective(user, ticket, v) -> str:
     """5.7: the verifier's 'not achieved' closes the ticket and opens a new one for Ban ISO,
     linked to it. Returns the history comment."""
-    follow_up = Ticket(
-        kind=ticket.kind, source="earlier_actions", requesting_unit_id=ticket.requesting_unit_id,
-        related_documents=ticket.related_documents,
-        description=gettext(
+    with force_locale("vi"):  # box 1 of the new form, printed in Vietnamese
+        description = gettext(
             "Follow-up of ticket %(number)s, whose verification found the action not effective "
             "(%(result)s).\n\nOriginal description:\n%(description)s",
             number=ticket.display_number,
             result=vocabulary.label(vocabulary.VERIFICATION_RESULTS, ticket.verification_result),
             description=ticket.description,
-        ),
+        )
+    follow_up = Ticket(
+        kind=ticket.kind, source="earlier_actions", requesting_unit_id=ticket.requesting_unit_id,
+        related_documents=ticket.related_documents, description=description,
         requested_on=today(), requester_id=user.id, created_by_id=user.id,
         state=FOLLOW_UP_STATE, follows=ticket, signs=["recurring"],
     )
