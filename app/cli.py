@@ -3,6 +3,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.tickets.workflow import STATES as TICKET_STATES
+
 
 @click.group("qms", help="Quản lý hệ thống cải tiến HTQLCL (QT.CTCL).")
 def qms():
@@ -113,6 +115,39 @@ def report_annual_command(year, out):
     except ReportError as error:
         raise click.ClickException(str(error)) from None
     _write(out, data)
+
+
+@report_group.command("tickets", help=(
+    "Tập hồ sơ phiếu BM.CTCL.01 (mục VII): bìa, mục lục rồi từng phiếu trong một tệp PDF. "
+    "Lệnh chạy không cần tài khoản nên lấy mọi phiếu của cơ quan theo bộ lọc."))
+@click.option("--year", type=int, required=True, help="Năm của phiếu (theo số phiếu hoặc ngày đề nghị).")
+@click.option("--state", type=click.Choice(list(TICKET_STATES)), default=None,
+              help="Chỉ lấy phiếu ở trạng thái này (mã trạng thái).")
+@click.option("--unit", "unit_code", default=None, help="Mã đơn vị đề nghị hoặc thực hiện.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="Tệp PDF ghi ra.")
+@with_appcontext
+def report_tickets_command(year, state, unit_code, out):
+    from reports import ReportError
+
+    from app.extensions import db
+    from app.organisation.models import Unit
+    from app.tickets import binder
+
+    args = {"year": str(year), "state": state or ""}
+    if unit_code:
+        unit = db.session.query(Unit).filter_by(code=unit_code).one_or_none()
+        if unit is None:
+            raise click.ClickException(f"Không có đơn vị mã {unit_code}.")
+        args["unit"] = str(unit.id)
+    tickets = binder.tickets_for(None, args)
+    if not tickets:
+        raise click.ClickException(f"Không có phiếu nào theo bộ lọc ({binder.describe(args)}): không tạo tệp.")
+    try:
+        data = binder.binder_pdf(tickets, binder.describe(args), year)
+    except ReportError as error:
+        raise click.ClickException(str(error)) from None
+    _write(out, data)
+    click.echo(f"Tập hồ sơ gồm {len(tickets)} phiếu.")
 
 
 def _write(out: str, data: bytes) -> None:

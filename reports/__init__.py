@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import unicodedata
 
 import pdfkit
 from pypdf import PdfReader, PdfWriter
@@ -209,3 +210,90 @@ def render_pdf(template: str, landscape: bool = False, **context) -> bytes:
         "margin-left": "30mm", "margin-right": "15mm",
     })
     return _number_pages(document, orientation)
+
+
+def _page_texts(document: bytes) -> list[str]:
+    """The text of each page (pdftotext, one process for the whole file), without spaces."""
+    executable = shutil.which("pdftotext")
+    if executable is None:
+        raise ReportError("Máy chủ chưa cài chương trình đọc PDF pdftotext. "
+                          "Quản trị viên hãy cài bằng lệnh: sudo apt-get install -y poppler-utils")
+    try:
+        result = subprocess.run([executable, "-enc", "UTF-8", "-", "-"], input=document, capture_output=True,
+                                timeout=TIMEOUT_SECONDS, check=True)
+    except (subprocess.TimeoutExpired, subprocess.CalledProcessError):
+        raise ReportError("Không đọc lại được PDF vừa tạo (pdftotext). Hãy thử lại sau.") from None
+    pages = result.stdout.decode("utf-8", "replace").split("\f")[:-1]
+    return [_folded(page) for page in pages]
+
+
+def _folded(text: str) -> str:
+    """Text compared without its spacing, which the layout may change ("Số phiếu:…")."""
+    return "".join(unicodedata.normalize("NFC", text).split())
+
+
+def _first_pages(document: bytes, marks: list[tuple[str, ...]]) -> list[int]:
+    """Index of the first page of each document of a batch: the first page after the previous
+    document's first page whose text holds every one of that document's marks."""
+    texts = _page_texts(document)
+    starts, page = [], 0
+    for index, wanted in enumerate(marks):
+        wanted = [_folded(mark) for mark in wanted]
+        while page < len(texts) and not all(mark in texts[page] for mark in wanted):
+            page += 1
+        if page == len(texts) or (index == 0 and page != 0):
+            raise ReportError(f"Không xác định được trang đầu của tài liệu thứ {index + 1} trong tập.")
+        starts.append(page)
+        page += 1
+    return starts
+
+
+def _number_parts(document: bytes, starts: list[int], orientation: str) -> bytes:
+    """Number each document of a batch from its own page 1, page 1 unnumbered (Decree 30):
+    one wkhtmltopdf run makes the stamps 2…n of the longest document."""
+    reader = PdfReader(io.BytesIO(document))
+    ends = starts[1:] + [len(reader.pages)]
+    longest = max(end - start for start, end in zip(starts, ends))
+    if longest < 2:
+        return document
+    numbers = _wkhtmltopdf(
+        render_html("page_numbers.html", count=longest, landscape=orientation == "Landscape"),
+        {"orientation": orientation, "margin-top": "10mm", "margin-bottom": "0mm",
+         "margin-left": "30mm", "margin-right": "15mm"},
+    )
+    stamps = PdfWriter(clone_from=PdfReader(io.BytesIO(numbers))).pages
+    for stamp in stamps[1:]:
+        content = stamp.get_contents()  # white page fill → no-op path, as in _number_pages
+        content.set_data(content.get_data().replace(b" re\nf\n", b" re\nn\n"))
+        stamp.replace_contents(content)
+    writer = PdfWriter(clone_from=reader)
+    for start, end in zip(starts, ends):
+        for offset in range(1, end - start):
+            page = writer.pages[start + offset]
+            page.merge_page(stamps[offset])
+            page.compress_content_streams()  # merging leaves the page's content uncompressed
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def render_pdf_parts(template: str, contexts: list[dict], marks: list[tuple[str, ...]],
+                     landscape: bool = False) -> tuple[bytes, list[int]]:
+    """Several documents of one template in ONE wkhtmltopdf run (the records binder): each
+    starts on a new page and is numbered from its own page 1. `marks[i]` are texts printed on
+    the first page of document i, by which its first page is found in the PDF read back.
+    Returns the PDF and the index (from 0) of each document's first page."""
+    _executable()
+    orientation = "Landscape" if landscape else "Portrait"
+    pages = [render_html(template, **context) for context in contexts]
+    head = pages[0][:pages[0].index("<body")]
+    bodies = [page[page.index(">", page.index("<body")) + 1:page.rindex("</body>")] for page in pages]
+    html = head + "<body>" + "".join(
+        f'<div style="page-break-before:always">{body}</div>' if index else f"<div>{body}</div>"
+        for index, body in enumerate(bodies)) + "</body></html>"
+    document = _wkhtmltopdf(html, {
+        "orientation": orientation, "margin-top": "20mm", "margin-bottom": "20mm",
+        "margin-left": "30mm", "margin-right": "15mm",
+    })
+    starts = _first_pages(document, marks)
+    return _number_parts(document, starts, orientation), starts

@@ -8,9 +8,10 @@ from app.tickets import vocabulary, workflow
 from app.tickets.models import Ticket
 
 
-def context(ticket: Ticket) -> dict:
-    """What BM.CTCL.01 prints of a ticket. A ticket is a draft (DỰ THẢO) until it is finished."""
-    settings = get_settings()
+def context(ticket: Ticket, settings=None) -> dict:
+    """What BM.CTCL.01 prints of a ticket, alone or in the records binder. A ticket is a draft
+    (DỰ THẢO) until it is finished."""
+    settings = settings or get_settings()
     files = [a.filename for a in ticket.attachments]
     files += [a.filename for report in ticket.progress_reports for a in report.attachments]
     return {

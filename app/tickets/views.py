@@ -361,7 +361,37 @@ class TicketView(TicketRules, QmsModelView):
             present=next((t for t in workflow.WORKFLOW.transitions if t.name == "present"
                           and t.actor.allows(g.user, None)), None),
             can_add=self.appbuilder.sm.has_access("can_add", self.class_permission_name),
+            can_print=self.appbuilder.sm.has_access("can_pdf", self.class_permission_name),
         )
+
+    @expose("/binder")
+    @has_access
+    @permission_name("pdf")
+    def binder(self):
+        """The records binder: the rows chosen on the list (`selected` with `ids`), or every
+        ticket the list's filter shows, as one PDF."""
+        from reports import ReportError
+        from app.tickets import binder
+
+        args = request.args
+        ids = args.getlist("ids", type=int) if args.get("selected") else None
+        back = url_for(".list", **{k: v for k, v in args.items() if k not in ("ids", "selected")})
+        tickets = binder.tickets_for(g.user, args, ids)
+        if not tickets:
+            flash(gettext("Choose at least one ticket to print.") if ids is not None
+                  else gettext("No ticket matches this filter: there is nothing to print."), "warning")
+            return redirect(back)
+        if len(tickets) > binder.WEB_LIMIT:
+            flash(gettext("%(count)s tickets are too many for one binder printed here (at most %(limit)s): "
+                          "narrow the filter, or ask the administrator for the command "
+                          "flask qms report tickets.", count=len(tickets), limit=binder.WEB_LIMIT), "warning")
+            return redirect(back)
+        try:
+            data = binder.binder_pdf(tickets, binder.describe(args, ids),
+                                     binder.year_of(args) if ids is None else None)
+        except ReportError as error:
+            return render_error(503, str(error))
+        return pdf_response(data, f"HoSo-BM.CTCL.01-{services.today():%Y%m%d}.pdf")
 
     # --- the ticket page and its actions -----------------------------------------
 
