@@ -42,17 +42,22 @@ function paginate(pageHeightMm) {
     }
   }
 
-  function freezeColumns(table) {  // a copy of the table must have the same columns
+  function freezeColumns(table) {
+    /* A copy of the table must have the same columns. They are also fitted to the width of
+       the page, so that a long unbroken string in a cell (a file name) wraps inside it. */
     var widest = null;
     toArray(table.rows).forEach(function (row) {
       var plain = toArray(row.cells).every(function (cell) { return cell.colSpan === 1; });
       if (plain && (!widest || row.cells.length > widest.cells.length)) widest = row;
     });
     if (!widest) return;
+    var widths = toArray(widest.cells).map(function (cell) { return box(cell).width; });
+    var total = widths.reduce(function (sum, width) { return sum + width; }, 0);
+    var scale = Math.min(1, box(table.parentNode).width / total);
     var columns = document.createElement("colgroup");
-    toArray(widest.cells).forEach(function (cell) {
+    widths.forEach(function (width) {
       var column = document.createElement("col");
-      column.style.width = box(cell).width + "px";
+      column.style.width = width * scale + "px";
       columns.appendChild(column);
     });
     table.insertBefore(columns, table.firstChild);
