@@ -7,7 +7,7 @@ PY    := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask
 HOST  ?= 127.0.0.1
 PORT  ?= 8080
-APT_PACKAGES := wkhtmltopdf poppler-utils fonts-liberation fonts-dejavu-core chromium
+APT_PACKAGES := wkhtmltopdf poppler-utils fonts-liberation2 fonts-dejavu-core chromium
 FAB_DIR = $(shell $(PY) -c "import flask_appbuilder, os; print(os.path.dirname(flask_appbuilder.__file__))")
 export FLASK_APP := app
 

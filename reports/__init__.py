@@ -1,13 +1,17 @@
 """The one report engine of the product: Jinja HTML templates → wkhtmltopdf (pdfkit) → PDF.
 
 Page set-up follows Decree 30/2020/NĐ-CP, Appendix I (SPEC §6): A4, margins 20/20/30/15 mm,
-Times New Roman (Liberation Serif) 13 pt, page numbers centred in the top margin from page 2.
-Debian's wkhtmltopdf is built on unpatched Qt and ignores --header-html, so the page numbers
-are a second wkhtmltopdf run (one page per number) stamped onto the pages with pypdf.
+Liberation Serif 2.x (Times-metric, every Vietnamese letter) 13 pt, page numbers centred in
+the top margin from page 2.
+Debian's wkhtmltopdf is built on unpatched Qt: it ignores --disable-smart-shrinking and --zoom
+and draws every CSS length at 0.768 of its size while the page margins stay true, so each run
+zooms the HTML back (QT_ZOOM). It also ignores --header-html, so the page numbers come from a
+page-numbers PDF, made once per process, stamped onto the pages with pypdf.
 User text is escaped by Jinja's autoescape, so it can never inject a `<meta name="pdfkit-…">`
 option; wkhtmltopdf runs with local file access disabled and a time limit.
 """
 import datetime
+import functools
 import io
 import os
 import re
@@ -17,11 +21,24 @@ import unicodedata
 
 import pdfkit
 from pypdf import PdfReader, PdfWriter
+from pypdf.generic import DictionaryObject, NameObject
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATES = os.path.join(HERE, "templates")
+# Leaves Debian's fonts-liberation 1.x out, so that Liberation Serif is the 2.x face.
+FONTCONFIG_FILE = os.path.join(HERE, "fonts.conf")
 TIMEOUT_SECONDS = 60
-INSTALL_HINT = "sudo apt-get install -y wkhtmltopdf fonts-liberation fonts-dejavu-core"
+INSTALL_HINT = "sudo apt-get install -y wkhtmltopdf fonts-liberation2 fonts-dejavu-core"
+# Unpatched Qt draws 100 mm of CSS as 76.84 mm (measured on Debian's 0.12.6); the CSS zoom
+# brings it back to 100 mm. Qt rounds font sizes to whole pixels, so 13 pt prints as 13.25 pt.
+QT_ZOOM = 1.3014
+# Page numbers are stamped from a PDF of this many numbered pages (more when needed).
+STAMP_PAGES = 100
+A4_MM = (210, 297)
+MARGINS_MM = {"top": 20, "bottom": 20, "left": 30, "right": 15}  # Decree 30, Appendix I
+with open(os.path.join(HERE, "paginate.js"), encoding="utf-8") as _script:
+    PAGINATE_JS = _script.read()
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
@@ -147,22 +164,55 @@ def _executable() -> str:
     return executable
 
 
-def _wkhtmltopdf(html: str, options: dict) -> bytes:
+@functools.cache
+def _zoom(executable: str) -> float:
+    """1 for a wkhtmltopdf on patched Qt, which prints CSS lengths true; QT_ZOOM otherwise."""
+    version = subprocess.run([executable, "--version"], capture_output=True, text=True,
+                             timeout=TIMEOUT_SECONDS).stdout
+    return 1.0 if "patched qt" in version.lower() else QT_ZOOM
+
+
+def environment() -> dict:
+    """wkhtmltopdf's environment: no display, and the engine's font set-up."""
+    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FONTCONFIG_FILE": FONTCONFIG_FILE}
+
+
+def _command(html: str, landscape: bool, margins: dict) -> tuple[list[str], str]:
+    """The wkhtmltopdf command line for A4 with margins in mm, and the page to send it. The
+    engine completes the page: in <head> the zoom and the body's width (the printed width, so
+    that the layout the script measures is the printed one), at the end of <body> the
+    pagination script (paginate.js). The script runs inline, so nothing has to wait for it
+    (javascript-delay 0)."""
+    executable = _executable()
+    width, height = (A4_MM[1], A4_MM[0]) if landscape else A4_MM
+    style = (f"<style>html {{ zoom: {_zoom(executable)}; }} "
+             f"body {{ width: {width - margins['left'] - margins['right']}mm; }}</style>")
+    script = f"<script>{PAGINATE_JS}\npaginate({height - margins['top'] - margins['bottom']});</script>"
+    html = html.replace("<head>", "<head>" + style, 1)
+    before, body_end, after = html.rpartition("</body>")
+    html = before + script + body_end + after
     options = {
         "page-size": "A4",
+        "orientation": "Landscape" if landscape else "Portrait",
+        **{f"margin-{side}": f"{mm}mm" for side, mm in margins.items()},
         "encoding": "UTF-8",
         "disable-smart-shrinking": None,
         "disable-local-file-access": None,
+        "javascript-delay": "0",
         "no-outline": None,
         "quiet": None,
-        **options,
     }
-    config = pdfkit.configuration(wkhtmltopdf=_executable())
-    command = pdfkit.PDFKit(html, "string", options=options, configuration=config).command()
+    config = pdfkit.configuration(wkhtmltopdf=executable)
+    return pdfkit.PDFKit(html, "string", options=options, configuration=config).command(), html
+
+
+def _wkhtmltopdf(html: str, landscape: bool, margins: dict) -> bytes:
+    """One wkhtmltopdf run, with a time limit."""
+    command, html = _command(html, landscape, margins)
     try:
         result = subprocess.run(
             command, input=html.encode("utf-8"), capture_output=True, timeout=TIMEOUT_SECONDS,
-            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+            env=environment(),
         )
     except subprocess.TimeoutExpired:
         raise ReportError(f"Tạo PDF quá {TIMEOUT_SECONDS} giây nên đã dừng. Hãy thử lại sau.") from None
@@ -174,28 +224,68 @@ def _wkhtmltopdf(html: str, options: dict) -> bytes:
     return result.stdout
 
 
-def _number_pages(document: bytes, orientation: str) -> bytes:
-    """Stamp 2, 3, … centred in the top margin; page 1 stays unnumbered (Decree 30)."""
+@functools.cache
+def _stamps(landscape: bool, count: int) -> tuple[bytes, ...]:
+    """One-page PDFs, the n-th holding only the number n (the first blank), from one
+    wkhtmltopdf run that serves every document of that orientation and length up to `count`.
+    Their resources are renamed /Stamp… so that they can join any page's resources."""
+    numbers = PdfReader(io.BytesIO(_wkhtmltopdf(
+        render_html("page_numbers.html", count=count, landscape=landscape),
+        landscape, {**MARGINS_MM, "top": 10, "bottom": 0})))
+    stamps = []
+    for page in numbers.pages:
+        writer = PdfWriter()
+        stamp = writer.add_page(page)
+        # Qt fills every page with white even with --no-background: turn filled
+        # rectangles into no-op paths so the stamp keeps only its digits.
+        data = stamp.get_contents().get_data().replace(b" re\nf\n", b" re\nn\n")
+        resources = stamp["/Resources"].get_object()
+        for category, entries in list(resources.items()):
+            if isinstance(entries.get_object(), DictionaryObject):
+                resources[NameObject(category)] = DictionaryObject(
+                    {NameObject("/Stamp" + name[1:]): value for name, value in entries.get_object().items()})
+                for name in entries.get_object():
+                    data = re.sub(re.escape(name.encode()) + rb"(?=[\s/\[\]<>(){}%]|$)",
+                                  b"/Stamp" + name[1:].encode(), data)
+        content = stamp.get_contents()
+        content.set_data(data)
+        stamp.replace_contents(content)
+        out = io.BytesIO()
+        writer.write(out)
+        stamps.append(out.getvalue())
+    return tuple(stamps)
+
+
+def _number_pages(document: bytes, landscape: bool, starts=(0,)) -> bytes:
+    """Stamp 2, 3, … centred in the top margin; page 1 stays unnumbered (Decree 30). In a
+    batch (the records binder) each document, starting at the pages `starts`, is numbered
+    from its own page 1.
+    Each stamp's drawing is appended to the page's content after the page's own, kept in
+    q … Q, and its resources added to the page's: cheaper than pypdf's merge_page, which
+    parses the whole page. The content is compressed again and the stamps' shared font kept
+    once, so that a stamped PDF stays about the size of the unstamped one."""
     reader = PdfReader(io.BytesIO(document))
-    count = len(reader.pages)
-    if count < 2:
+    ends = list(starts[1:]) + [len(reader.pages)]
+    longest = max(end - start for start, end in zip(starts, ends))
+    if longest < 2:
         return document
-    numbers = _wkhtmltopdf(
-        render_html("page_numbers.html", count=count, landscape=orientation == "Landscape"),
-        {"orientation": orientation, "margin-top": "10mm", "margin-bottom": "0mm",
-         "margin-left": "30mm", "margin-right": "15mm"},
-    )
-    stamps = PdfWriter(clone_from=PdfReader(io.BytesIO(numbers)))
+    stamps = _stamps(landscape, -(-longest // STAMP_PAGES) * STAMP_PAGES)
     writer = PdfWriter(clone_from=reader)
-    for index, page in enumerate(writer.pages):
-        if 0 < index < len(stamps.pages):
-            stamp = stamps.pages[index]
-            # Qt fills every page with white even with --no-background: turn filled
-            # rectangles into no-op paths so the stamp keeps only its digits.
-            content = stamp.get_contents()
-            content.set_data(content.get_data().replace(b" re\nf\n", b" re\nn\n"))
-            stamp.replace_contents(content)
-            page.merge_page(stamp)
+    for start, end in zip(starts, ends):
+        for offset in range(1, end - start):
+            page = writer.pages[start + offset]
+            stamp = PdfReader(io.BytesIO(stamps[offset])).pages[0]
+            resources = page["/Resources"].get_object()
+            for category, entries in stamp["/Resources"].items():
+                if isinstance(entries.get_object(), DictionaryObject):
+                    target = resources.setdefault(NameObject(category), DictionaryObject()).get_object()
+                    for name, value in entries.get_object().items():
+                        target[NameObject(name)] = value.clone(writer)
+            content = page.get_contents()
+            content.set_data(b"q\n" + content.get_data() + b"\nQ\n" + stamp.get_contents().get_data())
+            page.replace_contents(content)
+            page.compress_content_streams()
+    writer.compress_identical_objects()
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -204,12 +294,8 @@ def _number_pages(document: bytes, orientation: str) -> bytes:
 def render_pdf(template: str, landscape: bool = False, **context) -> bytes:
     """Render a report template to PDF bytes, or raise ReportError."""
     _executable()
-    orientation = "Landscape" if landscape else "Portrait"
-    document = _wkhtmltopdf(render_html(template, **context), {
-        "orientation": orientation, "margin-top": "20mm", "margin-bottom": "20mm",
-        "margin-left": "30mm", "margin-right": "15mm",
-    })
-    return _number_pages(document, orientation)
+    document = _wkhtmltopdf(render_html(template, **context), landscape, MARGINS_MM)
+    return _number_pages(document, landscape)
 
 
 def _page_texts(document: bytes) -> list[str]:
@@ -248,35 +334,6 @@ def _first_pages(document: bytes, marks: list[tuple[str, ...]]) -> list[int]:
     return starts
 
 
-def _number_parts(document: bytes, starts: list[int], orientation: str) -> bytes:
-    """Number each document of a batch from its own page 1, page 1 unnumbered (Decree 30):
-    one wkhtmltopdf run makes the stamps 2…n of the longest document."""
-    reader = PdfReader(io.BytesIO(document))
-    ends = starts[1:] + [len(reader.pages)]
-    longest = max(end - start for start, end in zip(starts, ends))
-    if longest < 2:
-        return document
-    numbers = _wkhtmltopdf(
-        render_html("page_numbers.html", count=longest, landscape=orientation == "Landscape"),
-        {"orientation": orientation, "margin-top": "10mm", "margin-bottom": "0mm",
-         "margin-left": "30mm", "margin-right": "15mm"},
-    )
-    stamps = PdfWriter(clone_from=PdfReader(io.BytesIO(numbers))).pages
-    for stamp in stamps[1:]:
-        content = stamp.get_contents()  # white page fill → no-op path, as in _number_pages
-        content.set_data(content.get_data().replace(b" re\nf\n", b" re\nn\n"))
-        stamp.replace_contents(content)
-    writer = PdfWriter(clone_from=reader)
-    for start, end in zip(starts, ends):
-        for offset in range(1, end - start):
-            page = writer.pages[start + offset]
-            page.merge_page(stamps[offset])
-            page.compress_content_streams()  # merging leaves the page's content uncompressed
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
 def render_pdf_parts(template: str, contexts: list[dict], marks: list[tuple[str, ...]],
                      landscape: bool = False) -> tuple[bytes, list[int]]:
     """Several documents of one template in ONE wkhtmltopdf run (the records binder): each
@@ -284,16 +341,12 @@ def render_pdf_parts(template: str, contexts: list[dict], marks: list[tuple[str,
     the first page of document i, by which its first page is found in the PDF read back.
     Returns the PDF and the index (from 0) of each document's first page."""
     _executable()
-    orientation = "Landscape" if landscape else "Portrait"
     pages = [render_html(template, **context) for context in contexts]
     head = pages[0][:pages[0].index("<body")]
     bodies = [page[page.index(">", page.index("<body")) + 1:page.rindex("</body>")] for page in pages]
     html = head + "<body>" + "".join(
         f'<div style="page-break-before:always">{body}</div>' if index else f"<div>{body}</div>"
         for index, body in enumerate(bodies)) + "</body></html>"
-    document = _wkhtmltopdf(html, {
-        "orientation": orientation, "margin-top": "20mm", "margin-bottom": "20mm",
-        "margin-left": "30mm", "margin-right": "15mm",
-    })
+    document = _wkhtmltopdf(html, landscape, MARGINS_MM)
     starts = _first_pages(document, marks)
-    return _number_parts(document, starts, orientation), starts
+    return _number_pages(document, landscape, starts), starts
