@@ -9,31 +9,24 @@ import datetime
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.demo import demo_app  # noqa: E402
 
 FORMS = 100
 YEAR = 2001  # far from the demo's own year, so the binder holds only the copies
 
 
 def main(rounds: int = 3) -> None:
-    folder = tempfile.mkdtemp(prefix="qms-bench-")
-    os.environ["QMS_INSTANCE_DIR"] = folder
-    from app import create_app
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db", "AUTH_RATE_LIMITED": False})
-    runner = app.test_cli_runner()
-    for command in (["qms", "setup"], ["qms", "demo"]):
-        assert runner.invoke(args=command).exit_code == 0
+    app, folder = demo_app()
     with app.app_context():
         _copy_demo_tickets()
     out = os.path.join(folder, "binder.pdf")
     timings = []
     for _ in range(rounds):
         start = time.perf_counter()
-        result = runner.invoke(args=["qms", "report", "tickets", "--year", str(YEAR), "--out", out])
+        result = app.test_cli_runner().invoke(args=["qms", "report", "tickets", "--year", str(YEAR), "--out", out])
         timings.append(time.perf_counter() - start)
         assert result.exit_code == 0, result.output
     info = subprocess.run(["pdfinfo", out], capture_output=True, text=True).stdout

@@ -6,21 +6,14 @@ Prints the median and worst time of the dashboard for a steering user and for st
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.demo import demo_app  # noqa: E402
 
 
 def main(rounds: int = 20) -> None:
-    folder = tempfile.mkdtemp(prefix="qms-bench-")
-    os.environ["QMS_INSTANCE_DIR"] = folder
-    from app import create_app
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db", "AUTH_RATE_LIMITED": False})
-    runner = app.test_cli_runner()
-    for command in (["qms", "setup"], ["qms", "demo"]):
-        assert runner.invoke(args=command).exit_code == 0
+    app, folder = demo_app()
     for username in ("truongban.iso", "canbo.ktht"):
         client = app.test_client()
         page = client.get("/login/").text

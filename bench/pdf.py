@@ -12,10 +12,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.demo import demo_app  # noqa: E402
 
 
 def _median(action, rounds: int) -> float:
@@ -28,17 +28,10 @@ def _median(action, rounds: int) -> float:
 
 
 def main(rounds: int = 9) -> None:
-    folder = tempfile.mkdtemp(prefix="qms-bench-")
-    os.environ["QMS_INSTANCE_DIR"] = folder
-    from app import create_app
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db", "AUTH_RATE_LIMITED": False})
-    runner = app.test_cli_runner()
-    for command in (["qms", "setup"], ["qms", "demo"]):
-        assert runner.invoke(args=command).exit_code == 0
+    app, folder = demo_app()
     import reports
     from app.extensions import db
-    from app.organisation.services import get_settings
+    from app.tickets.documents import context as form_context
     from app.tickets.models import Ticket
 
     with app.app_context():
@@ -47,8 +40,7 @@ def main(rounds: int = 9) -> None:
                  ("long form", "Hồ sơ trả chậm vì thiếu phối hợp giữa các phòng chuyên môn. " * 110))
         for label, description in forms:
             ticket.description = description
-            context = {"t": ticket, "settings": get_settings(), "revisions": ticket.box2_revisions,
-                       "amendments": ticket.amendments, "evidence_files": []}
+            context = form_context(ticket)
             start = time.perf_counter()
             document = reports.render_pdf("bm_ctcl_01.html", **context)
             first = time.perf_counter() - start
