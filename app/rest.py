@@ -5,7 +5,7 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext, lazy_gettext as _l
 
 from app.extensions import db
-from app.workflow import Invalid, WorkflowError, choices_for
+from app.workflow import Invalid, WorkflowError, choices_for, get_by_id, looks_like_id
 
 
 def transition_json(step) -> dict:
@@ -20,10 +20,6 @@ def transition_json(step) -> dict:
             spec["choices"] = [{"value": value, "label": label} for value, label in choices_for(field)]
         fields.append(spec)
     return {"name": step.name, "label": str(step.label), "target": step.target, "fields": fields}
-
-
-def _is_id(value) -> bool:
-    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit())
 
 
 # marshmallow's English messages (FAB's schemas) → ours, by their first words
@@ -64,12 +60,11 @@ class WorkflowErrorsAsResponses:
         """Related records are given by id only, and must exist (and be active)."""
         many = self.datamodel.is_relation_one_to_many(column) or self.datamodel.is_relation_many_to_many(column)
         ids = value if many and isinstance(value, list) else [value]
-        if (many and not isinstance(value, list)) or not all(_is_id(v) for v in ids):
+        if (many and not isinstance(value, list)) or not all(looks_like_id(v) for v in ids):
             return gettext("%(field)s: give the id of an existing entry, not an object.", field=self._label(column))
         model = self.datamodel.get_related_model(column)
         for related_id in ids:
-            in_range = int(related_id) < 2 ** 31  # our keys are 32-bit integers; PostgreSQL refuses larger ones
-            related = db.session.get(model, int(related_id)) if in_range else None
+            related = get_by_id(model, related_id)
             if related is None or not getattr(related, "active", True):
                 return gettext("%(field)s: there is no active entry with the id %(id)s.",
                                field=self._label(column), id=related_id)

@@ -8,6 +8,7 @@ effect → target state → history entry (with the fields given and every colum
 old → new) → commit. Pages, the REST API, the CLI and the demo all call it.
 """
 import datetime
+import functools
 from dataclasses import dataclass, field as dataclass_field
 from typing import Callable
 
@@ -122,12 +123,16 @@ class Workflow:
             raise Forbidden(gettext("Only %(actor)s may do this.", actor=action.actor.label))
         return action
 
-    def event_labels(self) -> dict:
+    @functools.cached_property
+    def _event_labels(self) -> dict:
         return {**{t.name: t.label for t in self.transitions + self.automatic},
                 **{a.name: a.label for a in self.actions}, **self.events}
 
+    def event_labels(self) -> dict:
+        return self._event_labels
+
     def event_label(self, name: str) -> str:
-        label = self.event_labels().get(name)
+        label = self._event_labels.get(name)
         return str(label) if label is not None else ""
 
     def state_label(self, code) -> str:
@@ -284,6 +289,25 @@ def choices_for(field: Field) -> list[tuple[str, str]]:
     return []
 
 
+def looks_like_id(raw) -> bool:
+    """A whole number, or a string of its ASCII digits: what a reference to a record is given as."""
+    return (isinstance(raw, int) and not isinstance(raw, bool)) or (
+        isinstance(raw, str) and raw.isascii() and raw.isdigit())
+
+
+def id_of(raw) -> int | None:
+    """The id a reference stands for, or None when it is not one or lies outside an id
+    column's 32-bit range (PostgreSQL would refuse the query)."""
+    key = int(raw) if looks_like_id(raw) else None
+    return key if key is not None and 0 < key < 2**31 else None
+
+
+def get_by_id(model, raw):
+    """The row a reference names, or None."""
+    key = id_of(raw)
+    return db.session.get(model, key) if key is not None else None
+
+
 def parse_value(field: Field, raw):
     """Return the parsed value, None when empty, or raise ValueError with a message."""
     if field.type == "choice" and field.multiple:
@@ -319,13 +343,7 @@ def parse_value(field: Field, raw):
             raise ValueError(gettext("Unknown choice: %(value)s", value=raw))
         return raw
     if field.type in ("user", "unit"):
-        model = QmsUser if field.type == "user" else Unit
-        try:
-            key = int(raw)
-        except (TypeError, ValueError):
-            key = None
-        # keys are 32-bit integers: a larger one is unknown (PostgreSQL would refuse the query)
-        obj = db.session.get(model, key) if key is not None and 0 < key < 2**31 else None
+        obj = get_by_id(QmsUser if field.type == "user" else Unit, raw)
         if obj is None or not obj.active:
             raise ValueError(gettext("Choose an existing, active entry."))
         return obj

@@ -82,7 +82,7 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
     for review in db.session.scalars(select(Review).where(Review.state.notin_(review_workflow.FINAL_STATES))):
         steps = review_workflow.workflow_for(review).available(person, review)
         if steps:
-            items.append(Work("review", f"{gettext('Management review')} {review.display_number}",
+            items.append(Work("review", gettext("Management review %(number)s", number=review.display_number),
                               ", ".join(str(s.label) for s in steps), f"/reviews/show/{review.id}", None,
                               review.created_on, f"review-{review.id}-{review.state}"))
     return sorted(items, key=_sort_key)

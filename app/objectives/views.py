@@ -23,8 +23,8 @@ def _owner(unit) -> str:
 
 def _heading(plan) -> str:
     """How a plan is named on its pages: year, owner and revision, in words."""
-    return gettext("Quality objective plan %(year)s", year=plan.year) + \
-        f" — {_owner(plan.unit)} — {gettext('Revision')} {plan.revision}"
+    return gettext("Quality objective plan %(year)s — %(owner)s — revision %(revision)s",
+                   year=plan.year, owner=_owner(plan.unit), revision=plan.revision)
 
 
 def _back_url(pk) -> str:
@@ -225,7 +225,7 @@ class ObjectivePlanView(QmsModelView):
         return transition_page(
             self, workflow.WORKFLOW, plan.report, name,
             lambda values, version: services.apply_transition(g.user, plan.report, name, values, version),
-            _back_url(pk) + "#report", f"{gettext('Report')} — {_heading(plan)}")
+            _back_url(pk) + "#report", gettext("Report — %(plan)s", plan=_heading(plan)))
 
     @expose("/<int:pk>/report/rows/<int:row_id>/ticket", methods=["POST"])
     @has_access

@@ -17,7 +17,10 @@ from app.reviews.models import (
 from app.tickets import services as tickets
 from app.tickets import vocabulary
 from app.tickets.models import Nonconformity
-from app.workflow import STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, commit, run, today
+from app.workflow import (
+    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, commit, get_by_id, looks_like_id, parse_date,
+    run, today,
+)
 
 # The inputs of 5.8.1.1, in the order of the procedure. Sections with figures are computed
 # from the records; every section has a text the secretary completes before approval.
@@ -337,12 +340,10 @@ def _date(raw):
     if raw is not None and not isinstance(raw, str):
         raise ValueError(gettext("Enter a date as dd/mm/yyyy."))
     value = (raw or "").strip()
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.datetime.strptime(value, fmt).date() if value else None
-        except ValueError:
-            continue
-    raise ValueError(gettext("Enter a date as dd/mm/yyyy."))
+    day = parse_date(value) if value else None
+    if value and day is None:
+        raise ValueError(gettext("Enter a date as dd/mm/yyyy."))
+    return day
 
 
 def _not_future(raw):
@@ -352,20 +353,15 @@ def _not_future(raw):
     return value
 
 
-def _is_number(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
 def _ref(model, kept=()):
     """An id of an existing, active row (an inactive one only where it is already kept):
     never an object, never a new row."""
     def parse(raw):
         if raw in (None, ""):
             return None
-        if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and _is_number(raw))):
+        if not looks_like_id(raw):
             raise ValueError(gettext("Give the id of an existing entry."))
-        number = int(raw)
-        row = db.session.get(model, number) if 0 < number < 2 ** 31 else None  # an id column's range
+        row = get_by_id(model, raw)
         if row is None or not (row.active or row.id in kept):
             raise ValueError(gettext("Choose an existing, active entry."))
         return row
@@ -459,7 +455,7 @@ def save_content(user, review_id, data: dict, regather: bool = False) -> Review:
         values["items"] = []
         for number, row in enumerate(_rows(refusals, data, "items")):
             position = row.get("position")
-            item = by_position.get(int(position)) if _is_number(str(position)) else None
+            item = by_position.get(int(position)) if looks_like_id(position) else None
             if item is None:
                 refusals.add(f"items.{number}.position", _row_label("items", number, "position"),
                              gettext("Choose an existing, active entry."))

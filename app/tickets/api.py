@@ -39,12 +39,13 @@ class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
     search_columns = ["state", "kind", "source", "requesting_unit", "year", "number", "description"]
     order_columns = ["number", "due_date", "requested_on", "id"]
 
-    @expose("/<int:pk>/nonconformities/<int:nc_id>", methods=["POST"])
+    @expose("/<int:pk>/nonconformities/<int:nc_id>", methods=["POST", "DELETE"])
     @protect()
     @safe
     @permission_name("put")
     def link(self, pk, nc_id):
-        """Link a nonconformity to a draft ticket (its author only), written in both histories.
+        """Link (POST) or unlink (DELETE) a nonconformity and a draft ticket (its author only),
+        written in both histories.
         ---
         post:
           parameters:
@@ -55,16 +56,6 @@ class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
             409: {description: Not a draft, or the nonconformity is linked already}
-        """
-        return self._links(services.link_nonconformity, pk, nc_id)
-
-    @expose("/<int:pk>/nonconformities/<int:nc_id>", methods=["DELETE"])
-    @protect()
-    @safe
-    @permission_name("put")
-    def unlink(self, pk, nc_id):
-        """Unlink a nonconformity from a draft ticket (its author only), written in both histories.
-        ---
         delete:
           parameters:
           - {in: path, name: pk, schema: {type: integer}}
@@ -75,9 +66,7 @@ class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
             404: {$ref: '#/components/responses/404'}
             409: {description: Not a draft, or the nonconformity is not linked to it}
         """
-        return self._links(services.unlink_nonconformity, pk, nc_id)
-
-    def _links(self, change, pk, nc_id):
+        change = services.link_nonconformity if request.method == "POST" else services.unlink_nonconformity
         try:
             ticket = change(g.user, pk, nc_id)
         except services.WorkflowError as error:

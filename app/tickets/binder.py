@@ -16,6 +16,7 @@ from app.extensions import db
 from app.organisation.models import Unit
 from app.organisation.services import get_settings
 from app.tickets import services, vocabulary, workflow
+from app.workflow import get_by_id, id_of
 from app.tickets.documents import context
 from app.tickets.models import ProgressReport, Ticket
 
@@ -32,14 +33,15 @@ def tickets_for(user, args, ids=None) -> list[Ticket]:
     so the visibility and the filters are the list's; `user` None is the whole agency."""
     query = services.ticket_list_query(user, args if ids is None else {})
     if ids is not None:
-        query = query.where(Ticket.id.in_([i for i in ids if 0 < i < 2**31] or [-1]))
+        query = query.where(Ticket.id.in_([i for i in map(id_of, ids) if i] or [-1]))
     query = query.order_by(Ticket.number.is_(None), Ticket.year, Ticket.number, Ticket.id).options(
         selectinload(Ticket.requesting_unit), selectinload(Ticket.implementing_unit),
-        selectinload(Ticket.requester), selectinload(Ticket.implementing_unit_head),
+        selectinload(Ticket.requester), selectinload(Ticket.implementer), selectinload(Ticket.implementing_unit_head),
         selectinload(Ticket.approved_by), selectinload(Ticket.verified_by),
         selectinload(Ticket.nonconformities), selectinload(Ticket.attachments),
         selectinload(Ticket.progress_reports).selectinload(ProgressReport.attachments),
         selectinload(Ticket.box2_revisions), selectinload(Ticket.change_requests),
+        selectinload(Ticket.follows), selectinload(Ticket.follow_ups),
     )
     return list(db.session.scalars(query))
 
@@ -58,7 +60,7 @@ def describe(args, ids=None) -> str:
         if args.get("open"):
             parts.append("đang xử lý")
         if str(args.get("unit", "")).isdigit():
-            unit = db.session.get(Unit, int(args["unit"])) if int(args["unit"]) < 2**31 else None
+            unit = get_by_id(Unit, args["unit"])
             parts.append(f"đơn vị đề nghị hoặc thực hiện: {unit.name if unit else '(không có)'}")
         if args.get("kind") in vocabulary.KINDS:
             parts.append(f"loại “{vocabulary.KINDS[args['kind']]}”")

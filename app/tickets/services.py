@@ -17,7 +17,7 @@ from app.tickets import files, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, changed_since, check_date, choices_for, commit,
-    event_data, parse_fields, parse_value, run, snapshot, today,
+    event_data, id_of, parse_fields, parse_value, run, snapshot, today,
 )
 from app.tickets.models import (
     Attachment, ChangeRequest, Nonconformity, NonconformityEvent, ProgressReport, Ticket, TicketEvent,
@@ -61,10 +61,8 @@ def nonconformity_visibility(user):
 
 
 def get_ticket(user, ticket_id) -> Ticket:
-    if not 0 < int(ticket_id) < 2**31:
-        raise NotFound(gettext("Ticket not found."))
     ticket = db.session.scalar(
-        select(Ticket).where(Ticket.id == ticket_id, ticket_visibility(user))
+        select(Ticket).where(Ticket.id == id_of(ticket_id), ticket_visibility(user))
     )
     if ticket is None:
         raise NotFound(gettext("Ticket not found."))
@@ -73,7 +71,7 @@ def get_ticket(user, ticket_id) -> Ticket:
 
 def get_nonconformity(user, nc_id) -> Nonconformity:
     nc = db.session.scalar(
-        select(Nonconformity).where(Nonconformity.id == nc_id, nonconformity_visibility(user))
+        select(Nonconformity).where(Nonconformity.id == id_of(nc_id), nonconformity_visibility(user))
     )
     if nc is None:
         raise NotFound(gettext("Nonconformity not found."))
@@ -337,12 +335,12 @@ def record_nc_edit(user, nc: Nonconformity, name="edit", from_state=None) -> Non
         _record_nc(nc, name, user, from_state or nc_state(nc), data={"changes": found})
 
 
-def _link(user, ticket: Ticket, nc: Nonconformity) -> None:
-    """Link an NC to a ticket, written in both histories."""
-    nc.ticket = ticket
-    workflow.record(ticket, "link_nc", ticket.state, ticket.state, user,
-            f"{nc}: {nc.description[:150]}", {"nonconformity": nc.id})
-    _record_nc(nc, "link_ticket", user, nc_state(nc), data={"ticket": ticket.id})
+def _link(user, ticket: Ticket, nc: Nonconformity, linked: bool = True) -> None:
+    """Link an NC to a ticket, or unlink it, written in both histories."""
+    nc.ticket = ticket if linked else None
+    workflow.record(ticket, "link_nc" if linked else "unlink_nc", ticket.state, ticket.state, user,
+                    f"{nc}: {nc.description[:150]}", {"nonconformity": nc.id})
+    _record_nc(nc, "link_ticket" if linked else "unlink_ticket", user, nc_state(nc), data={"ticket": ticket.id})
 
 
 def link_nonconformity(user, ticket_id, nc_id) -> Ticket:
@@ -366,10 +364,7 @@ def unlink_nonconformity(user, ticket_id, nc_id) -> Ticket:
     nc = get_nonconformity(user, nc_id)
     if nc.ticket_id != ticket.id:
         raise Conflict(gettext("This nonconformity is not linked to this ticket."))
-    nc.ticket = None
-    workflow.record(ticket, "unlink_nc", ticket.state, ticket.state, user,
-            f"{nc}: {nc.description[:150]}", {"nonconformity": nc.id})
-    _record_nc(nc, "unlink_ticket", user, nc_state(nc), data={"ticket": ticket.id})
+    _link(user, ticket, nc, linked=False)
     db.session.commit()
     return ticket
 

@@ -358,8 +358,7 @@ class TicketView(TicketRules, QmsModelView):
             pages=pages, units=units, late=late, args=args, today=services.today(),
             states=workflow.STATES, kinds=vocabulary.KINDS, sources=vocabulary.SOURCES,
             groups=workflow.WORKFLOW.groups, is_overdue=services.is_overdue,
-            present=next((t for t in workflow.WORKFLOW.transitions if t.name == "present"
-                          and t.actor.allows(g.user, None)), None),
+            present=_present_step(g.user),
             can_add=self.appbuilder.sm.has_access("can_add", self.class_permission_name),
             can_print=self.appbuilder.sm.has_access("can_pdf", self.class_permission_name),
         )
@@ -429,7 +428,7 @@ class TicketView(TicketRules, QmsModelView):
             ticket = services.get_ticket(g.user, pk)
         except services.WorkflowError:
             return render_error(404)
-        heading = f"{gettext('Ticket')} {ticket.display_number or gettext('(draft)')}"
+        heading = gettext("Ticket %(number)s", number=ticket.display_number or gettext("(draft)"))
         return transition_page(
             self, workflow.WORKFLOW, ticket, name,
             lambda values, version: services.apply_transition(g.user, pk, name, values, version),
@@ -534,6 +533,12 @@ class TicketView(TicketRules, QmsModelView):
         except ReportError as error:
             return render_error(503, str(error))
         return pdf_response(data, f"BM.CTCL.01-{ticket.display_number.replace('/', '-') or ticket.id}.pdf")
+
+
+def _present_step(user):
+    """The 5.3 step of presenting several tickets at once, if this user takes it."""
+    step = workflow.WORKFLOW.transition("present")
+    return step if step.actor.allows(user, None) else None
 
 
 def _change_value(key: str, value) -> str:
