@@ -11,15 +11,14 @@ def qms():
     pass
 
 
-@qms.command("setup", help="Nâng cấp CSDL lên phiên bản mới nhất, tạo thiết lập cơ quan, đồng bộ vai trò.")
+@qms.command("setup", help="Nâng cấp CSDL lên phiên bản mới nhất, đồng bộ vai trò.")
 @with_appcontext
 def setup_command():
     from flask_migrate import upgrade
 
-    from app.organisation.services import ensure_settings, sync_roles
+    from app.organisation.services import sync_roles
 
     upgrade(directory=current_app.extensions["migrate"].directory)
-    ensure_settings()
     counts = sync_roles()
     click.echo(f"CSDL đã ở phiên bản mới nhất; vai trò đã đồng bộ: {counts}")
 

@@ -7,8 +7,9 @@ from flask import current_app
 
 from app.extensions import db
 from app.organisation import roles
-from app.organisation.models import Unit
-from app.organisation.services import ensure_settings
+from app.organisation.models import QmsUser, Unit
+from app.organisation.services import ensure_agency
+from app.tenancy import ALL, NONE, agency_scope
 from app.objectives.demo import load_objective_demo
 from app.reviews.demo import load_review_demo
 from app.tickets.demo import load_ticket_demo
@@ -36,13 +37,54 @@ USERS = [
     ("chutich", roles.TOP_LEADER, "VP", "Bảo", "Ngô Văn", "Chủ tịch UBND huyện", False),
 ]
 
+# The second demo agency: a commune People's Committee of the two-tier government (§10).
+COMMUNE = {
+    "agency_name": "ỦY BAN NHÂN DÂN XÃ CAM HIỆP",
+    "parent_body": "ỦY BAN NHÂN DÂN TỈNH KHÁNH HÒA",
+    "place_name": "Cam Hiệp",
+}
+COMMUNE_UNITS = [
+    ("VP", "Văn phòng HĐND và UBND xã"),
+    ("KT", "Phòng Kinh tế"),
+    ("VHXH", "Phòng Văn hóa - Xã hội"),
+    ("PVHCC", "Trung tâm Phục vụ hành chính công xã"),
+]
+COMMUNE_USERS = [
+    ("xa.admin", roles.ADMIN, "VP", "Quản trị", "Xã", "Công chức Văn phòng - Thống kê", False),
+    ("xa.canbo", roles.STAFF, "KT", "Hạnh", "Lê Thị", "Công chức Kinh tế", False),
+    ("xa.truongphong", roles.UNIT_HEAD, "KT", "Quang", "Trần Minh", "Trưởng phòng Kinh tế", True),
+    ("xa.thuky", roles.ISO_SECRETARY, "VP", "Mai", "Nguyễn Thị", "Thư ký ISO", False),
+    ("xa.truongban", roles.ISO_LEADER, "VP", "Dũng", "Phan Văn", "Phó Chủ tịch UBND xã", False),
+    ("xa.chutich", roles.TOP_LEADER, "VP", "Long", "Đặng Văn", "Chủ tịch UBND xã", False),
+]
+
+# People of no agency: the province's platform admin and the Sở KHCN's inspector.
+PLATFORM_USERS = [
+    ("quantri", roles.PLATFORM_ADMIN, None, "Trị", "Quản", "Quản trị nền tảng e-ISO tỉnh", False),
+    ("so.khcn", roles.PROVINCE_INSPECTOR, None, "Thảo", "Vũ Thị", "Chuyên viên Sở KHCN", False),
+]
+
 
 def load_demo() -> list[tuple[str, str]]:
-    """Add the demo agency, units and users that are missing; return (username, role)."""
+    """Add the demo agencies, their units, people and records, and the platform's people,
+    where missing; return (username, role) of every demo login."""
+    with agency_scope(ensure_agency("CAMLAM").id):
+        _load_people(UNITS, USERS, "camlam.example.vn")
+        load_ticket_demo()
+        load_objective_demo()
+        load_review_demo()
+    with agency_scope(ensure_agency("CAMHIEP", **COMMUNE).id):
+        _load_people(COMMUNE_UNITS, COMMUNE_USERS, "camhiep.example.vn")
+    with agency_scope(NONE):
+        _load_people([], PLATFORM_USERS, "khanhhoa.example.vn")
+    return [(u[0], str(roles.role_label(u[1]))) for u in USERS + COMMUNE_USERS + PLATFORM_USERS]
+
+
+def _load_people(unit_rows, user_rows, mail_domain) -> None:
+    """The current agency's units and people (or the platform's people: no units)."""
     sm = current_app.appbuilder.sm
-    ensure_settings()
     units = {}
-    for code, name in UNITS:
+    for code, name in unit_rows:
         unit = db.session.query(Unit).filter_by(code=code).one_or_none()
         if unit is None:
             unit = Unit(code=code, name=name, in_qms_scope=True, active=True)
@@ -50,21 +92,16 @@ def load_demo() -> list[tuple[str, str]]:
         units[code] = unit
     db.session.commit()
 
-    for username, role_name, unit_code, first, last, position, is_head in USERS:
-        user = sm.find_user(username=username)
-        if user is None:
-            role = sm.find_role(role_name)
-            if role is None:
-                raise RuntimeError("Chưa có vai trò: hãy chạy 'flask qms setup' trước.")
-            user = sm.add_user(
-                username, first, last, f"{username}@camlam.example.vn", [role], DEMO_PASSWORD
-            )
-            user.unit = units[unit_code]
-            user.position = position
-            if is_head and units[unit_code].head is None:
-                units[unit_code].head = user
-            db.session.commit()
-    load_ticket_demo()
-    load_objective_demo()
-    load_review_demo()
-    return [(u[0], str(roles.role_label(u[1]))) for u in USERS]
+    for username, role_name, unit_code, first, last, position, is_head in user_rows:
+        with agency_scope(ALL):  # user names are unique in the whole installation
+            if db.session.query(QmsUser).filter_by(username=username).count():
+                continue
+        role = sm.find_role(role_name)
+        if role is None:
+            raise RuntimeError("Chưa có vai trò: hãy chạy 'flask qms setup' trước.")
+        user = sm.add_user(username, first, last, f"{username}@{mail_domain}", [role], DEMO_PASSWORD)
+        user.unit = units.get(unit_code)
+        user.position = position
+        if is_head and units[unit_code].head is None:
+            units[unit_code].head = user
+        db.session.commit()

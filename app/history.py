@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Optional
 from sqlalchemy import DateTime, ForeignKey, String, Text, inspect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
+from app.tenancy import AgencyOwned
+
 if TYPE_CHECKING:
     from app.organisation.models import QmsUser
 
@@ -14,7 +16,7 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now()
 
 
-class HistoryEntry:
+class HistoryEntry(AgencyOwned):
     """One line of a history: which transition, from and to which state, who, when, and the
     comment. Written by the rules, never edited."""
 

@@ -5,7 +5,7 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import Boolean, Date, DateTime
+from sqlalchemy import Boolean, Date, DateTime, UniqueConstraint
 from sqlalchemy.orm import selectinload
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
@@ -29,6 +29,15 @@ class QmsInterface(SQLAInterface):
     def apply_all(self, query, *args, **kwargs):
         query = super().apply_all(query, *args, **kwargs)
         return query.options(*(selectinload(getattr(self.obj, name)) for name in self.eager))
+
+    def is_unique(self, col_name: str) -> bool:
+        """Unique in the installation, or in the agency (a unique (agency_id, column)
+        constraint): FAB's form then checks it, and its query is limited to the agency."""
+        return super().is_unique(col_name) or any(
+            isinstance(constraint, UniqueConstraint)
+            and {column.name for column in constraint.columns} == {"agency_id", col_name}
+            for constraint in getattr(self.obj, "__table__", None).constraints
+        )
 
     def is_nullable(self, col_name: str) -> bool:
         return self.is_boolean(col_name) or super().is_nullable(col_name)

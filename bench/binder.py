@@ -13,6 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.demo import demo_app  # noqa: E402
+from app.tenancy import agency_named  # noqa: E402
 
 FORMS = 100
 YEAR = 2001  # far from the demo's own year, so the binder holds only the copies
@@ -20,7 +21,7 @@ YEAR = 2001  # far from the demo's own year, so the binder holds only the copies
 
 def main(rounds: int = 3) -> None:
     app, folder = demo_app()
-    with app.app_context():
+    with app.app_context(), agency_named("CAMLAM"):
         _copy_demo_tickets()
     out = os.path.join(folder, "binder.pdf")
     timings = []

@@ -16,6 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.demo import demo_app  # noqa: E402
+from app.tenancy import agency_named  # noqa: E402
 
 
 def _median(action, rounds: int) -> float:
@@ -34,7 +35,7 @@ def main(rounds: int = 9) -> None:
     from app.tickets.documents import context as form_context
     from app.tickets.models import Ticket
 
-    with app.app_context():
+    with app.app_context(), agency_named("CAMLAM"):
         ticket = db.session.query(Ticket).filter_by(state="closed").order_by(Ticket.id).first()
         forms = (("closed demo form", ticket.description),
                  ("long form", "Hồ sơ trả chậm vì thiếu phối hợp giữa các phòng chuyên môn. " * 110))

@@ -5,6 +5,7 @@ import itertools
 import os
 import re
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +20,8 @@ ROLE_USERS = {
     "IsoSecretary": "thuky.iso",
     "IsoLeader": "truongban.iso",
     "TopLeader": "chutich",
+    "PlatformAdmin": "quantri",
+    "ProvinceInspector": "so.khcn",
 }
 _addresses = itertools.count(1)
 
@@ -73,11 +76,21 @@ def app(database_url, tmp_path_factory):
     yield app
 
 
+@contextmanager
+def demo_agency(app, code="CAMLAM"):
+    """An app context working as one demo agency (by default UBND huyện Cam Lâm)."""
+    from app.tenancy import agency_named
+
+    with app.app_context(), agency_named(code):
+        yield
+
+
 @pytest.fixture
 def db(app):
+    """The database as the demo agency (UBND huyện Cam Lâm) sees it."""
     from app.extensions import db
 
-    with app.app_context():
+    with demo_agency(app):
         yield db
         db.session.rollback()
 

@@ -3,6 +3,7 @@ import re
 import subprocess
 
 import pytest
+from tests.conftest import demo_agency
 
 FORM_TITLE = "PHIẾU YÊU CẦU HÀNH ĐỘNG KHẮC PHỤC/CẢI TIẾN"
 
@@ -62,7 +63,7 @@ def thirty(app):
     from app.tickets import services
     from app.tickets.models import Ticket
 
-    with app.app_context():
+    with demo_agency(app):
         staff = db.session.query(QmsUser).filter_by(username="canbo.ktht").one()
         head = db.session.query(QmsUser).filter_by(username="truongphong.ktht").one()
         unit = db.session.query(Unit).filter_by(code="KTHT").one()
@@ -98,7 +99,7 @@ def test_binder_of_30_tickets_contents_point_at_the_forms(client_as, thirty, app
     assert re.search(r"Số phiếu:\s+30\b", cover)
     assert re.search(rf"Số trang:\s+{len(pages)} ", cover)
 
-    with app.app_context():
+    with demo_agency(app):
         tickets = {t.id: t for t in db.session.query(Ticket).filter(Ticket.id.in_(thirty))}
         numbers = sorted(t.display_number for t in tickets.values() if t.number)
         expected = numbers + ["(dự thảo)"] * 2  # number order, drafts last
@@ -223,7 +224,7 @@ def test_command_line_binder(app, tmp_path, thirty):
     result = runner.invoke(args=["qms", "report", "tickets", "--year", str(year), "--state", "declined",
                                  "--unit", "KTHT", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    with app.app_context():
+    with demo_agency(app):
         unit_id = db.session.execute(db.text("select id from unit where code = 'KTHT'")).scalar()
         expected = tickets_for(None, {"year": str(year), "state": "declined", "unit": str(unit_id)})
         count = len(expected)

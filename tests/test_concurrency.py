@@ -7,6 +7,7 @@ import pytest
 from app.extensions import db
 from app.tickets import services
 from app.tickets.models import Ticket
+from tests.conftest import demo_agency
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
@@ -20,7 +21,7 @@ def run_together(app, jobs):
     results = [None] * len(jobs)
 
     def worker(index, job):
-        with app.app_context():
+        with demo_agency(app):
             barrier.wait()
             try:
                 results[index] = job()

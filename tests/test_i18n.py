@@ -125,7 +125,7 @@ def test_login_and_forbidden_pages_are_vietnamese(anonymous, as_staff):
 
 
 def test_flash_messages_are_vietnamese(app, as_admin):
-    from tests.conftest import csrf_token
+    from tests.conftest import csrf_token, demo_agency
 
     page = as_admin.get("/unitmodelview/add")
     response = as_admin.post(
@@ -137,7 +137,7 @@ def test_flash_messages_are_vietnamese(app, as_admin):
     from app.extensions import db
     from app.organisation.models import Unit
 
-    with app.app_context():
+    with demo_agency(app):
         unit = db.session.query(Unit).filter_by(code="TMP1").one()
         page = as_admin.get("/unitmodelview/list/")
         deleted = as_admin.post(

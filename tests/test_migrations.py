@@ -74,6 +74,9 @@ def test_setup_migrates_an_empty_database_and_matches_the_models(tmp_path):
         assert "No new upgrade operations detected" in check.stdout + check.stderr
         again = _flask(["qms", "setup"], url, tmp_path)  # idempotent
         assert again.returncode == 0, again.stderr
+        down = _flask(["db", "downgrade", "base"], url, tmp_path)  # no agency yet: goes all the way
+        assert down.returncode == 0, down.stderr
+        assert _flask(["qms", "setup"], url, tmp_path).returncode == 0
         demo = _flask(["qms", "demo"], url, tmp_path)
         demo_again = _flask(["qms", "demo"], url, tmp_path)
         assert demo.returncode == demo_again.returncode == 0, demo.stderr + demo_again.stderr
@@ -83,9 +86,10 @@ def test_setup_migrates_an_empty_database_and_matches_the_models(tmp_path):
             users = connection.execute(sa.text("SELECT count(*) FROM ab_user")).scalar()
             units = connection.execute(sa.text("SELECT count(*) FROM unit")).scalar()
         engine.dispose()
-        assert (users, units) == (9, 5)
-        down = _flask(["db", "downgrade", "base"], url, tmp_path)
-        assert down.returncode == 0, down.stderr
+        # two demo agencies (9 + 6 people, 5 + 4 units) and the platform's two people
+        assert (users, units) == (17, 9)
+        down = _flask(["db", "downgrade", "0007"], url, tmp_path)  # one agency's schema cannot hold two
+        assert down.returncode != 0 and "nhiều hơn một cơ quan" in down.stderr
     finally:
         drop()
 
@@ -176,10 +180,14 @@ def test_the_landed_head_with_its_demo_upgrades_without_losing_a_row(tmp_path):
         upgrade = _flask(["db", "upgrade"], url, tmp_path)
         assert upgrade.returncode == 0, upgrade.stderr
         after = _tables(url)
+        after["agency_settings"] = after["agency"]  # the settings row became the first agency
+        [agency] = after["agency"]
+        assert agency["code"] == "CAMLAM" and agency["active"]
         for table, rows in before.items():
             if table == "alembic_version":
                 continue
             assert len(after[table]) == len(rows), table
+            assert all(row.get("agency_id", agency["id"]) == agency["id"] for row in after[table]), table
             for old, new in zip(rows, after[table]):
                 if table == "ticket" and old["id"] in declined:
                     old = {**old, "closed_on": new["closed_on"]}  # the one value 0006 fills in

@@ -5,7 +5,7 @@ import zipfile
 import pytest
 
 from app.tickets import files
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, demo_agency
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -26,7 +26,7 @@ def _upload(client, url, *uploads, form_page="/tickets/add"):
 
 
 def test_check_upload_rules(app):
-    with app.app_context():
+    with demo_agency(app):
         assert files.check_upload("bien-ban.pdf", PDF) == ("bien-ban.pdf", "application/pdf")
         assert files.check_upload("anh.PNG", PNG)[1] == "image/png"
         assert files.check_upload("bao-cao.docx", docx_bytes())[1].endswith("wordprocessingml.document")
@@ -65,14 +65,14 @@ def test_upload_and_download_on_a_ticket(make_ticket, client_as_user, db):
 
 
 def test_bad_files_are_refused_and_nothing_is_stored(make_ticket, client_as_user, db):
-    from app.organisation.models import AgencySettings
+    from app.organisation.models import Agency
     from app.tickets.models import Attachment
 
     ticket = make_ticket(state="unit_review")
     client = client_as_user("canbo.ktht")
     disguised = _upload(client, f"/tickets/{ticket.id}/files", ("hop-dong.pdf", b"MZ\x90\x00binary"))
     assert "không khớp" in disguised.text
-    settings = db.session.query(AgencySettings).one()
+    settings = db.session.query(Agency).one()
     settings.max_upload_mb = 1
     db.session.commit()
     try:

@@ -208,7 +208,7 @@ def test_visibility(make_ticket, user, db):
 
 
 def test_recurrence_rule(db, user, unit):
-    from app.organisation.models import AgencySettings
+    from app.organisation.models import Agency
     from app.tickets.models import NcCategory
 
     series = services.recurring_series()
@@ -236,7 +236,7 @@ def test_recurrence_rule(db, user, unit):
         return [s for s in services.recurring_series() if s["category"].id == category.id]
 
     assert flagged() == []  # 3 is not more than 3
-    settings = db.session.query(AgencySettings).one()
+    settings = db.session.query(Agency).one()
     settings.recurrence_threshold = 2
     db.session.commit()
     assert len(flagged()) == 1

@@ -3,7 +3,7 @@ from flask_appbuilder import IndexView, expose
 
 from app.dashboard import services
 from app.organisation import roles
-from app.organisation.services import get_settings
+from app.organisation.services import current_agency
 from app.workflow import roles_of
 
 
@@ -18,7 +18,7 @@ class HomeView(IndexView):
         held = sorted(roles_of(user)) if user else []
         steering = any(name in roles.STEERING for name in held)
         return self.render_template(
-            self.index_template, appbuilder=self.appbuilder, settings=get_settings(),
+            self.index_template, appbuilder=self.appbuilder, settings=current_agency(),
             user_roles=[roles.role_label(name) for name in held],
             work=services.my_work(user) if user else [],
             figures=services.steering(user) if steering else None,

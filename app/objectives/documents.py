@@ -10,7 +10,7 @@ from reports import agency_heading, render_pdf, signature_lines
 
 from app.objectives import services
 from app.organisation import roles
-from app.organisation.services import get_settings, holder_of
+from app.organisation.services import current_agency, holder_of
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The columns of the forms in Phụ lục 3, word for word.
@@ -42,7 +42,7 @@ def _context(plan, document: str = "plan") -> dict:
     """The unit's documents are headed by the agency over the unit, the agency's by its parent
     body over the agency (Phụ lục 3). The signer is the one who approved, or until then the one
     who will (the unit's head, the agency's top leader), whose name is left blank."""
-    settings = get_settings()
+    settings = current_agency()
     record = plan if document == "plan" else plan.report
     issuer = plan.unit.name if plan.unit else settings.agency_name
     signer = record.approved_by or (plan.unit.head if plan.unit else holder_of(roles.TOP_LEADER))
@@ -71,7 +71,7 @@ def export(plan, document: str, kind: str) -> tuple[bytes, str]:
 
 
 def workbook(plan, document: str) -> bytes:
-    owner = plan.unit.name if plan.unit else get_settings().agency_name
+    owner = plan.unit.name if plan.unit else current_agency().agency_name
     book = Workbook()
     sheet = book.active
     if document == "plan":

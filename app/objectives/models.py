@@ -5,6 +5,7 @@ from flask_appbuilder import Model
 from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.tenancy import AgencyOwned
 from app.history import HistoryEntry
 from app.organisation.models import QmsUser, Unit
 from app.tickets.models import Ticket
@@ -14,7 +15,7 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now()
 
 
-class ObjectivePlan(Model):
+class ObjectivePlan(AgencyOwned, Model):
     """Kế hoạch thực hiện MTCL năm …: the agency's (unit_id empty) or one unit's.
 
     An approved plan is read-only; changing it makes a new revision that replaces it
@@ -22,7 +23,7 @@ class ObjectivePlan(Model):
     """
 
     __tablename__ = "objective_plan"
-    __table_args__ = (UniqueConstraint("year", "unit_id", "revision", name="uq_plan_year_unit_revision"),)
+    __table_args__ = (UniqueConstraint("agency_id", "year", "unit_id", "revision", name="uq_plan_agency_year_unit_revision"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     year: Mapped[int] = mapped_column(Integer, index=True)
@@ -60,7 +61,7 @@ class ObjectivePlan(Model):
         return f"{self.year} — {self.unit.name if self.unit else 'CQHCNN'} (r{self.revision})"
 
 
-class ObjectiveRow(Model):
+class ObjectiveRow(AgencyOwned, Model):
     """One objective of a plan: what, how it is measured, the target, measures, dates."""
 
     __tablename__ = "objective_row"
@@ -81,7 +82,7 @@ class ObjectiveRow(Model):
     plan: Mapped[ObjectivePlan] = relationship(back_populates="rows")
 
 
-class ObjectiveReport(Model):
+class ObjectiveReport(AgencyOwned, Model):
     """Báo cáo thực hiện MTCL năm …, made from an approved plan."""
 
     __tablename__ = "objective_report"
@@ -110,7 +111,7 @@ class ObjectiveReport(Model):
     __mapper_args__ = {"version_id_col": version}
 
 
-class ReportRow(Model):
+class ReportRow(AgencyOwned, Model):
     """What was achieved for one objective of the plan."""
 
     __tablename__ = "report_row"

@@ -2,16 +2,22 @@ from typing import Optional
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import Group, User
-from sqlalchemy import Boolean, ForeignKey, Integer, String, event
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, event, true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.tenancy import AgencyOwned
 
-class AgencySettings(Model):
-    """The agency's own data and the procedure's tunable numbers; exactly one row."""
 
-    __tablename__ = "agency_settings"
+class Agency(Model):
+    """Cơ quan: the tenant (SPEC §10). Its own lines on every document and the procedure's
+    tunable numbers; every record belongs to exactly one agency."""
+
+    __tablename__ = "agency"
+    __table_args__ = (UniqueConstraint("code", name="uq_agency_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     agency_name: Mapped[str] = mapped_column(String(200), default="ỦY BAN NHÂN DÂN HUYỆN CAM LÂM")
     parent_body: Mapped[str] = mapped_column(String(200), default="ỦY BAN NHÂN DÂN TỈNH KHÁNH HÒA")
     place_name: Mapped[str] = mapped_column(String(100), default="Cam Lâm")
@@ -28,14 +34,16 @@ class AgencySettings(Model):
         return self.agency_name
 
 
-class Unit(Model):
+class Unit(AgencyOwned, Model):
     """Đơn vị: a department of the agency, inside or outside the QMS scope."""
 
     __tablename__ = "unit"
+    __table_args__ = (UniqueConstraint("agency_id", "code", name="uq_unit_agency_code"),
+                      UniqueConstraint("agency_id", "name", name="uq_unit_agency_name"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(20), unique=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
     head_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", use_alter=True, name="fk_unit_head_id_ab_user"))
     in_qms_scope: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -46,15 +54,23 @@ class Unit(Model):
         return self.name
 
 
-class QmsUser(User):
-    """FAB's user with the unit they work in and their position (chức vụ)."""
+class QmsUser(AgencyOwned, User):
+    """FAB's user with their agency, the unit they work in and their position (chức vụ).
+    The platform admin and the province inspector belong to no agency."""
 
     __tablename__ = "ab_user"
 
+    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"), index=True)
     unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
     position: Mapped[Optional[str]] = mapped_column(String(200))
 
     unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id])
+    agency: Mapped[Optional[Agency]] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        """A person of a deactivated agency cannot sign in; their records stay."""
+        return bool(self.active) and (self.agency is None or self.agency.active)
 
     def get_full_name(self) -> str:
         """Vietnamese order: family and middle name (last_name), then given name."""

@@ -1,4 +1,5 @@
-"""The seven roles of SPEC §1 and the permissions each one holds.
+"""The roles of SPEC §1 and the permissions each one holds: seven work inside an agency,
+two (the platform admin and the province inspector) stand above the agencies (§10).
 
 This module is the only place where role permissions are defined; `flask qms sync-roles`
 writes them to the database (the app itself runs with FAB_UPDATE_PERMS = False).
@@ -13,6 +14,8 @@ AUDITOR = "Auditor"
 ISO_SECRETARY = "IsoSecretary"
 ISO_LEADER = "IsoLeader"
 TOP_LEADER = "TopLeader"
+PLATFORM_ADMIN = "PlatformAdmin"
+PROVINCE_INSPECTOR = "ProvinceInspector"
 
 ROLE_LABELS = {
     ADMIN: _l("System administrator"),
@@ -22,8 +25,13 @@ ROLE_LABELS = {
     ISO_SECRETARY: _l("ISO secretary"),
     ISO_LEADER: _l("ISO committee leader"),
     TOP_LEADER: _l("Agency top leader"),
+    PLATFORM_ADMIN: _l("Platform administrator"),
+    PROVINCE_INSPECTOR: _l("Department of Science and Technology (QMS inspection)"),
 }
 ALL_ROLES = tuple(ROLE_LABELS)
+# Held by people of no agency; an agency's administrator cannot give them.
+PLATFORM_ROLES = (PLATFORM_ADMIN, PROVINCE_INSPECTOR)
+AGENCY_ROLES = tuple(r for r in ALL_ROLES if r not in PLATFORM_ROLES)
 # Those who steer the QMS and see the procedure's warnings on their home page.
 STEERING = (ADMIN, ISO_SECRETARY, ISO_LEADER, TOP_LEADER)
 
@@ -100,6 +108,32 @@ REVIEW_WORK = (
 AUDIT_RECORDS = _view("InternalAuditView", "can_add", "can_edit", "can_delete")
 RETENTION = _view("RetentionView", "can_index") | _menus("Records retention")
 EVERYONE = SELF_SERVICE | TICKET_WORK | OBJECTIVE_WORK | REVIEW_READ
+
+# The province inspector reads every record of the agency they inspect and changes nothing.
+_OWN_ACCOUNT = (
+    _view("QmsUserDBModelView", "can_userinfo", "userinfoedit", "resetmypassword")
+    | _view("UserInfoEditView", "can_this_form_get", "can_this_form_post")
+    | _view("ResetMyPasswordView", "can_this_form_get", "can_this_form_post")
+)
+INSPECTION = (
+    _OWN_ACCOUNT
+    | _view("UnitModelView", "can_list", "can_show")
+    | _view("TicketView", "can_list", "can_show", "can_download", "can_pdf")
+    | _view("NonconformityView", "can_list", "can_show")
+    | _view("RecurringNonconformityView", "can_index")
+    | _view("NcCategoryView", "can_list", "can_show")
+    | _view("WorkflowHelpView", "can_workflow")
+    | _view("ObjectivePlanView", "can_list", "can_show", "can_export")
+    | _view("ObjectiveSummaryView", "can_index")
+    | _view("ReviewView", "can_list", "can_show", "can_export")
+    | _view("InternalAuditView", "can_list", "can_show")
+    | _menus("Organisation", "Units", "Improvement", "Tickets", "Nonconformities",
+             "Recurring nonconformities", "Nonconformity categories", "Objective plans",
+             "Objectives summary", "Management reviews", "Internal audits", "Help")
+    | _menus(*HELP_MENUS)
+)
+# The platform admin manages agencies and their first administrator, nothing of theirs.
+PLATFORM_WORK = _OWN_ACCOUNT
 BAN_ISO = EVERYONE | REVIEW_WORK | AUDIT_RECORDS
 
 ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
@@ -109,5 +143,7 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     ISO_SECRETARY: BAN_ISO | RETENTION,
     ISO_LEADER: BAN_ISO,
     TOP_LEADER: EVERYONE | REVIEW_WORK,
+    PROVINCE_INSPECTOR: INSPECTION,
+    PLATFORM_ADMIN: PLATFORM_WORK,
 }
 """Admin is not listed: it holds every permission that exists."""

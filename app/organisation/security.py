@@ -5,6 +5,7 @@ from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import RoleModelView, UserDBModelView, UserGroupModelView
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 from wtforms import validators
 
 from app.organisation import roles
@@ -107,6 +108,18 @@ class QmsSecurityManager(SecurityManager):
     def __init__(self, appbuilder):
         super().__init__(appbuilder)
         self.userdbmodelview.datamodel = QmsInterface(QmsUser, eager=("unit", "roles"))
+
+    def get_user_by_id(self, pk):
+        """With the agency, which decides whether the person may work (is_active)."""
+        return self.session.get(self.user_model, pk, options=[joinedload(QmsUser.agency)])
+
+    def load_user(self, pk):
+        """The session user's look-up runs before the agency scope is known (it decides it)."""
+        g._loading_user = True
+        try:
+            return super().load_user(pk)
+        finally:
+            g._loading_user = False
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """Check against the user's permissions, read once per request.

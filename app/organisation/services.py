@@ -5,13 +5,18 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.organisation import roles
-from app.organisation.models import AgencySettings, QmsUser
+from app.organisation.models import Agency, QmsUser
+from app.tenancy import current_agency_id
 
 
-def get_settings() -> AgencySettings:
-    """The agency settings row; defaults (not saved) before `flask qms setup` has run."""
-    return db.session.query(AgencySettings).order_by(AgencySettings.id).first() or AgencySettings(
-        **{c.key: c.default.arg for c in AgencySettings.__table__.columns if c.default is not None}
+def current_agency() -> Agency:
+    """The agency of the current scope: its lines are printed on its documents and its
+    numbers drive its rules. Outside any agency (a platform command with no --agency),
+    the default lines of a new agency, never saved."""
+    agency_id = current_agency_id()
+    agency = db.session.get(Agency, agency_id) if agency_id is not None else None
+    return agency or Agency(
+        **{c.key: c.default.arg for c in Agency.__table__.columns if c.default is not None}
     )
 
 
@@ -21,13 +26,14 @@ def holder_of(role_name: str) -> QmsUser | None:
         Role.name == role_name, QmsUser.active.is_(True)).order_by(QmsUser.id))
 
 
-def ensure_settings() -> AgencySettings:
-    settings = db.session.query(AgencySettings).first()
-    if settings is None:
-        settings = get_settings()
-        db.session.add(settings)
+def ensure_agency(code: str, **lines) -> Agency:
+    """The agency with this code, created with these lines (and the defaults) if missing."""
+    agency = db.session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        agency = Agency(code=code, **lines)
+        db.session.add(agency)
         db.session.commit()
-    return settings
+    return agency
 
 
 def sync_roles() -> dict[str, int]:

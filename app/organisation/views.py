@@ -1,14 +1,14 @@
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import NumberRange
 
-from app.organisation.models import AgencySettings, Unit
+from app.organisation.models import Agency, Unit
 from app.ui import QmsInterface, QmsModelView
 
 
 class AgencySettingsView(QmsModelView):
-    """The single settings row: listed and edited, never added or deleted."""
+    """The agency's own settings (its row only, by the agency scope): edited, never added or deleted."""
 
-    datamodel = QmsInterface(AgencySettings)
+    datamodel = QmsInterface(Agency)
     route_base = "/settings"
     base_permissions = ["can_list", "can_show", "can_edit"]
     list_title = _l("Agency settings")

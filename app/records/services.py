@@ -19,7 +19,7 @@ from sqlalchemy import Column, Table, and_, delete, select, update
 
 from app.extensions import db
 from app.organisation.models import QmsUser, Unit
-from app.organisation.services import get_settings
+from app.organisation.services import current_agency
 from app.tickets import workflow
 from app.tickets.documents import ticket_pdf
 from app.tickets.files import safe_filename
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 def retention_limit(on: datetime.date | None = None) -> datetime.date:
     """Tickets closed on or before this day are past retention."""
     on = on or today()
-    years = get_settings().retention_years
+    years = current_agency().retention_years
     try:
         return on.replace(year=on.year - years)
     except ValueError:  # 29/02

@@ -15,4 +15,4 @@ class RetentionView(BaseView):
     def index(self):
         return self.render_template("retention.html", tickets=services.past_retention(),
                                     limit=services.retention_limit(),
-                                    years=services.get_settings().retention_years)
+                                    years=services.current_agency().retention_years)

@@ -5,12 +5,14 @@ from flask_appbuilder import Model
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.tenancy import AgencyOwned
+
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now()
 
 
-class Notification(Model):
+class Notification(AgencyOwned, Model):
     """A digest shown in the panel, unread until the user opens it."""
 
     __tablename__ = "notification"
@@ -23,7 +25,7 @@ class Notification(Model):
     read_at: Mapped[Optional[datetime.datetime]] = mapped_column(DateTime)
 
 
-class ReminderLog(Model):
+class ReminderLog(AgencyOwned, Model):
     """What was reminded to whom on which day, so a lead is sent once a day; `emailed` stays
     false until the mail went out, so a failed mail is retried by the next run."""
 

@@ -22,6 +22,7 @@ from app.reviews import workflow as review_workflow
 from app.reviews.models import Review
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
+from app.tenancy import each_agency
 from app.workflow import has_role, is_admin, today
 
 log = logging.getLogger(__name__)
@@ -117,42 +118,48 @@ def _mail(user, on: datetime.date, logs: list[ReminderLog]) -> None:
 
 
 def remind(on: datetime.date | None = None) -> dict:
-    """Send each user one digest of today's new leads (and retry today's unmailed ones)."""
+    """Send each user of each active agency one digest of today's new leads (and retry
+    today's unmailed ones); what a digest lists is the user's own agency's."""
     on = on or today()
     stats = {"users": 0, "notifications": 0, "emails": 0, "mail_failures": 0}
     with force_locale("vi"):
-        for user in db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True)).order_by(QmsUser.id)).all():
-            sent = {entry.key: entry for entry in db.session.scalars(select(ReminderLog).where(
-                ReminderLog.user_id == user.id, ReminderLog.sent_on == on))}
-            new = [lead for lead in leads_for(user, on) if lead.key not in sent]
-            if new:
-                logs = [ReminderLog(user_id=user.id, key=lead.key, sent_on=on, text=lead.text, link=lead.link)
-                        for lead in new]
-                db.session.add_all(logs)
-                db.session.add(Notification(
-                    user_id=user.id, subject=gettext("What waits for you on %(date)s", date=f"{on:%d/%m/%Y}"),
-                    body="\n".join(entry.text for entry in logs)))
-                db.session.commit()
-                stats["notifications"] += 1
-            unmailed = [e for e in db.session.scalars(select(ReminderLog).where(
-                ReminderLog.user_id == user.id, ReminderLog.sent_on == on,
-                ReminderLog.emailed.is_(False)).order_by(ReminderLog.id))]
-            if not unmailed:
-                continue
-            stats["users"] += 1
-            if not user.email:
-                continue
-            try:
-                _mail(user, on, unmailed)
-            except (OSError, smtplib.SMTPException) as error:
-                log.warning("Reminder mail to %s failed (will retry on the next run): %s", user.email, error)
-                stats["mail_failures"] += 1
-                continue
-            for entry in unmailed:
-                entry.emailed = True
-            db.session.commit()
-            stats["emails"] += 1
+        for _agency in each_agency():
+            _remind_agency(on, stats)
     return stats
+
+
+def _remind_agency(on: datetime.date, stats: dict) -> None:
+    for user in db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True)).order_by(QmsUser.id)).all():
+        sent = {entry.key: entry for entry in db.session.scalars(select(ReminderLog).where(
+            ReminderLog.user_id == user.id, ReminderLog.sent_on == on))}
+        new = [lead for lead in leads_for(user, on) if lead.key not in sent]
+        if new:
+            logs = [ReminderLog(user_id=user.id, key=lead.key, sent_on=on, text=lead.text, link=lead.link)
+                    for lead in new]
+            db.session.add_all(logs)
+            db.session.add(Notification(
+                user_id=user.id, subject=gettext("What waits for you on %(date)s", date=f"{on:%d/%m/%Y}"),
+                body="\n".join(entry.text for entry in logs)))
+            db.session.commit()
+            stats["notifications"] += 1
+        unmailed = [e for e in db.session.scalars(select(ReminderLog).where(
+            ReminderLog.user_id == user.id, ReminderLog.sent_on == on,
+            ReminderLog.emailed.is_(False)).order_by(ReminderLog.id))]
+        if not unmailed:
+            continue
+        stats["users"] += 1
+        if not user.email:
+            continue
+        try:
+            _mail(user, on, unmailed)
+        except (OSError, smtplib.SMTPException) as error:
+            log.warning("Reminder mail to %s failed (will retry on the next run): %s", user.email, error)
+            stats["mail_failures"] += 1
+            continue
+        for entry in unmailed:
+            entry.emailed = True
+        db.session.commit()
+        stats["emails"] += 1
 
 
 def unread_count(user) -> int:

@@ -6,19 +6,19 @@ from flask_babel import force_locale, gettext
 from reports import ReportError, abbreviate, agency_heading, agency_in_sentence, render_pdf, signature_lines
 
 from app.organisation import roles
-from app.organisation.services import get_settings, holder_of
+from app.organisation.services import current_agency, holder_of
 from app.reviews import services, workflow
 from app.workflow import NotFound
 
 
 def discussion_topics() -> list[list[str]]:
     """Table 4.2 of BM.CTCL.02 line by line, naming this agency where the seed names its own."""
-    agency = agency_in_sentence(abbreviate(get_settings().agency_name))
+    agency = agency_in_sentence(abbreviate(current_agency().agency_name))
     return [[line.format(agency=agency) for line in topic] for topic in workflow.DISCUSSION_TOPICS]
 
 
 def _context(review=None) -> dict:
-    settings = get_settings()
+    settings = current_agency()
     # the notice is the agency's, signed by its top leader (5.8.2.2); until issued, by whom it will be
     signer = review.approved_by if review and review.approved_by else holder_of(roles.TOP_LEADER)
     return {

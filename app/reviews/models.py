@@ -5,6 +5,7 @@ from flask_appbuilder import Model
 from sqlalchemy import JSON, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.tenancy import AgencyOwned
 from app.history import HistoryEntry
 from app.organisation.models import QmsUser, Unit
 from app.tickets.models import Ticket
@@ -21,7 +22,7 @@ review_attendee = Table(
 )
 
 
-class InternalAudit(Model):
+class InternalAudit(AgencyOwned, Model):
     """A periodic internal audit, recorded when done; the review follows it (5.8)."""
 
     __tablename__ = "internal_audit"
@@ -35,12 +36,13 @@ class InternalAudit(Model):
         return f"{self.year} ({self.done_on:%d/%m/%Y})"
 
 
-class Review(Model):
+class Review(AgencyOwned, Model):
     """Xem xét của lãnh đạo for a period, as a meeting (5.8.1) or as report and notice (5.8.2)."""
 
     __tablename__ = "review"
-    __table_args__ = (UniqueConstraint("year", "number", name="uq_review_year_number"),
-                      UniqueConstraint("notice_year", "notice_number", name="uq_review_notice_number"))
+    __table_args__ = (UniqueConstraint("agency_id", "year", "number", name="uq_review_agency_year_number"),
+                      UniqueConstraint("agency_id", "notice_year", "notice_number",
+                                       name="uq_review_agency_notice_number"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     year: Mapped[int] = mapped_column(Integer, index=True)
@@ -110,7 +112,7 @@ class Review(Model):
         return f"{self.display_number} ({self.year})"
 
 
-class ReviewItem(Model):
+class ReviewItem(AgencyOwned, Model):
     """One of the seven discussion items of BM.CTCL.02: discussion and the chair's conclusion."""
 
     __tablename__ = "review_item"
@@ -124,7 +126,7 @@ class ReviewItem(Model):
     review: Mapped[Review] = relationship(back_populates="items")
 
 
-class ReviewPresentation(Model):
+class ReviewPresentation(AgencyOwned, Model):
     """4.1 Các báo cáo: who reported, and a summary."""
 
     __tablename__ = "review_presentation"
@@ -137,7 +139,7 @@ class ReviewPresentation(Model):
     review: Mapped[Review] = relationship(back_populates="presentations")
 
 
-class ReviewAction(Model):
+class ReviewAction(AgencyOwned, Model):
     """A follow-up action decided by the review; it becomes a ticket when the review is approved."""
 
     __tablename__ = "review_action"
@@ -154,7 +156,7 @@ class ReviewAction(Model):
     ticket: Mapped[Optional[Ticket]] = relationship()
 
 
-class ReviewComment(Model):
+class ReviewComment(AgencyOwned, Model):
     """A comment of the top leader or a Ban ISO member on the QMS operation report (5.8.2.1)."""
 
     __tablename__ = "review_comment"

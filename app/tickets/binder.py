@@ -14,7 +14,7 @@ from reports import render_pdf, render_pdf_parts, vn_date
 
 from app.extensions import db
 from app.organisation.models import Unit
-from app.organisation.services import get_settings
+from app.organisation.services import current_agency
 from app.tickets import services, vocabulary, workflow
 from app.workflow import get_by_id, id_of
 from app.tickets.documents import context
@@ -85,7 +85,7 @@ def binder_pdf(tickets: list[Ticket], scope: str, year: int | None = None) -> by
     """The binder as PDF bytes (raises reports.ReportError). Printed in Vietnamese whatever
     language the reader's screen uses."""
     with force_locale("vi"):
-        settings = get_settings()
+        settings = current_agency()
         forms, starts, pages = [], [], 0
         for first in range(0, len(tickets), FORMS_PER_RUN):
             batch = tickets[first:first + FORMS_PER_RUN]

@@ -3,7 +3,7 @@ from flask_babel import force_locale
 
 from reports import agency_heading, render_pdf
 
-from app.organisation.services import get_settings
+from app.organisation.services import current_agency
 from app.tickets import vocabulary, workflow
 from app.tickets.models import Ticket
 
@@ -11,7 +11,7 @@ from app.tickets.models import Ticket
 def context(ticket: Ticket, settings=None) -> dict:
     """What BM.CTCL.01 prints of a ticket, alone or in the records binder. A ticket is a draft
     (DỰ THẢO) until it is finished."""
-    settings = settings or get_settings()
+    settings = settings or current_agency()
     files = [a.filename for a in ticket.attachments]
     files += [a.filename for report in ticket.progress_reports for a in report.attachments]
     return {

@@ -7,7 +7,7 @@ import zipfile
 
 from flask_babel import gettext
 
-from app.organisation.services import get_settings
+from app.organisation.services import current_agency
 
 CONTENT_TYPES = {
     "pdf": "application/pdf",
@@ -62,7 +62,7 @@ def check_upload(filename: str, data: bytes) -> tuple[str, str]:
     """Return (safe name, content type) or raise UploadRefused."""
     name = safe_filename(filename)
     extension = os.path.splitext(name)[1].lower().lstrip(".")
-    limit = get_settings().max_upload_mb * 1024 * 1024
+    limit = current_agency().max_upload_mb * 1024 * 1024
     if not data:
         raise UploadRefused(gettext("The file %(name)s is empty.", name=name))
     if len(data) > limit:

@@ -8,6 +8,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from app.tenancy import AgencyOwned
 from app.history import HistoryEntry
 from app.organisation.models import QmsUser, Unit
 
@@ -16,20 +17,21 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now()
 
 
-class NcCategory(Model):
+class NcCategory(AgencyOwned, Model):
     """Nội dung KPH: the controlled list the recurrence rule counts by."""
 
     __tablename__ = "nc_category"
+    __table_args__ = (UniqueConstraint("agency_id", "name", name="uq_nc_category_agency_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     def __repr__(self) -> str:
         return self.name
 
 
-class Nonconformity(Model):
+class Nonconformity(AgencyOwned, Model):
     """Sự không phù hợp (5.1), corrected on the spot; may lead to a ticket."""
 
     __tablename__ = "nonconformity"
@@ -81,11 +83,11 @@ class NonconformityEvent(HistoryEntry, Model):
     nonconformity: Mapped[Nonconformity] = relationship(back_populates="events")
 
 
-class Ticket(Model):
+class Ticket(AgencyOwned, Model):
     """Phiếu yêu cầu hành động khắc phục/cải tiến (BM.CTCL.01)."""
 
     __tablename__ = "ticket"
-    __table_args__ = (UniqueConstraint("year", "number", name="uq_ticket_year_number"),)
+    __table_args__ = (UniqueConstraint("agency_id", "year", "number", name="uq_ticket_agency_year_number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[Optional[int]] = mapped_column(Integer)
@@ -197,7 +199,7 @@ class TicketEvent(HistoryEntry, Model):
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
 
-class Box2Revision(Model):
+class Box2Revision(AgencyOwned, Model):
     """A previous content of box 2, kept when a proposal or an approved change replaces it."""
 
     __tablename__ = "box2_revision"
@@ -219,7 +221,7 @@ class Box2Revision(Model):
     changed_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[changed_by_id])
 
 
-class ProgressReport(Model):
+class ProgressReport(AgencyOwned, Model):
     """Periodic progress report of a long action (5.5)."""
 
     __tablename__ = "progress_report"
@@ -237,7 +239,7 @@ class ProgressReport(Model):
     )
 
 
-class ChangeRequest(Model):
+class ChangeRequest(AgencyOwned, Model):
     """Request for resources or a change of measures during implementation (5.5)."""
 
     __tablename__ = "change_request"
@@ -260,7 +262,7 @@ class ChangeRequest(Model):
     decided_by: Mapped[Optional[QmsUser]] = relationship(foreign_keys=[decided_by_id])
 
 
-class Attachment(Model):
+class Attachment(AgencyOwned, Model):
     """An evidence file, kept in the database so a database backup is a full backup."""
 
     __tablename__ = "attachment"
@@ -290,10 +292,11 @@ class Attachment(Model):
     uploaded_by: Mapped[Optional[QmsUser]] = relationship()
 
 
-class TicketCounter(Model):
-    """Last ticket number given in a year; its row lock serialises concurrent numbering."""
+class TicketCounter(AgencyOwned, Model):
+    """Last ticket number an agency gave in a year; its row lock serialises concurrent numbering."""
 
     __tablename__ = "ticket_counter"
 
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True, index=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_, select, true
 from app.extensions import db
 from app.history import changes
 from app.organisation import roles
-from app.organisation.services import get_settings
+from app.organisation.services import current_agency
 from app.tickets import files, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
@@ -23,7 +23,7 @@ from app.tickets.models import (
     Attachment, ChangeRequest, Nonconformity, NonconformityEvent, ProgressReport, Ticket, TicketEvent,
 )
 
-SEE_ALL_ROLES = (roles.ADMIN, roles.AUDITOR, roles.ISO_SECRETARY, roles.ISO_LEADER,
+SEE_ALL_ROLES = (roles.ADMIN, roles.AUDITOR, roles.ISO_SECRETARY, roles.ISO_LEADER, roles.PROVINCE_INSPECTOR,
                  roles.TOP_LEADER)
 
 
@@ -414,7 +414,7 @@ def overdue_condition(on: datetime.date | None = None):
 def missing_report_ids(on: datetime.date | None = None) -> set[int]:
     """Tickets in implementation whose periodic progress report is late (one query)."""
     on = on or today()
-    interval = get_settings().report_interval_days
+    interval = current_agency().report_interval_days
     rows = db.session.execute(
         select(Ticket.id, Ticket.approved_on, Ticket.due_date, func.max(ProgressReport.reported_on))
         .outerjoin(ProgressReport, ProgressReport.ticket_id == Ticket.id)
@@ -493,7 +493,7 @@ def recurring_series(user=None, threshold: int | None = None) -> list[dict]:
     """Runs of more than `threshold` NCs of one category at one unit with no effective
     corrective action closed in between (SPEC §2). Returns one dict per run still open;
     given a user, only the runs whose every NC that user may see."""
-    threshold = threshold if threshold is not None else get_settings().recurrence_threshold
+    threshold = threshold if threshold is not None else current_agency().recurrence_threshold
     ncs = db.session.scalars(
         select(Nonconformity).order_by(Nonconformity.unit_id, Nonconformity.category_id,
                                        Nonconformity.detected_on, Nonconformity.id)

@@ -247,7 +247,7 @@ class RecurringNonconformityView(BaseView):
     @has_access
     def index(self):
         return self.render_template("recurring.html", series=services.recurring_series(g.user),
-                                    threshold=services.get_settings().recurrence_threshold)
+                                    threshold=services.current_agency().recurrence_threshold)
 
     @expose("/open", methods=["POST"])
     @has_access
@@ -412,7 +412,7 @@ class TicketView(TicketRules, QmsModelView):
             next_steps=workflow.WORKFLOW.next_steps(ticket.state), workflow=workflow.WORKFLOW,
             states=workflow.STATES, vocabulary=vocabulary, today=services.today(),
             overdue=services.is_overdue(ticket), late=ticket.id in services.missing_report_ids(),
-            report_required=services.report_required(ticket, services.get_settings().report_interval_days),
+            report_required=services.report_required(ticket, services.current_agency().report_interval_days),
             may=may, amendments=ticket.amendments, change_fields=services.CHANGE_FIELDS,
             field_labels=workflow.FIELD_LABELS, change_value=_change_value,
             returned=services.last_return(ticket),

@@ -1,0 +1,164 @@
+"""The agency is the tenant: one query layer limits every ORM statement to one agency.
+
+Every record belongs to exactly one agency (`AgencyOwned`). Each SELECT, UPDATE and DELETE
+the ORM runs — lists, counts, lookups by id, lazy loads, FAB's own queries — gets the
+condition `agency_id = <the current agency>` added here, so a view cannot forget it and a
+record of another agency is simply not found (404). New records take the current agency.
+
+The current agency (the *scope*) is:
+- in a request, the signed-in user's agency (read from `g.user`, which FAB sets for the
+  session user and for an API token alike); the province inspector's is the agency they
+  chose to inspect; the platform admin's is none: they see platform accounts only;
+- outside a request (CLI, tests), whatever `agency_scope()` set; by default every agency,
+  for the platform's own commands (migrations, role sync, the compliance board).
+"""
+from contextlib import contextmanager
+
+from flask import g, has_app_context, has_request_context, session as web_session
+from sqlalchemy import ForeignKey, event, inspect
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, with_loader_criteria
+
+ALL = "all"  # no condition: platform commands and the board's cross-agency figures
+NONE = "none"  # no agency: sees platform accounts only, no agency's records
+INSPECTED_AGENCY = "inspected_agency"  # session key: the agency the inspector looks at
+
+
+class AgencyOwned:
+    """A record of one agency (SPEC §10)."""
+
+    @declared_attr
+    def agency_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("agency.id"), index=True)
+
+
+class NoAgency(RuntimeError):
+    """A record was about to be saved without knowing its agency."""
+
+
+def current_scope():
+    """The agency id every query is limited to, or ALL / NONE."""
+    if not has_app_context():
+        return ALL
+    explicit = g.get("_agency_scope")
+    if explicit is not None:
+        return explicit
+    if not has_request_context() or g.get("_resolving_scope") or g.get("_loading_user"):
+        return ALL  # the session user's own look-up, which decides the scope
+    user = g.get("user")
+    if user is None:
+        return ALL  # anonymous: only the log-in looks a user up
+    g._resolving_scope = True  # loading the user and its roles runs queries of its own
+    try:
+        if not user.is_authenticated:
+            return ALL
+        cached = g.get("_user_scope")
+        if cached is None or cached[0] != user.id:
+            cached = (user.id, scope_of(user))
+            g._user_scope = cached
+        return cached[1]
+    finally:
+        g._resolving_scope = False
+
+
+def scope_of(user):
+    """The agency a signed-in user works in."""
+    if user.agency_id is not None:
+        return user.agency_id
+    from app.organisation import roles
+    from app.workflow import has_role
+
+    if has_role(user, roles.PROVINCE_INSPECTOR):
+        return web_session.get(INSPECTED_AGENCY) or NONE
+    return NONE
+
+
+@contextmanager
+def agency_scope(scope):
+    """Run the block limited to one agency (its id), or ALL / NONE."""
+    previous = g.get("_agency_scope")
+    g._agency_scope = scope
+    try:
+        yield
+    finally:
+        g._agency_scope = previous
+
+
+@contextmanager
+def agency_named(code: str):
+    """Run the block as the agency with this code (CLI `--agency CODE`, tests, benchmarks);
+    yields the agency. LookupError when no agency has the code."""
+    from app.extensions import db
+    from app.organisation.models import Agency
+
+    with agency_scope(ALL):
+        agency = db.session.query(Agency).filter_by(code=code).one_or_none()
+    if agency is None:
+        raise LookupError(code)
+    with agency_scope(agency.id):
+        yield agency
+
+
+def each_agency():
+    """Run the loop's body as each active agency in turn (daily jobs: reminders, retention);
+    yields the agency."""
+    from app.extensions import db
+    from app.organisation.models import Agency
+
+    with agency_scope(ALL):
+        agencies = db.session.query(Agency).filter(Agency.active.is_(True)).order_by(Agency.code).all()
+    for agency in agencies:
+        with agency_scope(agency.id):
+            yield agency
+
+
+def current_agency_id() -> int | None:
+    scope = current_scope()
+    return scope if isinstance(scope, int) else None
+
+
+def _condition(scope):
+    from app.organisation.models import Agency
+
+    if scope == NONE:
+        return [with_loader_criteria(AgencyOwned, lambda cls: cls.agency_id.is_(None), include_aliases=True)]
+    return [
+        with_loader_criteria(AgencyOwned, lambda cls: cls.agency_id == scope, include_aliases=True),
+        with_loader_criteria(Agency, lambda cls: cls.id == scope, include_aliases=True),
+    ]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _limit_to_agency(state) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    scope = current_scope()
+    if scope == ALL:
+        return
+    state.statement = state.statement.options(*_condition(scope))
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_agency(session, flush_context, instances) -> None:
+    """New records take the current agency; no record moves to another agency."""
+    scope = current_scope()
+    for record in session.new:
+        if not isinstance(record, AgencyOwned):
+            continue
+        if record.agency_id is None:
+            if isinstance(scope, int):
+                record.agency_id = scope
+            elif not _may_be_platform_wide(record):
+                raise NoAgency(f"{type(record).__name__} without an agency")
+        elif isinstance(scope, int) and record.agency_id != scope:
+            raise NoAgency(f"{type(record).__name__} of agency {record.agency_id} saved in agency {scope}")
+    if isinstance(scope, int):
+        for record in session.dirty:
+            if isinstance(record, AgencyOwned) and inspect(record).attrs.agency_id.history.deleted:
+                raise NoAgency(f"{type(record).__name__} moved to another agency")
+
+
+def _may_be_platform_wide(record) -> bool:
+    """Only a person may belong to no agency: the platform admin and the province inspector."""
+    from app.organisation.models import QmsUser
+
+    return isinstance(record, QmsUser)
