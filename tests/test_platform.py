@@ -392,3 +392,16 @@ def test_place_read_from_the_name(name, place):
     from app.organisation.agencies import default_place
 
     assert default_place(name) == place
+
+
+def test_role_page_lists_only_the_agencys_own_people(client_as_user, app, db):
+    sm = app.appbuilder.sm
+    client = client_as_user("xa.admin")
+    for role, own, other in [(roles.UNIT_HEAD, "xa.truongphong", "truongphong.ktht"),
+                             (roles.ADMIN, "xa.admin", "quantri")]:
+        page = client.get(f"/roles/show/{sm.find_role(role).id}")
+        assert page.status_code == 200
+        assert own in page.text and other not in page.text, role
+    chart = client.get("/userstatschartview/chart/")
+    assert chart.status_code in (200, 403, 404)
+    assert "truongphong.ktht" not in chart.text
