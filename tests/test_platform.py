@@ -203,6 +203,8 @@ def test_platform_admin_sees_no_agency_records(client_as, app):
         assert client.get(url).status_code in (403, 404), url
     home = client.get("/")
     assert home.status_code == 200
+    assert 'href="/agencies/"' in home.text and "cơ quan đang hoạt động" in home.text
+    assert "HUYỆN CAM LÂM" not in home.text  # no agency's lines on the platform's home
     for name in ("canbo.ktht", "xa.canbo", "Hồ sơ trả trễ hạn"):
         assert name not in home.text
     assert client.get("/users/userinfo/").status_code == 200
