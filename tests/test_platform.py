@@ -242,6 +242,8 @@ def test_deactivated_agency_cannot_sign_in_and_open_sessions_stop(app):
         # the open session stops at its next request
         response = session.get("/unitmodelview/list/")
         assert response.status_code == 302 and "/login" in response.headers["Location"]
+        assert session.get(response.headers["Location"]).text.count("Cơ quan của bạn đã ngừng hoạt động") == 1
+        assert "ngừng hoạt động" not in session.get("/login/").text  # said once
         # the API token too
         assert bearer.get("/api/v1/tickets/").status_code in (401, 403, 422)
         # signing in again: refused, with the reason (the password is right)

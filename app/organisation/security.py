@@ -1,5 +1,5 @@
 """Security manager: FAB's, with our user model, user views and a permission cache."""
-from flask import abort, g
+from flask import abort, flash, g, has_request_context, request, session
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -160,9 +160,17 @@ class QmsSecurityManager(SecurityManager):
         """The session user's look-up runs before the agency scope is known (it decides it)."""
         g._loading_user = True
         try:
-            return super().load_user(pk)
+            user = self.get_user_by_id(int(pk))
         finally:
             g._loading_user = False
+        if user is None or user.is_active:
+            return user
+        if user.active and has_request_context() and not request.path.startswith("/api/"):
+            # a session open when the agency was deactivated ends here; the sign-in page says why
+            flash(AGENCY_INACTIVE, "warning")
+            session.pop("_user_id", None)  # signed out: said once, not on every later page
+            session.pop("_fresh", None)
+        return None
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """Check against the user's permissions, read once per request.
