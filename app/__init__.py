@@ -136,6 +136,12 @@ def _register_views() -> None:
         NcCategoryView, "Nonconformity categories", label=_l("Nonconformity categories"),
         icon="fa-tags", category="Organisation",
     )
+    from app.organisation.platform import AgencyAdminView
+
+    appbuilder.add_view(
+        AgencyAdminView, "Agencies", label=_l("Agencies"), icon="fa-university",
+        category="Platform", category_label=_l("Platform"), category_icon="fa-globe",
+    )
     from app.tickets.api import NonconformityApi, TicketApi
 
     from app.objectives.api import ObjectivePlanApi

@@ -192,3 +192,79 @@ def retention_command(show, archive, out):
             click.echo(f"KHÔNG lưu trữ được {label} (hồ sơ vẫn giữ trong CSDL): {reason}", err=True)
         if failed:
             raise SystemExit(1)
+
+
+@qms.group("agency", help="Các cơ quan của hệ thống (quản trị nền tảng): liệt kê, tạo, ngừng / mở lại hoạt động.")
+def agency_group():
+    pass
+
+
+@agency_group.command("list", help="Liệt kê các cơ quan: mã, hoạt động, số người dùng, tên.")
+@with_appcontext
+def agency_list_command():
+    from app.organisation import agencies
+
+    rows = agencies.agency_list()
+    click.echo(f"{'Mã':<12} {'Hoạt động':<10} {'Người dùng':>10}  Tên cơ quan")
+    for agency, people in rows:
+        click.echo(f"{agency.code:<12} {'có' if agency.active else 'KHÔNG':<10} {people:>10}  {agency.agency_name}")
+    click.echo(f"Tổng: {len(rows)} cơ quan.")
+
+
+@agency_group.command("create", help="Tạo cơ quan mới cùng tài khoản quản trị (Admin) đầu tiên của cơ quan.")
+@click.option("--code", required=True, help="Mã cơ quan: chữ in hoa và chữ số, ví dụ CAMHIEP.")
+@click.option("--name", required=True, help='Tên cơ quan như in trên văn bản, ví dụ "ỦY BAN NHÂN DÂN XÃ CAM HIỆP".')
+@click.option("--parent-body", default=None, help="Cơ quan chủ quản (mặc định: như cơ quan mới thông thường).")
+@click.option("--place", "place_name", default=None, help="Địa danh ghi ngày tháng (mặc định: lấy từ tên cơ quan).")
+@click.option("--admin", "admin_username", required=True, help="Tên đăng nhập của quản trị cơ quan.")
+@click.option("--email", "admin_email", required=True, help="Email của quản trị cơ quan.")
+@click.option("--last-name", "admin_last_name", default="Quản trị", show_default=True, help="Họ và tên đệm.")
+@click.option("--first-name", "admin_first_name", default=None, help="Tên (mặc định: mã cơ quan).")
+@click.option("--password", "admin_password", default=None,
+              help="Mật khẩu; bỏ trống thì lệnh hỏi (không hiện, nhập hai lần).")
+@with_appcontext
+def agency_create_command(code, name, parent_body, place_name, admin_username, admin_email,
+                          admin_last_name, admin_first_name, admin_password):
+    from app.organisation import agencies
+
+    if admin_password is None:
+        admin_password = click.prompt("Mật khẩu của quản trị cơ quan", hide_input=True,
+                                      confirmation_prompt="Nhập lại mật khẩu")
+    try:
+        agency = agencies.create_agency(
+            code, name, admin_username=admin_username, admin_password=admin_password,
+            admin_email=admin_email, admin_last_name=admin_last_name,
+            admin_first_name=admin_first_name or agencies.normal_code(code),
+            parent_body=parent_body, place_name=place_name)
+    except agencies.AgencyError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Đã tạo cơ quan {agency.code} ({agency.agency_name}); quản trị: {admin_username}.")
+
+
+def _agency_or_fail(code):
+    from app.organisation import agencies
+
+    try:
+        return agencies.agency_by_code(code)
+    except agencies.AgencyError as error:
+        raise click.ClickException(error.message) from None
+
+
+@agency_group.command("deactivate", help="Ngừng hoạt động một cơ quan: người dùng của cơ quan không đăng nhập được nữa; hồ sơ vẫn giữ.")
+@click.option("--code", required=True, help="Mã cơ quan.")
+@with_appcontext
+def agency_deactivate_command(code):
+    from app.organisation import agencies
+
+    agency = agencies.set_active(_agency_or_fail(code), False)
+    click.echo(f"Cơ quan {agency.code} đã ngừng hoạt động: người dùng không đăng nhập được; hồ sơ vẫn giữ.")
+
+
+@agency_group.command("activate", help="Mở lại hoạt động của một cơ quan đã ngừng.")
+@click.option("--code", required=True, help="Mã cơ quan.")
+@with_appcontext
+def agency_activate_command(code):
+    from app.organisation import agencies
+
+    agency = agencies.set_active(_agency_or_fail(code), True)
+    click.echo(f"Cơ quan {agency.code} hoạt động trở lại.")

@@ -76,7 +76,7 @@ ADMIN_SCREENS = [
     "/", "/users/list/", "/users/add", "/users/show/1", "/users/edit/1", "/users/userinfo/",
     "/userinfoeditview/form", "/resetmypassword/form", "/resetpassword/form?pk=2",
     "/roles/list/", "/roles/add", "/roles/show/1", "/roles/edit/1",
-    "/groups/list/", "/permissions/list/",
+    "/permissions/list/",
     "/unitmodelview/list/", "/unitmodelview/add", "/unitmodelview/show/1",
     "/unitmodelview/edit/1", "/unitmodelview/list/?_flt_0_code=KTHT",
     "/settings/list/", "/settings/show/1", "/settings/edit/1",
@@ -114,6 +114,17 @@ def test_admin_screens_are_vietnamese(as_admin, url):
     assert response.status_code in (200, 404), (url, response.status_code)
     assert english_left(response.text) == []
     assert "Tìm kiếm" in response.text or "Đăng xuất" in response.text
+
+
+PLATFORM_SCREENS = ["/", "/agencies/", "/agencies/add", "/agencies/edit/1", "/users/userinfo/"]
+
+
+@pytest.mark.parametrize("url", PLATFORM_SCREENS)
+def test_platform_admin_screens_are_vietnamese(client_as, url):
+    response = client_as("PlatformAdmin").get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    assert english_left(response.text) == []
+    assert "Đăng xuất" in response.text
 
 
 def test_login_and_forbidden_pages_are_vietnamese(anonymous, as_staff):

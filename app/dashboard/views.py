@@ -4,7 +4,18 @@ from flask_appbuilder import IndexView, expose
 from app.dashboard import services
 from app.organisation import roles
 from app.organisation.services import current_agency
+from app.tenancy import current_agency_id
 from app.workflow import roles_of
+
+
+def _agency_figures() -> dict:
+    """The platform admin's home: how many agencies are active and deactivated."""
+    from app.organisation.agencies import agency_list
+
+    rows = agency_list()
+    active = sum(1 for agency, _ in rows if agency.active)
+    return {"active": active, "inactive": len(rows) - active,
+            "people": sum(people for _, people in rows)}
 
 
 class HomeView(IndexView):
@@ -19,6 +30,8 @@ class HomeView(IndexView):
         steering = any(name in roles.STEERING for name in held)
         return self.render_template(
             self.index_template, appbuilder=self.appbuilder, settings=current_agency(),
+            in_agency=current_agency_id() is not None,
+            agencies=_agency_figures() if roles.PLATFORM_ADMIN in held else None,
             user_roles=[roles.role_label(name) for name in held],
             work=services.my_work(user) if user else [],
             figures=services.steering(user) if steering else None,

@@ -133,7 +133,20 @@ INSPECTION = (
     | _menus(*HELP_MENUS)
 )
 # The platform admin manages agencies and their first administrator, nothing of theirs.
-PLATFORM_WORK = _OWN_ACCOUNT
+AGENCY_ADMINISTRATION = (
+    _view("AgencyAdminView", "can_list", "can_add", "can_edit", "can_activate", "can_deactivate")
+    | _menus("Platform", "Agencies")
+)
+PLATFORM_WORK = _OWN_ACCOUNT | AGENCY_ADMINISTRATION
+# Work above the agencies: an agency's administrator, who otherwise holds every
+# permission, never gets these.
+PLATFORM_ONLY = AGENCY_ADMINISTRATION
+# FAB's groups are shared by the whole installation (a group gives roles to people of any
+# agency), and roles come from this module: nobody gets the groups page.
+GLOBAL_GROUPS = (
+    _view("QmsGroupModelView", "can_list", "can_show")
+    | _menus("List Groups")
+)
 BAN_ISO = EVERYONE | REVIEW_WORK | AUDIT_RECORDS
 
 ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
@@ -146,4 +159,5 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     PROVINCE_INSPECTOR: INSPECTION,
     PLATFORM_ADMIN: PLATFORM_WORK,
 }
-"""Admin is not listed: it holds every permission that exists."""
+"""Admin is not listed: it holds every permission that exists except PLATFORM_ONLY and
+GLOBAL_GROUPS."""

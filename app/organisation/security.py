@@ -1,11 +1,12 @@
 """Security manager: FAB's, with our user model, user views and a permission cache."""
-from flask import g
+from flask import abort, flash, g, has_request_context, request, session
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import RoleModelView, UserDBModelView, UserGroupModelView
+from flask_appbuilder.security.views import AuthDBView, RoleModelView, UserDBModelView, UserGroupModelView
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
+from werkzeug.security import check_password_hash
 from wtforms import validators
 
 from app.organisation import roles
@@ -17,7 +18,10 @@ def _role_query():
     from flask_appbuilder.security.sqla.models import Role
     from app.extensions import db
 
-    return db.session.query(Role).filter(Role.name != "Public").order_by(Role.name)
+    # The platform's roles are held by people of no agency: an agency's administrator
+    # cannot give them (a posted id outside this list is refused as an invalid choice).
+    hidden = ("Public", *roles.PLATFORM_ROLES)
+    return db.session.query(Role).filter(Role.name.notin_(hidden)).order_by(Role.name)
 
 
 def _roles_field():
@@ -78,7 +82,13 @@ class QmsUserDBModelView(VietnameseDisplayMixin, UserDBModelView):
 
 
 class QmsRoleModelView(VietnameseDisplayMixin, RoleModelView):
-    """Roles listed by their Vietnamese label; the stable name stays in code."""
+    """Roles listed by their Vietnamese label; the stable name stays in code.
+
+    Read-only for everyone: a role's permissions are shared by every agency and are
+    defined in app/organisation/roles.py (written by `flask qms sync-roles`)."""
+
+    base_permissions = ["can_list", "can_show"]
+    include_route_methods = {"list", "show"}
 
     label_columns = {
         "name": _l("Role"),
@@ -88,8 +98,17 @@ class QmsRoleModelView(VietnameseDisplayMixin, RoleModelView):
     }
     formatters_columns = {"name": roles.role_label}
 
+    def copy_role(self, items):  # FAB's "copy role" action: not offered (read-only)
+        abort(403)
+
 
 class QmsGroupModelView(VietnameseDisplayMixin, UserGroupModelView):
+    """FAB's groups belong to the whole installation (members of any agency, any role):
+    read-only, and given to nobody (roles.GLOBAL_GROUPS), so no agency's administrator can
+    give roles through them."""
+
+    base_permissions = ["can_list", "can_show"]
+    include_route_methods = {"list", "show"}
     label_columns = {
         "name": _l("Name"),
         "label": _l("Label"),
@@ -99,8 +118,22 @@ class QmsGroupModelView(VietnameseDisplayMixin, UserGroupModelView):
     }
 
 
+AGENCY_INACTIVE = _l("Your agency has been deactivated on this platform: you cannot sign in. "
+                     "Please contact the platform administrator.")
+
+
+class QmsAuthDBView(AuthDBView):
+    """FAB's sign-in page; a person whose agency is deactivated is told so (only once the
+    password is right, so it reveals nothing to a stranger)."""
+
+    @property
+    def invalid_login_message(self):
+        return g.pop("login_refusal", None) or AuthDBView.invalid_login_message
+
+
 class QmsSecurityManager(SecurityManager):
     user_model = QmsUser
+    authdbview = QmsAuthDBView
     userdbmodelview = QmsUserDBModelView
     rolemodelview = QmsRoleModelView
     groupmodelview = QmsGroupModelView
@@ -113,13 +146,31 @@ class QmsSecurityManager(SecurityManager):
         """With the agency, which decides whether the person may work (is_active)."""
         return self.session.get(self.user_model, pk, options=[joinedload(QmsUser.agency)])
 
+    def auth_user_db(self, username, password):
+        """FAB's check; a refusal because the agency is deactivated is kept for the page."""
+        user = super().auth_user_db(username, password)
+        if user is None and username and password:
+            person = self.find_user(username=username)
+            if (person is not None and person.active and person.agency is not None
+                    and not person.agency.active and check_password_hash(person.password, password)):
+                g.login_refusal = AGENCY_INACTIVE
+        return user
+
     def load_user(self, pk):
         """The session user's look-up runs before the agency scope is known (it decides it)."""
         g._loading_user = True
         try:
-            return super().load_user(pk)
+            user = self.get_user_by_id(int(pk))
         finally:
             g._loading_user = False
+        if user is None or user.is_active:
+            return user
+        if user.active and has_request_context() and not request.path.startswith("/api/"):
+            # a session open when the agency was deactivated ends here; the sign-in page says why
+            flash(AGENCY_INACTIVE, "warning")
+            session.pop("_user_id", None)  # signed out: said once, not on every later page
+            session.pop("_fresh", None)
+        return None
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """Check against the user's permissions, read once per request.

@@ -1,0 +1,221 @@
+"""The platform admin's rules (SPEC §10): agencies and their first administrator.
+
+Plain functions used by the page (app/organisation/platform.py) and by
+`flask qms agency …`. They work across agencies on purpose, so each one runs its queries
+in `agency_scope(ALL)`; refusals are AgencyError with a message for people (and, for a
+form, the message per field).
+"""
+import re
+
+from flask import current_app
+from flask_appbuilder.exceptions import PasswordComplexityValidationError
+from flask_appbuilder.security.sqla.models import Role
+from flask_appbuilder.validators import default_password_complexity
+from flask_babel import gettext
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import generate_password_hash
+
+from app.extensions import db
+from app.organisation import roles
+from app.organisation.models import Agency, QmsUser
+from app.tenancy import ALL, agency_scope
+
+CODE_PATTERN = re.compile(r"^[A-Z0-9]{2,20}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The lines of an agency that the platform admin sets (the code is fixed once created).
+LINES = ("agency_name", "parent_body", "place_name", "steering_committee", "procedure_code",
+         "procedure_issue", "procedure_date", "retention_years", "recurrence_threshold",
+         "report_interval_days", "max_upload_mb")
+NUMBERS = ("retention_years", "recurrence_threshold", "report_interval_days", "max_upload_mb")
+_PLACE_PREFIX = re.compile(
+    r"^\s*(ỦY BAN NHÂN DÂN|ủy ban nhân dân|Ủy ban nhân dân|UBND)?\s*"
+    r"(XÃ|xã|Xã|PHƯỜNG|phường|Phường|THỊ TRẤN|thị trấn|Thị trấn|HUYỆN|huyện|Huyện|"
+    r"THÀNH PHỐ|thành phố|Thành phố|TỈNH|tỉnh|Tỉnh|ĐẶC KHU|đặc khu|Đặc khu)?\s*")
+
+
+class AgencyError(ValueError):
+    """A refused platform action: `message` for people, `errors` per form field."""
+
+    def __init__(self, message, errors: dict | None = None):
+        super().__init__(str(message))
+        self.message = str(message)
+        self.errors = errors or {}
+
+
+def default_lines() -> dict:
+    """The lines a new agency starts with (every one can be changed afterwards)."""
+    return {c.key: c.default.arg for c in Agency.__table__.columns
+            if c.key in LINES and c.default is not None}
+
+
+def default_place(name: str) -> str:
+    """The place for date lines, read from the agency's name: "ỦY BAN NHÂN DÂN XÃ CAM HIỆP"
+    → "Cam Hiệp"; a name without an administrative prefix is kept whole."""
+    place = _PLACE_PREFIX.sub("", name or "", count=1).strip() or (name or "").strip()
+    return place.title() if place.isupper() else place
+
+
+def normal_code(code: str) -> str:
+    return (code or "").strip().upper()
+
+
+def agency_list() -> list[tuple[Agency, int]]:
+    """Every agency with its number of people, by code: one grouped query."""
+    with agency_scope(ALL):
+        rows = db.session.execute(
+            select(Agency, func.count(QmsUser.id))
+            .outerjoin(QmsUser, QmsUser.agency_id == Agency.id)
+            .group_by(Agency.id)
+            .order_by(Agency.code)
+        ).all()
+    return [(agency, count) for agency, count in rows]
+
+
+def get_agency(pk: int) -> Agency:
+    with agency_scope(ALL):
+        agency = db.session.get(Agency, pk)
+    if agency is None:
+        raise AgencyError(gettext("No agency has this id."))
+    return agency
+
+
+def agency_by_code(code: str) -> Agency:
+    with agency_scope(ALL):
+        agency = db.session.scalar(select(Agency).where(Agency.code == normal_code(code)))
+    if agency is None:
+        raise AgencyError(gettext("No agency has the code %(code)s.", code=normal_code(code)))
+    return agency
+
+
+def _line_errors(lines: dict) -> dict:
+    errors = {}
+    if not (lines.get("agency_name") or "").strip():
+        errors["agency_name"] = gettext("Enter the agency's name.")
+    for name in NUMBERS:
+        value = lines.get(name)
+        if value is None:
+            continue
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if not 1 <= number <= 100:
+            errors[name] = gettext("Enter a whole number from 1 to 100.")
+    return errors
+
+
+def _clean_lines(lines: dict) -> dict:
+    cleaned = {}
+    for name in LINES:
+        if name not in lines or lines[name] is None:
+            continue
+        value = lines[name]
+        cleaned[name] = int(value) if name in NUMBERS else str(value).strip()
+    return cleaned
+
+
+def password_problem(password: str) -> str | None:
+    """Why the password does not meet the installation's rules (config.py), or None."""
+    if not password:
+        return gettext("Enter a password.")
+    if not current_app.config.get("FAB_PASSWORD_COMPLEXITY_ENABLED", False):
+        return None
+    check = current_app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR") or default_password_complexity
+    try:
+        check(password)
+    except PasswordComplexityValidationError as error:
+        return str(error)
+    return None
+
+
+def create_agency(code: str, name: str, admin_username: str, admin_password: str,
+                  admin_email: str, admin_last_name: str = "", admin_first_name: str = "",
+                  **lines) -> Agency:
+    """A new agency with its first administrator (role Admin, of that agency), in one
+    transaction: either both exist afterwards or neither does."""
+    code = normal_code(code)
+    admin_username = (admin_username or "").strip()
+    admin_email = (admin_email or "").strip()
+    given = {k: v for k, v in lines.items() if k in LINES and v not in (None, "")}
+    lines = {**default_lines(), **given, "agency_name": (name or "").strip()}
+    if not given.get("place_name"):  # the model's default place is the first agency's
+        lines["place_name"] = default_place(lines["agency_name"])
+    errors = _line_errors(lines)
+    with agency_scope(ALL):
+        if not CODE_PATTERN.match(code):
+            errors["code"] = gettext("The code is 2 to 20 capital letters or digits, without spaces or accents.")
+        elif db.session.scalar(select(func.count(Agency.id)).where(Agency.code == code)):
+            errors["code"] = gettext("An agency with the code %(code)s already exists.", code=code)
+        if not admin_username:
+            errors["admin_username"] = gettext("Enter the administrator's user name.")
+        elif db.session.scalar(select(func.count(QmsUser.id)).where(QmsUser.username == admin_username)):
+            errors["admin_username"] = gettext("The user name %(name)s is already taken.", name=admin_username)
+        if not EMAIL_PATTERN.match(admin_email):
+            errors["admin_email"] = gettext("Enter a valid email address.")
+        elif db.session.scalar(select(func.count(QmsUser.id)).where(QmsUser.email == admin_email)):
+            errors["admin_email"] = gettext("The email %(email)s is already used by another account.",
+                                            email=admin_email)
+    if not (admin_last_name or "").strip():
+        errors["admin_last_name"] = gettext("Enter the administrator's family and middle name.")
+    if not (admin_first_name or "").strip():
+        errors["admin_first_name"] = gettext("Enter the administrator's given name.")
+    problem = password_problem(admin_password)
+    if problem:
+        errors["admin_password"] = problem
+    if errors:
+        raise AgencyError(gettext("The agency was not created:") + " " + " ".join(errors.values()), errors)
+
+    with agency_scope(ALL):
+        admin_role = db.session.scalar(select(Role).where(Role.name == roles.ADMIN))
+        if admin_role is None:
+            raise AgencyError(gettext("The roles are missing: run 'flask qms setup' first."))
+        try:
+            agency = Agency(code=code, active=True, **_clean_lines(lines))
+            db.session.add(agency)
+            db.session.flush()
+            admin = QmsUser(
+                username=admin_username, email=admin_email, active=True,
+                last_name=admin_last_name.strip(), first_name=admin_first_name.strip(),
+                password=generate_password_hash(
+                    admin_password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+                    salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16)),
+                roles=[admin_role],
+            )
+            admin.agency_id = agency.id
+            db.session.add(admin)
+            db.session.commit()
+        except IntegrityError:  # another request took the code, the name or the email meanwhile
+            db.session.rollback()
+            raise AgencyError(gettext(
+                "The agency was not created: its code, the user name or the email was taken "
+                "meanwhile. Check them and try again.")) from None
+        except Exception:
+            db.session.rollback()
+            raise
+    return agency
+
+
+def update_agency(agency: Agency, **lines) -> Agency:
+    """Rename the agency or change its lines (the code stays). Documents already made
+    official keep the lines they were made with (§11)."""
+    merged = {**{name: getattr(agency, name) for name in LINES}, **{k: v for k, v in lines.items() if k in LINES}}
+    if not (merged.get("place_name") or "").strip():
+        merged["place_name"] = default_place(merged.get("agency_name") or "")
+    errors = _line_errors(merged)
+    if errors:
+        raise AgencyError(gettext("The agency was not saved:") + " " + " ".join(errors.values()), errors)
+    with agency_scope(ALL):
+        for name, value in _clean_lines(merged).items():
+            setattr(agency, name, value)
+        db.session.commit()
+    return agency
+
+
+def set_active(agency: Agency, active: bool) -> Agency:
+    """Deactivate an agency (its people can no longer sign in, by page or API; every record
+    stays) or make it active again."""
+    with agency_scope(ALL):
+        agency.active = bool(active)
+        db.session.commit()
+    return agency
