@@ -115,8 +115,16 @@ _OWN_ACCOUNT = (
     | _view("UserInfoEditView", "can_this_form_get", "can_this_form_post")
     | _view("ResetMyPasswordView", "can_this_form_get", "can_this_form_post")
 )
+# The Sở KHCN's compliance board (app/compliance): the province inspector's alone.
+COMPLIANCE_BOARD = (
+    _view("ComplianceView", "can_index", "can_inspect", "can_export")
+    | _menus("Province", "Compliance board")
+)
+# Permissions an agency's Admin does not get, although Admin holds every other one.
+PLATFORM_ONLY = COMPLIANCE_BOARD
 INSPECTION = (
     _OWN_ACCOUNT
+    | COMPLIANCE_BOARD
     | _view("UnitModelView", "can_list", "can_show")
     | _view("TicketView", "can_list", "can_show", "can_download", "can_pdf")
     | _view("NonconformityView", "can_list", "can_show")
@@ -146,4 +154,4 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     PROVINCE_INSPECTOR: INSPECTION,
     PLATFORM_ADMIN: PLATFORM_WORK,
 }
-"""Admin is not listed: it holds every permission that exists."""
+"""Admin is not listed: it holds every permission that exists but those of PLATFORM_ONLY."""

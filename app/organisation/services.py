@@ -41,7 +41,7 @@ def sync_roles() -> dict[str, int]:
 
     Creates every view's permissions first (the app runs with FAB_UPDATE_PERMS off) and
     drops those of views that no longer exist, then sets each role to exactly its
-    defined set. Admin gets every permission.
+    defined set. Admin gets every permission but those of roles.PLATFORM_ONLY.
     Returns the number of permissions per role.
     """
     appbuilder = current_app.appbuilder
@@ -62,7 +62,8 @@ def sync_roles() -> dict[str, int]:
         role.permissions = permission_views
         counts[name] = len(permission_views)
     admin = sm.find_role(roles.ADMIN)
-    admin.permissions = db.session.query(sm.permissionview_model).all()
+    admin.permissions = [pv for pv in db.session.query(sm.permissionview_model).all()
+                         if (pv.permission.name, pv.view_menu.name) not in roles.PLATFORM_ONLY]
     counts[roles.ADMIN] = len(admin.permissions)
     db.session.commit()
     return counts
