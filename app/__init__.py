@@ -67,6 +67,13 @@ def _register_template_filters(app: Flask) -> None:
     app.jinja_env.filters["ticket_state"] = workflow.WORKFLOW.state_label
     app.jinja_env.globals["today"] = datetime.date.today
 
+    def can(permission: str, view: str) -> bool:
+        """Whether the signed-in user holds a view's permission: a page offers no form its
+        user may not send (the province inspector reads every page and changes nothing)."""
+        return app.appbuilder.sm.has_access(f"can_{permission}", view)
+
+    app.jinja_env.globals["can"] = can
+
     @app.context_processor
     def notifications():
         from flask import g
@@ -78,6 +85,12 @@ def _register_template_filters(app: Flask) -> None:
             return unread_count(user) if user is not None and user.is_authenticated else 0
 
         return {"unread_notifications": unread_notifications}
+
+    @app.context_processor
+    def inspection():
+        from app.compliance.services import inspected_agency
+
+        return {"inspected_agency": inspected_agency}
 
 
 def _register_views() -> None:
@@ -141,6 +154,12 @@ def _register_views() -> None:
     appbuilder.add_view(
         AgencyAdminView, "Agencies", label=_l("Agencies"), icon="fa-university",
         category="Platform", category_label=_l("Platform"), category_icon="fa-globe",
+    )
+    from app.compliance.views import ComplianceView
+
+    appbuilder.add_view(
+        ComplianceView, "Compliance board", label=_l("QMS application check board"), icon="fa-check-square-o",
+        category="Province", category_label=_l("Province"), category_icon="fa-university",
     )
     from app.tickets.api import NonconformityApi, TicketApi
 

@@ -115,8 +115,14 @@ _OWN_ACCOUNT = (
     | _view("UserInfoEditView", "can_this_form_get", "can_this_form_post")
     | _view("ResetMyPasswordView", "can_this_form_get", "can_this_form_post")
 )
+# The Sở KHCN's compliance board (app/compliance): the province inspector's alone.
+COMPLIANCE_BOARD = (
+    _view("ComplianceView", "can_index", "can_inspect", "can_export")
+    | _menus("Province", "Compliance board")
+)
 INSPECTION = (
     _OWN_ACCOUNT
+    | COMPLIANCE_BOARD
     | _view("UnitModelView", "can_list", "can_show")
     | _view("TicketView", "can_list", "can_show", "can_download", "can_pdf")
     | _view("NonconformityView", "can_list", "can_show")
@@ -138,9 +144,8 @@ AGENCY_ADMINISTRATION = (
     | _menus("Platform", "Agencies")
 )
 PLATFORM_WORK = _OWN_ACCOUNT | AGENCY_ADMINISTRATION
-# Work above the agencies: an agency's administrator, who otherwise holds every
-# permission, never gets these.
-PLATFORM_ONLY = AGENCY_ADMINISTRATION
+# Work above the agencies, held by the platform's people only: an agency's Admin holds every other permission.
+PLATFORM_ONLY = COMPLIANCE_BOARD | AGENCY_ADMINISTRATION
 # FAB's groups are shared by the whole installation (a group gives roles to people of any
 # agency), and roles come from this module: nobody gets the groups page.
 GLOBAL_GROUPS = (

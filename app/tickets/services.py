@@ -489,11 +489,11 @@ def count_tickets(user, args) -> int:
 
 # --- recurrence rule (5.2.2) ---------------------------------------------------------
 
-def recurring_series(user=None, threshold: int | None = None) -> list[dict]:
-    """Runs of more than `threshold` NCs of one category at one unit with no effective
-    corrective action closed in between (SPEC §2). Returns one dict per run still open;
-    given a user, only the runs whose every NC that user may see."""
-    threshold = threshold if threshold is not None else current_agency().recurrence_threshold
+def open_runs() -> list[list[Nonconformity]]:
+    """Each run of NCs of one category at one unit since the last effective corrective action
+    closed for them (SPEC §2), when still open: none closed after its last NC and at least one
+    of its NCs linked to no ticket. Two queries for the whole scope (every agency for the
+    compliance board: units and categories are an agency's own, so runs never mix agencies)."""
     ncs = db.session.scalars(
         select(Nonconformity).order_by(Nonconformity.unit_id, Nonconformity.category_id,
                                        Nonconformity.detected_on, Nonconformity.id)
@@ -513,13 +513,24 @@ def recurring_series(user=None, threshold: int | None = None) -> list[dict]:
         if run and any(run[-1].detected_on <= d <= nc.detected_on for d in effective.get(key, [])):
             run.clear()
         run.append(nc)
-    series = []
-    for (unit_id, category_id), run in runs.items():
-        # an effective corrective action closed after the last NC also ends the run
-        if run and any(d >= run[-1].detected_on for d in effective.get((unit_id, category_id), [])):
-            continue
-        if len(run) > threshold and any(nc.ticket_id is None for nc in run):
-            series.append({"unit": run[0].unit, "category": run[0].category, "nonconformities": run})
+    return [run for key, run in runs.items()
+            # an effective corrective action closed after the last NC also ends the run
+            if run and not any(d >= run[-1].detected_on for d in effective.get(key, []))
+            and any(nc.ticket_id is None for nc in run)]
+
+
+def is_recurring(run: list, threshold: int) -> bool:
+    """The recurrence rule (5.2.2): more than `threshold` NCs in a run."""
+    return len(run) > threshold
+
+
+def recurring_series(user=None, threshold: int | None = None) -> list[dict]:
+    """Runs of more than `threshold` NCs of one category at one unit with no effective
+    corrective action closed in between (SPEC §2). Returns one dict per run still open;
+    given a user, only the runs whose every NC that user may see."""
+    threshold = threshold if threshold is not None else current_agency().recurrence_threshold
+    series = [{"unit": run[0].unit, "category": run[0].category, "nonconformities": run}
+              for run in open_runs() if is_recurring(run, threshold)]
     if user is not None and not sees_everything(user):
         visible = set(db.session.scalars(select(Nonconformity.id).where(nonconformity_visibility(user))))
         series = [s for s in series if all(nc.id in visible for nc in s["nonconformities"])]

@@ -321,5 +321,6 @@ WORKFLOW = Workflow(
         "change_approved": _l("Change request approved"),
         "change_rejected": _l("Change request rejected"),
     },
-    groups={"open": OPEN_STATES, "final": FINAL_STATES, "not_effective": ("closed_ineffective",)},
+    groups={"open": OPEN_STATES, "final": FINAL_STATES, "effective": ("closed",),
+            "not_effective": ("closed_ineffective",), "implementing": ("implementation",)},
 )

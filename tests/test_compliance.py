@@ -1,0 +1,423 @@
+"""The Sở KHCN compliance board (SPEC §10): figures against hand counts, sorting, the late
+filter, drill-down into one agency read-only, exports, and who may open it."""
+import datetime
+import io
+import re
+import shutil
+import subprocess
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from tests.conftest import csrf_token, demo_agency
+
+TODAY = datetime.date.today()
+YEAR = TODAY.year - 1  # the demo's finished year: CAMLAM's plan, report, audit and review
+OPEN = ("unit_review", "iso_review", "leader_review", "analysis", "approval", "implementation",
+        "verification", "verified")
+
+
+@pytest.fixture(scope="module")
+def camhiep(app):
+    """CAMHIEP's records for YEAR: its plan approved after 30/01, an internal audit, a ticket
+    overdue, one closed effective and one closed as not effective; no review, no report."""
+    from app.extensions import db
+    from app.objectives.models import ObjectivePlan
+    from app.organisation.models import QmsUser, Unit
+    from app.reviews.models import InternalAudit
+    from app.tickets.models import Ticket
+
+    with demo_agency(app, "CAMHIEP"):
+        staff = db.session.scalar(sa.select(QmsUser).filter_by(username="xa.canbo"))
+        unit = db.session.scalar(sa.select(Unit).filter_by(code="KT"))
+        db.session.add(ObjectivePlan(year=YEAR, unit_id=None, state="approved",
+                                     submitted_on=datetime.date(YEAR, 1, 20),
+                                     approved_on=datetime.date(YEAR, 2, 10)))
+        db.session.add(InternalAudit(year=YEAR, done_on=datetime.date(YEAR, 6, 1), scope="Toàn xã"))
+        common = dict(kind="corrective", source="nonconforming_activity", requesting_unit_id=unit.id,
+                      requested_on=datetime.date(YEAR, 3, 1), requester_id=staff.id, created_by_id=staff.id)
+        db.session.add(Ticket(state="implementation", due_date=TODAY - datetime.timedelta(days=5),
+                              description="Xã: quá hạn khắc phục", implementing_unit_id=unit.id,
+                              implementer_id=staff.id, **common))
+        db.session.add(Ticket(state="closed", closed_on=datetime.date(YEAR, 9, 1),
+                              description="Xã: đã đóng có hiệu quả", **common))
+        db.session.add(Ticket(state="closed_ineffective", closed_on=datetime.date(YEAR, 10, 1),
+                              description="Xã: đóng không hiệu quả", **common))
+        db.session.commit()
+    return "CAMHIEP"
+
+
+def hand_counts(app, code, year=YEAR):
+    """The board's figures of one agency, counted here one by one, as that agency."""
+    from app.extensions import db
+    from app.objectives.models import ObjectivePlan, ObjectiveReport
+    from app.reviews.models import InternalAudit, Review
+    from app.tickets import services
+    from app.tickets.models import Ticket
+
+    end = datetime.date(year, 12, 31)
+    with demo_agency(app, code):
+        tickets = db.session.scalars(sa.select(Ticket)).all()
+        plans = [p for p in db.session.scalars(sa.select(ObjectivePlan)).all()
+                 if p.year == year and p.unit_id is None and p.approved_on]
+        reports = [r for r in db.session.scalars(sa.select(ObjectiveReport)).all()
+                   if r.plan.year == year and r.plan.unit_id is None and r.approved_on]
+        audits = [a for a in db.session.scalars(sa.select(InternalAudit)).all() if a.year == year]
+        reviews = [r for r in db.session.scalars(sa.select(Review)).all()
+                   if r.year == year and r.state in ("minutes_approved", "issued")]
+        in_year = [t for t in tickets if t.closed_on and t.closed_on.year == year]
+        closed = sum(t.state == "closed" for t in in_year)
+        ineffective = sum(t.state == "closed_ineffective" for t in in_year)
+        return {
+            "plan_on": min((p.approved_on for p in plans), default=None),
+            "report_on": min((r.approved_on for r in reports), default=None),
+            "audits": len(audits),
+            "review_held": bool(reviews),
+            "open": sum(t.state in OPEN and t.requested_on <= end for t in tickets),
+            "overdue": sum(t.state == "implementation" and t.due_date is not None and t.due_date < TODAY
+                           and t.requested_on <= end for t in tickets),
+            "closed": closed, "ineffective": ineffective,
+            "effective_share": round(100 * closed / (closed + ineffective)) if closed + ineffective else None,
+            "recurring": len(services.recurring_series()),
+        }
+
+
+def board_rows(app, year=YEAR):
+    from app.compliance import services
+
+    with app.app_context():
+        return {row["code"]: row for row in services.board(year)}
+
+
+def test_board_figures_equal_hand_counts(app, camhiep):
+    rows = board_rows(app)
+    assert {"CAMLAM", "CAMHIEP"} <= set(rows)
+    for code in ("CAMLAM", "CAMHIEP"):
+        expected = hand_counts(app, code)
+        assert {key: rows[code][key] for key in expected} == expected, code
+    # CAMLAM's finished demo year: everything on time
+    camlam = rows["CAMLAM"]
+    assert camlam["plan_flag"] == "ok" and camlam["report_flag"] == "ok"
+    assert camlam["audits"] >= 1 and camlam["review_held"] and camlam["review_form"] == "meeting"
+    # CAMHIEP: plan approved on 10/02 (late), no report, no review, an overdue ticket
+    hiep = rows["CAMHIEP"]
+    assert hiep["plan_on"] == datetime.date(YEAR, 2, 10) and hiep["plan_flag"] == "late"
+    assert hiep["report_flag"] == "missing" and not hiep["review_held"]
+    assert hiep["overdue"] >= 1 and hiep["effective_share"] is not None
+    assert hiep["late"] and set(hiep["reasons"]) >= {"plan", "report", "review", "overdue"}
+    assert "audit" not in hiep["reasons"]
+
+
+def test_recurring_series_use_each_agency_threshold(app, camhiep):
+    from app.compliance import services
+    from app.extensions import db
+    from app.organisation.models import Agency
+    from app.tenancy import ALL, agency_scope
+
+    with app.app_context():
+        with agency_scope(ALL):
+            camlam = db.session.scalar(sa.select(Agency).filter_by(code="CAMLAM"))
+            before = services.board(YEAR)
+            camlam.recurrence_threshold = 1
+            db.session.flush()
+            lowered = services.board(YEAR)
+            db.session.rollback()
+    with demo_agency(app, "CAMLAM"):
+        from app.tickets.services import recurring_series
+
+        expected = len(recurring_series(threshold=1))
+    assert next(r for r in lowered if r["code"] == "CAMLAM")["recurring"] == expected
+    assert [r["recurring"] for r in before if r["code"] == "CAMHIEP"] == \
+        [r["recurring"] for r in lowered if r["code"] == "CAMHIEP"]
+
+
+def test_board_runs_a_fixed_number_of_queries(app, camhiep, count_queries):
+    """GROUP BY per figure, never a query per agency: one more agency, the same count."""
+    from app.compliance import services
+    from app.extensions import db
+    from app.organisation.models import Agency
+    from app.tenancy import ALL, agency_scope
+
+    with app.app_context():
+        with count_queries() as first:
+            services.board(YEAR)
+        with agency_scope(ALL):
+            db.session.add(Agency(code="ZZTEST", agency_name="ỦY BAN NHÂN DÂN XÃ THỬ"))
+            db.session.flush()
+            with count_queries() as second:
+                rows = services.board(YEAR)
+            db.session.rollback()
+    assert "ZZTEST" in [r["code"] for r in rows]
+    assert second.count == first.count <= 12
+
+
+def _codes(html):
+    return re.findall(r'class="agency-row[^"]*" data-code="([^"]+)"', html)
+
+
+def test_board_page_sorts_and_filters_late(client_as_user, app, camhiep):
+    client = client_as_user("so.khcn")
+    page = client.get(f"/compliance/?year={YEAR}")
+    assert page.status_code == 200
+    assert "Bảng kiểm tra việc áp dụng HTQLCL" in page.text
+    rows = board_rows(app)
+    assert _codes(page.text) == sorted(rows)
+    for key in ("overdue", "open", "name", "plan_on", "effective_share"):
+        for desc in (0, 1):
+            page = client.get(f"/compliance/?year={YEAR}&sort={key}&desc={desc}")
+            shown = _codes(page.text)
+            values = [rows[c][key] for c in shown if rows[c][key] is not None]
+            assert values == sorted(values, reverse=bool(desc)), (key, desc)
+            # empty values last
+            assert all(rows[c][key] is None for c in shown[len(values):])
+    late = _codes(client.get(f"/compliance/?year={YEAR}&late=1").text)
+    assert "CAMHIEP" in late
+    assert set(late) == {code for code, row in rows.items() if row["late"]}
+    # dates as dd/mm/yyyy
+    assert f"10/02/{YEAR}" in client.get(f"/compliance/?year={YEAR}").text
+
+
+def test_drill_down_sets_the_scope_and_lists_only_that_agency(client_as_user, app, camhiep):
+    from app.compliance import services
+
+    client = client_as_user("so.khcn")
+    rows = board_rows(app)
+    hiep = rows["CAMHIEP"]
+    overdue_link = hiep["links"]["overdue"]
+    assert overdue_link.startswith("/compliance/inspect/CAMHIEP?next=")
+    board = client.get(f"/compliance/?year={YEAR}").text
+    assert overdue_link.replace("&", "&amp;") in board
+    response = client.get(overdue_link)
+    assert response.status_code == 302
+    target = services.list_links(YEAR)["overdue"]
+    assert response.headers["Location"] == target
+    listed = client.get(target).text
+    assert "Xã: quá hạn khắc phục" in listed
+    assert "Đang kiểm tra: ỦY BAN NHÂN DÂN XÃ CAM HIỆP" in listed and "Quay lại bảng" in listed
+    assert "/tickets/add" not in listed  # read-only: no add button
+    # each ticket figure equals the count of the list it opens
+    for key in ("open", "overdue", "ineffective"):
+        shown = client.get(hiep["links"][key], follow_redirects=True).text
+        assert re.search(r'class="ticket-count">(\d+)<', shown).group(1) == str(hiep[key]), key
+    all_tickets = client.get("/tickets/list/?q=" + quote("Xã: đã đóng")).text
+    assert "Xã: đã đóng có hiệu quả" in all_tickets
+    # FAB's year filter on the other lists
+    audits = client.get(services.list_links(YEAR)["audits"]).text
+    assert f"01/06/{YEAR}" in audits
+    assert f"01/06/{YEAR}" not in client.get(services.list_links(YEAR - 1)["audits"]).text
+
+    # switch to CAMLAM: its records, none of CAMHIEP's
+    client.get(rows["CAMLAM"]["links"]["open"])
+    camlam_list = client.get("/tickets/list/?q=" + quote("Xã: quá hạn")).text
+    assert "Xã: quá hạn khắc phục" not in camlam_list and 'class="ticket-count">0<' in camlam_list
+    assert "Đang kiểm tra: ỦY BAN NHÂN DÂN HUYỆN CAM LÂM" in camlam_list
+    for key, link in rows["CAMLAM"]["links"].items():
+        followed = client.get(link, follow_redirects=True)
+        assert followed.status_code == 200, key
+        assert "Đang kiểm tra" in followed.text, key
+        if key in ("open", "overdue", "ineffective"):
+            count = re.search(r'class="ticket-count">(\d+)<', followed.text).group(1)
+            assert count == str(rows["CAMLAM"][key]), key
+
+
+def test_drill_down_refuses_other_sites_and_unknown_agencies(client_as_user):
+    client = client_as_user("so.khcn")
+    for target in ("http://example.com/", "//example.com/x", "https:/example.com", "javascript:alert(1)"):
+        assert client.get(f"/compliance/inspect/CAMLAM?next={quote(target)}").status_code == 400, target
+    assert client.get("/compliance/inspect/NOPE?next=/tickets/list/").status_code == 404
+    # nothing chosen: no agency's records, no banner
+    page = client.get("/tickets/list/").text
+    assert "Đang kiểm tra" not in page
+
+
+def test_board_exports(client_as_user, camhiep):
+    client = client_as_user("so.khcn")
+    response = client.get(f"/compliance/export.xlsx?year={YEAR}")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
+    assert str(YEAR) in values[0][0] and "HTQLCL" in values[0][0].upper()
+    headings = values[3]
+    assert "Cơ quan" in headings
+    codes = [row[0] for row in values[4:]]
+    assert {"CAMLAM", "CAMHIEP"} <= set(codes)
+    hiep = values[4 + codes.index("CAMHIEP")]
+    assert hiep[1] == "ỦY BAN NHÂN DÂN XÃ CAM HIỆP" and f"10/02/{YEAR}" in hiep[2]
+    late = client.get(f"/compliance/export.xlsx?year={YEAR}&late=1")
+    late_codes = [row[0] for row in load_workbook(io.BytesIO(late.data)).active.iter_rows(min_row=5, values_only=True)]
+    assert "CAMHIEP" in late_codes
+
+    if shutil.which("wkhtmltopdf") is None:
+        pytest.skip("wkhtmltopdf is not installed")
+    response = client.get(f"/compliance/export.pdf?year={YEAR}")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-", "-"], input=response.data, capture_output=True,
+                          check=True).stdout.decode()
+    folded = "".join(text.split())  # cells wrap: compare without the spacing
+    assert "CAMLAM" in folded and "CAMHIEP" in folded and "XÃCAMHIỆP" in folded
+    assert "Cơquan" in folded and f"10/02/{YEAR}" in folded
+
+
+@pytest.mark.parametrize("username", ["admin", "canbo.ktht", "xa.admin", "chutich", "quantri"])
+def test_only_the_inspector_opens_the_board(client_as_user, username):
+    client = client_as_user(username)
+    for url in ("/compliance/", "/compliance/export.xlsx", "/compliance/inspect/CAMLAM?next=/tickets/list/"):
+        assert client.get(url).status_code == 403, (username, url)
+    assert "/compliance/" not in client.get("/").text  # no menu entry
+
+
+def test_admin_holds_no_platform_only_permission(app):
+    from app.organisation import roles
+
+    with app.app_context():
+        admin = app.appbuilder.sm.find_role(roles.ADMIN)
+        held = {(pv.permission.name, pv.view_menu.name) for pv in admin.permissions}
+    assert held and not held & roles.PLATFORM_ONLY
+    assert roles.COMPLIANCE_BOARD <= roles.INSPECTION
+
+
+# --- read-only: every write endpoint refuses the inspector ---------------------------------
+
+WRITE_METHODS = {"POST", "PUT", "DELETE", "PATCH"}
+# Signing in and out, the language, and the inspector's own account (which they may change).
+NOT_RECORDS = ("/login", "/logout", "/lang/", "/api/v1/security/", "/resetmypassword/", "/userinfoeditview/")
+
+# FAB's user actions on the signed-in person's own account (a redirect to their own form).
+OWN_ACCOUNT_ACTIONS = ("resetmypassword", "userinfoedit")
+
+
+def _camlam_ids(app):
+    """One CAMLAM record of each kind, by the route prefixes that take its id."""
+    from app.extensions import db
+    from app.objectives.models import ObjectivePlan, ObjectiveReport, ObjectiveRow
+    from app.organisation.models import Agency, QmsUser, Unit
+    from app.reviews.models import InternalAudit, Review
+    from app.tickets.models import Attachment, NcCategory, Nonconformity, Ticket
+
+    def first(model, *where):
+        return db.session.scalar(sa.select(model.id).where(*where).order_by(model.id))
+
+    with demo_agency(app, "CAMLAM"):
+        plan = first(ObjectivePlan, ObjectivePlan.state == "approved")
+        return {
+            "ticket": first(Ticket), "nonconformit": first(Nonconformity), "objective": plan,
+            "review": first(Review), "internal-audit": first(InternalAudit), "unit": first(Unit),
+            "nc-categor": first(NcCategory), "setting": first(Agency), "user": first(QmsUser),
+            "row": first(ObjectiveRow, ObjectiveRow.plan_id == plan),
+            "report": first(ObjectiveReport), "attachment": first(Attachment),
+        }
+
+
+def _fill(rule, ids):
+    """The rule's URL with CAMLAM ids (the record kind is read from the path)."""
+    path = rule.rule
+    kind = next((k for k in ids if k in path.split("<")[0].lower()), "ticket")
+    values = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]
+        if getattr(converter, "items", None):  # any(...)
+            values[name] = sorted(converter.items)[0] if isinstance(converter.items, (set, frozenset)) \
+                else list(converter.items)[0]
+        elif name in ("pk", "id", "plan_id", "ticket_id", "review_id"):
+            values[name] = ids[kind] or 1
+        elif name == "row_id":
+            values[name] = ids["row"] or 1
+        elif name == "nc_id":
+            values[name] = ids["nonconformit"] or 1
+        elif name == "name":
+            values[name] = "submit"
+        else:
+            values[name] = ids.get(name) or 1
+    url = path
+    for name, value in values.items():
+        url = re.sub(r"<(?:[^:<>]+:)?" + name + r">", str(value), url)
+    return url
+
+
+def test_the_inspector_can_change_nothing(app, client_as_user, api):
+    ids = _camlam_ids(app)
+    client = client_as_user("so.khcn")
+    assert client.get("/compliance/inspect/CAMLAM?next=/tickets/list/").status_code == 302
+    token = csrf_token(client.get("/resetmypassword/form").text)
+    jwt = api("so.khcn").environ_base["HTTP_AUTHORIZATION"]
+    checked, wrong = 0, []
+    for rule in app.url_map.iter_rules():
+        methods = (rule.methods or set()) & WRITE_METHODS
+        if not methods or rule.rule.startswith(NOT_RECORDS) or rule.endpoint == "static":
+            continue
+        url, data = _fill(rule, ids), {"csrf_token": token, "version": 1}
+        mass_action = rule.endpoint.endswith((".action", ".action_post"))
+        if mass_action:
+            # FAB's mass actions: only those a view declares exist (an unknown name is FAB's 500);
+            # a refused one is flashed "Access is Denied" and redirected, changing nothing
+            view = next(v for v in app.appbuilder.baseviews if v.endpoint == rule.endpoint.split(".")[0])
+            names = [n for n in view.actions if n not in OWN_ACCOUNT_ACTIONS]
+            if not names:
+                continue
+            url = url.replace("/submit/", f"/{names[0]}/")
+            data.update(action=names[0], rowid=str(ids["user"]))
+        for method in sorted(methods):
+            if rule.rule.startswith("/api/"):
+                response = client.open(url, method=method, json={}, headers={"Authorization": jwt})
+            else:
+                response = client.open(url, method=method, data=data)
+            checked += 1
+            refused = response.status_code == 403 or (
+                mass_action and response.status_code == 302
+                and "Truy cập bị từ chối" in client.get(response.headers["Location"]).text)
+            if not refused:
+                wrong.append((method, url, response.status_code))
+    assert checked > 40
+    assert wrong == [], "\n".join(map(str, wrong))
+
+
+def test_the_inspector_reads_pages_read_only(app, client_as_user):
+    from app.extensions import db
+    from app.objectives.models import ObjectivePlan
+    from app.reviews.models import Review
+    from app.tickets.models import Nonconformity, Ticket
+
+    with demo_agency(app, "CAMLAM"):
+        ticket = db.session.scalar(sa.select(Ticket).where(Ticket.state == "implementation").order_by(Ticket.id))
+        number = ticket.display_number
+    client = client_as_user("so.khcn")
+    client.get("/compliance/inspect/CAMLAM?next=/")
+    for url in ("/tickets/list/", "/nonconformities/list/", "/objectives/list/", "/reviews/list/",
+                "/internal-audits/list/", "/recurring/", "/objectives-summary/",
+                f"/tickets/show/{ticket.id}"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "Đang kiểm tra" in response.text, url
+    listed = client.get(f"/tickets/list/?q={number}").text
+    assert number in listed and "/tickets/add" not in listed
+    # no page offers a form that changes something (FAB's hidden delete form stays, unused)
+    with demo_agency(app, "CAMLAM"):
+        nc = db.session.scalar(sa.select(Nonconformity.id).where(Nonconformity.ticket_id.is_(None)))
+        plan = db.session.scalar(sa.select(ObjectivePlan.id).where(ObjectivePlan.state == "approved"))
+        review = db.session.scalar(sa.select(Review.id))
+    for url in (f"/tickets/show/{ticket.id}", f"/nonconformities/show/{nc}", f"/objectives/show/{plan}",
+                f"/reviews/show/{review}", "/recurring/", "/tickets/list/", "/objectives-summary/"):
+        html = client.get(url).text
+        forms = [f for f in re.findall(r"<form[^>]*>", html, re.I) if re.search(r"method=.post", f, re.I)
+                 and 'id="delete_form"' not in f]
+        assert forms == [], (url, forms)
+        assert "/do/" not in html, url  # no transition button
+
+
+def test_board_and_banner_are_vietnamese(client_as_user, camhiep):
+    from tests.test_i18n import english_left
+
+    client = client_as_user("so.khcn")
+    for url in (f"/compliance/?year={YEAR}", f"/compliance/?year={YEAR}&late=1&sort=overdue&desc=1"):
+        page = client.get(url)
+        assert page.status_code == 200 and english_left(page.text) == [], url
+        assert "Cấp tỉnh" in page.text  # the menu
+    client.get("/compliance/inspect/CAMHIEP?next=/tickets/list/")
+    assert english_left(client.get("/tickets/list/").text) == []
+
+
+def test_the_inspector_home_page_opens_the_board(client_as_user, as_admin):
+    assert 'href="/compliance/"' in client_as_user("so.khcn").get("/").text
+    assert 'href="/compliance/"' not in as_admin.get("/").text
