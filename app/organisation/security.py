@@ -1,5 +1,5 @@
 """Security manager: FAB's, with our user model, user views and a permission cache."""
-from flask import g
+from flask import abort, g
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -10,7 +10,7 @@ from wtforms import validators
 
 from app.organisation import roles
 from app.organisation.models import QmsUser
-from app.ui import QmsInterface, VietnameseDisplayMixin
+from app.ui import QmsInterface, RecordActions, VietnameseDisplayMixin
 
 
 def _role_query():
@@ -35,7 +35,7 @@ def _format_roles(user_roles) -> str:
     return ", ".join(roles.role_label(r.name) for r in user_roles)
 
 
-class QmsUserDBModelView(VietnameseDisplayMixin, UserDBModelView):
+class QmsUserDBModelView(RecordActions, VietnameseDisplayMixin, UserDBModelView):
     """User admin with unit and position; roles shown by their Vietnamese labels."""
 
     label_columns = {
@@ -77,7 +77,7 @@ class QmsUserDBModelView(VietnameseDisplayMixin, UserDBModelView):
     formatters_columns = {"roles": _format_roles}
 
 
-class QmsRoleModelView(VietnameseDisplayMixin, RoleModelView):
+class QmsRoleModelView(RecordActions, VietnameseDisplayMixin, RoleModelView):
     """Roles listed by their Vietnamese label; the stable name stays in code."""
 
     label_columns = {
@@ -89,7 +89,7 @@ class QmsRoleModelView(VietnameseDisplayMixin, RoleModelView):
     formatters_columns = {"name": roles.role_label}
 
 
-class QmsGroupModelView(VietnameseDisplayMixin, UserGroupModelView):
+class QmsGroupModelView(RecordActions, VietnameseDisplayMixin, UserGroupModelView):
     label_columns = {
         "name": _l("Name"),
         "label": _l("Label"),
@@ -112,6 +112,13 @@ class QmsSecurityManager(SecurityManager):
     def get_user_by_id(self, pk):
         """With the agency, which decides whether the person may work (is_active)."""
         return self.session.get(self.user_model, pk, options=[joinedload(QmsUser.agency)])
+
+    def reset_password(self, userid, password):
+        """An administrator's reset of someone's password (/resetpassword/form?pk=…): a person
+        of another agency is not found by the query layer, and answers 404 like anyone missing."""
+        if self.get_user_by_id(userid) is None:
+            abort(404)
+        super().reset_password(userid, password)
 
     def load_user(self, pk):
         """The session user's look-up runs before the agency scope is known (it decides it)."""
