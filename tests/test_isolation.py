@@ -182,10 +182,16 @@ def camhiep(app):
     from app.reviews.models import InternalAudit, Review
     from app.tickets.models import NcCategory, Nonconformity, Ticket
 
+    from app.tickets import demo
+
     with demo_agency(app, "CAMHIEP"):
+        presented = demo._new_ticket(demo._user("xa.canbo"), "KT", "corrective", "feedback",
+                                     "Phiếu của xã chờ Trưởng ban ISO phân công", 1)
+        demo._walk(presented, demo._steps(demo.CAM_HIEP, "KT", "present"))
         first = lambda model: db.session.scalar(select(model.id).order_by(model.id))  # noqa: E731
         ids = {
             "ticket": db.session.scalar(select(Ticket.id).where(Ticket.state == "draft").order_by(Ticket.id)),
+            "presented": presented.id,
             "nc": first(Nonconformity), "plan": first(ObjectivePlan), "review": first(Review),
             "audit": first(InternalAudit), "category": first(NcCategory), "unit": first(Unit),
             "user": db.session.scalar(select(QmsUser.id).where(QmsUser.username == "xa.canbo")),
@@ -318,3 +324,191 @@ def test_cam_lam_records_are_still_there(app, camlam):
         assert sorted(db.session.scalars(select(Ticket.id))) == camlam["tickets"]
         assert sorted(db.session.scalars(select(Attachment.id))) == camlam["attachments"]
         assert db.session.get(Ticket, camlam["ticket"]).state == "implementation"
+
+
+# --- lists, counts, figures, choices: none of Cam Lâm's rows ----------------------------
+
+CAM_LAM_MARKERS = (
+    "Phòng Tài nguyên và Môi trường", "Phòng Kinh tế và Hạ tầng", "Bộ phận Tiếp nhận và Trả kết quả",
+    "canbo.ktht", "truongphong.tnmt", "thuky.iso", "HUYỆN CAM LÂM", "huyện Cam Lâm",
+    "Trích lục thửa đất sai diện tích", "Giấy phép xây dựng ghi sai tên chủ đầu tư",
+    "Hồ sơ cấp phép xây dựng số 112", "Phiếu riêng của Cam Lâm", "Nhắc việc Cam Lâm", "Cấp giấy phép xây dựng đúng hạn",
+)
+LINKS = {"tickets": "/tickets/show/", "ncs": "/nonconformities/show/", "plans": "/objectives/show/",
+         "reviews": "/reviews/show/"}
+
+
+def cam_lam_traces(text: str, camlam) -> list[str]:
+    """Cam Lâm's names, texts and links to its records found in a page."""
+    found = [marker for marker in CAM_LAM_MARKERS if marker in text]
+    for kind, start in LINKS.items():
+        linked = {int(i) for i in re.findall(re.escape(start) + r"(\d+)", text)}
+        found += [f"{start}{i}" for i in sorted(linked & set(camlam[kind]))]
+    return found
+
+
+@pytest.fixture(scope="module")
+def xa_admin(app):
+    from tests.conftest import login, new_client
+
+    client = new_client(app)
+    assert "/login" not in login(client, "xa.admin").headers["Location"]
+    return client
+
+
+@pytest.fixture(scope="module")
+def xa_api(app):
+    from tests.conftest import new_client
+
+    def make(username):
+        client = new_client(app)
+        token = client.post("/api/v1/security/login", json={
+            "username": username, "password": "CamLam@2026", "provider": "db"}).json["access_token"]
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
+
+    return make
+
+
+@pytest.mark.parametrize("url", [
+    "/", "/tickets/list/", "/tickets/list/?q=Cam+L%C3%A2m", "/nonconformities/list/", "/recurring/",
+    "/objectives/list/", "/objectives-summary/", f"/objectives-summary/?year={TODAY.year - 1}",
+    "/reviews/list/", "/internal-audits/list/", "/nc-categories/list/", "/unitmodelview/list/",
+    "/users/list/", "/settings/list/", "/retention/", "/notifications/", "/tickets/present",
+])
+def test_pages_hold_none_of_another_agencys_rows(xa_admin, camlam, url):
+    page = xa_admin.get(url)
+    assert page.status_code == 200, url
+    assert not cam_lam_traces(page.text, camlam)
+
+
+def test_search_by_another_agencys_ticket_number_finds_nothing(app, xa_admin, xa_api, camlam, camhiep):
+    number = max(camlam["numbers"])
+    assert number > len(camhiep["tickets"])  # Cam Hiệp has no ticket with this number
+    page = xa_admin.get(f"/tickets/list/?q={number:03d}/{TODAY.year}")
+    assert page.status_code == 200 and not cam_lam_traces(page.text, camlam)
+    assert not re.findall(r"/tickets/show/(\d+)", page.text)
+    found = xa_api("xa.admin").get(f"/api/v1/tickets/?q=(filters:!((col:number,opr:eq,value:{number})))").json
+    assert found["count"] == 0
+
+
+@pytest.mark.parametrize("resource, kind", [
+    ("tickets", "tickets"), ("nonconformities", "ncs"), ("objective-plans", "plans"), ("reviews", "reviews")])
+def test_rest_lists_count_only_the_agencys_rows(xa_api, camlam, camhiep, resource, kind):
+    answer = xa_api("xa.admin").get(f"/api/v1/{resource}/?q=(page_size:100)").json
+    assert answer["count"] == len(camhiep[kind])
+    assert sorted(answer["ids"]) == camhiep[kind]
+
+
+def test_dashboard_figures_are_the_agencys(app, xa_admin, camhiep):
+    """The home page's figures of xa.admin count Cam Hiệp's tickets only."""
+    from app.extensions import db
+    from app.tickets import workflow
+    from app.tickets.models import Ticket
+
+    with demo_agency(app, "CAMHIEP"):
+        open_count = db.session.scalar(select(func.count(Ticket.id)).where(Ticket.state.in_(workflow.OPEN_STATES)))
+    page = xa_admin.get("/").text
+    by_state = re.search(r'<table class="table table-condensed by-state">(.*?)</table>', page, re.S).group(1)
+    assert sum(int(v) for v in re.findall(r'class="figure-link"[^>]*>(\d+)<', by_state)) == open_count
+
+
+def test_review_inputs_count_the_agencys_records(app, xa_api, camlam):
+    start, end = datetime.date(TODAY.year - 1, 1, 1), TODAY
+    answer = xa_api("xa.admin").get(f"/api/v1/reviews/inputs?from={start}&to={end}")
+    assert answer.status_code == 200
+    figures = {f["key"]: f["value"] for rows in answer.json["result"].values() for f in rows}
+    from app.extensions import db
+    from app.tickets.models import Nonconformity, Ticket
+
+    with demo_agency(app, "CAMHIEP"):
+        ncs = db.session.scalar(select(func.count(Nonconformity.id)).where(Nonconformity.detected_on >= start))
+        tickets = db.session.scalar(select(func.count(Ticket.id)).where(Ticket.requested_on >= start))
+    assert figures["nc_total"] == ncs and figures["tickets_total"] == tickets
+    assert not cam_lam_traces(str(answer.json), camlam)
+
+
+def test_binder_of_the_ticket_list_holds_the_agencys_tickets_only(xa_admin, camlam, camhiep):
+    from tests.test_binder import pages_of
+
+    answer = xa_admin.get(f"/tickets/binder?year={TODAY.year}")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    text = "\n".join(pages_of(answer.data))
+    assert "CAM HIỆP" in text and not cam_lam_traces(" ".join(text.split()), camlam)
+    assert f"Số phiếu: 001/{TODAY.year}" in " ".join(text.split())
+
+
+def _options(html: str, name: str) -> set[int]:
+    select_ = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', html, re.S)
+    assert select_, f"no <select name={name}>"
+    return {int(v) for v in re.findall(r'<option[^>]*value="(\d+)"', select_.group(1))}
+
+
+@pytest.mark.parametrize("url, field, kind", [
+    ("/tickets/add", "requesting_unit", "units"),
+    ("/nonconformities/add", "unit", "units"),
+    ("/nonconformities/add", "category", "categories"),
+    ("/users/add", "unit", "units"),
+    ("/unitmodelview/add", "head", "users"),
+])
+def test_form_choices_are_the_agencys(xa_admin, camhiep, url, field, kind):
+    offered = _options(xa_admin.get(url).text, field)
+    assert offered and offered <= set(camhiep[kind])
+
+
+def test_transition_form_choices_are_the_agencys(app, camhiep):
+    """The assign step offers the agency's units and people."""
+    from tests.conftest import login, new_client
+
+    leader = new_client(app)
+    login(leader, "xa.truongban")
+    page = leader.get(f"/tickets/{camhiep['presented']}/do/assign").text
+    assert _options(page, "assignee_unit") <= set(camhiep["units"])
+    assert _options(page, "assignee") <= set(camhiep["users"])
+
+
+@pytest.mark.parametrize("resource, field, kind", [
+    ("tickets", "requesting_unit", "units"), ("nonconformities", "unit", "units"),
+    ("nonconformities", "category", "categories")])
+def test_rest_info_choices_are_the_agencys(xa_api, camhiep, resource, field, kind):
+    info = xa_api("xa.admin").get(f"/api/v1/{resource}/_info?q=(keys:!(add_columns))").json
+    column = next(c for c in info["add_columns"] if c["name"] == field)
+    offered = {v["id"] for v in column["values"]}
+    assert offered and offered <= set(camhiep[kind])
+
+
+@pytest.mark.parametrize("resource, field, kind", [
+    ("tickets", "requesting_unit", "unit"), ("nonconformities", "unit", "unit"),
+    ("nonconformities", "category", "category")])
+def test_rest_post_naming_another_agencys_record_is_refused(app, xa_api, camlam, camhiep, resource, field, kind):
+    from app.extensions import db
+    from app.tickets.models import Nonconformity, Ticket
+
+    body = {"kind": "corrective", "source": "feedback", "requesting_unit": camhiep["unit"],
+            "description": "Không được lưu", "requested_on": TODAY.isoformat()} if resource == "tickets" else {
+        "unit": camhiep["unit"], "detected_on": TODAY.isoformat(), "description": "Không được lưu",
+        "source": "feedback", "category": camhiep["category"]}
+    body[field] = camlam[kind]
+    answer = xa_api("xa.admin").post(f"/api/v1/{resource}/", json=body)
+    assert answer.status_code == 422, answer.text
+    assert "không có" in answer.json["message"].lower() and str(camlam[kind]) in answer.json["message"]
+    for code in ("CAMHIEP", "CAMLAM"):
+        with demo_agency(app, code):
+            assert not db.session.scalar(select(func.count()).select_from(Ticket).where(
+                Ticket.description == "Không được lưu"))
+            assert not db.session.scalar(select(func.count()).select_from(Nonconformity).where(
+                Nonconformity.description == "Không được lưu"))
+
+
+def test_review_content_naming_another_agencys_person_is_refused(app, xa_api, camlam):
+    thuky = xa_api("xa.thuky")
+    created = thuky.post("/api/v1/reviews/", json={"form": "meeting", "period_start": f"{TODAY.year}-01-01",
+                                                   "period_end": TODAY.isoformat()})
+    assert created.status_code == 201, created.text
+    review_id = created.json["id"]
+    answer = thuky.put(f"/api/v1/reviews/{review_id}/content", json={"attendee_ids": [camlam["user"]]})
+    assert answer.status_code == 422, answer.text
+    answer = thuky.put(f"/api/v1/reviews/{review_id}/content", json={"chair_id": camlam["user"]})
+    assert answer.status_code == 422, answer.text
+    assert thuky.get(f"/api/v1/reviews/{review_id}/content").json["result"].get("attendee_ids") in ([], None)
+    assert xa_api("xa.admin").delete(f"/api/v1/reviews/{review_id}").status_code == 200
