@@ -7,7 +7,6 @@ The routes are read from `app.url_map`, so a new route is walked without touchin
 a route whose id argument this file cannot fill fails until it is taught the argument.
 """
 import datetime
-import io
 import itertools
 import re
 
