@@ -105,10 +105,20 @@ def native_date_fields(model, labels: dict) -> dict:
 
 
 class RecordActions:
-    """FAB's single-record action (/action/<name>/<pk>) with FAB's answers for a record that
-    is not found: a record no one has, or another agency's (the query layer hides it), or an
-    action the view does not declare, answer 404 as the record's page does (FAB would run the
-    action with no record and fail with a 500)."""
+    """FAB's generic record routes, answering 404 where FAB would fail with a 500.
+
+    - The single-record action (/action/<name>/<pk>): a record no one has, or another
+      agency's (the query layer hides it), or an action the view does not declare, answers
+      404 as the record's page does (FAB would run the action with no record).
+    - FAB's file-column download (/download/<filename>) serves a file of one folder shared by
+      the whole installation, by its name: no model has a file column (evidence files are kept
+      in the database, each in its agency, and served by the record's own route), so there
+      is nothing to serve here, to anyone.
+    """
+
+    @expose("/download/<string:filename>")
+    def download(self, filename):
+        return render_error(404)
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):

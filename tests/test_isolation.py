@@ -30,8 +30,8 @@ SKIPPED = {
     "/lang/<string:locale>": "the choice of the screen language (no record)",
     "/help/workflow/<name>": "a workflow's help page, drawn from code (no record)",
     "/userstatschartview/chart/<group_by>": "FAB's chart of user statistics by a column name (no record id)",
-    "/download/<string:filename>": "FAB's file-column download by file name: no model has a file column, "
-                                   "evidence files are kept in the database (Attachment) and walked below",
+    "/download/<string:filename>": "FAB's file-column download by file name (no record id): no model has a "
+                                   "file column; test_fab_file_download_serves_nothing checks it answers 404",
     "/roles/": "FAB security: roles are defined in code for the whole platform (no agency's record)",
     "/permissions/": "FAB security: permission names of the platform (no agency's record)",
     "/permissionviews/": "FAB security: permission-view pairs of the platform (no agency's record)",
@@ -297,6 +297,15 @@ def _walk_children(app, camlam, camhiep, caller) -> list[str]:
     return failures
 
 
+def test_fab_file_download_serves_nothing(app, xa_admin):
+    """Evidence files are records of their agency (walked above); FAB's download of a file by
+    its name from a folder of the whole installation serves nothing."""
+    rules = [r.rule for r in app.url_map.iter_rules() if r.rule.endswith("/download/<string:filename>")]
+    assert rules
+    for rule in rules:  # FAB's security views refuse it (403), ours have nothing (404)
+        assert xa_admin.get(rule.replace("<string:filename>", "bang-chung-camlam.pdf")).status_code in (403, 404), rule
+
+
 def test_password_reset_of_another_agencys_person_answers_404(app, camlam, client_as_user):
     """FAB's password reset takes the person's id in the query string."""
     from app.extensions import db
@@ -449,6 +458,7 @@ def _options(html: str, name: str) -> set[int]:
     ("/nonconformities/add", "category", "categories"),
     ("/users/add", "unit", "units"),
     ("/unitmodelview/add", "head", "users"),
+    ("/groups/add", "users", "users"),
 ])
 def test_form_choices_are_the_agencys(xa_admin, camhiep, url, field, kind):
     offered = _options(xa_admin.get(url).text, field)
