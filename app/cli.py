@@ -1,4 +1,12 @@
-"""`flask qms …` commands: set-up, demo data, role sync."""
+"""`flask qms …` commands: set-up, demo data, role sync, reports, reminders, retention.
+
+A command runs outside any request, so it names the agency whose records it reads:
+`--agency CODE` (app.tenancy.agency_named), which may be left out only while the installation
+has exactly one agency; the daily jobs run once per agency (app.tenancy.each_agency)."""
+import functools
+from contextlib import contextmanager
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -43,7 +51,49 @@ def demo_command():
         click.echo(f"  {username:<20} {role}")
 
 
-@qms.group("report", help="Tạo tài liệu PDF ra tệp.")
+def agency_option(command):
+    """`--agency CODE`: the agency whose records the command reads, passed as `agency`."""
+    @click.option("--agency", "agency_code", metavar="MÃ",
+                  help="Mã cơ quan (bắt buộc khi hệ thống có nhiều cơ quan), ví dụ CAMLAM.")
+    @functools.wraps(command)
+    def run(agency_code, **kwargs):
+        with as_agency(agency_code) as agency:
+            return command(agency=agency, **kwargs)
+
+    return run
+
+
+def agency_codes() -> list[str]:
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.organisation.models import Agency
+    from app.tenancy import ALL, agency_scope
+
+    with agency_scope(ALL):
+        return list(db.session.scalars(select(Agency.code).order_by(Agency.code)))
+
+
+@contextmanager
+def as_agency(code: str | None):
+    """Run the block as the agency with this code; without a code, as the only agency."""
+    from app.tenancy import agency_named
+
+    codes = agency_codes()
+    if code is None:
+        if not codes:
+            raise click.UsageError("Hệ thống chưa có cơ quan nào.")
+        if len(codes) > 1:
+            raise click.UsageError(f"Hệ thống có {len(codes)} cơ quan ({', '.join(codes)}): "
+                                   "hãy chọn một bằng --agency MÃ.")
+        code = codes[0]
+    elif code not in codes:
+        raise click.ClickException(f"Không có cơ quan mã {code}. Các mã hiện có: {', '.join(codes) or 'chưa có'}.")
+    with agency_named(code) as agency:
+        yield agency
+
+
+@qms.group("report", help="Tạo tài liệu PDF ra tệp, của một cơ quan (--agency MÃ).")
 def report_group():
     pass
 
@@ -55,7 +105,8 @@ def report_group():
               help="Kế hoạch (plan) hay báo cáo (report).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="Tệp PDF ghi ra.")
 @with_appcontext
-def report_objectives_command(year, unit_code, document, out):
+@agency_option
+def report_objectives_command(agency, year, unit_code, document, out):
     from reports import ReportError
 
     from app.objectives import documents, services
@@ -85,7 +136,8 @@ def report_objectives_command(year, unit_code, document, out):
               help="Mặc định: biên bản (họp) hoặc thông báo (báo cáo và thông báo).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="Tệp PDF ghi ra.")
 @with_appcontext
-def report_review_command(review_id, document, out):
+@agency_option
+def report_review_command(agency, review_id, document, out):
     from reports import ReportError
 
     from app.reviews import documents, services
@@ -104,7 +156,8 @@ def report_review_command(review_id, document, out):
 @click.option("--year", type=int, required=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="Tệp PDF ghi ra.")
 @with_appcontext
-def report_annual_command(year, out):
+@agency_option
+def report_annual_command(agency, year, out):
     from reports import ReportError
 
     from app.reviews import documents
@@ -118,14 +171,15 @@ def report_annual_command(year, out):
 
 @report_group.command("tickets", help=(
     "Tập hồ sơ phiếu BM.CTCL.01 (mục VII): bìa, mục lục rồi từng phiếu trong một tệp PDF. "
-    "Lệnh chạy không cần tài khoản nên lấy mọi phiếu của cơ quan theo bộ lọc."))
+    "Lệnh chạy không cần tài khoản nên lấy mọi phiếu của cơ quan (--agency MÃ) theo bộ lọc."))
 @click.option("--year", type=int, required=True, help="Năm của phiếu (theo số phiếu hoặc ngày đề nghị).")
 @click.option("--state", type=click.Choice(list(TICKET_STATES)), default=None,
               help="Chỉ lấy phiếu ở trạng thái này (mã trạng thái).")
 @click.option("--unit", "unit_code", default=None, help="Mã đơn vị đề nghị hoặc thực hiện.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True, help="Tệp PDF ghi ra.")
 @with_appcontext
-def report_tickets_command(year, state, unit_code, out):
+@agency_option
+def report_tickets_command(agency, year, state, unit_code, out):
     from reports import ReportError
 
     from app.extensions import db
@@ -167,31 +221,54 @@ def remind_command(on):
                f"thư lỗi (sẽ gửi lại lần chạy sau): {stats['mail_failures']}.")
 
 
-@qms.command("retention", help="Hồ sơ đã hết thời gian lưu (VII): liệt kê, hoặc lưu trữ ra thư mục rồi xóa khỏi CSDL.")
+@qms.command("retention", help=(
+    "Hồ sơ đã hết thời gian lưu (VII): liệt kê, hoặc lưu trữ ra thư mục rồi xóa khỏi CSDL. "
+    "Chạy cho từng cơ quan đang hoạt động, mỗi cơ quan theo thời gian lưu của mình "
+    "(hoặc chỉ một cơ quan với --agency MÃ); hồ sơ của mỗi cơ quan vào thư mục con mang mã cơ quan."))
+@click.option("--agency", "agency_code", metavar="MÃ", help="Chỉ cơ quan có mã này.")
 @click.option("--list", "show", is_flag=True, help="Liệt kê hồ sơ đã hết thời gian lưu.")
 @click.option("--archive", is_flag=True, help="Lưu trữ từng hồ sơ (JSON, PDF, tệp, mã kiểm tra) rồi mới xóa.")
 @click.option("--out", type=click.Path(file_okay=False), help="Thư mục lưu trữ (bắt buộc với --archive).")
 @with_appcontext
-def retention_command(show, archive, out):
-    from app.records import services
+def retention_command(agency_code, show, archive, out):
+    from app.tenancy import each_agency
 
     if archive and not out:
         raise click.UsageError("--archive cần --out THƯ_MỤC.")
     if not show and not archive:
         show = True
+    failures = 0
+    for agency in each_agency() if agency_code is None else _only(agency_code):
+        failures += _retention_of(agency, show, archive, out)
+    if failures:
+        raise SystemExit(1)
+
+
+def _only(code: str):
+    """A loop over the one agency with this code, run as it."""
+    with as_agency(code) as agency:
+        yield agency
+
+
+def _retention_of(agency, show: bool, archive: bool, out: str | None) -> int:
+    """List or archive the current agency's records past its own retention; the number of
+    records that could not be archived."""
+    from app.records import services
+
+    click.echo(f"[{agency.code}] {agency.agency_name} — thời gian lưu {agency.retention_years} năm")
     if show:
         tickets = services.past_retention()
         click.echo(f"Hồ sơ đóng từ {services.retention_limit():%d/%m/%Y} trở về trước: {len(tickets)}")
         for ticket in tickets:
             click.echo(f"  {ticket.display_number or ticket.id}\t{ticket.closed_on:%d/%m/%Y}\t{ticket.requesting_unit.name}")
-    if archive:
-        archived, failed = services.archive_past_retention(out)
-        for folder in archived:
-            click.echo(f"Đã lưu trữ và xóa: {folder}")
-        for label, reason in failed:
-            click.echo(f"KHÔNG lưu trữ được {label} (hồ sơ vẫn giữ trong CSDL): {reason}", err=True)
-        if failed:
-            raise SystemExit(1)
+    if not archive:
+        return 0
+    archived, failed = services.archive_past_retention(Path(out) / agency.code)
+    for folder in archived:
+        click.echo(f"Đã lưu trữ và xóa: {folder}")
+    for label, reason in failed:
+        click.echo(f"KHÔNG lưu trữ được {label} (hồ sơ vẫn giữ trong CSDL): {reason}", err=True)
+    return len(failed)
 
 
 @qms.group("agency", help="Các cơ quan của hệ thống (quản trị nền tảng): liệt kê, tạo, ngừng / mở lại hoạt động.")

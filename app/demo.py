@@ -10,9 +10,9 @@ from app.organisation import roles
 from app.organisation.models import QmsUser, Unit
 from app.organisation.services import ensure_agency
 from app.tenancy import ALL, NONE, agency_scope
-from app.objectives.demo import load_objective_demo
-from app.reviews.demo import load_review_demo
-from app.tickets.demo import load_ticket_demo
+from app.objectives import demo as objective_demo
+from app.reviews import demo as review_demo
+from app.tickets import demo as ticket_demo
 
 DEMO_PASSWORD = "CamLam@2026"
 
@@ -70,14 +70,21 @@ def load_demo() -> list[tuple[str, str]]:
     where missing; return (username, role) of every demo login."""
     with agency_scope(ensure_agency("CAMLAM").id):
         _load_people(UNITS, USERS, "camlam.example.vn")
-        load_ticket_demo()
-        load_objective_demo()
-        load_review_demo()
+        _load_records(ticket_demo.CAM_LAM, objective_demo.CAM_LAM, review_demo.CAM_LAM)
     with agency_scope(ensure_agency("CAMHIEP", **COMMUNE).id):
         _load_people(COMMUNE_UNITS, COMMUNE_USERS, "camhiep.example.vn")
+        _load_records(ticket_demo.CAM_HIEP, objective_demo.CAM_HIEP, review_demo.CAM_HIEP)
     with agency_scope(NONE):
         _load_people([], PLATFORM_USERS, "khanhhoa.example.vn")
     return [(u[0], str(roles.role_label(u[1]))) for u in USERS + COMMUNE_USERS + PLATFORM_USERS]
+
+
+def _load_records(tickets, objectives, reviews) -> None:
+    """The current agency's NCs and tickets, objective plans and reviews (each kind only when
+    the agency has none yet)."""
+    ticket_demo.load_ticket_demo(tickets)
+    objective_demo.load_objective_demo(objectives)
+    review_demo.load_review_demo(reviews)
 
 
 def _load_people(unit_rows, user_rows, mail_domain) -> None:

@@ -117,12 +117,19 @@ def current_agency_id() -> int | None:
 
 
 def _condition(scope):
+    from flask_appbuilder.security.sqla.models import User
+
     from app.organisation.models import Agency
 
+    # FAB's own User class (a group's users, a role's users, FAB's forms) loads the people of
+    # every agency too (app.organisation.models maps its agency column), so it takes the
+    # condition as well; QmsUser, a subclass of both, gets the same condition twice.
     if scope == NONE:
-        return [with_loader_criteria(AgencyOwned, lambda cls: cls.agency_id.is_(None), include_aliases=True)]
+        return [with_loader_criteria(AgencyOwned, lambda cls: cls.agency_id.is_(None), include_aliases=True),
+                with_loader_criteria(User, lambda cls: cls.agency_id.is_(None), include_aliases=True)]
     return [
         with_loader_criteria(AgencyOwned, lambda cls: cls.agency_id == scope, include_aliases=True),
+        with_loader_criteria(User, lambda cls: cls.agency_id == scope, include_aliases=True),
         with_loader_criteria(Agency, lambda cls: cls.id == scope, include_aliases=True),
     ]
 

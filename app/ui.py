@@ -2,7 +2,7 @@
 import datetime
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
-from flask_appbuilder import ModelView
+from flask_appbuilder import ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Boolean, Date, DateTime, UniqueConstraint
@@ -104,7 +104,31 @@ def native_date_fields(model, labels: dict) -> dict:
     return fields
 
 
-class QmsModelView(VietnameseDisplayMixin, ModelView):
+class RecordActions:
+    """FAB's generic record routes, answering 404 where FAB would fail with a 500.
+
+    - The single-record action (/action/<name>/<pk>): a record no one has, or another
+      agency's (the query layer hides it), or an action the view does not declare, answers
+      404 as the record's page does (FAB would run the action with no record).
+    - FAB's file-column download (/download/<filename>) serves a file of one folder shared by
+      the whole installation, by its name: no model has a file column (evidence files are kept
+      in the database, each in its agency, and served by the record's own route), so there
+      is nothing to serve here, to anyone.
+    """
+
+    @expose("/download/<string:filename>")
+    def download(self, filename):
+        return render_error(404)
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        if request.method == "POST" and (name not in self.actions or self.datamodel.get(
+                self._deserialize_pk_if_composite(pk), self._base_filters) is None):
+            return render_error(404)
+        return super().action(name, pk)
+
+
+class QmsModelView(RecordActions, VietnameseDisplayMixin, ModelView):
     """Base of our CRUD views: Vietnamese display, native date inputs, and after a save the
     saved record's page (FAB goes back through its page history, which may be anywhere)."""
 

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/binder.py   (uses a temporary SQLite database with the demo)
 The demo's tickets are copied, numbers and all, into a year of their own until there are 100
-of them; `flask qms report tickets --year …` then makes their binder, and the bench prints
+of them; `flask qms report tickets --agency CAMLAM --year …` then makes their binder, and the bench prints
 the seconds it took (query, forms, cover and contents, page numbers, file written).
 """
 import datetime
@@ -27,7 +27,7 @@ def main(rounds: int = 3) -> None:
     timings = []
     for _ in range(rounds):
         start = time.perf_counter()
-        result = app.test_cli_runner().invoke(args=["qms", "report", "tickets", "--year", str(YEAR), "--out", out])
+        result = app.test_cli_runner().invoke(args=["qms", "report", "tickets", "--agency", "CAMLAM", "--year", str(YEAR), "--out", out])
         timings.append(time.perf_counter() - start)
         assert result.exit_code == 0, result.output
     info = subprocess.run(["pdfinfo", out], capture_output=True, text=True).stdout

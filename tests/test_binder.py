@@ -221,7 +221,8 @@ def test_command_line_binder(app, tmp_path, thirty):
     assert "không cần tài khoản" in help_text and "mọi phiếu của cơ quan" in help_text
 
     out = tmp_path / "binder.pdf"
-    result = runner.invoke(args=["qms", "report", "tickets", "--year", str(year), "--state", "declined",
+    result = runner.invoke(args=["qms", "report", "tickets", "--agency", "CAMLAM", "--year", str(year),
+                                 "--state", "declined",
                                  "--unit", "KTHT", "--out", str(out)])
     assert result.exit_code == 0, result.output
     with demo_agency(app):
@@ -235,10 +236,11 @@ def test_command_line_binder(app, tmp_path, thirty):
             "đơn vị đề nghị hoặc thực hiện: Phòng Kinh tế và Hạ tầng") in " ".join(pages[0].split())
     assert len(contents_rows(pages)) == count
 
-    unknown = runner.invoke(args=["qms", "report", "tickets", "--year", str(year), "--unit", "KHONG",
-                                  "--out", str(tmp_path / "x.pdf")])
+    unknown = runner.invoke(args=["qms", "report", "tickets", "--agency", "CAMLAM", "--year", str(year),
+                                  "--unit", "KHONG", "--out", str(tmp_path / "x.pdf")])
     assert unknown.exit_code == 1 and "Không có đơn vị mã KHONG" in unknown.output
-    empty = runner.invoke(args=["qms", "report", "tickets", "--year", "1999", "--out", str(tmp_path / "y.pdf")])
+    empty = runner.invoke(args=["qms", "report", "tickets", "--agency", "CAMLAM", "--year", "1999",
+                                "--out", str(tmp_path / "y.pdf")])
     assert empty.exit_code == 1 and "Không có phiếu nào" in empty.output and "Traceback" not in empty.output
     assert not (tmp_path / "y.pdf").exists()
 

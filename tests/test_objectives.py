@@ -231,11 +231,12 @@ def test_pages_refuse_bad_rows_without_losing_text(new_plan, client_as_user):
 def test_cli_writes_the_report(app, tmp_path):
     out = tmp_path / "bao-cao.pdf"
     result = app.test_cli_runner().invoke(args=[
-        "qms", "report", "objectives", "--year", str(LAST_DEMO_YEAR), "--unit", "KTHT", "--out", str(out)])
+        "qms", "report", "objectives", "--agency", "CAMLAM", "--year", str(LAST_DEMO_YEAR), "--unit", "KTHT",
+        "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "BÁO CÁO THỰC HIỆN MỤC TIÊU CHẤT LƯỢNG" in _pdf_text(out.read_bytes())
     missing = app.test_cli_runner().invoke(args=[
-        "qms", "report", "objectives", "--year", "1999", "--out", str(tmp_path / "x.pdf")])
+        "qms", "report", "objectives", "--agency", "CAMLAM", "--year", "1999", "--out", str(tmp_path / "x.pdf")])
     assert missing.exit_code != 0 and "Chưa có kế hoạch" in missing.output
 
 

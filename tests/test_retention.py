@@ -157,7 +157,7 @@ def test_archive_round_trip(old_ticket, db, tmp_path, app):
     history = [e.name for e in old_ticket.events]
     assert old_ticket in services.past_retention()
     runner = app.test_cli_runner()
-    listed = runner.invoke(args=["qms", "retention", "--list"])
+    listed = runner.invoke(args=["qms", "retention", "--agency", "CAMLAM", "--list"])
     assert number in listed.output
     archived, failed = services.archive_past_retention(tmp_path)
     assert failed == [] and len(archived) >= 1
@@ -192,7 +192,7 @@ def test_a_declined_ticket_reaches_retention_after_its_period(make_ticket, db, u
     db.session.commit()
     ticket_id, number = ticket.id, ticket.display_number
     assert ticket in services.past_retention()
-    assert number in app.test_cli_runner().invoke(args=["qms", "retention", "--list"]).output
+    assert number in app.test_cli_runner().invoke(args=["qms", "retention", "--agency", "CAMLAM", "--list"]).output
     archived, failed = services.archive_past_retention(tmp_path)
     assert failed == []
     folder = next(f for f in archived if f.name.endswith(f"id{ticket_id}"))

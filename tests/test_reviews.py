@@ -182,12 +182,13 @@ def test_cli_reports(app, db, tmp_path):
     meeting = db.session.query(Review).filter_by(form="meeting").first()
     runner = app.test_cli_runner()
     out = tmp_path / "bb.pdf"
-    result = runner.invoke(args=["qms", "report", "review", "--id", str(meeting.id), "--out", str(out)])
+    result = runner.invoke(args=["qms", "report", "review", "--agency", "CAMLAM", "--id", str(meeting.id),
+                                 "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "BIÊN BẢN" in _pdf_text(out.read_bytes())
     annual = tmp_path / "annual.pdf"
-    result = runner.invoke(args=["qms", "report", "annual", "--year", str(datetime.date.today().year),
-                                 "--out", str(annual)])
+    result = runner.invoke(args=["qms", "report", "annual", "--agency", "CAMLAM",
+                                 "--year", str(datetime.date.today().year), "--out", str(annual)])
     assert result.exit_code == 0, result.output
     text = _pdf_text(annual.read_bytes())
     assert "Sự không phù hợp và hành động khắc phục" in text and "Số phiếu đã mở" in text

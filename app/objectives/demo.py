@@ -1,6 +1,8 @@
-"""Demo objective plans and reports: last year's approved (some objectives missed) and
-this year's drafts, for the agency and three units. Loaded once, on a database without plans."""
+"""Demo objective plans and reports. UBND huyện Cam Lâm: last year's approved (some
+objectives missed) and this year's drafts, for the agency and three units; UBND xã Cam Hiệp:
+this year's approved agency plan. Loaded once per agency, when it has no plans yet."""
 import datetime
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
@@ -44,32 +46,59 @@ DRAFTERS = {None: "thuky.iso", "KTHT": "canbo.ktht", "TNMT": "canbo.tnmt", "BPMC
 APPROVERS = {None: "chutich", "KTHT": "truongphong.ktht", "TNMT": "truongphong.tnmt", "BPMC": "admin"}
 
 
+@dataclass(frozen=True)
+class ObjectiveDemo:
+    """One demo agency's plans: the objectives of each owner (None: the agency), who drafts
+    and who approves them, and which years are there — (years before this one, approved,
+    with its report)."""
+
+    objectives: dict
+    drafters: dict
+    approvers: dict
+    years: tuple[tuple[int, bool, bool], ...]
+    late: tuple = ()  # owners whose plan was approved after 30/01
+
+
+CAM_LAM = ObjectiveDemo(OBJECTIVES, DRAFTERS, APPROVERS, years=((1, True, True), (0, False, False)), late=("TNMT",))
+CAM_HIEP = ObjectiveDemo(
+    objectives={None: [
+        ("Giải quyết hồ sơ TTHC của xã đúng hạn", "Tỷ lệ hồ sơ trả đúng hạn / tổng số hồ sơ đã giải quyết",
+         "ge", "98 %", "Trung tâm Phục vụ hành chính công xã theo dõi hằng tháng", ""),
+        ("Sự hài lòng của người dân xã", "Khảo sát mức độ hài lòng hằng quý", "ge", "90 %",
+         "Văn phòng HĐND và UBND xã tổ chức khảo sát", ""),
+        ("Không để hồ sơ phải bổ sung quá một lần", "Số hồ sơ bị yêu cầu bổ sung từ lần thứ hai", "le", "0 hồ sơ",
+         "Công chức tiếp nhận hướng dẫn một lần, đầy đủ", ""),
+    ]},
+    drafters={None: "xa.thuky"}, approvers={None: "xa.chutich"}, years=((0, True, False),),
+)
+
+
 def _user(username):
     return db.session.scalar(select(QmsUser).where(QmsUser.username == username))
 
 
-def _plan(year: int, code, approved: bool, late: bool = False) -> ObjectivePlan:
+def _plan(demo: ObjectiveDemo, year: int, code, approved: bool) -> ObjectivePlan:
     unit = db.session.scalar(select(Unit).where(Unit.code == code)) if code else None
-    drafter = _user(DRAFTERS[code])
+    drafter = _user(demo.drafters[code])
     plan = services.create_plan(drafter, year, unit.id if unit else None)
-    for objective, method, kind, target, measures, _ in OBJECTIVES[code]:
+    for objective, method, kind, target, measures, _ in demo.objectives[code]:
         services.save_row(drafter, plan.id, {
             "objective": objective, "measurement_method": method, "target_kind": kind, "target": target,
             "measures": measures, "start_date": datetime.date(year, 1, 1), "end_date": datetime.date(year, 12, 31),
         })
     if approved:
         services.apply_transition(drafter, plan, "submit", {})
-        services.apply_transition(_user(APPROVERS[code]), plan, "approve", {})
+        services.apply_transition(_user(demo.approvers[code]), plan, "approve", {})
         plan.submitted_on = datetime.date(year, 1, 15)
-        plan.approved_on = datetime.date(year, 2, 12) if late else datetime.date(year, 1, 25)
+        plan.approved_on = datetime.date(year, 2, 12) if code in demo.late else datetime.date(year, 1, 25)
         db.session.commit()
     return plan
 
 
-def _report(plan: ObjectivePlan, code) -> None:
-    drafter = _user(DRAFTERS[code])
+def _report(demo: ObjectiveDemo, plan: ObjectivePlan, code) -> None:
+    drafter = _user(demo.drafters[code])
     report = services.create_report(drafter, plan.id)
-    for row, (_, _, kind, _, _, actual) in zip(report.rows, OBJECTIVES[code]):
+    for row, (_, _, kind, _, _, actual) in zip(report.rows, demo.objectives[code]):
         raw = {"actual": actual}
         if kind == "text":
             raw["achieved"] = "yes"
@@ -80,17 +109,19 @@ def _report(plan: ObjectivePlan, code) -> None:
                        direction="Bổ sung nhân lực thời vụ; theo dõi tiến độ hằng tuần.")
         services.save_report_row(drafter, report.id, row.id, raw)
     services.apply_transition(drafter, report, "submit", {})
-    services.apply_transition(_user(APPROVERS[code]), report, "approve", {})
+    services.apply_transition(_user(demo.approvers[code]), report, "approve", {})
     report.submitted_on = datetime.date(plan.year, 12, 18)
     report.approved_on = datetime.date(plan.year, 12, 22)
     db.session.commit()
 
 
-def load_objective_demo() -> None:
+def load_objective_demo(demo: ObjectiveDemo) -> None:
+    """The current agency's demo plans, unless it has some already."""
     if db.session.scalar(select(func.count(ObjectivePlan.id))):
         return
     this_year = datetime.date.today().year
-    for code in OBJECTIVES:
-        plan = _plan(this_year - 1, code, approved=True, late=code == "TNMT")
-        _report(plan, code)
-        _plan(this_year, code, approved=False)
+    for code in demo.objectives:
+        for years_back, approved, reported in demo.years:
+            plan = _plan(demo, this_year - years_back, code, approved)
+            if reported:
+                _report(demo, plan, code)

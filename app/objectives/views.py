@@ -197,8 +197,8 @@ class ObjectivePlanView(QmsModelView):
     @has_access
     @permission_name("edit_rows")
     def save_report_row(self, pk, row_id):
-        plan = services.get_plan(pk)
         try:
+            plan = services.get_plan(pk)
             if plan.report is None:
                 raise services.NotFound(gettext("Report not found."))
             services.save_report_row(g.user, plan.report.id, row_id, request.form.to_dict())

@@ -80,6 +80,12 @@ class QmsUser(AgencyOwned, User):
         return self.get_full_name()
 
 
+# FAB's own User class maps the same table without the agency: its relationships (a group's
+# users, a role's users) and FAB's forms load people through it. Mapped here, the agency
+# column lets the query layer (app.tenancy) limit those people to the agency too.
+User.__mapper__.add_property("agency_id", User.__table__.c.agency_id)
+
+
 @event.listens_for(Group, "mapper_configured")
 def _groups_hold_qms_users(mapper, cls) -> None:
     """FAB's Group.users expects FAB's own User class and refuses our QmsUser at flush (the

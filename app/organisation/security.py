@@ -11,7 +11,7 @@ from wtforms import validators
 
 from app.organisation import roles
 from app.organisation.models import QmsUser
-from app.ui import QmsInterface, VietnameseDisplayMixin
+from app.ui import QmsInterface, RecordActions, VietnameseDisplayMixin
 
 
 def _role_query():
@@ -39,7 +39,7 @@ def _format_roles(user_roles) -> str:
     return ", ".join(roles.role_label(r.name) for r in user_roles)
 
 
-class QmsUserDBModelView(VietnameseDisplayMixin, UserDBModelView):
+class QmsUserDBModelView(RecordActions, VietnameseDisplayMixin, UserDBModelView):
     """User admin with unit and position; roles shown by their Vietnamese labels."""
 
     label_columns = {
@@ -81,7 +81,7 @@ class QmsUserDBModelView(VietnameseDisplayMixin, UserDBModelView):
     formatters_columns = {"roles": _format_roles}
 
 
-class QmsRoleModelView(VietnameseDisplayMixin, RoleModelView):
+class QmsRoleModelView(RecordActions, VietnameseDisplayMixin, RoleModelView):
     """Roles listed by their Vietnamese label; the stable name stays in code.
 
     Read-only for everyone: a role's permissions are shared by every agency and are
@@ -102,7 +102,7 @@ class QmsRoleModelView(VietnameseDisplayMixin, RoleModelView):
         abort(403)
 
 
-class QmsGroupModelView(VietnameseDisplayMixin, UserGroupModelView):
+class QmsGroupModelView(RecordActions, VietnameseDisplayMixin, UserGroupModelView):
     """FAB's groups belong to the whole installation (members of any agency, any role):
     read-only, and given to nobody (roles.GLOBAL_GROUPS), so no agency's administrator can
     give roles through them."""
@@ -155,6 +155,13 @@ class QmsSecurityManager(SecurityManager):
                     and not person.agency.active and check_password_hash(person.password, password)):
                 g.login_refusal = AGENCY_INACTIVE
         return user
+
+    def reset_password(self, userid, password):
+        """An administrator's reset of someone's password (/resetpassword/form?pk=…): a person
+        of another agency is not found by the query layer, and answers 404 like anyone missing."""
+        if self.get_user_by_id(userid) is None:
+            abort(404)
+        super().reset_password(userid, password)
 
     def load_user(self, pk):
         """The session user's look-up runs before the agency scope is known (it decides it)."""

@@ -1,10 +1,12 @@
 """Demo nonconformities and tickets: a living system for demos, training and tests.
 
 Tickets are walked through the real workflow (services.apply_transition) by the demo
-users, so their history is what a user would have produced. Loaded once, on a database
-without nonconformities or tickets.
+users, so their history is what a user would have produced. Loaded once per agency, in the
+agency's scope, when it has no nonconformities or tickets yet. One `TicketDemo` per demo
+agency says what it holds: its categories, NCs, tickets and the people who act on them.
 """
 import datetime
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
@@ -56,6 +58,92 @@ NONCONFORMITIES = [
 ]
 
 
+# creator, unit, kind, source, description, days ago, where its walk stops (None: a draft),
+# and how it ends ("pass"; "long": due far ahead; "fail": found not effective)
+TICKETS = [
+    ("canbo.ktht", "KTHT", "corrective", "nonconforming_activity", "Giấy phép xây dựng ghi sai tên chủ đầu tư.", 3, None),
+    ("canbo.tnmt", "TNMT", "preventive", "lessons_learned", "Đề xuất số hóa sổ theo dõi hồ sơ đất đai.", 2, None),
+    ("canbo.ktht", "KTHT", "corrective", "feedback", "Công dân phản ánh hồ sơ bị yêu cầu bổ sung nhiều lần.", 6, "submit"),
+    ("canbo.tnmt", "TNMT", "corrective", "nonconforming_activity", "Trích lục thửa đất sai diện tích.", 7, "submit"),
+    ("canbo.ktht", "KTHT", "preventive", "other", "Đề xuất mua thêm máy scan.", 20, "decline"),
+    ("danhgia", "TNMT", "corrective", "internal_audit", "Đánh giá nội bộ: hồ sơ lưu chưa được scan đầy đủ.", 12, "forward"),
+    ("canbo.ktht", "KTHT", "corrective", "internal_audit", "Hồ sơ thiếu phiếu kiểm soát quá trình.", 14, "present"),
+    ("canbo.tnmt", "TNMT", "corrective", "nonconforming_activity", "Hồ sơ đăng ký biến động thiếu tờ khai thuế.", 25, "assign"),
+    ("canbo.ktht", "KTHT", "preventive", "risk_analysis", "Rủi ro mất dữ liệu khi máy chủ một cửa hỏng.", 27, "assign"),
+    ("canbo.tnmt", "TNMT", "corrective", "feedback", "Chậm trả lời đơn kiến nghị của công dân.", 30, "propose"),
+    ("canbo.ktht", "KTHT", "corrective", "process_results", "Tỷ lệ hồ sơ đúng hạn quý III chỉ đạt 92%.", 33, "propose"),
+    ("canbo.ktht", "KTHT", "corrective", "nonconforming_activity", "Sai địa chỉ công trình trên giấy phép.", 40, "approve"),
+    ("canbo.tnmt", "TNMT", "corrective", "data_analysis", "8% hồ sơ chưa đồng bộ lên cổng dịch vụ công.", 42, "approve", "long"),
+    ("canbo.ktht", "KTHT", "preventive", "qms_records", "Chuẩn hóa biểu mẫu sổ theo dõi hồ sơ.", 50, "approve", "long"),
+    ("canbo.tnmt", "TNMT", "corrective", "nonconforming_activity", "Hồ sơ cấp giấy chứng nhận trả trễ 5 ngày.", 55, "approve"),
+    ("canbo.ktht", "KTHT", "corrective", "feedback", "Phiếu hẹn ghi sai số điện thoại liên hệ.", 58, "report_done"),
+    ("canbo.tnmt", "TNMT", "corrective", "internal_audit", "Chưa lập danh mục hồ sơ lưu trữ năm.", 60, "report_done"),
+    ("canbo.ktht", "KTHT", "corrective", "nonconforming_activity", "Thiếu bản vẽ mặt bằng khi tiếp nhận hồ sơ.", 70, "verify"),
+    ("canbo.tnmt", "TNMT", "corrective", "feedback", "Cán bộ hướng dẫn thủ tục chưa rõ ràng.", 80, "close"),
+    ("canbo.ktht", "KTHT", "preventive", "lessons_learned", "Lập danh sách kiểm tra hồ sơ xây dựng.", 85, "close"),
+    ("canbo.tnmt", "TNMT", "corrective", "nonconforming_activity", "Hồ sơ tách thửa trả trễ nhiều lần.", 90, "verify", "fail"),
+]
+
+
+@dataclass(frozen=True)
+class TicketDemo:
+    """What one demo agency holds: its list of NC contents, its NCs and tickets (as above),
+    and who acts on them."""
+
+    categories: list[str]
+    nonconformities: list[tuple]
+    tickets: list[tuple]
+    staff: dict[str, str]  # unit code → the unit's demo staff member (records NCs, implements)
+    heads: dict[str, str]  # unit code → its head (decides dispositions, forwards, declines)
+    recorder: str  # records the NCs of units with no demo staff
+    secretary: str
+    leader: str
+    top_leader: str
+    overdue: int | None = None  # index of a ticket made overdue (5 days past due)
+    late: int | None = None  # index of a long action approved 45 days ago with no progress report
+    links: list[tuple[int, int]] = field(default_factory=list)  # (NC index, ticket index)
+
+
+CAM_LAM = TicketDemo(
+    categories=CATEGORIES, nonconformities=NONCONFORMITIES, tickets=TICKETS,
+    staff={"KTHT": "canbo.ktht", "TNMT": "canbo.tnmt"},
+    heads={"KTHT": "truongphong.ktht", "TNMT": "truongphong.tnmt"},
+    recorder="danhgia", secretary="thuky.iso", leader="truongban.iso", top_leader="chutich",
+    overdue=14, late=12, links=[(7, 0), (11, 7), (6, 6)],
+)
+
+# UBND xã Cam Hiệp: a commune's few records, every state of a ticket's path present once.
+CAM_HIEP = TicketDemo(
+    categories=[
+        "Trả kết quả TTHC trễ hạn",
+        "Hồ sơ tiếp nhận thiếu thành phần",
+        "Sai sót thông tin trên giấy tờ trả cho công dân",
+        "Phản ánh về thái độ phục vụ",
+    ],
+    nonconformities=[
+        ("PVHCC", 0, 40, "nonconforming_activity", "Hồ sơ chứng thực chữ ký tại Trung tâm PVHCC xã trả trễ 1 ngày.", "repair"),
+        ("PVHCC", 1, 28, "feedback", "Công dân phản ánh hồ sơ đăng ký kết hôn bị đòi giấy tờ ngoài danh mục.", "rework"),
+        ("KT", 2, 21, "nonconforming_activity", "Xác nhận nguồn gốc đất ghi sai số thửa của hộ ông Lê Văn Sáu.", "repair"),
+        ("KT", 0, 14, "process_monitoring", "Hồ sơ hỗ trợ sản xuất nông nghiệp xã trả trễ 3 ngày.", None),
+        ("VHXH", 3, 9, "feedback", "Phản ánh qua nhóm Zalo của xã về thái độ tiếp dân.", "accept"),
+        ("VP", 1, 4, "internal_audit", "Đánh giá nội bộ xã: sổ văn bản đến thiếu ngày chuyển xử lý.", None),
+    ],
+    tickets=[
+        ("xa.canbo", "KT", "corrective", "nonconforming_activity", "Xác nhận nguồn gốc đất của xã ghi sai số thửa.", 2, None),
+        ("xa.canbo", "KT", "corrective", "feedback", "Người dân Cam Hiệp phản ánh hồ sơ hỗ trợ nông nghiệp chậm.", 5, "submit"),
+        ("xa.canbo", "KT", "preventive", "risk_analysis",
+         "Rủi ro thất lạc hồ sơ giấy khi chuyển từ Trung tâm PVHCC xã về Phòng Kinh tế.", 12, "forward"),
+        ("xa.canbo", "KT", "corrective", "process_monitoring", "Hồ sơ hỗ trợ sản xuất nông nghiệp xã trả trễ nhiều lần.", 20, "assign"),
+        ("xa.canbo", "KT", "corrective", "internal_audit",
+         "Đánh giá nội bộ xã: Phòng Kinh tế thiếu phiếu kiểm soát quá trình.", 35, "approve"),
+        ("xa.canbo", "KT", "preventive", "lessons_learned", "Lập danh mục kiểm tra hồ sơ đất đai cấp xã.", 60, "close"),
+    ],
+    staff={"KT": "xa.canbo"}, heads={"KT": "xa.truongphong"},
+    recorder="xa.admin", secretary="xa.thuky", leader="xa.truongban", top_leader="xa.chutich",
+    links=[(2, 0), (3, 3)],
+)
+
+
 def _user(username: str) -> QmsUser:
     return db.session.scalar(select(QmsUser).where(QmsUser.username == username))
 
@@ -84,25 +172,32 @@ def _walk(ticket: Ticket, steps: list[tuple]) -> Ticket:
     return ticket
 
 
-def _steps(unit_head, assignee_unit, assignee, stop_after: str, result="pass"):
-    """The standard path, cut after `stop_after`."""
+def _steps(demo: TicketDemo, unit_code: str, stop_after: str | None, result="pass"):
+    """The standard path of a ticket of `unit_code`, taken by the unit's staff and head and
+    the agency's Ban ISO and top leader, cut after `stop_after` ("decline": the head
+    declines it once submitted)."""
+    if stop_after is None:
+        return []
     soon = (services.today() + datetime.timedelta(days=20)).isoformat()
     later = (services.today() + datetime.timedelta(days=75)).isoformat()
-    unit = _unit(assignee_unit)
+    unit, head, assignee = _unit(unit_code), demo.heads[unit_code], demo.staff[unit_code]
+    if stop_after == "decline":
+        return [(None, "submit", {}),
+                (head, "decline", {"reason": "Đã có kế hoạch mua sắm năm sau, không cần HĐKP."})]
     path = [
         ("submit", None, {}),  # by whoever opened the ticket
-        ("forward", unit_head, {"signs": ["recurring"], "comment": "Đề nghị Ban ISO xem xét."}),
-        ("present", "thuky.iso", {"note": "Thư ký ISO đã tổng hợp, trình Trưởng ban ISO phân công."}),
-        ("assign", "truongban.iso", {"assignee_unit": unit.id, "assignee": _user(assignee).id}),
+        ("forward", head, {"signs": ["recurring"], "comment": "Đề nghị Ban ISO xem xét."}),
+        ("present", demo.secretary, {"note": "Thư ký ISO đã tổng hợp, trình Trưởng ban ISO phân công."}),
+        ("assign", demo.leader, {"assignee_unit": unit.id, "assignee": _user(assignee).id}),
         ("propose", assignee, {"cause": "Chưa có bước kiểm tra chéo trước khi trả kết quả.",
                                "measures": "Bổ sung bước kiểm tra chéo; tập huấn lại cán bộ.",
                                "completion_date": soon}),
-        ("approve", "truongban.iso", {"implementing_unit": unit.id, "implementer": _user(assignee).id,
-                                      "due_date": later if result == "long" else soon}),
+        ("approve", demo.leader, {"implementing_unit": unit.id, "implementer": _user(assignee).id,
+                                  "due_date": later if result == "long" else soon}),
         ("report_done", assignee, {"result_summary": "Đã ban hành quy định kiểm tra chéo và tập huấn ngày 10."}),
-        ("verify", "chutich", {"result": "pass" if result in ("pass", "long") else result,
-                               "verified_on": services.today().isoformat()}),
-        ("close", "thuky.iso", {"evidence": "Quy định số 15/QĐ-UBND; danh sách tập huấn; sổ theo dõi."}),
+        ("verify", demo.top_leader, {"result": "pass" if result in ("pass", "long") else result,
+                                     "verified_on": services.today().isoformat()}),
+        ("close", demo.secretary, {"evidence": "Quy định số 15/QĐ-UBND; danh sách tập huấn; sổ theo dõi."}),
     ]
     steps = []
     for name, who, fields in path:
@@ -112,20 +207,20 @@ def _steps(unit_head, assignee_unit, assignee, stop_after: str, result="pass"):
     return steps
 
 
-def load_ticket_demo() -> None:
+def load_ticket_demo(demo: TicketDemo) -> None:
+    """The current agency's demo NCs and tickets, unless it has some already."""
     if db.session.scalar(select(func.count(Ticket.id))) or db.session.scalar(select(func.count(Nonconformity.id))):
         return
     categories = []
-    for name in CATEGORIES:
+    for name in demo.categories:
         category = db.session.scalar(select(NcCategory).where(NcCategory.name == name))
         if category is None:
             category = NcCategory(name=name, active=True)
             db.session.add(category)
         categories.append(category)
     db.session.flush()
-    heads = {"KTHT": "truongphong.ktht", "TNMT": "truongphong.tnmt"}
-    for unit_code, category, days_ago, source, description, disposition in NONCONFORMITIES:
-        reporter = _user({"KTHT": "canbo.ktht", "TNMT": "canbo.tnmt"}.get(unit_code, "danhgia"))
+    for unit_code, category, days_ago, source, description, disposition in demo.nonconformities:
+        reporter = _user(demo.staff.get(unit_code, demo.recorder))
         nc = Nonconformity(
             unit_id=_unit(unit_code).id, category_id=categories[category].id, source=source,
             detected_on=services.today() - datetime.timedelta(days=days_ago), description=description,
@@ -133,70 +228,25 @@ def load_ticket_demo() -> None:
             correction_done=disposition is not None, correction_checked=disposition is not None,
             disposition=disposition,
         )
-        if disposition and unit_code in heads:
-            nc.disposition_by_id = _user(heads[unit_code]).id
+        if disposition and unit_code in demo.heads:
+            nc.disposition_by_id = _user(demo.heads[unit_code]).id
             nc.disposition_on = nc.detected_on
         db.session.add(nc)
     db.session.commit()
 
-    staff_ktht, staff_tnmt, auditor = _user("canbo.ktht"), _user("canbo.tnmt"), _user("danhgia")
-    plan = [
-        # (creator, unit, kind, source, description, days ago, walk)
-        (staff_ktht, "KTHT", "corrective", "nonconforming_activity", "Giấy phép xây dựng ghi sai tên chủ đầu tư.", 3, []),
-        (staff_tnmt, "TNMT", "preventive", "lessons_learned", "Đề xuất số hóa sổ theo dõi hồ sơ đất đai.", 2, []),
-        (staff_ktht, "KTHT", "corrective", "feedback", "Công dân phản ánh hồ sơ bị yêu cầu bổ sung nhiều lần.", 6,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "submit")),
-        (staff_tnmt, "TNMT", "corrective", "nonconforming_activity", "Trích lục thửa đất sai diện tích.", 7,
-         _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "submit")),
-        (staff_ktht, "KTHT", "preventive", "other", "Đề xuất mua thêm máy scan.", 20,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "submit")
-         + [("truongphong.ktht", "decline", {"reason": "Đã có kế hoạch mua sắm năm sau, không cần HĐKP."})]),
-        (auditor, "TNMT", "corrective", "internal_audit", "Đánh giá nội bộ: hồ sơ lưu chưa được scan đầy đủ.", 12,
-         _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "forward")),
-        (staff_ktht, "KTHT", "corrective", "internal_audit", "Hồ sơ thiếu phiếu kiểm soát quá trình.", 14,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "present")),
-        (staff_tnmt, "TNMT", "corrective", "nonconforming_activity", "Hồ sơ đăng ký biến động thiếu tờ khai thuế.", 25,
-         _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "assign")),
-        (staff_ktht, "KTHT", "preventive", "risk_analysis", "Rủi ro mất dữ liệu khi máy chủ một cửa hỏng.", 27,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "assign")),
-        (staff_tnmt, "TNMT", "corrective", "feedback", "Chậm trả lời đơn kiến nghị của công dân.", 30,
-         _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "propose")),
-        (staff_ktht, "KTHT", "corrective", "process_results", "Tỷ lệ hồ sơ đúng hạn quý III chỉ đạt 92%.", 33,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "propose")),
-        (staff_ktht, "KTHT", "corrective", "nonconforming_activity", "Sai địa chỉ công trình trên giấy phép.", 40,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "approve")),
-        (staff_tnmt, "TNMT", "corrective", "data_analysis", "8% hồ sơ chưa đồng bộ lên cổng dịch vụ công.", 42,
-         _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "approve", result="long")),
-        (staff_ktht, "KTHT", "preventive", "qms_records", "Chuẩn hóa biểu mẫu sổ theo dõi hồ sơ.", 50,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "approve", result="long")),
-        (staff_tnmt, "TNMT", "corrective", "nonconforming_activity", "Hồ sơ cấp giấy chứng nhận trả trễ 5 ngày.", 55,
-         _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "approve")),
-        (staff_ktht, "KTHT", "corrective", "feedback", "Phiếu hẹn ghi sai số điện thoại liên hệ.", 58,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "report_done")),
-        (staff_tnmt, "TNMT", "corrective", "internal_audit", "Chưa lập danh mục hồ sơ lưu trữ năm.", 60,
-         _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "report_done")),
-        (staff_ktht, "KTHT", "corrective", "nonconforming_activity", "Thiếu bản vẽ mặt bằng khi tiếp nhận hồ sơ.", 70,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "verify")),
-        (staff_tnmt, "TNMT", "corrective", "feedback", "Cán bộ hướng dẫn thủ tục chưa rõ ràng.", 80,
-         _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "close")),
-        (staff_ktht, "KTHT", "preventive", "lessons_learned", "Lập danh sách kiểm tra hồ sơ xây dựng.", 85,
-         _steps("truongphong.ktht", "KTHT", "canbo.ktht", "close")),
-        (staff_tnmt, "TNMT", "corrective", "nonconforming_activity", "Hồ sơ tách thửa trả trễ nhiều lần.", 90,
-         _steps("truongphong.tnmt", "TNMT", "canbo.tnmt", "verify", result="fail")),
-    ]
     tickets = []
-    for creator, unit, kind, source, description, days_ago, steps in plan:
-        tickets.append(_walk(_new_ticket(creator, unit, kind, source, description, days_ago), steps))
+    for creator, unit, kind, source, description, days_ago, stop_after, *result in demo.tickets:
+        ticket = _new_ticket(_user(creator), unit, kind, source, description, days_ago)
+        tickets.append(_walk(ticket, _steps(demo, unit, stop_after, *result)))
 
     # Make the follow-up lists meaningful: one action past its due date, one long action
     # approved 45 days ago without a progress report.
-    overdue = tickets[14]
-    overdue.due_date = services.today() - datetime.timedelta(days=5)
-    late = tickets[12]
-    late.approved_on = services.today() - datetime.timedelta(days=45)
+    if demo.overdue is not None:
+        tickets[demo.overdue].due_date = services.today() - datetime.timedelta(days=5)
+    if demo.late is not None:
+        tickets[demo.late].approved_on = services.today() - datetime.timedelta(days=45)
     # Link a few NCs to the tickets that came from them.
     ncs = db.session.scalars(select(Nonconformity).order_by(Nonconformity.id)).all()
-    ncs[7].ticket_id = tickets[0].id
-    ncs[11].ticket_id = tickets[7].id
-    ncs[6].ticket_id = tickets[6].id
+    for nc_index, ticket_index in demo.links:
+        ncs[nc_index].ticket_id = tickets[ticket_index].id
     db.session.commit()
