@@ -173,22 +173,43 @@ def remind_command(on):
 @click.option("--out", type=click.Path(file_okay=False), help="Thư mục lưu trữ (bắt buộc với --archive).")
 @with_appcontext
 def retention_command(show, archive, out):
+    """Each agency's records by its own retention years, each agency's archive in its own
+    folder OUT/CODE."""
+    import os
+
     from app.records import services
 
     if archive and not out:
         raise click.UsageError("--archive cần --out THƯ_MỤC.")
     if not show and not archive:
         show = True
-    if show:
-        tickets = services.past_retention()
-        click.echo(f"Hồ sơ đóng từ {services.retention_limit():%d/%m/%Y} trở về trước: {len(tickets)}")
-        for ticket in tickets:
-            click.echo(f"  {ticket.display_number or ticket.id}\t{ticket.closed_on:%d/%m/%Y}\t{ticket.requesting_unit.name}")
-    if archive:
-        archived, failed = services.archive_past_retention(out)
-        for folder in archived:
-            click.echo(f"Đã lưu trữ và xóa: {folder}")
-        for label, reason in failed:
-            click.echo(f"KHÔNG lưu trữ được {label} (hồ sơ vẫn giữ trong CSDL): {reason}", err=True)
-        if failed:
-            raise SystemExit(1)
+    any_failed = False
+    for agency in _agencies():
+        click.echo(f"== {agency.code} — {agency.agency_name}")
+        if show:
+            tickets = services.past_retention()
+            click.echo(f"Hồ sơ đóng từ {services.retention_limit():%d/%m/%Y} trở về trước: {len(tickets)}")
+            for ticket in tickets:
+                click.echo(f"  {ticket.display_number or ticket.id}\t{ticket.closed_on:%d/%m/%Y}\t{ticket.requesting_unit.name}")
+        if archive:
+            archived, failed = services.archive_past_retention(os.path.join(out, agency.code))
+            for folder in archived:
+                click.echo(f"Đã lưu trữ và xóa: {folder}")
+            for label, reason in failed:
+                click.echo(f"KHÔNG lưu trữ được {label} (hồ sơ vẫn giữ trong CSDL): {reason}", err=True)
+            any_failed = any_failed or bool(failed)
+    if any_failed:
+        raise SystemExit(1)
+
+
+def _agencies():
+    """The agencies a command works on, each in its own scope: the agency it was given (or the
+    caller's scope), else every active agency in turn, so that each agency's settings decide for
+    its own records."""
+    from app.organisation.services import current_agency
+    from app.tenancy import ALL, current_scope, each_agency
+
+    if current_scope() != ALL:
+        yield current_agency()
+        return
+    yield from each_agency()
