@@ -211,6 +211,7 @@ def test_each_agency_numbers_its_own_tickets_minutes_and_notices(app, monkeypatc
 
 
 @postgresql_only
+@pytest.mark.slow
 def test_300_submissions_over_two_agencies_number_each_agency_without_gaps(app):
     """300 drafts of the two demo agencies submitted at once: each agency's numbers of the
     year run on from its last one, unique and without a gap. They go in waves (the app's

@@ -326,5 +326,15 @@ def test_a_single_agency_database_becomes_the_first_agency(tmp_path):
         assert seen["tickets"][0] == 200 and f"{numbered[0]['number']:03d}/{year}" in seen["tickets"][1]
         assert seen["code"] == "CAMLAM" and seen["number"] == counter["last_number"] + 1
         _assert_no_new_operations(url, tmp_path)
+
+        # a second agency fits beside the first: its units' codes and names, unique only per agency
+        # now (setup first: it adds the platform's new roles)
+        for step in (["qms", "setup"], ["qms", "demo"]):
+            result = _flask(step, url, tmp_path)
+            assert result.returncode == 0, result.stderr
+        units = _tables(url)["unit"]
+        [hiep] = [a for a in _tables(url)["agency"] if a["code"] == "CAMHIEP"]
+        assert {"VP"} == {u["code"] for u in units if u["agency_id"] == hiep["id"]} & {
+            u["code"] for u in units if u["agency_id"] == agency["id"]}
     finally:
         drop()
