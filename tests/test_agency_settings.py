@@ -230,7 +230,7 @@ def test_the_retention_command_keeps_each_agencys_records_for_its_own_years(app,
     with demo_agency(app, "CAMLAM"):
         lam_past = _closed("canbo.ktht", "KTHT", 4, 1933)
     output = app.test_cli_runner().invoke(args=["qms", "retention", "--list"], catch_exceptions=False).output
-    sections = dict(part.split("\n", 1) for part in output.split("== ")[1:])
+    sections = dict(part.split("\n", 1) for part in output.split("[")[1:])
     [hiep] = [text for title, text in sections.items() if title.startswith("CAMHIEP")]
     [lam] = [text for title, text in sections.items() if title.startswith("CAMLAM")]
     assert hiep_past in hiep and hiep_kept not in hiep
