@@ -1,4 +1,6 @@
 """Admin work on settings, units and users; role permissions; security settings."""
+import re
+
 import pytest
 
 from app.organisation import roles
@@ -167,7 +169,7 @@ def test_sync_roles_is_idempotent(app, db):
         assert set(before[role]) == perms
     everything = {(pv.permission.name, pv.view_menu.name) for pv in db.session.query(sm.permissionview_model)}
     # all but the platform's own and the installation-wide groups
-    assert set(before[roles.ADMIN]) == everything - roles.PLATFORM_ONLY - roles.GLOBAL_GROUPS
+    assert set(before[roles.ADMIN]) == everything - roles.PLATFORM_ONLY - roles.INSTALLATION_WIDE
 
 
 def test_form_post_without_csrf_token_is_refused(as_admin, db):
@@ -216,3 +218,48 @@ def test_user_list_uses_a_fixed_number_of_queries(as_admin, app, db, count_queri
     for user in extra:
         db.session.delete(db.session.get(QmsUser, user.id))
     db.session.commit()
+
+
+def test_procedure_date_must_be_a_date(as_admin, db):
+    """It is printed on every form and the home page: text that is not dd/mm/yyyy is refused."""
+    from app.organisation import agencies
+    from app.organisation.models import Agency
+
+    settings = db.session.query(Agency).one()
+    data = {c: getattr(settings, c) for c in agencies.LINES}
+    for bad in ("abc", "31/02/2025", "2025-13-45"):
+        response = _form_post(as_admin, f"/settings/edit/{settings.id}", {**data, "procedure_date": bad})
+        assert response.status_code == 200 and "Nhập ngày dạng dd/mm/yyyy" in response.text, bad
+    db.session.expire_all()
+    assert db.session.query(Agency).one().procedure_date == "28/02/2022"
+    assert set(agencies._line_errors({**data, "procedure_date": "abc"})) == {"procedure_date"}
+
+
+def test_roles_page_shows_the_agencys_roles_in_vietnamese(as_admin):
+    page = as_admin.get("/roles/list/").text
+    for label in ("Quản trị hệ thống", "Thư ký ISO", "Lãnh đạo Ban ISO", "Lãnh đạo / Trưởng đơn vị"):
+        assert label in page
+    for hidden in ("PlatformAdmin", "ProvinceInspector", "Quản trị nền tảng", "Sở KHCN", "UserInfoEditView"):
+        assert hidden not in page, hidden
+
+
+@pytest.mark.parametrize("url", ["/permissions/list/", "/viewmenus/list/", "/permissionviews/list/",
+                                 "/userstatschartview/chart/", "/groups/list/"])
+def test_installation_wide_screens_are_nobodys(as_admin, url):
+    """FAB's registries and log-in statistics span every agency and speak English."""
+    assert as_admin.get(url).status_code == 403
+
+
+def test_users_list_shows_no_none(as_admin, db):
+    from app.organisation.models import QmsUser
+
+    user = db.session.query(QmsUser).filter_by(username="canbo.tnmt").one()
+    position, user.position = user.position, None
+    db.session.commit()
+    try:
+        page = as_admin.get("/users/list/?psize_UserDBModelView=100").text
+        cells = re.findall(r"<td[^>]*>\s*None\s*</td>", page)
+        assert cells == []
+    finally:
+        user.position = position
+        db.session.commit()

@@ -380,10 +380,10 @@ def test_admin_holds_every_permission_but_the_platforms(app, db):
     sm = app.appbuilder.sm
     admin = {(pv.permission.name, pv.view_menu.name) for pv in sm.find_role(roles.ADMIN).permissions}
     assert not admin & roles.PLATFORM_ONLY
-    assert not admin & roles.GLOBAL_GROUPS
+    assert not admin & roles.INSTALLATION_WIDE
     assert roles.AGENCY_ADMINISTRATION <= roles.PLATFORM_WORK
     every = {(pv.permission.name, pv.view_menu.name) for pv in db.session.query(sm.permissionview_model)}
-    assert admin == every - roles.PLATFORM_ONLY - roles.GLOBAL_GROUPS
+    assert admin == every - roles.PLATFORM_ONLY - roles.INSTALLATION_WIDE
     assert not any(view == "QmsRoleModelView" and perm not in ("can_list", "can_show") for perm, view in every)
 
 

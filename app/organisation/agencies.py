@@ -5,6 +5,7 @@ Plain functions used by the page (app/organisation/platform.py) and by
 in `agency_scope(ALL)`; refusals are AgencyError with a message for people (and, for a
 form, the message per field).
 """
+import datetime
 import re
 
 from flask import current_app
@@ -102,7 +103,19 @@ def _line_errors(lines: dict) -> dict:
             number = 0
         if not 1 <= number <= 100:
             errors[name] = gettext("Enter a whole number from 1 to 100.")
+    if lines.get("procedure_date") is not None and not is_procedure_date(lines["procedure_date"]):
+        errors["procedure_date"] = gettext("Enter a date as dd/mm/yyyy, e.g. 28/02/2022.")
     return errors
+
+
+def is_procedure_date(text) -> bool:
+    """The procedure's issue date is printed on every form and the home page: a real
+    date written dd/mm/yyyy."""
+    try:
+        datetime.datetime.strptime(str(text).strip(), "%d/%m/%Y")
+    except ValueError:
+        return False
+    return re.fullmatch(r"\d{2}/\d{2}/\d{4}", str(text).strip()) is not None
 
 
 def _clean_lines(lines: dict) -> dict:

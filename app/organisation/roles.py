@@ -146,11 +146,17 @@ AGENCY_ADMINISTRATION = (
 PLATFORM_WORK = _OWN_ACCOUNT | AGENCY_ADMINISTRATION
 # Work above the agencies, held by the platform's people only: an agency's Admin holds every other permission.
 PLATFORM_ONLY = COMPLIANCE_BOARD | AGENCY_ADMINISTRATION
-# FAB's groups are shared by the whole installation (a group gives roles to people of any
-# agency), and roles come from this module: nobody gets the groups page.
-GLOBAL_GROUPS = (
+# FAB's screens of the whole installation, given to nobody: groups (a group gives roles to
+# people of any agency; roles come from this module), the registries of permissions and
+# views (FAB's own English names) and the log-in statistics of every agency's people.
+INSTALLATION_WIDE = (
     _view("QmsGroupModelView", "can_list", "can_show")
-    | _menus("List Groups")
+    | _view("PermissionModelView", "can_list")
+    | _view("ViewMenuModelView", "can_list")
+    | _view("PermissionViewModelView", "can_list")
+    | _view("UserStatsChartView", "can_chart")
+    | _menus("List Groups", "Base Permissions", "Views/Menus", "Permission on Views/Menus",
+             "User's Statistics")
 )
 BAN_ISO = EVERYONE | REVIEW_WORK | AUDIT_RECORDS
 
@@ -165,4 +171,4 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     PLATFORM_ADMIN: PLATFORM_WORK,
 }
 """Admin is not listed: it holds every permission that exists except PLATFORM_ONLY and
-GLOBAL_GROUPS."""
+INSTALLATION_WIDE."""

@@ -1,6 +1,8 @@
 """Security manager: FAB's, with our user model, user views and a permission cache."""
 from flask import abort, flash, g, has_request_context, request, session
 from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.models.sqla.filters import FilterInFunction
+from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView, RoleModelView, UserDBModelView, UserGroupModelView
@@ -78,7 +80,7 @@ class QmsUserDBModelView(RecordActions, VietnameseDisplayMixin, UserDBModelView)
     add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "roles": _roles_field()}
     edit_form_extra_fields = {"roles": _roles_field()}
     validators_columns = {}
-    formatters_columns = {"roles": _format_roles}
+    formatters_columns = {"roles": _format_roles, "position": lambda value: value or ""}
 
 
 class QmsRoleModelView(RecordActions, VietnameseDisplayMixin, RoleModelView):
@@ -96,6 +98,13 @@ class QmsRoleModelView(RecordActions, VietnameseDisplayMixin, RoleModelView):
         "user": _l("User"),
         "groups": _l("Groups"),
     }
+    # The roles an agency works with; the platform's two and FAB's Public are not theirs.
+    base_filters = [["name", FilterInFunction, lambda: roles.AGENCY_ROLES]]
+    list_columns = search_columns = ["name"]
+    show_columns = ["name", "user"]
+    # FAB's role widgets print the stable names and the permissions' English names.
+    list_widget = ListWidget
+    show_widget = ShowWidget
     formatters_columns = {"name": roles.role_label}
 
     def copy_role(self, items):  # FAB's "copy role" action: not offered (read-only)
@@ -104,7 +113,7 @@ class QmsRoleModelView(RecordActions, VietnameseDisplayMixin, RoleModelView):
 
 class QmsGroupModelView(RecordActions, VietnameseDisplayMixin, UserGroupModelView):
     """FAB's groups belong to the whole installation (members of any agency, any role):
-    read-only, and given to nobody (roles.GLOBAL_GROUPS), so no agency's administrator can
+    read-only, and given to nobody (roles.INSTALLATION_WIDE), so no agency's administrator can
     give roles through them."""
 
     base_permissions = ["can_list", "can_show"]

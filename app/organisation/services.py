@@ -63,7 +63,7 @@ def sync_roles() -> dict[str, int]:
         role.permissions = permission_views
         counts[name] = len(permission_views)
     admin = sm.find_role(roles.ADMIN)
-    withheld = roles.PLATFORM_ONLY | roles.GLOBAL_GROUPS
+    withheld = roles.PLATFORM_ONLY | roles.INSTALLATION_WIDE
     admin.permissions = [
         pv for pv in db.session.query(sm.permissionview_model).all()
         if (pv.permission.name, pv.view_menu.name) not in withheld

@@ -1,8 +1,14 @@
-from flask_babel import lazy_gettext as _l
-from wtforms.validators import NumberRange
+from flask_babel import gettext, lazy_gettext as _l
+from wtforms.validators import NumberRange, ValidationError
 
+from app.organisation import agencies
 from app.organisation.models import Agency, Unit
 from app.ui import QmsInterface, QmsModelView
+
+
+def _procedure_date(form, field) -> None:
+    if not agencies.is_procedure_date(field.data):
+        raise ValidationError(gettext("Enter a date as dd/mm/yyyy, e.g. 28/02/2022."))
 
 
 class AgencySettingsView(QmsModelView):
@@ -39,8 +45,9 @@ class AgencySettingsView(QmsModelView):
     show_columns = list(label_columns)
     search_columns = ["agency_name"]
     validators_columns = {
-        name: [NumberRange(min=1, max=100, message=_l("Enter a whole number from 1 to 100."))]
-        for name in ("retention_years", "recurrence_threshold", "report_interval_days", "max_upload_mb")
+        **{name: [NumberRange(min=1, max=100, message=_l("Enter a whole number from 1 to 100."))]
+           for name in agencies.NUMBERS},
+        "procedure_date": [_procedure_date],
     }
 
 
