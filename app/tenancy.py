@@ -98,6 +98,16 @@ def agency_named(code: str):
         yield agency
 
 
+@contextmanager
+def agency_of(record):
+    """Run the block as the agency that owns `record`: a record's document prints its own
+    agency's lines and names its own agency's people, even from a platform command with no
+    agency scope. In a request the record was found in the user's agency: nothing changes."""
+    agency_id = getattr(record, "agency_id", None)
+    with agency_scope(agency_id if agency_id is not None else current_scope()):
+        yield
+
+
 def each_agency():
     """Run the loop's body as each active agency in turn (daily jobs: reminders, retention);
     yields the agency."""

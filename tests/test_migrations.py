@@ -219,3 +219,122 @@ def test_state_columns_made_20_wide_before_ebd591d_are_widened(tmp_path):
         _assert_no_new_operations(url, tmp_path)
     finally:
         drop()
+
+
+SINGLE_AGENCY_HEAD = "d7855e2"  # main with migrations 0001-0007: one agency, one settings row
+# As LANDED_RECORDS, for d7855e2's own code (its request_change takes the form as one dict).
+SINGLE_AGENCY_RECORDS = """
+from app import create_app
+from app.extensions import db
+from app.organisation.models import QmsUser
+from app.tickets import services
+from app.tickets.models import Ticket
+
+app = create_app()
+with app.app_context():
+    ticket = db.session.query(Ticket).filter_by(state="implementation").order_by(Ticket.id).first()
+    implementer = db.session.get(QmsUser, ticket.implementer_id)
+    leader = db.session.query(QmsUser).filter_by(username="truongban.iso").one()
+    pdf = b"%PDF-1.4\\n%%EOF\\n"
+    services.add_progress_report(implementer, ticket.id, "Tiến độ", uploads=[("tien-do.pdf", pdf)])
+    services.attach_to_ticket(implementer, ticket.id, [("bang-chung.pdf", pdf)])
+    change = services.request_change(implementer, ticket.id, {"kind": "measures", "text": "Đổi biện pháp",
+                                                              "new_measures": "Biện pháp mới"})
+    services.decide_change(leader, change.id, True)
+"""
+
+# Run by this code against the upgraded database: the old users log in and see their tickets,
+# and the ticket numbers of the year go on from the old counter.
+UPGRADED_CHECKS = """
+import datetime, json, re
+from app import create_app
+from app.extensions import db
+from app.tenancy import agency_named
+from app.tickets.numbering import next_number
+
+app = create_app({"TESTING": True, "SERVER_NAME": None})
+client = app.test_client()
+page = client.get("/login/")
+token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+login = client.post("/login/", data={"username": "chutich", "password": "CamLam@2026", "csrf_token": token})
+tickets = client.get("/tickets/list/")
+with app.app_context(), agency_named("CAMLAM") as agency:
+    number = next_number(datetime.date.today().year)
+    db.session.commit()
+    code = agency.code
+print(json.dumps({"login": [login.status_code, login.headers.get("Location", "")],
+                  "tickets": [tickets.status_code, tickets.text], "number": number, "code": code}))
+"""
+
+
+@pytest.mark.slow
+def test_a_single_agency_database_becomes_the_first_agency(tmp_path):
+    """A database made by the last single-agency main (setup, demo, reminders, its settings
+    changed by its admin), upgraded by this code: every row keeps its values, every record
+    and person belongs to the first agency (CAMLAM) built from the settings row, the people
+    log in, the ticket numbers of the year go on from the old counter, and the schema matches
+    the models."""
+    import json
+
+    url, drop = _fresh_database(tmp_path)
+    try:
+        landed = _old_code(SINGLE_AGENCY_HEAD, tmp_path)
+        for step in (["qms", "setup"], ["qms", "demo"], ["qms", "remind"]):
+            result = _flask(step, url, tmp_path, cwd=landed)
+            assert result.returncode == 0, result.stderr
+        records = subprocess.run([sys.executable, "-c", SINGLE_AGENCY_RECORDS], cwd=landed,
+                                 env=_env(url, tmp_path), capture_output=True, text=True, timeout=120)
+        assert records.returncode == 0, records.stderr
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:  # the admin's own settings, not the defaults
+            connection.execute(sa.text("UPDATE agency_settings SET retention_years = 5, recurrence_threshold = 4,"
+                                       " report_interval_days = 20, max_upload_mb = 15, procedure_issue = '03'"))
+        engine.dispose()
+        before = _tables(url)
+        assert before["alembic_version"] == [{"version_num": "0007"}]
+        [settings] = before["agency_settings"]
+        year = datetime.date.today().year
+        [counter] = [c for c in before["ticket_counter"] if c["year"] == year]
+        assert counter["last_number"] > 0 and all(before[t] for t in (
+            "ticket", "nonconformity", "attachment", "change_request", "notification", "reminder_log",
+            "review", "objective_plan"))
+
+        upgrade = _flask(["db", "upgrade"], url, tmp_path)
+        assert upgrade.returncode == 0, upgrade.stderr
+        after = _tables(url)
+        assert after["alembic_version"] == [{"version_num": "0008"}]
+        [agency] = after["agency"]
+        assert agency == {**settings, "code": "CAMLAM", "active": True}
+        after["agency_settings"] = after["agency"]
+        for table, rows in before.items():
+            if table == "alembic_version":
+                continue
+            assert len(after[table]) == len(rows), table
+            for old, new in zip(rows, after[table]):
+                assert {column: new[column] for column in old} == old, (table, old)
+                if "agency_id" in new and table != "agency_settings":
+                    assert new["agency_id"] == agency["id"], (table, new)
+        owned = {t for t, rows in after.items() if rows and "agency_id" in rows[0]}
+        assert owned >= {"ab_user", "unit", "ticket", "ticket_counter", "review", "notification"}
+
+        checks = subprocess.run([sys.executable, "-c", UPGRADED_CHECKS], cwd=ROOT, env=_env(url, tmp_path),
+                                capture_output=True, text=True, timeout=120)
+        assert checks.returncode == 0, checks.stderr
+        seen = json.loads(checks.stdout.strip().splitlines()[-1])
+        assert seen["login"][0] == 302 and "/login" not in seen["login"][1], seen["login"]
+        numbered = [t for t in before["ticket"] if t["year"] == year and t["number"]]
+        assert seen["tickets"][0] == 200 and f"{numbered[0]['number']:03d}/{year}" in seen["tickets"][1]
+        assert seen["code"] == "CAMLAM" and seen["number"] == counter["last_number"] + 1
+        _assert_no_new_operations(url, tmp_path)
+
+        # a second agency fits beside the first: its units' codes and names, unique only per agency
+        # now (setup first: it adds the platform's new roles)
+        for step in (["qms", "setup"], ["qms", "demo"]):
+            result = _flask(step, url, tmp_path)
+            assert result.returncode == 0, result.stderr
+        units = _tables(url)["unit"]
+        [hiep] = [a for a in _tables(url)["agency"] if a["code"] == "CAMHIEP"]
+        assert {"VP"} == {u["code"] for u in units if u["agency_id"] == hiep["id"]} & {
+            u["code"] for u in units if u["agency_id"] == agency["id"]}
+    finally:
+        drop()

@@ -11,6 +11,7 @@ from reports import agency_heading, render_pdf, signature_lines
 from app.objectives import services
 from app.organisation import roles
 from app.organisation.services import current_agency, holder_of
+from app.tenancy import agency_of
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The columns of the forms in Phụ lục 3, word for word.
@@ -58,7 +59,13 @@ def _context(plan, document: str = "plan") -> dict:
 
 
 def export(plan, document: str, kind: str) -> tuple[bytes, str]:
-    """(bytes, file name) of the plan or its report as pdf or xlsx."""
+    """(bytes, file name) of the plan or its report as pdf or xlsx, headed by the plan's own
+    agency."""
+    with agency_of(plan):
+        return _export(plan, document, kind)
+
+
+def _export(plan, document: str, kind: str) -> tuple[bytes, str]:
     owner = plan.unit.code if plan.unit else "CQHCNN"
     filename = f"{'KeHoach' if document == 'plan' else 'BaoCao'}-MTCL-{plan.year}-{owner}.{kind}"
     if kind == "pdf":

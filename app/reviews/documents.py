@@ -8,6 +8,7 @@ from reports import ReportError, abbreviate, agency_heading, agency_in_sentence,
 from app.organisation import roles
 from app.organisation.services import current_agency, holder_of
 from app.reviews import services, workflow
+from app.tenancy import agency_of
 from app.workflow import NotFound
 
 
@@ -42,8 +43,9 @@ def _time_words(value: str | None) -> str:
 
 
 def review_pdf(review, document: str) -> tuple[bytes, str]:
-    """The documents are Vietnamese whatever language the reader's screen uses."""
-    with force_locale("vi"):
+    """The documents are Vietnamese whatever language the reader's screen uses, and print the
+    review's own agency."""
+    with force_locale("vi"), agency_of(review):
         return _review_pdf(review, document)
 
 

@@ -15,6 +15,7 @@ from reports import render_pdf, render_pdf_parts, vn_date
 from app.extensions import db
 from app.organisation.models import Unit
 from app.organisation.services import current_agency
+from app.tenancy import agency_of
 from app.tickets import services, vocabulary, workflow
 from app.workflow import get_by_id, id_of
 from app.tickets.documents import context
@@ -83,8 +84,9 @@ def describe(args, ids=None) -> str:
 
 def binder_pdf(tickets: list[Ticket], scope: str, year: int | None = None) -> bytes:
     """The binder as PDF bytes (raises reports.ReportError). Printed in Vietnamese whatever
-    language the reader's screen uses."""
-    with force_locale("vi"):
+    language the reader's screen uses, headed by the tickets' agency (one agency's: the
+    user's, or the `--agency` of a command)."""
+    with force_locale("vi"), agency_of(tickets[0] if tickets else None):
         settings = current_agency()
         forms, starts, pages = [], [], 0
         for first in range(0, len(tickets), FORMS_PER_RUN):

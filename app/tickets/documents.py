@@ -4,6 +4,7 @@ from flask_babel import force_locale
 from reports import agency_heading, render_pdf
 
 from app.organisation.services import current_agency
+from app.tenancy import agency_of
 from app.tickets import vocabulary, workflow
 from app.tickets.models import Ticket
 
@@ -23,6 +24,7 @@ def context(ticket: Ticket, settings=None) -> dict:
 
 
 def ticket_pdf(ticket: Ticket) -> bytes:
-    """The form is Vietnamese whatever language the reader's screen uses."""
-    with force_locale("vi"):
+    """The form is Vietnamese whatever language the reader's screen uses, and prints the
+    ticket's own agency."""
+    with force_locale("vi"), agency_of(ticket):
         return render_pdf("bm_ctcl_01.html", **context(ticket))

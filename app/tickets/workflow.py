@@ -322,5 +322,5 @@ WORKFLOW = Workflow(
         "change_rejected": _l("Change request rejected"),
     },
     groups={"open": OPEN_STATES, "final": FINAL_STATES, "effective": ("closed",),
-            "not_effective": ("closed_ineffective",), "implementing": ("implementation",)},
+            "not_effective": ("closed_ineffective",)},
 )
