@@ -11,21 +11,8 @@ from flask_babel import gettext, lazy_gettext as _l
 from wtforms import PasswordField, StringField
 
 from app.organisation import agencies
+from app.organisation.views import LINE_LABELS
 from app.ui import render_error
-
-LINE_LABELS = {
-    "agency_name": _l("Agency name"),
-    "parent_body": _l("Parent body"),
-    "place_name": _l("Place name for date lines"),
-    "steering_committee": _l("Steering committee"),
-    "procedure_code": _l("Procedure code"),
-    "procedure_issue": _l("Procedure issue"),
-    "procedure_date": _l("Procedure issue date"),
-    "retention_years": _l("Record retention (years)"),
-    "recurrence_threshold": _l("Recurrence threshold"),
-    "report_interval_days": _l("Progress report interval (days)"),
-    "max_upload_mb": _l("Largest evidence file (MB)"),
-}
 
 
 class AgencyLinesForm(DynamicForm):

@@ -6,6 +6,22 @@ from app.organisation.models import Agency, Unit
 from app.ui import QmsInterface, QmsModelView
 
 
+# The lines of an agency, as its administrator (settings) and the platform admin (agencies) see them.
+LINE_LABELS = {
+    "agency_name": _l("Agency name"),
+    "parent_body": _l("Parent body"),
+    "place_name": _l("Place name for date lines"),
+    "steering_committee": _l("Steering committee"),
+    "procedure_code": _l("Procedure code"),
+    "procedure_issue": _l("Procedure issue"),
+    "procedure_date": _l("Procedure issue date"),
+    "retention_years": _l("Record retention (years)"),
+    "recurrence_threshold": _l("Recurrence threshold"),
+    "report_interval_days": _l("Progress report interval (days)"),
+    "max_upload_mb": _l("Largest evidence file (MB)"),
+}
+
+
 def _procedure_date(form, field) -> None:
     if not agencies.is_procedure_date(field.data):
         raise ValidationError(gettext("Enter a date as dd/mm/yyyy, e.g. 28/02/2022."))
@@ -20,19 +36,7 @@ class AgencySettingsView(QmsModelView):
     list_title = _l("Agency settings")
     show_title = _l("Agency settings")
     edit_title = _l("Edit agency settings")
-    label_columns = {
-        "agency_name": _l("Agency name"),
-        "parent_body": _l("Parent body"),
-        "place_name": _l("Place name for date lines"),
-        "steering_committee": _l("Steering committee"),
-        "procedure_code": _l("Procedure code"),
-        "procedure_issue": _l("Procedure issue"),
-        "procedure_date": _l("Procedure issue date"),
-        "retention_years": _l("Record retention (years)"),
-        "recurrence_threshold": _l("Recurrence threshold"),
-        "report_interval_days": _l("Progress report interval (days)"),
-        "max_upload_mb": _l("Largest evidence file (MB)"),
-    }
+    label_columns = dict(LINE_LABELS)
     description_columns = {
         "recurrence_threshold": _l(
             "A corrective action is proposed when the same nonconformity is recorded "
