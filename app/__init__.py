@@ -31,6 +31,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         _register_template_filters(app)
         _register_views()
         appbuilder.post_init()
+    from app.compliance.views import register_agency_choice
+
+    register_agency_choice(app)  # after FAB's before_request, which sets g.user
     # After FAB's before_request (which sets g.user), so a refused form renders our page.
     csrf.init_app(app)
     # The JSON API authenticates with JWT bearer tokens, not cookies: no CSRF there.

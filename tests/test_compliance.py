@@ -229,9 +229,10 @@ def test_drill_down_refuses_other_sites_and_unknown_agencies(client_as_user):
     for target in ("http://example.com/", "//example.com/x", "https:/example.com", "javascript:alert(1)"):
         assert client.get(f"/compliance/inspect/CAMLAM?next={quote(target)}").status_code == 400, target
     assert client.get("/compliance/inspect/NOPE?next=/tickets/list/").status_code == 404
-    # nothing chosen: no agency's records, no banner
-    page = client.get("/tickets/list/").text
-    assert "Đang kiểm tra" not in page
+    # nothing chosen: no agency's records (the board asks to choose one), no banner
+    response = client.get("/tickets/list/")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/compliance/")
+    assert "Đang kiểm tra" not in client.get("/tickets/list/", follow_redirects=True).text
 
 
 def test_board_exports(client_as_user, camhiep):
@@ -423,3 +424,149 @@ def test_board_and_banner_are_vietnamese(client_as_user, camhiep):
 def test_the_inspector_home_page_opens_the_board(client_as_user, as_admin):
     assert 'href="/compliance/"' in client_as_user("so.khcn").get("/").text
     assert 'href="/compliance/"' not in as_admin.get("/").text
+
+
+# --- the tester's defects (board2) ---------------------------------------------------------
+
+def _page_cells(html):
+    """The board page's cell texts, by agency code (tags stripped, spacing collapsed)."""
+    import html as html_lib
+
+    cells = {}
+    for code, body in re.findall(r'<tr class="agency-row[^"]*" data-code="([^"]+)">(.*?)</tr>', html, re.S):
+        tds = re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)
+        cells[code] = [" ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", td)).split()) for td in tds]
+    return cells
+
+
+@pytest.mark.parametrize("year", [YEAR, TODAY.year])
+def test_exports_print_the_page_labels(client_as_user, camhiep, year):
+    client = client_as_user("so.khcn")
+    page = _page_cells(client.get(f"/compliance/?year={year}").text)
+    sheet = load_workbook(io.BytesIO(client.get(f"/compliance/export.xlsx?year={year}").data)).active
+    exported = {row[0]: [" ".join(str(c).split()) for c in row]
+                for row in sheet.iter_rows(min_row=5, values_only=True)}
+    assert set(exported) == set(page) >= {"CAMLAM", "CAMHIEP"}
+    for code in page:
+        assert exported[code] == page[code], code
+    labels = " ".join(" ".join(cells) for cells in page.values())
+    if year == YEAR:  # CAMHIEP's report was never done: the page's words, not a bare "Không"
+        assert "Chưa phê duyệt (quá hạn)" in page["CAMHIEP"][3]
+    else:
+        assert "Chưa đến hạn" in labels
+
+
+def test_board_pdf_names_the_province_and_prints_the_page_labels(client_as_user, camhiep):
+    if shutil.which("wkhtmltopdf") is None:
+        pytest.skip("wkhtmltopdf is not installed")
+    client = client_as_user("so.khcn")
+    response = client.get(f"/compliance/export.pdf?year={YEAR}")
+    text = subprocess.run(["pdftotext", "-", "-"], input=response.data, capture_output=True,
+                          check=True).stdout.decode()
+    folded = "".join(text.split())
+    assert "ỦYBANNHÂNDÂNTỈNHKHÁNHHÒA" in folded
+    assert folded.index("ỦYBANNHÂNDÂNTỈNHKHÁNHHÒA") < folded.index("SỞKHOAHỌCVÀCÔNGNGHỆ")
+    assert "Chưaphê" in folded and "Trễhạn" in folded  # CAMHIEP's report and plan, as on the page
+
+
+def test_province_line_only_when_every_active_agency_shares_it(app):
+    from app.compliance import services
+    from app.extensions import db
+    from app.organisation.models import Agency
+    from app.tenancy import ALL, agency_scope
+
+    with app.app_context(), agency_scope(ALL):
+        assert services.province_line() == "ỦY BAN NHÂN DÂN TỈNH KHÁNH HÒA"
+        db.session.add(Agency(code="ZZOTHER", agency_name="ỦY BAN NHÂN DÂN XÃ KHÁC",
+                              parent_body="ỦY BAN NHÂN DÂN TỈNH NINH THUẬN"))
+        db.session.flush()
+        assert services.province_line() is None
+        db.session.execute(sa.update(Agency).where(Agency.code == "ZZOTHER").values(active=False))
+        db.session.flush()
+        assert services.province_line() == "ỦY BAN NHÂN DÂN TỈNH KHÁNH HÒA"
+        db.session.rollback()
+
+
+def test_review_held_is_the_meeting_date_or_the_notice_date(app, client_as_user, camhiep):
+    from app.compliance import services
+    from app.extensions import db
+    from app.reviews.models import Review
+    from app.tenancy import ALL, agency_scope
+
+    with demo_agency(app, "CAMLAM"):
+        meeting = db.session.scalar(sa.select(Review).where(
+            Review.year == YEAR, Review.form == "meeting", Review.state == "minutes_approved"))
+        held = meeting.meeting_date
+        assert held and held != meeting.approved_on
+    rows = board_rows(app)
+    assert rows["CAMLAM"]["review_on"] == held
+    assert f"{held:%d/%m/%Y}" in _page_cells(client_as_user("so.khcn").get(f"/compliance/?year={YEAR}").text)["CAMLAM"][5]
+    # the report form: held when the notice is issued
+    far = YEAR - 4
+    with demo_agency(app, "CAMHIEP"):
+        db.session.add(Review(year=far, number=1, form="report", state="issued",
+                              period_start=datetime.date(far, 1, 1), period_end=datetime.date(far, 12, 31),
+                              report_approved_on=datetime.date(far, 10, 1),
+                              approved_on=datetime.date(far, 11, 5), notice_year=far, notice_number=1))
+        db.session.commit()
+    try:
+        with app.app_context():
+            hiep = next(r for r in services.board(far) if r["code"] == "CAMHIEP")
+        assert hiep["review_held"] and hiep["review_on"] == datetime.date(far, 11, 5)
+    finally:
+        with app.app_context(), agency_scope(ALL):
+            db.session.execute(sa.delete(Review).where(Review.year == far))
+            db.session.commit()
+
+
+def test_ticket_list_chips_show_dates_day_month_year(client_as_user, camhiep):
+    client = client_as_user("so.khcn")
+    client.get("/compliance/inspect/CAMHIEP?next=/")
+    for query in (f"to={YEAR}-12-31&from={YEAR}-01-01", f"to=31/12/{YEAR}&from=01/01/{YEAR}"):
+        page = client.get(f"/tickets/list/?open=1&{query}").text
+        assert f"Lập phiếu từ 01/01/{YEAR} đến 31/12/{YEAR}" in page, query
+        assert f"{YEAR}-12-31" not in page.split("</form>")[0].split('type="hidden"')[0]
+    page = client.get(f"/tickets/list/?closed_from={YEAR}-01-01&closed_to={YEAR}-12-31&overdue=1&overdue_on={YEAR}-06-30").text
+    assert f"01/01/{YEAR}" in page and f"31/12/{YEAR}" in page and f"30/06/{YEAR}" in page
+    # the board's ticket links read in dd/mm/yyyy on the list they open
+    rows = board_rows(app=client.application)
+    shown = client.get(rows["CAMHIEP"]["links"]["open"], follow_redirects=True).text
+    assert f"đến 31/12/{YEAR}" in shown and f"{YEAR}-12-31</span>" not in shown
+
+
+def test_opening_the_board_ends_the_inspection(client_as_user, app):
+    from app.tenancy import INSPECTED_AGENCY
+
+    client = client_as_user("so.khcn")
+    client.get("/compliance/inspect/CAMHIEP?next=/tickets/list/")
+    assert "Đang kiểm tra" in client.get("/tickets/list/").text
+    board = client.get("/compliance/")
+    assert board.status_code == 200 and "Đang kiểm tra:" not in board.text
+    with client.session_transaction() as session:
+        assert INSPECTED_AGENCY not in session
+    assert "Đang kiểm tra" not in client.get("/", follow_redirects=True).text
+
+
+def test_no_records_before_an_agency_is_chosen(client_as_user):
+    client = client_as_user("so.khcn")
+    for url in ("/objectives-summary/", "/tickets/list/", "/unitmodelview/list/", "/recurring/",
+                "/objectives/list/", "/reviews/list/", "/internal-audits/list/", "/nonconformities/list/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.headers["Location"].endswith("/compliance/"), url
+    board = client.get("/objectives-summary/", follow_redirects=True).text
+    assert "Chọn một cơ quan trên bảng kiểm tra để xem hồ sơ của cơ quan đó." in board
+    assert "Cơ quan (UBND huyện)" not in board
+    for url in ("/", "/compliance/", "/help/workflow/tickets", "/users/userinfo/", "/resetmypassword/form",
+                "/userinfoeditview/form"):
+        assert client.get(url).status_code == 200, url
+    # once an agency is chosen, its records open
+    client.get("/compliance/inspect/CAMLAM?next=/")
+    assert client.get("/objectives-summary/").status_code == 200
+
+
+@pytest.mark.parametrize("username,shown", [("so.khcn", False), ("quantri", False), ("admin", True),
+                                            ("canbo.ktht", True)])
+def test_the_bell_shows_only_to_those_who_read_notifications(client_as_user, username, shown):
+    client = client_as_user(username)
+    assert ('href="/notifications/"' in client.get("/").text) == shown
+    assert (client.get("/notifications/").status_code == 200) == shown

@@ -8,35 +8,8 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from reports import render_pdf
 
 from app.compliance import services
-from app.reviews import workflow as review_workflow
+from app.ui import format_date
 from app.workflow import today
-
-
-def _vn(day) -> str:
-    return day.strftime("%d/%m/%Y") if day else ""
-
-
-def _yes_no(done: bool, day=None) -> str:
-    answer = gettext("Yes") if done else gettext("No")
-    return f"{answer} ({_vn(day)})" if day else answer
-
-
-def cells(row: dict) -> list:
-    """One agency's line, as the board shows it (current locale)."""
-    if row["report_on"]:
-        report = _yes_no(row["report_flag"] == "ok", row["report_on"])
-    elif row["report_submitted_on"]:
-        report = gettext("Submitted on %(day)s", day=_vn(row["report_submitted_on"]))
-    else:
-        report = gettext("No")
-    review = _yes_no(row["review_held"], row["review_on"])
-    if row["review_held"]:
-        review += " — " + str(review_workflow.FORMS.get(row["review_form"], row["review_form"]))
-    share = f"{row['effective_share']} %" if row["effective_share"] is not None else "—"
-    late = "; ".join(str(services.LATE_REASONS[r]) for r in row["reasons"])
-    return [row["code"], row["name"], _yes_no(row["plan_flag"] == "ok", row["plan_on"]), report,
-            _yes_no(bool(row["audits"]), row["audit_on"]), review, row["open"], row["overdue"],
-            row["ineffective"], share, row["recurring"], late or gettext("No")]
 
 
 def _headings() -> list[str]:
@@ -53,11 +26,11 @@ def workbook(rows: list[dict], year: int) -> bytes:
         sheet = book.active
         sheet.title = f"HTQLCL {year}"
         sheet.append([title(year).upper()])
-        sheet.append([gettext("As of %(day)s", day=_vn(today()))])
+        sheet.append([gettext("As of %(day)s", day=format_date(today()))])
         sheet.append([])
         sheet.append(_headings())
         for row in rows:
-            sheet.append(cells(row))
+            sheet.append(services.cell_texts(row))
     thin = Side(style="thin")
     sheet["A1"].font = Font(bold=True, size=13)
     for line in sheet.iter_rows(min_row=4, max_row=sheet.max_row):
@@ -76,5 +49,6 @@ def workbook(rows: list[dict], year: int) -> bytes:
 def pdf(rows: list[dict], year: int) -> bytes:
     with force_locale("vi"):
         return render_pdf("compliance_board.html", landscape=True, title=title(year), year=year,
-                          as_of=gettext("As of %(day)s", day=_vn(today())), headings=_headings(), lines=[cells(r) for r in rows],
+                          as_of=gettext("As of %(day)s", day=format_date(today())),
+                          province=services.province_line(), headings=_headings(), lines=[services.cell_texts(r) for r in rows],
                           late=[r["late"] for r in rows])

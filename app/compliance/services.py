@@ -10,8 +10,8 @@ the agency's list it opens.
 import datetime
 from urllib.parse import urlencode, urlparse
 
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from flask_babel import gettext, lazy_gettext as _l
+from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.objectives import services as objectives
@@ -22,6 +22,7 @@ from app.reviews.models import InternalAudit, Review
 from app.tenancy import ALL, agency_scope
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
+from app.ui import format_date
 from app.workflow import today
 
 # The board's columns: key (also the `sort` argument), heading.
@@ -122,14 +123,16 @@ def board(year: int, on: datetime.date | None = None) -> list[dict]:
         audits = _per_agency(
             select(InternalAudit.agency_id, func.count(), func.max(InternalAudit.done_on))
             .where(InternalAudit.year == year).group_by(InternalAudit.agency_id))
+        # held on the meeting's date (5.8.1), or when the notice of results was issued (5.8.2)
+        held_on = case((Review.form == "meeting", Review.meeting_date), else_=Review.approved_on)
         reviews: dict[int, tuple] = {}
-        for agency_id, form, approved_on in db.session.execute(
-                select(Review.agency_id, Review.form, func.min(Review.approved_on))
+        for agency_id, form, held in db.session.execute(
+                select(Review.agency_id, Review.form, func.min(held_on))
                 .where(Review.year == year, Review.state.in_(review_workflow.GROUPS["final"]))
                 .group_by(Review.agency_id, Review.form)):
             kept = reviews.get(agency_id)
-            if kept is None or (approved_on and (kept[1] is None or approved_on < kept[1])):
-                reviews[agency_id] = (form, approved_on)
+            if kept is None or (held and (kept[1] is None or held < kept[1])):
+                reviews[agency_id] = (form, held)
         counts = {key: _ticket_counts(args) for key, args in ticket_filters(year).items()}
         recurring = _recurring_counts({a.id: a.recurrence_threshold for a in agencies})
     links = list_links(year)
@@ -157,6 +160,43 @@ def board(year: int, on: datetime.date | None = None) -> list[dict]:
         row["late"] = bool(row["reasons"])
         rows.append(row)
     return rows
+
+
+def _dated(label, day) -> str:
+    return f"{label} ({format_date(day)})" if day else str(label)
+
+
+def cell_texts(row: dict) -> list:
+    """One agency's line as the board page, the workbook and the PDF all print it, column by
+    column (COLUMNS), in the current locale: the figures stay numbers."""
+    if row["report_on"]:
+        report = _dated(PLAN_FLAGS[row["report_flag"]], row["report_on"])
+    elif row["report_submitted_on"]:
+        report = gettext("Submitted on %(day)s", day=format_date(row["report_submitted_on"]))
+    else:
+        report = str(PLAN_FLAGS[row["report_flag"]])
+    if row["review_held"]:
+        review = _dated(gettext("Yes"), row["review_on"]) + " — " + str(
+            review_workflow.FORMS.get(row["review_form"], row["review_form"]))
+    else:
+        review = gettext("No")
+    late = "; ".join(str(LATE_REASONS[r]) for r in row["reasons"])
+    return [
+        row["code"], row["name"], _dated(PLAN_FLAGS[row["plan_flag"]], row["plan_on"]), report,
+        _dated(gettext("Yes"), row["audit_on"]) if row["audits"] else gettext("No"), review,
+        row["open"], row["overdue"], row["ineffective"],
+        f"{row['effective_share']} %" if row["effective_share"] is not None else "—",
+        row["recurring"], late or gettext("No"),
+    ]
+
+
+def province_line() -> str | None:
+    """The body above the Sở on the board's heading: the parent body the active agencies all
+    share (e.g. ỦY BAN NHÂN DÂN TỈNH KHÁNH HÒA), or None when they differ."""
+    with agency_scope(ALL):
+        bodies = set(db.session.scalars(select(Agency.parent_body).where(Agency.active.is_(True))))
+    bodies = {(body or "").strip() for body in bodies}
+    return bodies.pop() if len(bodies) == 1 and "" not in bodies else None
 
 
 def late_reasons(row: dict) -> list[str]:

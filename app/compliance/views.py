@@ -1,11 +1,11 @@
 """The compliance board's pages (province inspector only). Thin: figures in services."""
-from flask import g, redirect, request, session
+from flask import flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext
 
 from app.compliance import documents, services
 from app.objectives.documents import xlsx_response
-from app.reviews import workflow as review_workflow
 from app.tenancy import INSPECTED_AGENCY
 from app.tickets.views import pdf_response
 from app.ui import render_error
@@ -28,6 +28,53 @@ def _rows(choices: dict) -> list[dict]:
                             choices["late"])
 
 
+def end_inspection() -> None:
+    """The board is cross-agency: opening it ends the inspection of the agency chosen before
+    (the banner goes, the record pages wait for the next choice)."""
+    agency = services.inspected_agency()
+    if session.pop(INSPECTED_AGENCY, None) is not None:
+        g.pop("_user_scope", None)
+        if agency is not None:
+            flash(gettext("The inspection of %(agency)s has ended.", agency=agency.agency_name), "info")
+
+
+def open_without_agency(appbuilder) -> set[str]:
+    """The pages a province inspector opens before choosing an agency: the board, the home
+    page, their own account, help, the language, signing in and out, static files."""
+    sm = appbuilder.sm
+
+    def name(view) -> str:  # the views FAB instantiated, or the class given to it
+        return getattr(view, "endpoint", None) or view.__name__
+
+    return {"ComplianceView", "static", "appbuilder", "LocaleView", "UtilView", "WorkflowHelpView",
+            name(appbuilder.indexview), name(sm.auth_view), name(sm.resetmypasswordview),
+            name(sm.userinfoeditview), f"{name(sm.user_view)}.userinfo"}
+
+
+def register_agency_choice(app) -> None:
+    """Before an agency is chosen on the board, the inspector's record pages would list
+    nothing (or a row for no agency): they go to the board, asked to choose one. Runs after
+    FAB's before_request, which sets g.user; JSON API calls and writes are left to their own
+    checks (empty lists, 403)."""
+    from app.organisation import roles
+    from app.workflow import has_role
+
+    allowed = open_without_agency(app.appbuilder)
+
+    @app.before_request
+    def choose_an_agency_first():
+        endpoint = request.endpoint or ""
+        if request.method not in ("GET", "HEAD") or request.path.startswith("/api/") \
+                or endpoint in allowed or endpoint.split(".")[0] in allowed or session.get(INSPECTED_AGENCY):
+            return None
+        user = g.get("user")
+        if user is None or not user.is_authenticated or user.agency_id is not None \
+                or not has_role(user, roles.PROVINCE_INSPECTOR):
+            return None
+        flash(gettext("Choose an agency on the check board to see its records."), "info")
+        return redirect(url_for("ComplianceView.index"))
+
+
 class ComplianceView(BaseView):
     """Bảng kiểm tra việc áp dụng HTQLCL: every agency's figures for a year, each opening the
     agency's list behind it, read-only."""
@@ -38,12 +85,11 @@ class ComplianceView(BaseView):
     @expose("/")
     @has_access
     def index(self):
+        end_inspection()
         choices = _choices()
         return self.render_template(
             "compliance/board.html", rows=_rows(choices), choices=choices, columns=services.COLUMNS,
-            years=services.years(), reasons=services.LATE_REASONS, flags=services.PLAN_FLAGS,
-            review_forms=review_workflow.FORMS,
-            inspected=session.get(INSPECTED_AGENCY),
+            years=services.years(), cell_texts=services.cell_texts, zip=zip,
         )
 
     @expose("/inspect/<code>")

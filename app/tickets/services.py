@@ -433,10 +433,14 @@ def missing_report_ids(on: datetime.date | None = None) -> set[int]:
 # --- the ticket list's filters ------------------------------------------------------------
 
 def _date_arg(args, name):
-    try:
-        return datetime.date.fromisoformat(args[name]) if args.get(name) else None
-    except ValueError:
-        return None  # a malformed date in a link filters nothing
+    """A date argument of a list URL, as 2026-12-31 or 31/12/2026."""
+    value = str(args.get(name) or "").strip()
+    for parse in (datetime.date.fromisoformat, lambda v: datetime.datetime.strptime(v, "%d/%m/%Y").date()):
+        try:
+            return parse(value) if value else None
+        except ValueError:
+            continue
+    return None  # a malformed date in a link filters nothing
 
 
 def ticket_list_query(user, args, late_ids: set[int] | None = None):

@@ -265,6 +265,21 @@ class RecurringNonconformityView(BaseView):
         return redirect(url_for("TicketView.edit", pk=ticket.id))
 
 
+def date_chips(args) -> list[str]:
+    """The list's date filters as read on screen, dates dd/mm/yyyy whatever the URL wrote."""
+    day = {name: services._date_arg(args, name) for name in ("from", "to", "closed_from", "closed_to", "overdue_on")}
+    shown = {name: format_date(value) if value else "…" for name, value in day.items()}
+    chips = []
+    if args.get("overdue") and day["overdue_on"]:
+        chips.append(gettext("Overdue on %(date)s", date=shown["overdue_on"]))
+    if day["from"] or day["to"]:
+        chips.append(gettext("Opened between %(start)s and %(end)s", start=shown["from"], end=shown["to"]))
+    if day["closed_from"] or day["closed_to"]:
+        chips.append(gettext("Closed between %(start)s and %(end)s", start=shown["closed_from"],
+                             end=shown["closed_to"]))
+    return chips
+
+
 class TicketView(TicketRules, QmsModelView):
     datamodel = QmsInterface(Ticket)
     route_base = "/tickets"
@@ -358,7 +373,7 @@ class TicketView(TicketRules, QmsModelView):
             pages=pages, units=units, late=late, args=args, today=services.today(),
             states=workflow.STATES, kinds=vocabulary.KINDS, sources=vocabulary.SOURCES,
             groups=workflow.WORKFLOW.groups, is_overdue=services.is_overdue,
-            present=_present_step(g.user),
+            present=_present_step(g.user), chips=date_chips(args),
             can_add=self.appbuilder.sm.has_access("can_add", self.class_permission_name),
             can_print=self.appbuilder.sm.has_access("can_pdf", self.class_permission_name),
         )
