@@ -350,3 +350,36 @@ def render_pdf_parts(template: str, contexts: list[dict], marks: list[tuple[str,
     document = _wkhtmltopdf(html, landscape, MARGINS_MM)
     starts = _first_pages(document, marks)
     return _number_pages(document, landscape, starts), starts
+
+
+def workbook(sheet_title: str, title_lines: list[str], headers: list[str], rows: list[list],
+             widths: tuple[int, ...]) -> bytes:
+    """An .xlsx of one table: bold title lines, a blank line, the bold heading row, then the
+    rows, every cell of the table bordered and wrapped; `widths` of the columns in order."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = sheet_title
+    for line in title_lines:
+        sheet.append([line])
+        sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True, size=13)
+    sheet.append([])
+    heading_row = sheet.max_row + 1
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    thin = Side(style="thin")
+    for line in sheet.iter_rows(min_row=heading_row, max_row=sheet.max_row):
+        for cell in line:
+            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in sheet[heading_row]:
+        cell.font = Font(bold=True)
+    for number, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(number)].width = width
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

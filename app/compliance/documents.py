@@ -1,11 +1,7 @@
 """The compliance board as an Excel workbook and a landscape A4 PDF, in Vietnamese."""
-import io
-
 from flask_babel import force_locale, gettext
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, Side
 
-from reports import render_pdf
+from reports import render_pdf, workbook as xlsx_table
 
 from app.compliance import services
 from app.ui import format_date
@@ -22,28 +18,10 @@ def title(year: int) -> str:
 
 def workbook(rows: list[dict], year: int) -> bytes:
     with force_locale("vi"):
-        book = Workbook()
-        sheet = book.active
-        sheet.title = f"HTQLCL {year}"
-        sheet.append([title(year).upper()])
-        sheet.append([gettext("As of %(day)s", day=format_date(today()))])
-        sheet.append([])
-        sheet.append(_headings())
-        for row in rows:
-            sheet.append(services.cell_texts(row))
-    thin = Side(style="thin")
-    sheet["A1"].font = Font(bold=True, size=13)
-    for line in sheet.iter_rows(min_row=4, max_row=sheet.max_row):
-        for cell in line:
-            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for cell in sheet[4]:
-        cell.font = Font(bold=True)
-    for letter, width in zip("ABCDEFGHIJKL", (12, 36, 20, 20, 18, 28, 10, 10, 12, 12, 12, 36)):
-        sheet.column_dimensions[letter].width = width
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        return xlsx_table(
+            f"HTQLCL {year}", [title(year).upper(), gettext("As of %(day)s", day=format_date(today()))],
+            _headings(), [services.cell_texts(row) for row in rows],
+            (12, 36, 20, 20, 18, 28, 10, 10, 12, 12, 12, 36))
 
 
 def pdf(rows: list[dict], year: int) -> bytes:

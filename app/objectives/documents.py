@@ -1,12 +1,8 @@
 """Phụ lục 3 plan and report as PDF (shared report engine) and as Excel workbooks."""
-import io
-
 from flask import Response
 from flask_babel import force_locale
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, Side
 
-from reports import agency_heading, render_pdf, signature_lines
+from reports import agency_heading, render_pdf, signature_lines, workbook as xlsx_table
 
 from app.objectives import services
 from app.organisation import roles
@@ -79,36 +75,15 @@ def _export(plan, document: str, kind: str) -> tuple[bytes, str]:
 
 def workbook(plan, document: str) -> bytes:
     owner = plan.unit.name if plan.unit else current_agency().agency_name
-    book = Workbook()
-    sheet = book.active
     if document == "plan":
-        sheet.title = "Ke hoach MTCL"
+        sheet_title = "Ke hoach MTCL"
         title = f"KẾ HOẠCH THỰC HIỆN MỤC TIÊU CHẤT LƯỢNG NĂM {plan.year}"
         headers, rows = PLAN_HEADERS, plan_rows(plan)
     else:
-        sheet.title = "Bao cao MTCL"
+        sheet_title = "Bao cao MTCL"
         title = f"BÁO CÁO THỰC HIỆN MỤC TIÊU CHẤT LƯỢNG NĂM {plan.year}"
         headers, rows = REPORT_HEADERS, report_rows(plan.report)
-    sheet.append([title])
-    sheet.append([f"CỦA {owner.upper()}"])
-    sheet.append([])
-    sheet.append(headers)
-    for row in rows:
-        sheet.append(row)
-    thin = Side(style="thin")
-    for cell in sheet[1] + sheet[2]:
-        cell.font = Font(bold=True, size=13)
-    for row in sheet.iter_rows(min_row=4, max_row=sheet.max_row):
-        for cell in row:
-            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for cell in sheet[4]:
-        cell.font = Font(bold=True)
-    for letter, width in zip("ABCDEF", (6, 40, 35, 35, 25, 30)):
-        sheet.column_dimensions[letter].width = width
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return xlsx_table(sheet_title, [title, f"CỦA {owner.upper()}"], headers, rows, (6, 40, 35, 35, 25, 30))
 
 
 def xlsx_response(data: bytes, filename: str) -> Response:
