@@ -223,25 +223,10 @@ def test_state_columns_made_20_wide_before_ebd591d_are_widened(tmp_path):
 
 SINGLE_AGENCY_HEAD = "d7855e2"  # main with migrations 0001-0007: one agency, one settings row
 # As LANDED_RECORDS, for d7855e2's own code (its request_change takes the form as one dict).
-SINGLE_AGENCY_RECORDS = """
-from app import create_app
-from app.extensions import db
-from app.organisation.models import QmsUser
-from app.tickets import services
-from app.tickets.models import Ticket
-
-app = create_app()
-with app.app_context():
-    ticket = db.session.query(Ticket).filter_by(state="implementation").order_by(Ticket.id).first()
-    implementer = db.session.get(QmsUser, ticket.implementer_id)
-    leader = db.session.query(QmsUser).filter_by(username="truongban.iso").one()
-    pdf = b"%PDF-1.4\\n%%EOF\\n"
-    services.add_progress_report(implementer, ticket.id, "Tiến độ", uploads=[("tien-do.pdf", pdf)])
-    services.attach_to_ticket(implementer, ticket.id, [("bang-chung.pdf", pdf)])
-    change = services.request_change(implementer, ticket.id, {"kind": "measures", "text": "Đổi biện pháp",
-                                                              "new_measures": "Biện pháp mới"})
-    services.decide_change(leader, change.id, True)
-"""
+SINGLE_AGENCY_RECORDS = LANDED_RECORDS.replace(
+    '"measures", "Đổi biện pháp",\n                                     new_measures="Biện pháp mới")',
+    '{"kind": "measures", "text": "Đổi biện pháp", "new_measures": "Biện pháp mới"})')
+assert SINGLE_AGENCY_RECORDS != LANDED_RECORDS
 
 # Run by this code against the upgraded database: the old users log in and see their tickets,
 # and the ticket numbers of the year go on from the old counter.
