@@ -570,3 +570,9 @@ def test_the_bell_shows_only_to_those_who_read_notifications(client_as_user, use
     client = client_as_user(username)
     assert ('href="/notifications/"' in client.get("/").text) == shown
     assert (client.get("/notifications/").status_code == 200) == shown
+
+
+def test_pages_the_inspector_may_not_open_stay_forbidden(client_as_user):
+    client = client_as_user("so.khcn")  # no agency chosen: a forbidden page is 403, not the board
+    for url in ("/agencies/", "/users/list/", "/settings/list/", "/unitmodelview/add", "/notifications/"):
+        assert client.get(url).status_code == 403, url

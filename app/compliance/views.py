@@ -54,12 +54,25 @@ def open_without_agency(appbuilder) -> set[str]:
 def register_agency_choice(app) -> None:
     """Before an agency is chosen on the board, the inspector's record pages would list
     nothing (or a row for no agency): they go to the board, asked to choose one. Runs after
-    FAB's before_request, which sets g.user; JSON API calls and writes are left to their own
-    checks (empty lists, 403)."""
+    FAB's before_request, which sets g.user; JSON API calls, writes and the pages the
+    inspector may not open are left to their own checks (empty lists, 403)."""
+    from flask_appbuilder.const import PERMISSION_PREFIX
+
     from app.organisation import roles
     from app.workflow import has_role
 
-    allowed = open_without_agency(app.appbuilder)
+    appbuilder = app.appbuilder
+    allowed = open_without_agency(appbuilder)
+    views = {view.endpoint: view for view in appbuilder.baseviews}
+
+    def may_open(endpoint: str) -> bool:
+        view_name, _, method = endpoint.partition(".")
+        view = views.get(view_name)
+        try:
+            permission = PERMISSION_PREFIX + view.get_method_permission(method)
+        except AttributeError:  # not one of FAB's protected pages
+            return False
+        return appbuilder.sm.has_access(permission, view.class_permission_name)
 
     @app.before_request
     def choose_an_agency_first():
@@ -69,7 +82,7 @@ def register_agency_choice(app) -> None:
             return None
         user = g.get("user")
         if user is None or not user.is_authenticated or user.agency_id is not None \
-                or not has_role(user, roles.PROVINCE_INSPECTOR):
+                or not has_role(user, roles.PROVINCE_INSPECTOR) or not may_open(endpoint):
             return None
         flash(gettext("Choose an agency on the check board to see its records."), "info")
         return redirect(url_for("ComplianceView.index"))
