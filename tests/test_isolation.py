@@ -413,7 +413,8 @@ def test_search_by_another_agencys_ticket_number_finds_nothing(app, xa_admin, xa
 def test_rest_lists_count_only_the_agencys_rows(xa_api, camlam, camhiep, resource, kind):
     answer = xa_api("xa.admin").get(f"/api/v1/{resource}/?q=(page_size:100)").json
     assert answer["count"] == len(camhiep[kind])
-    assert sorted(answer["ids"]) == camhiep[kind]
+    # one page of at most 100 (other tests may have given the commune more records)
+    assert len(answer["ids"]) == min(100, len(camhiep[kind])) and set(answer["ids"]) <= set(camhiep[kind])
 
 
 def test_dashboard_figures_are_the_agencys(app, xa_admin, camhiep):
