@@ -77,9 +77,8 @@ def test_setup_migrates_an_empty_database_and_matches_the_models(tmp_path):
         down = _flask(["db", "downgrade", "base"], url, tmp_path)  # no agency yet: goes all the way
         assert down.returncode == 0, down.stderr
         assert _flask(["qms", "setup"], url, tmp_path).returncode == 0
-        demo = _flask(["qms", "demo"], url, tmp_path)
-        demo_again = _flask(["qms", "demo"], url, tmp_path)
-        assert demo.returncode == demo_again.returncode == 0, demo.stderr + demo_again.stderr
+        demo = _flask(["qms", "demo"], url, tmp_path)  # run twice: tests/test_demo_agencies.py
+        assert demo.returncode == 0, demo.stderr
         assert "chutich" in demo.stdout and "CamLam@2026" in demo.stdout
         engine = sa.create_engine(url)
         with engine.connect() as connection:
@@ -257,6 +256,8 @@ print(json.dumps({"login": [login.status_code, login.headers.get("Location", "")
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="run on PostgreSQL, the production database (CI's second run)")
 def test_a_single_agency_database_becomes_the_first_agency(tmp_path):
     """A database made by the last single-agency main (setup, demo, reminders, its settings
     changed by its admin), upgraded by this code: every row keeps its values, every record
