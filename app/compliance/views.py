@@ -6,7 +6,7 @@ from flask_babel import gettext
 
 from app.compliance import documents, services
 from app.objectives.documents import xlsx_response
-from app.tenancy import INSPECTED_AGENCY
+from app.tenancy import INSPECTED_AGENCY, NONE, current_scope
 from app.tickets.views import pdf_response
 from app.ui import render_error
 from app.workflow import today
@@ -78,12 +78,10 @@ def register_agency_choice(app) -> None:
     def choose_an_agency_first():
         endpoint = request.endpoint or ""
         if request.method not in ("GET", "HEAD") or request.path.startswith("/api/") \
-                or endpoint in allowed or endpoint.split(".")[0] in allowed or session.get(INSPECTED_AGENCY):
+                or endpoint in allowed or endpoint.split(".")[0] in allowed:
             return None
-        user = g.get("user")
-        if user is None or not user.is_authenticated or user.agency_id is not None \
-                or not has_role(user, roles.PROVINCE_INSPECTOR) or not may_open(endpoint):
-            return None
+        if current_scope() != NONE or not has_role(g.user, roles.PROVINCE_INSPECTOR) or not may_open(endpoint):
+            return None  # the scope decides: an inspector who chose no agency works in none
         flash(gettext("Choose an agency on the check board to see its records."), "info")
         return redirect(url_for("ComplianceView.index"))
 
