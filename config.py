@@ -4,6 +4,8 @@ DATABASE_URL   SQLAlchemy URL; default: SQLite file instance/qms.db
 SECRET_KEY     session signing key; default: generated once, kept in instance/secret_key
 MAIL_*         SMTP settings for reminders
 RATELIMIT_STORAGE_URI  shared limiter storage for several workers (e.g. redis://127.0.0.1:6379)
+QMS_SIGNING_KEY_SECRET  encrypts the agency's signing key; default: generated once, instance/signing_key_secret
+QMS_SIGNING_TRUST_ROOTS trusted root certificates for signature checks, files separated by ":"
 """
 import os
 import secrets
@@ -29,6 +31,27 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _signing_key_secret() -> str:
+    """Encrypts the agency's signing key in the database (app.official): QMS_SIGNING_KEY_SECRET
+    from the environment, else one generated once and kept in instance/signing_key_secret,
+    readable by the service's user only. Losing it means importing the certificate again."""
+    if os.environ.get("QMS_SIGNING_KEY_SECRET"):
+        return os.environ["QMS_SIGNING_KEY_SECRET"]
+    path = os.path.join(INSTANCE_DIR, "signing_key_secret")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    with open(path) as f:
+        return f.read().strip()
+
+
+SIGNING_KEY_SECRET = _signing_key_secret()
+# Certificates trusted when signatures are verified (e.g. the national root CA), as PEM or
+# DER files separated by the path separator (":").
+SIGNING_TRUST_ROOTS = [p for p in os.environ.get("QMS_SIGNING_TRUST_ROOTS", "").split(os.pathsep) if p]
 SQLALCHEMY_DATABASE_URI = os.environ.get(
     "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "qms.db")
 )

@@ -70,6 +70,20 @@ def _register_template_filters(app: Flask) -> None:
     app.jinja_env.filters["ticket_state"] = workflow.WORKFLOW.state_label
     app.jinja_env.globals["today"] = datetime.date.today
 
+    def signing_time(moment) -> str:
+        """A signing time as Vietnam reads it: dd/mm/yyyy HH:MM:SS (UTC+7)."""
+        from app.official.signing import VIETNAM
+
+        return moment.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M:%S (UTC+7)") if moment else "—"
+
+    def official_documents(record):
+        from app.official.services import official_documents
+
+        return official_documents(record)
+
+    app.jinja_env.filters["signing_time"] = signing_time
+    app.jinja_env.globals["official_documents"] = official_documents
+
     def can(permission: str, view: str) -> bool:
         """Whether the signed-in user holds a view's permission: a page offers no form its
         user may not send (the province inspector reads every page and changes nothing)."""
@@ -152,6 +166,12 @@ def _register_views() -> None:
         NcCategoryView, "Nonconformity categories", label=_l("Nonconformity categories"),
         icon="fa-tags", category="Organisation",
     )
+    from app.official.views import OfficialCopyView
+
+    appbuilder.add_view(
+        OfficialCopyView, "My signing certificate", label=_l("My signing certificate"), icon="fa-certificate",
+        category="Organisation",
+    )
     from app.organisation.platform import AgencyAdminView
 
     appbuilder.add_view(
@@ -173,6 +193,9 @@ def _register_views() -> None:
     appbuilder.add_api(NonconformityApi)
     appbuilder.add_api(ObjectivePlanApi)
     appbuilder.add_api(ReviewApi)
+    from app.official.api import DocumentApi
+
+    appbuilder.add_api(DocumentApi)
     from app.help.views import WorkflowHelpView, all_workflows
 
     appbuilder.add_view_no_menu(WorkflowHelpView)

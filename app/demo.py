@@ -8,6 +8,7 @@ from flask import current_app
 from app.extensions import db
 from app.organisation import roles
 from app.organisation.models import QmsUser, Unit
+from app.official import services as official
 from app.organisation.services import ensure_agency
 from app.tenancy import ALL, NONE, agency_scope
 from app.objectives import demo as objective_demo
@@ -42,6 +43,7 @@ COMMUNE = {
     "agency_name": "ỦY BAN NHÂN DÂN XÃ CAM HIỆP",
     "parent_body": "ỦY BAN NHÂN DÂN TỈNH KHÁNH HÒA",
     "place_name": "Cam Hiệp",
+    "email": "ubnd@camhiep.khanhhoa.gov.vn",
 }
 COMMUNE_UNITS = [
     ("VP", "Văn phòng HĐND và UBND xã"),
@@ -68,7 +70,11 @@ PLATFORM_USERS = [
 def load_demo() -> list[tuple[str, str]]:
     """Add the demo agencies, their units, people and records, and the platform's people,
     where missing; return (username, role) of every demo login."""
-    with agency_scope(ensure_agency("CAMLAM").id):
+    camlam = ensure_agency("CAMLAM")
+    if not camlam.email:  # the first agency comes from the single-agency database (migration 0008)
+        camlam.email = "ubnd@camlam.khanhhoa.gov.vn"
+        db.session.commit()
+    with agency_scope(camlam.id):
         _load_people(UNITS, USERS, "camlam.example.vn")
         _load_records(ticket_demo.CAM_LAM, objective_demo.CAM_LAM, review_demo.CAM_LAM)
     with agency_scope(ensure_agency("CAMHIEP", **COMMUNE).id):
@@ -82,9 +88,10 @@ def load_demo() -> list[tuple[str, str]]:
 def _load_records(tickets, objectives, reviews) -> None:
     """The current agency's NCs and tickets, objective plans and reviews (each kind only when
     the agency has none yet)."""
-    ticket_demo.load_ticket_demo(tickets)
-    objective_demo.load_objective_demo(objectives)
-    review_demo.load_review_demo(reviews)
+    with official.deferred():  # the demo back-dates each step: copies are made when first opened
+        ticket_demo.load_ticket_demo(tickets)
+        objective_demo.load_objective_demo(objectives)
+        review_demo.load_review_demo(reviews)
 
 
 def _load_people(unit_rows, user_rows, mail_domain) -> None:

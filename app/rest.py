@@ -144,7 +144,8 @@ class WorkflowApi(WorkflowErrorsAsResponses):
     def take(self, pk, name: str, body: dict):
         raise NotImplementedError
 
-    def document(self, record) -> tuple[bytes, str]:
+    def document(self, record) -> tuple:
+        """(pdf bytes, file name, the official copy served or None) (app.official.services.served)."""
         raise NotImplementedError
 
     @expose("/<int:pk>/transitions", methods=["GET"])
@@ -202,12 +203,14 @@ class WorkflowApi(WorkflowErrorsAsResponses):
     @safe
     @permission_name("pdf")
     def pdf(self, pk):
-        """The record's official form as PDF.
+        """The record's form as PDF: its official copy once the document is final (header
+        X-Official-Copy: sha256=<hex>), else (or with ?preview=1) a fresh preview.
         ---
         get:
           parameters:
           - {in: path, name: pk, schema: {type: integer}}
           - {in: query, name: document, schema: {type: string}}
+          - {in: query, name: preview, schema: {type: string}}
           responses:
             200: {description: PDF document, content: {application/pdf: {}}}
             404: {$ref: '#/components/responses/404'}
@@ -215,12 +218,12 @@ class WorkflowApi(WorkflowErrorsAsResponses):
         """
         from reports import ReportError
 
-        from app.tickets.views import pdf_response
+        from app.official.views import official_response
 
         try:
-            data, filename = self.document(self.load(pk))
+            data, filename, copy = self.document(self.load(pk))
         except WorkflowError as error:
             return self._answer(error)
         except ReportError as error:
             return self.response(503, message=str(error))
-        return pdf_response(data, filename)
+        return official_response(data, filename, copy)

@@ -95,6 +95,8 @@ class Workflow:
     automatic: tuple[Transition, ...] = ()  # taken by the system when a record reaches their source
     events: dict = dataclass_field(default_factory=dict)  # labels of other history events
     groups: dict = dataclass_field(default_factory=dict)  # named sets of states: {"final": (...)}
+    # {state: document codes}: reaching the state makes those documents official (app.official)
+    official: dict = dataclass_field(default_factory=dict)
 
     def transition(self, name: str) -> Transition | None:
         return next((t for t in self.transitions if t.name == name), None)
@@ -220,6 +222,10 @@ def run(workflow: Workflow, user, record, name: str, raw: dict, version=None, *,
             record.state = automatic.target
             workflow.history(record, automatic.name, from_state, record.state, None, note,
                              event_data({}, changed_since(record, before)))
+    if record.state in workflow.official:
+        from app.official import services as official  # the documents it renders import this module
+
+        official.issue(record, workflow.official[record.state], user)
     if save:
         commit()
     return record

@@ -21,7 +21,7 @@ import unicodedata
 
 import pdfkit
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import DictionaryObject, NameObject
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -295,7 +295,52 @@ def render_pdf(template: str, landscape: bool = False, **context) -> bytes:
     """Render a report template to PDF bytes, or raise ReportError."""
     _executable()
     document = _wkhtmltopdf(render_html(template, **context), landscape, MARGINS_MM)
-    return _number_pages(document, landscape)
+    return _place_signature(_number_pages(document, landscape))
+
+
+# The approving signature's space in a template (the `signature_box` macro) is a link to this
+# address: wkhtmltopdf writes its rectangle as a link annotation, which is taken out of the PDF
+# and kept in the document information as "page x1 y1 x2 y2" (points), where a visible
+# digital signature goes (app.official).
+SIGNATURE_LINK = b"https://qms.invalid/signature"
+SIGNATURE_BOX_KEY = "/QmsSignatureBox"
+
+
+def _place_signature(document: bytes, keep: bool = True) -> bytes:
+    """Take the signature-space links out of the PDF; with `keep`, write the first one's
+    rectangle into the document information (SIGNATURE_BOX_KEY)."""
+    if SIGNATURE_LINK not in document:
+        return document
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(document)))
+    box = None
+    for number, page in enumerate(writer.pages):
+        annotations = page.get("/Annots")
+        if annotations is None:
+            continue
+        kept = ArrayObject()
+        for reference in annotations.get_object():
+            annotation = reference.get_object()
+            action = annotation.get("/A")
+            if action is not None and action.get_object().get("/URI") == SIGNATURE_LINK.decode():
+                if box is None:
+                    box = (number, *[float(v) for v in annotation["/Rect"]])
+            else:
+                kept.append(reference)
+        page[NameObject("/Annots")] = kept
+    if keep and box:
+        writer.add_metadata({SIGNATURE_BOX_KEY: " ".join(f"{v:g}" for v in box)})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def signature_box(document: bytes) -> tuple[int, tuple[float, float, float, float]] | None:
+    """(page from 0, (x1, y1, x2, y2)) of the document's signature space, if it has one."""
+    value = (PdfReader(io.BytesIO(document)).metadata or {}).get(SIGNATURE_BOX_KEY)
+    if not value:
+        return None
+    page, *box = value.split()
+    return int(page), tuple(float(v) for v in box)
 
 
 def _page_texts(document: bytes) -> list[str]:
@@ -349,7 +394,7 @@ def render_pdf_parts(template: str, contexts: list[dict], marks: list[tuple[str,
         for index, body in enumerate(bodies)) + "</body></html>"
     document = _wkhtmltopdf(html, landscape, MARGINS_MM)
     starts = _first_pages(document, marks)
-    return _number_pages(document, landscape, starts), starts
+    return _place_signature(_number_pages(document, landscape, starts), keep=False), starts
 
 
 def workbook(sheet_title: str, title_lines: list[str], headers: list[str], rows: list[list],

@@ -4,7 +4,7 @@ from flask_appbuilder.api import ModelRestApi, expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 
-from app.objectives import documents, services, workflow
+from app.objectives import services, workflow
 from app.objectives.models import ObjectivePlan
 from app.objectives.views import ObjectivePlanView
 from app.rest import WorkflowApi, transition_json
@@ -126,7 +126,10 @@ class ObjectivePlanApi(WorkflowApi, ModelRestApi):
         kind = request.args.get("document", "plan")
         if kind not in ("plan", "report") or (kind == "report" and plan.report is None):
             raise services.NotFound("Report not found.")
-        return documents.export(plan, kind, "pdf")
+        from app.official import services as official
+
+        return official.served(plan if kind == "plan" else plan.report, f"objective_{kind}",
+                               preview="preview" in request.args)
 
     def _report(self, pk):
         plan = services.get_plan(pk)

@@ -12,7 +12,6 @@ from app.extensions import db
 from app.objectives import documents, services, workflow
 from app.objectives.models import ObjectivePlan
 from app.organisation.models import Unit
-from app.tickets.views import pdf_response
 from app.ui import QmsInterface, QmsModelView, refusal, render_error, transition_page
 from app.workflow import WorkflowError
 
@@ -250,13 +249,21 @@ class ObjectivePlanView(QmsModelView):
             plan = services.get_plan(pk)
             if document == "report" and plan.report is None:
                 raise services.NotFound(gettext("Report not found."))
-            data, filename = documents.export(plan, document, kind)
+            if kind == "pdf":
+                from app.official import services as official
+                from app.official.views import official_response
+
+                record = plan if document == "plan" else plan.report
+                data, filename, copy = official.served(record, f"objective_{document}",
+                                                       preview="preview" in request.args)
+            else:
+                data, filename = documents.export(plan, document, kind)
         except WorkflowError:
             return render_error(404)
         except ReportError as error:
             return render_error(503, str(error))
         if kind == "pdf":
-            return pdf_response(data, filename)
+            return official_response(data, filename, copy)
         return documents.xlsx_response(data, filename)
 
 

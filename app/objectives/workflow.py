@@ -102,6 +102,7 @@ WORKFLOW = Workflow(
     events={"create": _l("Drafted"), "revise": _l("New revision drafted"),
             "supersede": _l("Replaced by a newer revision")},
     groups={"in_force": ("approved",), "open": ("draft", "submitted")},
+    official={"approved": ("objective_plan", "objective_report")},
 )
 
 TARGET_KINDS = {

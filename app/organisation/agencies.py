@@ -27,7 +27,7 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # The lines of an agency that the platform admin sets (the code is fixed once created).
 LINES = ("agency_name", "parent_body", "place_name", "steering_committee", "procedure_code",
          "procedure_issue", "procedure_date", "retention_years", "recurrence_threshold",
-         "report_interval_days", "max_upload_mb")
+         "report_interval_days", "max_upload_mb", "email", "tsa_url")
 NUMBERS = ("retention_years", "recurrence_threshold", "report_interval_days", "max_upload_mb")
 _PLACE_PREFIX = re.compile(
     r"^\s*(ỦY BAN NHÂN DÂN|ủy ban nhân dân|Ủy ban nhân dân|UBND)?\s*"
@@ -103,6 +103,10 @@ def _line_errors(lines: dict) -> dict:
             number = 0
         if not 1 <= number <= 100:
             errors[name] = gettext("Enter a whole number from 1 to 100.")
+    if (lines.get("email") or "").strip() and not EMAIL_PATTERN.match(lines["email"].strip()):
+        errors["email"] = gettext("Enter an e-mail address, e.g. ubnd@camlam.khanhhoa.gov.vn.")
+    if (lines.get("tsa_url") or "").strip() and not re.match(r"^https?://\S+$", lines["tsa_url"].strip()):
+        errors["tsa_url"] = gettext("Enter the timestamp authority's address, beginning with http:// or https://.")
     if lines.get("procedure_date") is not None and not is_procedure_date(lines["procedure_date"]):
         errors["procedure_date"] = gettext("Enter a date as dd/mm/yyyy, e.g. 28/02/2022.")
     return errors

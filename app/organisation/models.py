@@ -29,6 +29,10 @@ class Agency(Model):
     recurrence_threshold: Mapped[int] = mapped_column(Integer, default=3)
     report_interval_days: Mapped[int] = mapped_column(Integer, default=30)
     max_upload_mb: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    # Printed in the agency's visible digital signature (Decree 30, Appendix I).
+    email: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # A timestamp authority (RFC 3161) for the signing time; without it the server's clock.
+    tsa_url: Mapped[Optional[str]] = mapped_column(String(300))
 
     def __repr__(self) -> str:
         return self.agency_name

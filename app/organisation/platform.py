@@ -28,6 +28,8 @@ class AgencyLinesForm(DynamicForm):
     recurrence_threshold = StringField(LINE_LABELS["recurrence_threshold"])
     report_interval_days = StringField(LINE_LABELS["report_interval_days"])
     max_upload_mb = StringField(LINE_LABELS["max_upload_mb"])
+    email = StringField(LINE_LABELS["email"])
+    tsa_url = StringField(LINE_LABELS["tsa_url"])
 
 
 class NewAgencyForm(AgencyLinesForm):

@@ -84,6 +84,11 @@ TICKET_WORK = (
 )
 # Objective plans and reports: who drafts and who approves is decided per plan by
 # app/objectives/workflow.py (unit staff/head, Ban ISO, top leader).
+OFFICIAL_COPIES = (
+    _view("OfficialCopyView", "can_show", "can_pdf")
+    | _view("DocumentApi", "can_get", "can_verify")
+)
+SIGNING = _view("OfficialCopyView", "can_sign") | _menus("My signing certificate")
 OBJECTIVE_WORK = (
     _view("ObjectivePlanView", "can_list", "can_show", "can_add", "can_delete", "can_edit_rows",
           "can_transition", "can_export")
@@ -107,7 +112,7 @@ REVIEW_WORK = (
 )
 AUDIT_RECORDS = _view("InternalAuditView", "can_add", "can_edit", "can_delete")
 RETENTION = _view("RetentionView", "can_index") | _menus("Records retention")
-EVERYONE = SELF_SERVICE | TICKET_WORK | OBJECTIVE_WORK | REVIEW_READ
+EVERYONE = SELF_SERVICE | TICKET_WORK | OBJECTIVE_WORK | REVIEW_READ | OFFICIAL_COPIES | SIGNING
 
 # The province inspector reads every record of the agency they inspect and changes nothing.
 _OWN_ACCOUNT = (
@@ -133,6 +138,7 @@ INSPECTION = (
     | _view("ObjectiveSummaryView", "can_index")
     | _view("ReviewView", "can_list", "can_show", "can_export")
     | _view("InternalAuditView", "can_list", "can_show")
+    | OFFICIAL_COPIES
     | _menus("Organisation", "Units", "Improvement", "Tickets", "Nonconformities",
              "Recurring nonconformities", "Nonconformity categories", "Objective plans",
              "Objectives summary", "Management reviews", "Internal audits", "Help")

@@ -19,6 +19,8 @@ LINE_LABELS = {
     "recurrence_threshold": _l("Recurrence threshold"),
     "report_interval_days": _l("Progress report interval (days)"),
     "max_upload_mb": _l("Largest evidence file (MB)"),
+    "email": _l("Agency e-mail (printed in its digital signature)"),
+    "tsa_url": _l("Timestamp authority (optional)"),
 }
 
 

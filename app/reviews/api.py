@@ -8,7 +8,7 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext, lazy_gettext as _l
 
 from app.rest import WorkflowApi
-from app.reviews import documents, services, workflow
+from app.reviews import services, workflow
 from app.reviews.models import Review
 from app.workflow import WorkflowError
 
@@ -170,5 +170,11 @@ class ReviewApi(WorkflowApi, ModelRestApi):
 
     def document(self, review):
         """The minutes (meeting) or the notice by default; ?document=minutes|report|notice."""
+        from app.official import services as official
+        from app.reviews.documents import REVIEW_DOCUMENTS
+
         default = "minutes" if review.form == "meeting" else "notice"
-        return documents.review_pdf(review, request.args.get("document", default))
+        kind = request.args.get("document", default)
+        if kind not in REVIEW_DOCUMENTS:
+            raise services.NotFound(gettext("Document not found."))
+        return official.served(review, REVIEW_DOCUMENTS[kind], preview="preview" in request.args)

@@ -42,6 +42,10 @@ def _time_words(value: str | None) -> str:
     return f"{hours} giờ {minutes}"
 
 
+# The documents of a review by their address (…/<id>/<kind>.pdf) → app.official.documents codes.
+REVIEW_DOCUMENTS = {"minutes": "minutes", "report": "qms_report", "notice": "notice"}
+
+
 def review_pdf(review, document: str) -> tuple[bytes, str]:
     """The documents are Vietnamese whatever language the reader's screen uses, and print the
     review's own agency."""

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.organisation.models import QmsUser, Unit
 from app.reviews import documents, services, workflow
+from app.reviews.documents import REVIEW_DOCUMENTS
 from app.reviews.models import InternalAudit, Review
-from app.tickets.views import pdf_response
 from app.ui import QmsInterface, QmsModelView, refusal, render_error, transition_page
 from app.workflow import WorkflowError
 
@@ -229,11 +229,15 @@ class ReviewView(QmsModelView):
     def export(self, pk, document):
         from reports import ReportError
 
+        from app.official import services as official
+        from app.official.views import official_response
+
         try:
             review = services.get_review(pk)
-            data, filename = documents.review_pdf(review, document)
+            data, filename, copy = official.served(review, REVIEW_DOCUMENTS[document],
+                                                   preview="preview" in request.args)
         except WorkflowError:
             return render_error(404)
         except ReportError as error:
             return render_error(503, str(error))
-        return pdf_response(data, filename)
+        return official_response(data, filename, copy)

@@ -111,7 +111,7 @@ GROUPS = {"final": FINAL_STATES}
 WORKFLOWS = {
     "meeting": Workflow(
         name="review-meeting", title=_l("Management review: meeting (5.8.1)"), states=STATES,
-        history=record, events=EVENTS, groups=GROUPS,
+        history=record, events=EVENTS, groups=GROUPS, official={"minutes_approved": ("minutes",)},
         transitions=(
             Transition("hold", _l("Record that the meeting was held"), ("draft",), "held", SECRETARY,
                        fields=(COMMENT,), comment_field="comment",
@@ -129,6 +129,7 @@ WORKFLOWS = {
     "report": Workflow(
         name="review-report", title=_l("Management review: report and notice (5.8.2)"), states=STATES,
         history=record, events=EVENTS, groups=GROUPS,
+        official={"report_approved": ("qms_report",), "issued": ("notice",)},
         transitions=(
             Transition("submit_report", _l("Submit the QMS report"), ("draft",), "report_review", SECRETARY,
                        fields=(COMMENT,), comment_field="comment"),

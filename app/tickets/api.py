@@ -6,6 +6,7 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
+from app.official import services as official
 from app.rest import WorkflowApi, WorkflowErrorsAsResponses
 from app.tickets import services, vocabulary
 from app.tickets.crud import NonconformityRules, TicketRules
@@ -117,9 +118,7 @@ class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
         return services.apply_transition(g.user, pk, name, body, body.get("version"))
 
     def document(self, ticket):
-        from app.tickets.documents import ticket_pdf
-
-        return ticket_pdf(ticket), f"BM.CTCL.01-{ticket.display_number.replace('/', '-') or ticket.id}.pdf"
+        return official.served(ticket, "ticket", preview="preview" in request.args)
 
 
 class NonconformityApi(NonconformityRules, WorkflowErrorsAsResponses, ModelRestApi):

@@ -538,16 +538,17 @@ class TicketView(TicketRules, QmsModelView):
     @permission_name("pdf")
     def pdf(self, pk):
         from reports import ReportError
-        from app.tickets.documents import ticket_pdf
+        from app.official import services as official
+        from app.official.views import official_response
 
         try:
             ticket = services.get_ticket(g.user, pk)
-            data = ticket_pdf(ticket)
+            data, filename, copy = official.served(ticket, "ticket", preview="preview" in request.args)
         except services.WorkflowError:
             return render_error(404)
         except ReportError as error:
             return render_error(503, str(error))
-        return pdf_response(data, f"BM.CTCL.01-{ticket.display_number.replace('/', '-') or ticket.id}.pdf")
+        return official_response(data, filename, copy)
 
 
 def _present_step(user):

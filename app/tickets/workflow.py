@@ -323,4 +323,5 @@ WORKFLOW = Workflow(
     },
     groups={"open": OPEN_STATES, "final": FINAL_STATES, "effective": ("closed",),
             "not_effective": ("closed_ineffective",)},
+    official={"closed": ("ticket",), "closed_ineffective": ("ticket",)},
 )

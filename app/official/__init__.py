@@ -1,0 +1,1 @@
+"""Official copies of the approved documents and their digital signatures (SPEC §11)."""
