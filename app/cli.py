@@ -345,3 +345,147 @@ def agency_activate_command(code):
 
     agency = agencies.set_active(_agency_or_fail(code), True)
     click.echo(f"Cơ quan {agency.code} hoạt động trở lại.")
+
+
+# --- official copies and digital signatures (SPEC §11) ---------------------------------------
+
+def _day(moment) -> str:
+    return moment.strftime("%d/%m/%Y") if moment else "—"
+
+
+def _echo_certificate(row) -> None:
+    click.echo(f"Chủ thể: {row.subject}")
+    click.echo(f"Tổ chức cấp: {row.issuer}")
+    click.echo(f"Hiệu lực: từ {_day(row.not_before)} đến {_day(row.not_after)}")
+
+
+@qms.group("signing", help="Chứng thư số của cơ quan, dùng ký bản chính thức (--agency MÃ).")
+def signing_group():
+    pass
+
+
+@signing_group.command("import", help=(
+    "Nhập chứng thư số của cơ quan (tệp PKCS#12 .p12/.pfx); chứng thư cũ thôi dùng. "
+    "Khóa bí mật được mã hóa bằng QMS_SIGNING_KEY_SECRET để ký bản chính thức tự động."))
+@click.option("--p12", "p12_path", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="Tệp PKCS#12 (.p12, .pfx).")
+@click.option("--password-env", "password_env", metavar="BIẾN", default=None,
+              help="Lấy mật khẩu của tệp từ biến môi trường này (bỏ trống: lệnh hỏi, không hiện).")
+@with_appcontext
+@agency_option
+def signing_import_command(agency, p12_path, password_env):
+    import os
+
+    from app.official import services, signing
+
+    data = Path(p12_path).read_bytes()
+    if password_env:
+        if password_env not in os.environ:
+            raise click.ClickException(f"Biến môi trường {password_env} chưa được đặt.")
+        password = os.environ[password_env]
+    else:
+        password = click.prompt("Mật khẩu của tệp PKCS#12", hide_input=True, default="", show_default=False)
+    try:
+        row = services.import_credential(data, password or None)
+    except signing.SigningError as error:
+        from app.extensions import db
+
+        db.session.rollback()
+        raise click.ClickException(f"Không nhập được chứng thư số: {error}") from None
+    click.echo(f"Đã nhập chứng thư số của {agency.agency_name} ({agency.code}):")
+    _echo_certificate(row)
+
+
+@signing_group.command("show", help="Xem chứng thư số đang dùng của cơ quan.")
+@with_appcontext
+@agency_option
+def signing_show_command(agency):
+    from app.official import services
+
+    row = services.active_credential()
+    if row is None:
+        click.echo(f"{agency.agency_name} ({agency.code}) chưa có chứng thư số: bản chính thức không được ký. "
+                   "Nhập bằng: flask qms signing import --p12 TỆP --agency " + agency.code)
+        return
+    click.echo(f"Chứng thư số đang dùng của {agency.agency_name} ({agency.code}):")
+    _echo_certificate(row)
+
+
+def _yes_no(value: bool, yes: str, no: str) -> str:
+    return yes if value else no
+
+
+@qms.command("verify", help=(
+    "Kiểm tra chữ ký số của một tệp PDF bất kỳ (theo các chứng thư gốc tin cậy QMS_SIGNING_TRUST_ROOTS). "
+    "Mã thoát 0 khi tệp có chữ ký và mọi chữ ký còn nguyên vẹn; 1 trong các trường hợp khác."))
+@click.argument("pdf_path", metavar="TỆP.pdf", type=click.Path())
+@with_appcontext
+def verify_command(pdf_path):
+    from app.official import services, signing
+
+    try:
+        data = Path(pdf_path).read_bytes()
+    except FileNotFoundError:
+        raise click.ClickException(f"Không có tệp {pdf_path}.") from None
+    except OSError as error:
+        raise click.ClickException(f"Không đọc được tệp {pdf_path}: {error.strerror or error}.") from None
+    if not signing.is_pdf(data):
+        raise click.ClickException(f"Tệp {pdf_path} không phải là tệp PDF.")
+    check = services.verify(data)
+    click.echo(f"Tệp: {pdf_path}")
+    click.echo(f"Kết quả: {check.summary}")
+    if check.problem:
+        raise SystemExit(1)
+    if not check.signatures:
+        click.echo("Tệp không có chữ ký số nào.")
+    for number, signature in enumerate(check.signatures, 1):
+        click.echo(f"Chữ ký {number} ({signature.field or 'không tên'}):")
+        click.echo(f"  Người ký: {signature.signer or '—'}")
+        when = (f"{signature.signed_at.astimezone(signing.VIETNAM):%d/%m/%Y %H:%M:%S} (giờ Việt Nam)"
+                if signature.signed_at else "không rõ")
+        click.echo(f"  Thời gian ký: {when}")
+        click.echo(f"  Tổ chức cấp chứng thư: {signature.issuer or '—'}")
+        click.echo("  Nội dung: " + _yes_no(signature.good, "nguyên vẹn", "ĐÃ BỊ THAY ĐỔI sau khi ký"))
+        click.echo("  Chứng thư: " + _yes_no(signature.trusted, "tin cậy (thuộc chứng thư gốc đã cấu hình)",
+                                             "KHÔNG tin cậy (không thuộc chứng thư gốc đã cấu hình)"))
+        click.echo("  Hiệu lực lúc ký: " + _yes_no(signature.valid_at_signing, "còn hiệu lực", "KHÔNG còn hiệu lực"))
+        for problem in signature.problems:
+            click.echo(f"  Vấn đề: {problem}")
+    if not check.ok:
+        raise SystemExit(1)
+
+
+@qms.group("official", help="Bản chính thức của các văn bản đã hoàn tất (--agency MÃ).")
+def official_group():
+    pass
+
+
+@official_group.command("make", help=(
+    "Tạo bản chính thức còn thiếu cho mọi hồ sơ đã hoàn tất của cơ quan "
+    "(hệ thống nâng cấp từ phiên bản chưa có bản chính thức)."))
+@with_appcontext
+@agency_option
+def official_make_command(agency):
+    from reports import ReportError
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.official import services
+    from app.official.documents import DOCUMENTS
+
+    made, failed = 0, 0
+    for code, document in DOCUMENTS.items():
+        for record in db.session.scalars(select(document.model()).order_by(document.model().id)).all():
+            if not services.is_final(code, record) or services.current(code, record.id) is not None:
+                continue
+            try:
+                services.official_copy(record, code)
+                made += 1
+            except ReportError as error:
+                db.session.rollback()
+                failed += 1
+                click.echo(f"KHÔNG tạo được bản chính thức {code} #{record.id}: {error}", err=True)
+    click.echo(f"{agency.agency_name} ({agency.code}): đã tạo {made} bản chính thức.")
+    if failed:
+        click.echo(f"{failed} bản chưa tạo được (chạy lại lệnh sau khi khắc phục).", err=True)
+        raise SystemExit(1)

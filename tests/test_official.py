@@ -69,7 +69,7 @@ def test_closing_a_ticket_makes_one_signed_official_copy(db, make_ticket, agency
     assert response.headers["X-Official-Copy"] == f"sha256={hashlib.sha256(response.data).hexdigest()}"
     preview = as_iso_secretary.get(f"/tickets/{ticket.id}/pdf?preview=1")
     assert preview.status_code == 200 and "X-Official-Copy" not in preview.headers
-    assert "BẢN XEM" in PdfReader(io.BytesIO(preview.data)).pages[0].extract_text()
+    assert "BẢN XEM" in " ".join(PdfReader(io.BytesIO(preview.data)).pages[0].extract_text().split())
 
 
 def test_renaming_the_agency_never_changes_an_official_copy(db, make_ticket, api):
@@ -88,8 +88,95 @@ def test_renaming_the_agency_never_changes_an_official_copy(db, make_ticket, api
         assert again.data == first.data and again.headers["X-Official-Copy"] == first.headers["X-Official-Copy"]
         preview = as_iso_secretary.get(f"/api/v1/tickets/{ticket.id}/pdf?preview=1")
         assert "X-Official-Copy" not in preview.headers
-        assert "CAM LÂM MỚI" in PdfReader(io.BytesIO(preview.data)).pages[0].extract_text()
+        assert "CAM LÂM MỚI" in " ".join(PdfReader(io.BytesIO(preview.data)).pages[0].extract_text().split())
     finally:
         agency = current_agency()
         agency.agency_name = old
         db.session.commit()
+
+
+def _signed_copy(db, make_ticket):
+    ticket = make_ticket(state="closed")
+    return _copy(db, "ticket", ticket)
+
+
+def test_one_byte_changed_after_signing_is_reported_as_modified(db, make_ticket, agency_certificate):
+    from app.official import services
+
+    copy = _signed_copy(db, make_ticket)
+    assert services.verify(copy.pdf).ok
+    altered = bytearray(copy.pdf)
+    altered[len(altered) // 3] ^= 0x01
+    check = services.verify(bytes(altered))
+    assert not check.ok and not check.signatures[0].intact
+    assert check.summary == "Modified after signing" or "sửa" in check.summary
+
+
+def test_a_certificate_of_another_authority_is_not_trusted(db, make_ticket, agency_certificate):
+    from app.official import signing
+
+    copy = _signed_copy(db, make_ticket)
+    stranger = Authority("CA khác")
+    check = signing.verify(copy.pdf, [stranger.certificate])
+    assert check.signatures and check.signatures[0].intact and not check.signatures[0].trusted
+    assert check.signatures[0].problems
+
+
+def test_without_a_certificate_the_official_copy_is_unsigned_and_says_so(db, make_ticket):
+    from app.official import services
+
+    copy = _signed_copy(db, make_ticket)
+    assert not copy.signed and copy.note
+    assert services.verify(copy.pdf).signatures == []
+
+
+@pytest.mark.parametrize("case", ["wrong password", "expired", "no signing usage", "not a p12"])
+def test_a_bad_pkcs12_is_refused_and_nothing_changes(db, authority, case):
+    from app.official import services, signing
+    from app.official.models import SigningCredential
+
+    before = db.session.query(SigningCredential).count()
+    data, password = {
+        "wrong password": (authority.pkcs12("UBND huyện Cam Lâm"), "sai"),
+        "expired": (authority.pkcs12("UBND huyện Cam Lâm", days_before=400, days_after=-1), "matkhau"),
+        "no signing usage": (authority.pkcs12("UBND huyện Cam Lâm", signing=False), "matkhau"),
+        "not a p12": (b"%PDF-1.4 not a certificate", "matkhau"),
+    }[case]
+    with pytest.raises(signing.SigningError) as refused:
+        services.import_credential(data, password)
+    assert str(refused.value)
+    assert db.session.query(SigningCredential).count() == before
+
+
+def test_the_official_copy_is_made_for_every_final_document(db, user, agency_certificate):
+    """Approved minutes, an approved QMS report, an issued notice, an approved plan and report:
+    each final document of the demo gets one signed official copy, whose signature box is in
+    its signature block."""
+    import datetime
+
+    from app.objectives.models import ObjectivePlan
+    from app.official import services
+    from app.official.models import OfficialCopy
+    from app.reviews import services as reviews
+    from app.reviews.models import Review
+
+    meeting = db.session.query(Review).filter_by(form="meeting", state="minutes_approved").first()
+    secretary = user("thuky.iso")
+    notice = reviews.create_review(secretary, "report", datetime.date(2018, 1, 1), datetime.date(2018, 12, 31))
+    reviews.save_content(secretary, notice.id, {"general_conclusion": "HTQLCL phù hợp, hiệu lực."})
+    reviews.apply_transition(secretary, notice.id, "submit_report", {})
+    reviews.apply_transition(user("truongban.iso"), notice.id, "approve_report", {})
+    assert services.current("qms_report", notice.id) is not None  # made by the approval itself
+    reviews.apply_transition(secretary, notice.id, "submit_notice", {})
+    reviews.apply_transition(user("chutich"), notice.id, "issue_notice", {})
+    notice = db.session.get(Review, notice.id)
+    assert notice.state == "issued" and db.session.query(OfficialCopy).filter_by(
+        document="notice", record_id=notice.id).count() == 1
+    plan = db.session.query(ObjectivePlan).filter(ObjectivePlan.report.has()).filter_by(state="approved").first()
+    for record, code in ((meeting, "minutes"), (notice, "qms_report"), (notice, "notice"),
+                         (plan, "objective_plan"), (plan.report, "objective_report")):
+        copy = services.official_copy(record, code)
+        assert copy is not None and copy.signed, code
+        check = services.verify(copy.pdf)
+        assert check.ok, (code, check.summary)
+        assert services.official_copy(record, code).id == copy.id  # made once

@@ -23,6 +23,15 @@ def official_response(data: bytes, filename: str, copy=None):
     return response
 
 
+def _length(upload, read: int) -> int:
+    """The size of an uploaded file, without reading it all."""
+    try:
+        upload.stream.seek(0, 2)
+        return upload.stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return request.content_length or read
+
+
 class OfficialCopyView(BaseView):
     route_base = "/official"
     default_view = "certificate"
@@ -105,6 +114,12 @@ class OfficialCopyView(BaseView):
             flash(gettext("Choose the signed PDF file."), "danger")
             return redirect(url_for(".show", pk=pk))
         data = upload.read(services.MAX_UPLOAD_BYTES + 1)
+        if len(data) > services.MAX_UPLOAD_BYTES and services.may_sign(g.user, copy, record):
+            # only the start was read: say the size of the whole file, not of what was read
+            flash(gettext("The file is too large (%(size)s MB; at most %(limit)s MB).",
+                          size=round(_length(upload, len(data)) / 1048576, 1),
+                          limit=services.MAX_UPLOAD_BYTES // 1048576), "danger")
+            return redirect(url_for(".show", pk=pk))
         try:
             new = services.upload_signed(g.user, copy, record, data)
         except WorkflowError as error:

@@ -50,11 +50,23 @@ class AgencySettingsView(QmsModelView):
     edit_columns = list(label_columns)
     show_columns = list(label_columns)
     search_columns = ["agency_name"]
+    show_template = "agency_settings_show.html"
+    list_template = "agency_settings_list.html"
     validators_columns = {
         **{name: [NumberRange(min=1, max=100, message=_l("Enter a whole number from 1 to 100."))]
            for name in agencies.NUMBERS},
         "procedure_date": [_procedure_date],
     }
+
+    def render_template(self, template, **kwargs):
+        """Every page of the settings also says with which certificate official copies are signed."""
+        from app.official import services
+        from app.organisation.services import current_agency
+
+        agency = current_agency()
+        kwargs.setdefault("agency_certificate", services.active_credential())
+        kwargs.setdefault("agency_code", agency.code if agency is not None else None)
+        return super().render_template(template, **kwargs)
 
 
 class UnitModelView(QmsModelView):

@@ -145,8 +145,23 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_archive(ticket: Ticket, removed: dict, unlinked: dict, out_dir: Path) -> Path:
-    """Write and verify the ticket's archive folder; return it. Raises on any failure."""
+def official_copies(ticket: Ticket) -> list:
+    """Every revision of the ticket's official copy (app.official), locked until the
+    transaction ends: they go into the archive as signed and leave with the ticket."""
+    from app.official.models import OfficialCopy
+
+    return list(db.session.scalars(select(OfficialCopy).where(
+        OfficialCopy.document == "ticket", OfficialCopy.record_id == ticket.id,
+        OfficialCopy.agency_id == ticket.agency_id).order_by(OfficialCopy.revision).with_for_update()))
+
+
+def write_archive(ticket: Ticket, removed: dict, unlinked: dict, out_dir: Path, copies: list | None = None) -> Path:
+    """Write and verify the ticket's archive folder; return it. Raises on any failure.
+    `copies`: the official copy revisions to archive (default: all of the ticket's)."""
+    from app.official import services as official
+
+    if copies is None:
+        copies = official_copies(ticket)
     name = f"phieu-{ticket.year or 'nhap'}-{ticket.number or 0:03d}-id{ticket.id}"
     final = out_dir / name
     partial = out_dir / f".{name}.partial"
@@ -159,13 +174,22 @@ def write_archive(ticket: Ticket, removed: dict, unlinked: dict, out_dir: Path) 
         record = ticket_record(ticket, removed, unlinked, files)
         files["ticket.json"] = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
         files["BM.CTCL.01.pdf"] = ticket_pdf(ticket)
+        listed = []
+        if copies:
+            (partial / "official").mkdir()
+        for copy in copies:  # the signed bytes, exactly as stored
+            relative = f"official/BM.CTCL.01-r{copy.revision}.pdf"
+            files[relative] = bytes(copy.pdf)
+            listed.append({"file": relative, "revision": copy.revision, "source": copy.source,
+                           "sha256": hashlib.sha256(files[relative]).hexdigest(),
+                           "verification": official.verify(files[relative]).as_json()})
         manifest = {}
         for relative, data in files.items():
             (partial / relative).write_bytes(data)
             manifest[relative] = hashlib.sha256(data).hexdigest()
         (partial / "manifest.json").write_text(json.dumps(
             {"ticket": ticket.display_number, "id": ticket.id, "archived_on": today().isoformat(),
-             "sha256": manifest}, ensure_ascii=False, indent=2), encoding="utf-8")
+             "sha256": manifest, "official_copies": listed}, ensure_ascii=False, indent=2), encoding="utf-8")
         for relative, digest in manifest.items():  # read back before anything is deleted
             if _sha256(partial / relative) != digest:
                 raise IOError(f"checksum mismatch for {relative}")
@@ -198,6 +222,14 @@ def _remove(removed: dict, unlinked: dict) -> None:
             db.session.execute(delete(table).where(_where_key(table, key)))
 
 
+def _remove_official_copies(copies: list) -> None:
+    """The archived official copy revisions (they name the ticket by id, with no foreign key)."""
+    from app.official.models import OfficialCopy
+
+    if copies:
+        db.session.execute(delete(OfficialCopy).where(OfficialCopy.id.in_([c.id for c in copies])))
+
+
 def archive_past_retention(out_dir: str | Path, on: datetime.date | None = None) -> tuple[list, list]:
     """Archive then remove each ticket past retention; returns (archived folders, failures)."""
     out = Path(out_dir)
@@ -208,7 +240,8 @@ def archive_past_retention(out_dir: str | Path, on: datetime.date | None = None)
         label = ticket.display_number or f"#{ticket.id}"
         try:
             removed, unlinked = ticket_rows(ticket.id)
-            folder = write_archive(ticket, removed, unlinked, out)
+            copies = official_copies(ticket)
+            folder = write_archive(ticket, removed, unlinked, out, copies)
         except Exception as error:  # this record stays; the others go on
             log.error("Archive of ticket %s failed: %s", label, error)
             db.session.rollback()
@@ -216,6 +249,7 @@ def archive_past_retention(out_dir: str | Path, on: datetime.date | None = None)
             continue
         try:
             _remove(removed, unlinked)
+            _remove_official_copies(copies)
             db.session.commit()
         except Exception as error:
             db.session.rollback()
