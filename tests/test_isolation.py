@@ -50,6 +50,7 @@ VIEW_RECORDS = {
     "ReviewView": "review", "ReviewApi": "review",
     "InternalAuditView": "audit", "NcCategoryView": "category", "UnitModelView": "unit",
     "QmsUserDBModelView": "user", "AgencySettingsView": "agency", "AgencyAdminView": "agency",
+    "OfficialCopyView": "official", "DocumentApi": "official",
 }
 # The record kind of the other id arguments.
 ARG_RECORDS = {"nc_id": "nc", "change_id": "change", "attachment_id": "attachment", "code": "agency_code"}
@@ -127,6 +128,7 @@ def camlam(app):
     from app.organisation.models import Agency, QmsUser, Unit
     from app.reminders.models import Notification
     from app.reviews.models import InternalAudit, Review
+    from app.official import services as official
     from app.tickets import demo, services
     from app.tickets.models import Attachment, ChangeRequest, NcCategory, Nonconformity, Ticket
 
@@ -145,7 +147,9 @@ def camlam(app):
         db.session.add(Notification(user_id=staff.id, subject="Nhắc việc Cam Lâm", body="Phiếu của Cam Lâm"))
         db.session.commit()
         report = db.session.scalars(select(ObjectiveReport).order_by(ObjectiveReport.id)).first()
+        minutes = db.session.scalars(select(Review).where(Review.state == "minutes_approved")).first()
         ids = {
+            "official": official.official_copy(minutes, "minutes").id,
             "ticket": ticket.id, "nc": nc.id,
             "change": db.session.scalar(select(ChangeRequest.id).where(ChangeRequest.ticket_id == ticket.id)),
             "attachment": db.session.scalar(select(Attachment.id).where(Attachment.ticket_id == ticket.id)),

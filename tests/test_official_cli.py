@@ -187,5 +187,8 @@ def test_the_archive_keeps_the_signed_official_copy(db, signed_copy, tmp_path):
     assert stored == pdf and listed["sha256"] == hashlib.sha256(pdf).hexdigest()
     assert manifest["sha256"][listed["file"]] == listed["sha256"]
     assert listed["verification"] == expected and listed["verification"]["ok"]
+    record = json.loads((folder / "ticket.json").read_text(encoding="utf-8"))
+    [row] = record["removed"]["official_copy"]  # every column, the PDF as the same file
+    assert row["pdf"] == {"file": listed["file"]} and row["sha256"] == listed["sha256"]
     db.session.expire_all()
     assert db.session.query(OfficialCopy).filter_by(document="ticket", record_id=ticket_id).count() == 0

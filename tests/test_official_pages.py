@@ -2,7 +2,9 @@
 the other agency kept out, the verification API, the approver's personal signature (upload or
 in the panel) and what is refused, the personal certificate page, and the agency settings."""
 import hashlib
+import html
 import io
+import re
 
 import pytest
 from markupsafe import escape
@@ -115,7 +117,11 @@ def test_the_official_copy_page_shows_status_hash_and_download(db, make_ticket, 
     assert 'class="official-status' in page.text and "label label-" in page.text
     assert copy.sha256 in page.text and f"/official/{copy.id}/pdf" in page.text
 
-    via_record = client.get(f"/official/of/ticket/{ticket.id}")
+    # the ticket page's button leads to it
+    ticket_page = client.get(f"/tickets/show/{ticket.id}")
+    link = re.search(r'class="[^"]*official-link[^"]*" data-document="ticket" href="([^"]+)"', ticket_page.text)
+    assert link, "no official copy button on the ticket page"
+    via_record = client.get(html.unescape(link.group(1)))
     assert via_record.status_code == 302 and via_record.headers["Location"].endswith(f"/official/{copy.id}")
 
     download = client.get(f"/official/{copy.id}/pdf")

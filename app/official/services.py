@@ -255,7 +255,8 @@ PREVIEW_MARK = "BẢN XEM – KHÔNG CÓ GIÁ TRỊ PHÁP LÝ"
 
 
 def mark_preview(pdf: bytes) -> bytes:
-    """Print PREVIEW_MARK in red in the top margin of every page."""
+    """Print PREVIEW_MARK in red in the bottom margin of every page (the top one holds the
+    page numbers)."""
     from pyhanko import stamp
     from pyhanko.pdf_utils import text as pdf_text
     from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
@@ -266,9 +267,8 @@ def mark_preview(pdf: bytes) -> bytes:
         stamp_text=PREVIEW_MARK, border_width=0,
         text_box_style=pdf_text.TextBoxStyle(font=GlyphAccumulatorFactory(signing.STAMP_FONT), font_size=10,
                                              text_color=(0.8, 0, 0)))
-    for number, page in enumerate(PdfReader(io.BytesIO(pdf)).pages):
-        width, height = float(page.mediabox.width), float(page.mediabox.height)
-        stamp.TextStamp(writer, style).apply(number, int(width / 2 - 120), int(height - 30))
+    for number, page in enumerate(PdfReader(io.BytesIO(pdf)).pages):  # in the bottom margin
+        stamp.TextStamp(writer, style).apply(number, int(float(page.mediabox.width) / 2 - 120), 22)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -58,13 +58,17 @@ class OfficialCopyView(BaseView):
             my_certificate=services.active_credential(g.user),
             agency_certificate=services.active_credential(), stored=json.loads(copy.verification or "{}"))
 
-    @expose("/of/<any(ticket, minutes, qms_report, notice, objective_plan, objective_report):code>/<int:record_id>")
+    @expose("/of")
     @has_access
     @permission_name("show")
-    def of(self, code, record_id):
-        """A record's official copy page, the copy made first if the document is final."""
+    def of(self):
+        """A record's official copy page (?document=<code>&record=<id>), the copy made first
+        if the document is final."""
         from reports import ReportError
 
+        code, record_id = request.args.get("document"), request.args.get("record", type=int)
+        if code not in DOCUMENTS or record_id is None:
+            return render_error(404)
         try:
             record = DOCUMENTS[code].load(g.user, record_id)
             copy = services.official_copy(record, code)

@@ -32,7 +32,7 @@ class Agency(Model):
     # Printed in the agency's visible digital signature (Decree 30, Appendix I).
     email: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # A timestamp authority (RFC 3161) for the signing time; without it the server's clock.
-    tsa_url: Mapped[Optional[str]] = mapped_column(String(300))
+    tsa_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     def __repr__(self) -> str:
         return self.agency_name

@@ -1,5 +1,7 @@
 from flask_babel import gettext, lazy_gettext as _l
-from wtforms.validators import NumberRange, ValidationError
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from wtforms import StringField
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from app.organisation import agencies
 from app.organisation.models import Agency, Unit
@@ -50,6 +52,12 @@ class AgencySettingsView(QmsModelView):
     edit_columns = list(label_columns)
     show_columns = list(label_columns)
     search_columns = ["agency_name"]
+    # Optional lines: the columns are NOT NULL (empty string when unset), which FAB would make required.
+    edit_form_extra_fields = {
+        name: StringField(LINE_LABELS[name], validators=[Optional(), Length(max=length)], widget=BS3TextFieldWidget(),
+                          filters=[lambda value: (value or "").strip()])
+        for name, length in (("email", 200), ("tsa_url", 300))
+    }
     show_template = "agency_settings_show.html"
     list_template = "agency_settings_list.html"
     validators_columns = {

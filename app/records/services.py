@@ -60,6 +60,17 @@ KEPT_LINKS = {
 PEOPLE_AND_UNITS = ("ab_user", "unit")
 
 
+def _official_table() -> Table:
+    from app.official.models import OfficialCopy
+
+    return OfficialCopy.__table__
+
+
+def official_file(row) -> str:
+    """Where an official copy revision (app.official) is kept in the archive, as signed."""
+    return f"official/BM.CTCL.01-r{row['revision']}.pdf"
+
+
 def _key(table: Table, row) -> tuple:
     return tuple(row[c.name] for c in table.primary_key)
 
@@ -92,6 +103,15 @@ def ticket_rows(ticket_id: int) -> tuple[dict, dict]:
                 elif found.keys() - removed.get(table, {}).keys():
                     removed.setdefault(table, {}).update(found)
                     pending.append(table)
+    # The ticket's official copy revisions name it by id, with no foreign key: they leave too.
+    official = _official_table()
+    for ticket in list(removed[tickets].values()):
+        rows = db.session.execute(select(official).where(
+            official.c.document == "ticket", official.c.record_id == ticket["id"],
+            official.c.agency_id == ticket["agency_id"]).with_for_update()).mappings()
+        found = {_key(official, row): dict(row) for row in rows}
+        if found:
+            removed.setdefault(official, {}).update(found)
     for table, rows in removed.items():  # a row leaving is not merely unlinked
         for key in rows:
             unlinked.get(table, {}).pop(key, None)
@@ -106,6 +126,8 @@ def _json_row(table: Table, row: dict, files: dict) -> dict:
         if isinstance(value, (bytes, memoryview)):
             name = safe_filename(row["filename"]) if row.get("filename") else column.name
             relative = f"files/{table.name}-{'-'.join(map(str, _key(table, row)))}-{name}"
+            if table is _official_table():
+                relative = official_file(row)
             if relative in files:
                 raise ValueError(f"two files named {relative}")
             files[relative] = bytes(value)
@@ -145,23 +167,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def official_copies(ticket: Ticket) -> list:
-    """Every revision of the ticket's official copy (app.official), locked until the
-    transaction ends: they go into the archive as signed and leave with the ticket."""
-    from app.official.models import OfficialCopy
-
-    return list(db.session.scalars(select(OfficialCopy).where(
-        OfficialCopy.document == "ticket", OfficialCopy.record_id == ticket.id,
-        OfficialCopy.agency_id == ticket.agency_id).order_by(OfficialCopy.revision).with_for_update()))
-
-
-def write_archive(ticket: Ticket, removed: dict, unlinked: dict, out_dir: Path, copies: list | None = None) -> Path:
+def write_archive(ticket: Ticket, removed: dict, unlinked: dict, out_dir: Path) -> Path:
     """Write and verify the ticket's archive folder; return it. Raises on any failure.
-    `copies`: the official copy revisions to archive (default: all of the ticket's)."""
+    The official copy revisions are kept as signed (official/…) and listed in the manifest
+    with the check of their signatures."""
     from app.official import services as official
 
-    if copies is None:
-        copies = official_copies(ticket)
     name = f"phieu-{ticket.year or 'nhap'}-{ticket.number or 0:03d}-id{ticket.id}"
     final = out_dir / name
     partial = out_dir / f".{name}.partial"
@@ -174,17 +185,13 @@ def write_archive(ticket: Ticket, removed: dict, unlinked: dict, out_dir: Path, 
         record = ticket_record(ticket, removed, unlinked, files)
         files["ticket.json"] = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
         files["BM.CTCL.01.pdf"] = ticket_pdf(ticket)
-        listed = []
-        if copies:
-            (partial / "official").mkdir()
-        for copy in copies:  # the signed bytes, exactly as stored
-            relative = f"official/BM.CTCL.01-r{copy.revision}.pdf"
-            files[relative] = bytes(copy.pdf)
-            listed.append({"file": relative, "revision": copy.revision, "source": copy.source,
-                           "sha256": hashlib.sha256(files[relative]).hexdigest(),
-                           "verification": official.verify(files[relative]).as_json()})
+        copies = sorted(removed.get(_official_table(), {}).values(), key=lambda row: row["revision"])
+        listed = [{"file": official_file(row), "revision": row["revision"], "source": row["source"],
+                   "sha256": hashlib.sha256(files[official_file(row)]).hexdigest(),
+                   "verification": official.verify(files[official_file(row)]).as_json()} for row in copies]
         manifest = {}
         for relative, data in files.items():
+            (partial / relative).parent.mkdir(parents=True, exist_ok=True)
             (partial / relative).write_bytes(data)
             manifest[relative] = hashlib.sha256(data).hexdigest()
         (partial / "manifest.json").write_text(json.dumps(
@@ -222,14 +229,6 @@ def _remove(removed: dict, unlinked: dict) -> None:
             db.session.execute(delete(table).where(_where_key(table, key)))
 
 
-def _remove_official_copies(copies: list) -> None:
-    """The archived official copy revisions (they name the ticket by id, with no foreign key)."""
-    from app.official.models import OfficialCopy
-
-    if copies:
-        db.session.execute(delete(OfficialCopy).where(OfficialCopy.id.in_([c.id for c in copies])))
-
-
 def archive_past_retention(out_dir: str | Path, on: datetime.date | None = None) -> tuple[list, list]:
     """Archive then remove each ticket past retention; returns (archived folders, failures)."""
     out = Path(out_dir)
@@ -240,8 +239,7 @@ def archive_past_retention(out_dir: str | Path, on: datetime.date | None = None)
         label = ticket.display_number or f"#{ticket.id}"
         try:
             removed, unlinked = ticket_rows(ticket.id)
-            copies = official_copies(ticket)
-            folder = write_archive(ticket, removed, unlinked, out, copies)
+            folder = write_archive(ticket, removed, unlinked, out)
         except Exception as error:  # this record stays; the others go on
             log.error("Archive of ticket %s failed: %s", label, error)
             db.session.rollback()
@@ -249,7 +247,6 @@ def archive_past_retention(out_dir: str | Path, on: datetime.date | None = None)
             continue
         try:
             _remove(removed, unlinked)
-            _remove_official_copies(copies)
             db.session.commit()
         except Exception as error:
             db.session.rollback()

@@ -22,7 +22,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('agency', schema=None) as batch_op:
         batch_op.add_column(sa.Column('email', sa.String(length=200), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('tsa_url', sa.String(length=300), nullable=True))
+        batch_op.add_column(sa.Column('tsa_url', sa.String(length=300), nullable=False, server_default=''))
 
     op.create_table(
         'signing_credential',
