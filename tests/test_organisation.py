@@ -268,3 +268,30 @@ def test_users_list_shows_no_none(as_admin, db):
     finally:
         user.position = position
         db.session.commit()
+
+
+def test_the_agency_email_and_timestamp_authority_are_checked(as_admin, db):
+    """Printed in the agency's digital signature: a real address or nothing; the timestamp
+    authority an http(s) address or nothing."""
+    from app.organisation.models import Agency
+
+    settings = db.session.query(Agency).one()
+    data = {c: getattr(settings, c) for c in (
+        "agency_name", "parent_body", "place_name", "steering_committee", "procedure_code",
+        "procedure_issue", "procedure_date", "retention_years", "recurrence_threshold",
+        "report_interval_days", "max_upload_mb", "email", "tsa_url",
+    )}
+    response = _form_post(as_admin, f"/settings/edit/{settings.id}",
+                          {**data, "email": "không phải thư", "tsa_url": "ftp://tsa"})
+    assert response.status_code == 200
+    assert "Hãy nhập địa chỉ thư điện tử" in response.text and "http:// hoặc https://" in response.text
+    db.session.expire_all()
+    assert db.session.query(Agency).one().email == settings.email
+    response = _form_post(as_admin, f"/settings/edit/{settings.id}",
+                          {**data, "email": " vanthu@camlam.khanhhoa.gov.vn ", "tsa_url": ""})
+    assert response.status_code == 302
+    db.session.expire_all()
+    saved = db.session.query(Agency).one()
+    assert saved.email == "vanthu@camlam.khanhhoa.gov.vn" and saved.tsa_url == ""
+    saved.email = data["email"]
+    db.session.commit()

@@ -21,6 +21,7 @@ from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
 from pypdf import PdfReader, PdfWriter
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.official import signing
@@ -236,8 +237,12 @@ def official_copy(record, code: str) -> OfficialCopy | None:
     record finished before official copies existed, or while the PDF engine was down)."""
     copy = current(code, record.id)
     if copy is None and is_final(code, record):
-        copy = make(record, code)
-        db.session.commit()
+        try:
+            copy = make(record, code)
+            db.session.commit()
+        except IntegrityError:  # someone else opened it first and made it meanwhile
+            db.session.rollback()
+            copy = current(code, record.id)
     return copy
 
 

@@ -6,6 +6,7 @@ Messages are for people (translated); nothing here touches the database.
 import dataclasses
 import datetime
 import io
+import logging
 from zoneinfo import ZoneInfo
 
 from asn1crypto import keys as asn1_keys, x509 as asn1_x509
@@ -13,6 +14,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from flask_babel import gettext
+
+# pyHanko logs a traceback for every certificate it cannot chain to a trust root: that is a
+# verification result (reported in words), not a fault of the server.
+logging.getLogger("pyhanko").setLevel(logging.ERROR)
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 STAMP_FONT = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"
@@ -212,8 +217,10 @@ class Verification:
         }
 
 
-def _name(name) -> str:
-    return name.human_friendly if name is not None else ""
+def _name(certificate, which: str) -> str:
+    """A certificate's subject or issuer in the standard notation (CN=…,O=…,C=VN)."""
+    parsed = x509.load_der_x509_certificate(certificate.dump())
+    return getattr(parsed, which).rfc4514_string()
 
 
 def verify(pdf: bytes, trust_roots: list) -> Verification:
@@ -253,7 +260,8 @@ def verify(pdf: bytes, trust_roots: list) -> Verification:
             and getattr(status.diff_result, "modification_level", ModificationLevel.OTHER)
             <= ModificationLevel.FORM_FILLING)
         valid_then = bool(signed_at) and certificate.not_valid_before <= signed_at <= certificate.not_valid_after
-        if not status.intact:
+        intact = bool(status.intact and status.valid)
+        if not intact:
             problems.append(gettext("The signed content was changed after signing."))
         elif not covers:
             problems.append(gettext("The file was changed after this signature (content added or altered)."))
@@ -262,7 +270,7 @@ def verify(pdf: bytes, trust_roots: list) -> Verification:
                                     "administrator."))
         if not valid_then:
             problems.append(gettext("The certificate was not valid at the signing time."))
-        checks.append(SignatureCheck(signature.field_name or "", _name(certificate.subject),
-                                     _name(certificate.issuer), signed_at, bool(status.intact), bool(covers),
+        checks.append(SignatureCheck(signature.field_name or "", _name(certificate, "subject"),
+                                     _name(certificate, "issuer"), signed_at, intact, bool(covers),
                                      bool(status.trusted), valid_then, problems))
     return Verification(checks)

@@ -89,7 +89,7 @@ def agency_by_code(code: str) -> Agency:
     return agency
 
 
-def _line_errors(lines: dict) -> dict:
+def line_errors(lines: dict) -> dict:
     errors = {}
     if not (lines.get("agency_name") or "").strip():
         errors["agency_name"] = gettext("Enter the agency's name.")
@@ -158,7 +158,7 @@ def create_agency(code: str, name: str, admin_username: str, admin_password: str
     lines = {**default_lines(), **given, "agency_name": (name or "").strip()}
     if not given.get("place_name"):  # the model's default place is the first agency's
         lines["place_name"] = default_place(lines["agency_name"])
-    errors = _line_errors(lines)
+    errors = line_errors(lines)
     with agency_scope(ALL):
         if not CODE_PATTERN.match(code):
             errors["code"] = gettext("The code is 2 to 20 capital letters or digits, without spaces or accents.")
@@ -219,7 +219,7 @@ def update_agency(agency: Agency, **lines) -> Agency:
     merged = {**{name: getattr(agency, name) for name in LINES}, **{k: v for k, v in lines.items() if k in LINES}}
     if not (merged.get("place_name") or "").strip():
         merged["place_name"] = default_place(merged.get("agency_name") or "")
-    errors = _line_errors(merged)
+    errors = line_errors(merged)
     if errors:
         raise AgencyError(gettext("The agency was not saved:") + " " + " ".join(errors.values()), errors)
     with agency_scope(ALL):

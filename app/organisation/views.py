@@ -31,6 +31,13 @@ def _procedure_date(form, field) -> None:
         raise ValidationError(gettext("Enter a date as dd/mm/yyyy, e.g. 28/02/2022."))
 
 
+def _agency_line(form, field) -> None:
+    """The rule the platform's agency form applies to the same line (agencies.line_errors)."""
+    problem = agencies.line_errors({"agency_name": "-", field.name: field.data}).get(field.name)
+    if problem:
+        raise ValidationError(problem)
+
+
 class AgencySettingsView(QmsModelView):
     """The agency's own settings (its row only, by the agency scope): edited, never added or deleted."""
 
@@ -54,7 +61,8 @@ class AgencySettingsView(QmsModelView):
     search_columns = ["agency_name"]
     # Optional lines: the columns are NOT NULL (empty string when unset), which FAB would make required.
     edit_form_extra_fields = {
-        name: StringField(LINE_LABELS[name], validators=[Optional(), Length(max=length)], widget=BS3TextFieldWidget(),
+        name: StringField(LINE_LABELS[name], validators=[Optional(), Length(max=length), _agency_line],
+                          widget=BS3TextFieldWidget(),
                           filters=[lambda value: (value or "").strip()])
         for name, length in (("email", 200), ("tsa_url", 300))
     }
