@@ -295,7 +295,7 @@ def render_pdf(template: str, landscape: bool = False, **context) -> bytes:
     """Render a report template to PDF bytes, or raise ReportError."""
     _executable()
     document = _wkhtmltopdf(render_html(template, **context), landscape, MARGINS_MM)
-    return _place_signature(_number_pages(document, landscape))
+    return _number_pages(_place_signature(document), landscape)
 
 
 # The approving signature's space in a template (the `signature_box` macro) is a link to this
@@ -307,8 +307,9 @@ SIGNATURE_BOX_KEY = "/QmsSignatureBox"
 
 
 def _place_signature(document: bytes, keep: bool = True) -> bytes:
-    """Take the signature-space links out of the PDF; with `keep`, write the first one's
-    rectangle into the document information (SIGNATURE_BOX_KEY)."""
+    """Take the signature-space links out of wkhtmltopdf's PDF (whose strings are written
+    plain); with `keep`, write the first one's rectangle into the document information
+    (SIGNATURE_BOX_KEY)."""
     if SIGNATURE_LINK not in document:
         return document
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(document)))
@@ -394,7 +395,7 @@ def render_pdf_parts(template: str, contexts: list[dict], marks: list[tuple[str,
         for index, body in enumerate(bodies)) + "</body></html>"
     document = _wkhtmltopdf(html, landscape, MARGINS_MM)
     starts = _first_pages(document, marks)
-    return _place_signature(_number_pages(document, landscape, starts), keep=False), starts
+    return _number_pages(_place_signature(document, keep=False), landscape, starts), starts
 
 
 def workbook(sheet_title: str, title_lines: list[str], headers: list[str], rows: list[list],

@@ -36,6 +36,28 @@ def agency_certificate(db, authority, trusted):
     db.session.commit()
 
 
+def assert_signature_in_its_block(pdf: bytes, title: str):
+    """One visible signature, on the page of the signer's block, right under its title and
+    no wider than the block (the page's link that marked the place is gone)."""
+    import pdfplumber
+
+    reader = PdfReader(io.BytesIO(pdf))
+    widgets = [(number, a.get_object()) for number, page in enumerate(reader.pages)
+               for a in page.get("/Annots") or [] if a.get_object().get("/FT") == "/Sig"]
+    assert len(widgets) == 1
+    number, widget = widgets[0]
+    x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+    assert 100 < x2 - x1 < 260 and 20 < y2 - y1 < 80
+    assert not any(a.get_object().get("/Subtype") == "/Link" for page in reader.pages for a in page.get("/Annots") or [])
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        page = document.pages[number]
+        words = page.extract_words()
+        height = float(page.height)
+    heading = [w for w in words if w["text"] == title.split()[-1] and x1 - 40 < w["x0"] < x2 + 40]
+    assert heading, f"{title} not beside the signature"
+    assert min(abs((height - w["bottom"]) - y2) for w in heading) < 15  # just above the box
+
+
 def _copy(db, code, record):
     from app.official import services
 
@@ -58,11 +80,7 @@ def test_closing_a_ticket_makes_one_signed_official_copy(db, make_ticket, agency
     check = services.verify(copy.pdf)
     assert check.ok and check.signatures[0].trusted and check.signatures[0].valid_at_signing
     assert "UBND huyện Cam Lâm" in check.signatures[0].signer
-    # the visible signature sits in the signature block, in the agency's words
-    reader = PdfReader(io.BytesIO(copy.pdf))
-    widgets = [a.get_object() for page in reader.pages for a in page.get("/Annots") or []
-               if a.get_object().get("/FT") == "/Sig"]
-    assert len(widgets) == 1 and float(widgets[0]["/Rect"][2]) > float(widgets[0]["/Rect"][0])
+    assert_signature_in_its_block(copy.pdf, "Người kiểm tra")
 
     response = as_iso_secretary.get(f"/tickets/{ticket.id}/pdf")
     assert response.status_code == 200 and response.data == copy.pdf
@@ -173,10 +191,12 @@ def test_the_official_copy_is_made_for_every_final_document(db, user, agency_cer
     assert notice.state == "issued" and db.session.query(OfficialCopy).filter_by(
         document="notice", record_id=notice.id).count() == 1
     plan = db.session.query(ObjectivePlan).filter(ObjectivePlan.report.has()).filter_by(state="approved").first()
-    for record, code in ((meeting, "minutes"), (notice, "qms_report"), (notice, "notice"),
-                         (plan, "objective_plan"), (plan.report, "objective_report")):
+    for record, code, title in ((meeting, "minutes", "CHỦ TRÌ"), (notice, "qms_report", "BAN CHỈ ĐẠO ISO"),
+                                (notice, "notice", "CHỦ TỊCH"), (plan, "objective_plan", "CHỦ TỊCH"),
+                                (plan.report, "objective_report", "CHỦ TỊCH")):
         copy = services.official_copy(record, code)
         assert copy is not None and copy.signed, code
         check = services.verify(copy.pdf)
         assert check.ok, (code, check.summary)
+        assert_signature_in_its_block(copy.pdf, title)
         assert services.official_copy(record, code).id == copy.id  # made once

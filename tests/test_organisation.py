@@ -237,7 +237,7 @@ def test_procedure_date_must_be_a_date(as_admin, db):
         assert response.status_code == 200 and "Nhập ngày dạng dd/mm/yyyy" in response.text, bad
     db.session.expire_all()
     assert db.session.query(Agency).one().procedure_date == "28/02/2022"
-    assert set(agencies._line_errors({**data, "procedure_date": "abc"})) == {"procedure_date"}
+    assert set(agencies.line_errors({**data, "procedure_date": "abc"})) == {"procedure_date"}
 
 
 def test_roles_page_shows_the_agencys_roles_in_vietnamese(as_admin):

@@ -263,15 +263,10 @@ def mark_preview(pdf: bytes) -> bytes:
     """Print PREVIEW_MARK in red in the bottom margin of every page (the top one holds the
     page numbers)."""
     from pyhanko import stamp
-    from pyhanko.pdf_utils import text as pdf_text
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    style = stamp.TextStampStyle(
-        stamp_text=PREVIEW_MARK, border_width=0,
-        text_box_style=pdf_text.TextBoxStyle(font=GlyphAccumulatorFactory(signing.STAMP_FONT), font_size=10,
-                                             text_color=(0.8, 0, 0)))
+    style = stamp.TextStampStyle(stamp_text=PREVIEW_MARK, border_width=0, **signing.text_style(10, (0.8, 0, 0)))
     for number, page in enumerate(PdfReader(io.BytesIO(pdf)).pages):  # in the bottom margin
         stamp.TextStamp(writer, style).apply(number, int(float(page.mediabox.width) / 2 - 120), 22)
     out = io.BytesIO()

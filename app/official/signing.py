@@ -3,10 +3,15 @@ keep its key encrypted, sign a PDF with a visible stamp, and check every signatu
 
 Messages are for people (translated); nothing here touches the database.
 """
+import asyncio
+import concurrent.futures
 import dataclasses
 import datetime
+import functools
 import io
 import logging
+import os
+import tempfile
 from zoneinfo import ZoneInfo
 
 from asn1crypto import keys as asn1_keys, x509 as asn1_x509
@@ -20,7 +25,7 @@ from flask_babel import gettext
 logging.getLogger("pyhanko").setLevel(logging.ERROR)
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-STAMP_FONT = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"
+STAMP_FONT = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"  # fonts-liberation2
 MAX_PDF_BYTES = 20 * 1024 * 1024
 
 
@@ -120,6 +125,50 @@ def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
 
 
+@functools.cache
+def stamp_font() -> str:
+    """STAMP_FONT drawn at 1000 units per em. pyHanko writes a TrueType font's glyph widths in
+    the font's own units, which PDF reads as thousandths of an em: Liberation's 2048 would set
+    every letter twice as far apart (measured). Made once per machine, in the temp folder."""
+    path = os.path.join(tempfile.gettempdir(), f"qms-stamp-font-{os.path.getsize(STAMP_FONT)}-1000.ttf")
+    if not os.path.exists(path):
+        from fontTools.ttLib import TTFont
+        from fontTools.ttLib.scaleUpem import scale_upem
+
+        font = TTFont(STAMP_FONT)
+        scale_upem(font, 1000)
+        handle, partial = tempfile.mkstemp(suffix=".ttf", dir=os.path.dirname(path))
+        os.close(handle)
+        font.save(partial)
+        os.replace(partial, path)
+    return path
+
+
+def text_style(size: float, color: tuple):
+    """A pyHanko text stamp style in the document's face, centred and shrunk to fit its box."""
+    from pyhanko.pdf_utils import layout, text as pdf_text
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+
+    return dict(
+        text_box_style=pdf_text.TextBoxStyle(font=GlyphAccumulatorFactory(stamp_font()), font_size=size,
+                                             text_color=color),
+        inner_content_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID,
+            inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT, margins=layout.Margins.uniform(2)),
+    )
+
+
+def _finish(make_coroutine):
+    """Run pyHanko's asynchronous work to its end: here, or in a thread of its own when this
+    thread already runs an event loop (pyHanko's own synchronous calls would fail there)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make_coroutine())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make_coroutine())).result()
+
+
 def is_pdf(data: bytes) -> bool:
     return data[:1024].lstrip().startswith(b"%PDF-")
 
@@ -136,8 +185,6 @@ def sign(pdf: bytes, credential: Credential, *, field_name: str, box: tuple | No
     invisible signature when box is None. With a timestamp authority the signing time is
     its token's; otherwise the server's clock."""
     from pyhanko import stamp
-    from pyhanko.pdf_utils import text as pdf_text
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers, timestamps
     from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -150,17 +197,15 @@ def sign(pdf: bytes, credential: Credential, *, field_name: str, box: tuple | No
         cert_registry=SimpleCertificateStore.from_certs([_asn1(c) for c in credential.chain]))
     meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256", reason=reason,
                                         subfilter=fields.SigSeedSubFilter.PADES)
-    style = stamp.TextStampStyle(
-        stamp_text="\n".join(line.replace("%", "%%") for line in lines),
-        border_width=1, border_color=(0.8, 0, 0),
-        text_box_style=pdf_text.TextBoxStyle(font=GlyphAccumulatorFactory(STAMP_FONT), font_size=8,
-                                             text_color=(0.8, 0, 0)))
+    style = stamp.TextStampStyle(stamp_text="\n".join(line.replace("%", "%%") for line in lines),
+                                 border_width=1, border_color=(0.8, 0, 0), **text_style(8, (0.8, 0, 0)))
     spec = fields.SigFieldSpec(field_name, on_page=page, box=box) if box else fields.SigFieldSpec(field_name)
     timestamper = timestamps.HTTPTimeStamper(tsa_url, timeout=10) if tsa_url else None
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     try:
-        output = signers.PdfSigner(meta, signer, timestamper=timestamper, stamp_style=style,
-                                   new_field_spec=spec).sign_pdf(writer)
+        pdf_signer = signers.PdfSigner(meta, signer, timestamper=timestamper, stamp_style=style,
+                                       new_field_spec=spec)
+        output = _finish(lambda: pdf_signer.async_sign_pdf(writer))
     except Exception as error:  # pyHanko raises many kinds; the person needs one sentence
         if tsa_url:
             raise SigningError(gettext("Signing failed: the timestamp authority %(url)s did not answer "
@@ -229,7 +274,7 @@ def verify(pdf: bytes, trust_roots: list) -> Verification:
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.diff_analysis import ModificationLevel
-    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
@@ -247,7 +292,7 @@ def verify(pdf: bytes, trust_roots: list) -> Verification:
         problems = []
         try:
             context = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
-            status = validate_pdf_signature(signature, context)
+            status = _finish(lambda: async_validate_pdf_signature(signature, context))
         except (SignatureValidationError, ValueError, KeyError, TypeError) as error:
             checks.append(SignatureCheck(signature.field_name or "", "", "", None, False, False, False, False,
                                          [gettext("The signature cannot be read (%(error)s).",
