@@ -44,11 +44,15 @@ translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations -l vi --no-fuzzy-matching --ignore-obsolete
 	$(MAKE) compile-translations
 
+# The demo's throwaway signing authority (flask qms demo --certificates) is trusted by `make run` only.
+DEMO_ROOT = $(or $(QMS_INSTANCE_DIR),$(CURDIR)/instance)/demo-root-ca.pem
+
 run: install
 	$(FLASK) qms setup
-	$(FLASK) qms demo
+	$(FLASK) qms demo --certificates
 	@echo; echo "Bảng điều khiển: http://$(HOST):$(PORT)/  (Ctrl+C để dừng)"; echo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	QMS_SIGNING_TRUST_ROOTS="$${QMS_SIGNING_TRUST_ROOTS:+$$QMS_SIGNING_TRUST_ROOTS:}$(DEMO_ROOT)" \
+	  $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install
 	$(VENV)/bin/pytest

@@ -41,14 +41,23 @@ def sync_roles_command():
 
 
 @qms.command("demo", help="Nạp dữ liệu mẫu (chỉ thêm những gì còn thiếu, an toàn khi chạy lại).")
+@click.option("--certificates", is_flag=True,
+              help="Cấp cho mỗi cơ quan chưa có chứng thư số một chứng thư thử nghiệm để ký bản chính thức.")
 @with_appcontext
-def demo_command():
+def demo_command(certificates):
     from app.demo import DEMO_PASSWORD, load_demo
 
     users = load_demo()
     click.echo(f"Dữ liệu mẫu sẵn sàng. Tài khoản demo (mật khẩu {DEMO_PASSWORD}):")
     for username, role in users:
         click.echo(f"  {username:<20} {role}")
+    if certificates:
+        from app.official.demo import load_demo_certificates, root_path
+
+        given = load_demo_certificates()
+        if given:
+            click.echo(f"Chứng thư số thử nghiệm đã cấp cho: {', '.join(given)} "
+                       f"(gốc tin cậy thử nghiệm: {root_path()}).")
 
 
 def agency_option(command):

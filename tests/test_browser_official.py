@@ -3,7 +3,7 @@ secretary closes a verified ticket, opens its official copy from the ticket page
 that it is digitally signed and intact."""
 import pytest
 
-from pki import Authority
+from app.official.authority import Authority
 from tests import test_browser
 
 # Skipped as the other browser tests are: without Debian's chromium, and on PostgreSQL.

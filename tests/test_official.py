@@ -7,7 +7,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from pki import Authority
+from app.official.authority import Authority
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from pki import Authority
+from app.official.authority import Authority
 
 PASSWORD_ENV = "QMS_TEST_P12_PASSWORD"
 
@@ -192,3 +192,32 @@ def test_the_archive_keeps_the_signed_official_copy(db, signed_copy, tmp_path):
     assert row["pdf"] == {"file": listed["file"]} and row["sha256"] == listed["sha256"]
     db.session.expire_all()
     assert db.session.query(OfficialCopy).filter_by(document="ticket", record_id=ticket_id).count() == 0
+
+
+def test_the_demo_gives_each_agency_a_trusted_demo_certificate(app, db, make_ticket, tmp_path, monkeypatch):
+    """`make run` signs the demo's official copies and trusts the demo authority's root."""
+    from app.official import services
+    from app.official.models import SigningCredential
+    from app.tenancy import ALL, agency_scope
+
+    ticket = make_ticket(state="closed")  # while the agency has no certificate: unsigned
+    unsigned = services.current("ticket", ticket.id)
+    assert not unsigned.signed
+    monkeypatch.setitem(app.config, "INSTANCE_DIR", str(tmp_path))
+    try:
+        result = app.test_cli_runner().invoke(args=["qms", "demo", "--certificates"])
+        assert result.exit_code == 0, result.output
+        assert "CAMLAM" in result.output and "CAMHIEP" in result.output
+        root = tmp_path / "demo-root-ca.pem"
+        monkeypatch.setitem(app.config, "SIGNING_TRUST_ROOTS", [str(root)])
+        rows = _active_rows(db)
+        assert len(rows) == 1 and "CAM LÂM" in rows[0].subject
+        check = services.verify(services.sign_for_agency(None, unsigned).pdf)
+        assert check.ok and check.signatures[0].trusted, check.as_json()
+        again = app.test_cli_runner().invoke(args=["qms", "demo", "--certificates"])
+        assert again.exit_code == 0 and "Chứng thư số thử nghiệm" not in again.output  # nothing to give
+    finally:
+        with agency_scope(ALL):
+            for row in db.session.scalars(select(SigningCredential).where(SigningCredential.active)):
+                row.active = False
+            db.session.commit()

@@ -9,7 +9,7 @@ import re
 import pytest
 from markupsafe import escape
 
-from pki import Authority
+from app.official.authority import Authority
 from tests.conftest import csrf_token
 
 PASSWORD = "matkhau"

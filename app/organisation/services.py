@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.organisation import roles
 from app.organisation.models import Agency, QmsUser
-from app.tenancy import current_agency_id
+from app.tenancy import ALL, agency_scope, current_agency_id
 
 
 def current_agency() -> Agency:
@@ -27,12 +27,14 @@ def holder_of(role_name: str) -> QmsUser | None:
 
 
 def ensure_agency(code: str, **lines) -> Agency:
-    """The agency with this code, created with these lines (and the defaults) if missing."""
-    agency = db.session.scalar(select(Agency).where(Agency.code == code))
-    if agency is None:
-        agency = Agency(code=code, **lines)
-        db.session.add(agency)
-        db.session.commit()
+    """The agency with this code, created with these lines (and the defaults) if missing,
+    whatever agency the caller works as."""
+    with agency_scope(ALL):
+        agency = db.session.scalar(select(Agency).where(Agency.code == code))
+        if agency is None:
+            agency = Agency(code=code, **lines)
+            db.session.add(agency)
+            db.session.commit()
     return agency
 
 

@@ -1,4 +1,6 @@
-"""A throwaway certificate authority for the signature tests (the `cryptography` package)."""
+"""A throwaway certificate authority (the `cryptography` package): the tests' and the demo's
+(`flask qms demo --certificates`). Nothing it issues is trusted anywhere but where its root
+is named a trust root."""
 import datetime
 
 from cryptography import x509
@@ -7,7 +9,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-NOW = datetime.datetime.now(datetime.timezone.utc)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _name(common_name: str, organisation: str = "UBND tỉnh Khánh Hòa") -> x509.Name:
@@ -25,8 +30,8 @@ class Authority:
         self.certificate = (
             x509.CertificateBuilder().subject_name(self.name).issuer_name(self.name)
             .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - datetime.timedelta(days=365))
-            .not_valid_after(NOW + datetime.timedelta(days=3650))
+            .not_valid_before(_now() - datetime.timedelta(days=365))
+            .not_valid_after(_now() + datetime.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
@@ -44,8 +49,8 @@ class Authority:
         certificate = (
             x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(self.name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - datetime.timedelta(days=days_before))
-            .not_valid_after(NOW + datetime.timedelta(days=days_after))
+            .not_valid_before(_now() - datetime.timedelta(days=days_before))
+            .not_valid_after(_now() + datetime.timedelta(days=days_after))
             .add_extension(x509.KeyUsage(**{k: getattr(usage, k) for k in (
                 "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
                 "key_agreement", "key_cert_sign", "crl_sign")}, encipher_only=False, decipher_only=False),
