@@ -17,11 +17,12 @@ INSTANCE_DIR = os.environ.get("QMS_INSTANCE_DIR", os.path.join(BASE_DIR, "instan
 os.makedirs(INSTANCE_DIR, exist_ok=True)
 
 
-def _secret_key() -> str:
-    """Use SECRET_KEY from the environment, else one generated once and kept on disk."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
-    path = os.path.join(INSTANCE_DIR, "secret_key")
+def _kept_secret(variable: str, filename: str) -> str:
+    """The secret from the environment, else one generated once and kept in the instance
+    folder, readable by the service's user only."""
+    if os.environ.get(variable):
+        return os.environ[variable]
+    path = os.path.join(INSTANCE_DIR, filename)
     if not os.path.exists(path):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -30,25 +31,10 @@ def _secret_key() -> str:
         return f.read().strip()
 
 
-SECRET_KEY = _secret_key()
-
-
-def _signing_key_secret() -> str:
-    """Encrypts the agency's signing key in the database (app.official): QMS_SIGNING_KEY_SECRET
-    from the environment, else one generated once and kept in instance/signing_key_secret,
-    readable by the service's user only. Losing it means importing the certificate again."""
-    if os.environ.get("QMS_SIGNING_KEY_SECRET"):
-        return os.environ["QMS_SIGNING_KEY_SECRET"]
-    path = os.path.join(INSTANCE_DIR, "signing_key_secret")
-    if not os.path.exists(path):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    with open(path) as f:
-        return f.read().strip()
-
-
-SIGNING_KEY_SECRET = _signing_key_secret()
+SECRET_KEY = _kept_secret("SECRET_KEY", "secret_key")
+# Encrypts the agency's signing key in the database (app.official); losing it means importing
+# the certificate again.
+SIGNING_KEY_SECRET = _kept_secret("QMS_SIGNING_KEY_SECRET", "signing_key_secret")
 # Certificates trusted when signatures are verified (e.g. the national root CA), as PEM or
 # DER files separated by the path separator (":").
 SIGNING_TRUST_ROOTS = [p for p in os.environ.get("QMS_SIGNING_TRUST_ROOTS", "").split(os.pathsep) if p]

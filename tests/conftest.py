@@ -312,3 +312,39 @@ def api(app):
         return client
 
     return make
+
+
+# --- official copies and signatures -------------------------------------------------
+
+@pytest.fixture(scope="session")
+def authority():
+    """A throwaway certificate authority (app.official.authority)."""
+    from app.official.authority import Authority
+
+    return Authority("CA thử nghiệm Khánh Hòa")
+
+
+@pytest.fixture
+def trusted(app, authority, tmp_path, monkeypatch):
+    """The throwaway authority is the administrator's trust root."""
+    root = tmp_path / "root.pem"
+    root.write_bytes(authority.pem)
+    monkeypatch.setitem(app.config, "SIGNING_TRUST_ROOTS", [str(root)])
+    return root
+
+
+@pytest.fixture
+def agency_certificate(db, authority, trusted):
+    """Cam Lâm's signing certificate, imported as `flask qms signing import` does; every
+    agency certificate active after the test is retired, so other tests sign nothing."""
+    from sqlalchemy import select
+
+    from app.official import services
+    from app.official.models import SigningCredential
+
+    yield services.import_credential(authority.pkcs12("UBND huyện Cam Lâm"), "matkhau")
+    db.session.rollback()
+    for row in db.session.scalars(select(SigningCredential).where(
+            SigningCredential.user_id.is_(None), SigningCredential.active)):
+        row.active = False
+    db.session.commit()

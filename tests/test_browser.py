@@ -261,3 +261,31 @@ def test_a_meeting_is_held_and_its_minutes_approved_through_the_pages(browser, l
     assert review.state == "minutes_approved" and review.approved_by.username == "chutich"
     assert review.items[5].conclusion == "Số hóa toàn bộ hồ sơ lưu" and review.place == "Hội trường UBND huyện"
     assert state == "Biên bản đã được phê duyệt"
+
+
+def test_the_secretary_closes_a_ticket_and_opens_its_signed_official_copy(
+        page, live_server, db, make_ticket, agency_certificate):
+    """Official copies (issue 13): the ISO secretary closes a verified ticket, opens its
+    official copy from the ticket page, and reads that it is digitally signed and intact."""
+    from app.official import services
+
+    ticket = make_ticket(state="verified")
+    log_in(page, live_server, "thuky.iso")
+    page.goto(f"{live_server}/tickets/show/{ticket.id}")
+    assert page.locator(".official-link").count() == 0  # not final yet: no official copy
+    page.click("a[data-transition=close]")
+    page.wait_for_load_state("networkidle")
+    page.fill("textarea[name=evidence]", "Biên bản kiểm tra hiệu lực")
+    page.click("form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert f"/tickets/show/{ticket.id}" in page.url, page.content()[-2000:]
+    assert page.locator(".ticket-state").inner_text() == "Đã đóng"
+
+    page.click(".official-link[data-document=ticket]")
+    page.wait_for_load_state("networkidle")
+    status = page.locator(".official-status .label-success")
+    assert status.count() == 1 and status.is_visible(), page.content()[-2000:]
+    assert "Đã ký số – nguyên vẹn" in status.inner_text()
+    copy = services.current("ticket", ticket.id)
+    assert copy is not None and copy.signed and page.url.endswith(f"/official/{copy.id}")
+    assert copy.sha256 in page.locator(".official-sha256").inner_text()

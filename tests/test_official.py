@@ -10,32 +10,6 @@ from pypdf import PdfReader
 from app.official.authority import Authority
 
 
-@pytest.fixture(scope="module")
-def authority():
-    return Authority("CA thử nghiệm Khánh Hòa")
-
-
-@pytest.fixture
-def trusted(app, authority, tmp_path, monkeypatch):
-    """The throwaway CA is the administrator's trust root."""
-    root = tmp_path / "root.pem"
-    root.write_bytes(authority.pem)
-    monkeypatch.setitem(app.config, "SIGNING_TRUST_ROOTS", [str(root)])
-    return root
-
-
-@pytest.fixture
-def agency_certificate(db, authority, trusted):
-    """Cam Lâm's signing certificate, imported as `flask qms signing import` does; retired after."""
-    from app.official import services
-
-    row = services.import_credential(authority.pkcs12("UBND huyện Cam Lâm"), "matkhau")
-    yield row
-    row = db.session.get(type(row), row.id)
-    row.active = False
-    db.session.commit()
-
-
 def assert_signature_in_its_block(pdf: bytes, title: str):
     """One visible signature, on the page of the signer's block, right under its title and
     no wider than the block (the page's link that marked the place is gone)."""
@@ -194,6 +168,9 @@ def test_the_official_copy_is_made_for_every_final_document(db, user, agency_cer
     for record, code, title in ((meeting, "minutes", "CHỦ TRÌ"), (notice, "qms_report", "BAN CHỈ ĐẠO ISO"),
                                 (notice, "notice", "CHỦ TỊCH"), (plan, "objective_plan", "CHỦ TỊCH"),
                                 (plan.report, "objective_report", "CHỦ TỊCH")):
+        if code in ("minutes", "objective_plan", "objective_report"):  # demo records: copies other tests
+            db.session.query(OfficialCopy).filter_by(document=code, record_id=record.id).delete()  # opened
+            db.session.commit()
         copy = services.official_copy(record, code)
         assert copy is not None and copy.signed, code
         check = services.verify(copy.pdf)

@@ -11,22 +11,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.official.authority import Authority
 
 PASSWORD_ENV = "QMS_TEST_P12_PASSWORD"
-
-
-@pytest.fixture(scope="module")
-def authority():
-    return Authority("CA thử nghiệm Khánh Hòa")
-
-
-@pytest.fixture
-def trusted(app, authority, tmp_path, monkeypatch):
-    root = tmp_path / "root.pem"
-    root.write_bytes(authority.pem)
-    monkeypatch.setitem(app.config, "SIGNING_TRUST_ROOTS", [str(root)])
-    return root
 
 
 def _active_rows(db):
@@ -48,13 +34,6 @@ def retire_after(db):
     """Whatever agency certificate a test imports is retired after it."""
     yield
     _retire(db)
-
-
-@pytest.fixture
-def agency_certificate(db, authority, trusted, retire_after):
-    from app.official import services
-
-    return services.import_credential(authority.pkcs12("UBND huyện Cam Lâm"), "matkhau")
 
 
 @pytest.fixture

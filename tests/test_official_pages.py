@@ -9,36 +9,9 @@ import re
 import pytest
 from markupsafe import escape
 
-from app.official.authority import Authority
 from tests.conftest import csrf_token
 
 PASSWORD = "matkhau"
-
-
-@pytest.fixture(scope="module")
-def authority():
-    return Authority("CA thử nghiệm trang bản chính thức")
-
-
-@pytest.fixture
-def trusted(app, authority, tmp_path, monkeypatch):
-    """The throwaway CA is the administrator's trust root."""
-    root = tmp_path / "root.pem"
-    root.write_bytes(authority.pem)
-    monkeypatch.setitem(app.config, "SIGNING_TRUST_ROOTS", [str(root)])
-    return root
-
-
-@pytest.fixture
-def agency_certificate(db, authority, trusted):
-    """Cam Lâm's signing certificate, imported as `flask qms signing import` does; retired after."""
-    from app.official import services
-
-    row = services.import_credential(authority.pkcs12("UBND huyện Cam Lâm"), PASSWORD)
-    yield row
-    row = db.session.get(type(row), row.id)
-    row.active = False
-    db.session.commit()
 
 
 @pytest.fixture

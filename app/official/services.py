@@ -303,13 +303,14 @@ def _check_may_sign(user, copy, record) -> OfficialCopy:
     return copy
 
 
-def upload_signed(user, copy: OfficialCopy, record, data: bytes) -> OfficialCopy:
+def upload_signed(user, copy: OfficialCopy, record, data: bytes, size: int | None = None) -> OfficialCopy:
     """Accept the official copy signed outside the panel (a USB token) as its next revision,
-    or raise Invalid saying why not; nothing is changed on refusal."""
+    or raise Invalid saying why not; nothing is changed on refusal. `size` is the whole
+    file's when only its start was read."""
     _check_may_sign(user, copy, record)
     if len(data) > MAX_UPLOAD_BYTES:
         raise Invalid(gettext("The file is too large (%(size)s MB; at most %(limit)s MB).",
-                              size=round(len(data) / 1048576, 1), limit=MAX_UPLOAD_BYTES // 1048576))
+                              size=round((size or len(data)) / 1048576, 1), limit=MAX_UPLOAD_BYTES // 1048576))
     if not signing.is_pdf(data):
         raise Invalid(gettext("The file is not a PDF."))
     check = verify(data)
@@ -336,7 +337,12 @@ def upload_signed(user, copy: OfficialCopy, record, data: bytes) -> OfficialCopy
     if expired:
         raise Invalid(gettext("The certificate of %(signer)s was not valid at the signing time.",
                               signer=expired[0].signer))
-    new = _store(copy.document, copy.record_id, data, copy.filename, "uploaded", user, revision=copy.revision + 1)
+    return _next_revision(copy, data, "uploaded", user)
+
+
+def _next_revision(copy: OfficialCopy, data: bytes, source: str, user) -> OfficialCopy:
+    """The signed bytes become the official copy, the revision after `copy`."""
+    new = _store(copy.document, copy.record_id, data, copy.filename, source, user, revision=copy.revision + 1)
     db.session.commit()
     return new
 
@@ -356,10 +362,7 @@ def sign_in_panel(user, copy: OfficialCopy, record, password: str) -> OfficialCo
                             lines=[], reason="Phê duyệt")
     except signing.SigningError as error:
         raise Invalid(str(error)) from None
-    new = _store(copy.document, copy.record_id, data, copy.filename, "signed_in_panel", user,
-                 revision=copy.revision + 1)
-    db.session.commit()
-    return new
+    return _next_revision(copy, data, "signed_in_panel", user)
 
 
 def sign_for_agency(user, copy: OfficialCopy) -> OfficialCopy:
@@ -376,10 +379,7 @@ def sign_for_agency(user, copy: OfficialCopy) -> OfficialCopy:
         data = _sign_for_agency(copy.pdf, current_agency(), row)
     except signing.SigningError as error:
         raise Invalid(str(error)) from None
-    new = _store(copy.document, copy.record_id, data, copy.filename, "agency_signed", user,
-                 revision=copy.revision + 1)
-    db.session.commit()
-    return new
+    return _next_revision(copy, data, "agency_signed", user)
 
 
 def official_documents(record) -> list[tuple[str, object]]:

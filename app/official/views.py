@@ -10,7 +10,7 @@ from flask_babel import gettext
 from app.official import services, signing
 from app.official.documents import DOCUMENTS
 from app.ui import render_error
-from app.workflow import WorkflowError
+from app.workflow import Invalid, WorkflowError
 
 
 def official_response(data: bytes, filename: str, copy=None):
@@ -105,62 +105,48 @@ class OfficialCopyView(BaseView):
             return render_error(503, str(error))
         return official_response(data, filename)
 
-    @expose("/<int:pk>/upload", methods=["POST"])
-    @has_access
-    @permission_name("sign")
-    def upload(self, pk):
+    def _add_revision(self, pk, sign, done: str):
+        """Load the copy (404), let `sign(copy, record)` make its next revision and open it, or
+        come back to the page with the refusal; nothing is changed on refusal."""
         try:
             copy, record = self._load(pk)
         except WorkflowError:
             return render_error(404)
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            flash(gettext("Choose the signed PDF file."), "danger")
-            return redirect(url_for(".show", pk=pk))
-        data = upload.read(services.MAX_UPLOAD_BYTES + 1)
-        if len(data) > services.MAX_UPLOAD_BYTES and services.may_sign(g.user, copy, record):
-            # only the start was read: say the size of the whole file, not of what was read
-            flash(gettext("The file is too large (%(size)s MB; at most %(limit)s MB).",
-                          size=round(_length(upload, len(data)) / 1048576, 1),
-                          limit=services.MAX_UPLOAD_BYTES // 1048576), "danger")
-            return redirect(url_for(".show", pk=pk))
         try:
-            new = services.upload_signed(g.user, copy, record, data)
+            new = sign(copy, record)
         except WorkflowError as error:
             flash(str(error), "danger")
             return redirect(url_for(".show", pk=pk))
-        flash(gettext("The signed file was checked and is now the official copy."), "success")
+        flash(done, "success")
         return redirect(url_for(".show", pk=new.id))
+
+    @expose("/<int:pk>/upload", methods=["POST"])
+    @has_access
+    @permission_name("sign")
+    def upload(self, pk):
+        def signed_upload(copy, record):
+            upload = request.files.get("file")
+            if upload is None or not upload.filename:
+                raise Invalid(gettext("Choose the signed PDF file."))
+            data = upload.read(services.MAX_UPLOAD_BYTES + 1)  # a larger file is refused unread
+            return services.upload_signed(g.user, copy, record, data, size=_length(upload, len(data)))
+
+        return self._add_revision(pk, signed_upload, gettext("The signed file was checked and is now the official copy."))
 
     @expose("/<int:pk>/sign", methods=["POST"])
     @has_access
     @permission_name("sign")
     def sign(self, pk):
-        try:
-            copy, record = self._load(pk)
-            new = services.sign_in_panel(g.user, copy, record, request.form.get("password", ""))
-        except WorkflowError as error:
-            if error.status == 404:
-                return render_error(404)
-            flash(str(error), "danger")
-            return redirect(url_for(".show", pk=pk))
-        flash(gettext("Signed with your certificate: this is now the official copy."), "success")
-        return redirect(url_for(".show", pk=new.id))
+        return self._add_revision(
+            pk, lambda copy, record: services.sign_in_panel(g.user, copy, record, request.form.get("password", "")),
+            gettext("Signed with your certificate: this is now the official copy."))
 
     @expose("/<int:pk>/sign-agency", methods=["POST"])
     @has_access
     @permission_name("sign_agency")
     def sign_agency(self, pk):
-        try:
-            copy, record = self._load(pk)
-            new = services.sign_for_agency(g.user, copy)
-        except WorkflowError as error:
-            if error.status == 404:
-                return render_error(404)
-            flash(str(error), "danger")
-            return redirect(url_for(".show", pk=pk))
-        flash(gettext("Signed with the agency's certificate."), "success")
-        return redirect(url_for(".show", pk=new.id))
+        return self._add_revision(pk, lambda copy, record: services.sign_for_agency(g.user, copy),
+                                  gettext("Signed with the agency's certificate."))
 
     @expose("/certificate", methods=["GET", "POST"])
     @has_access
