@@ -70,18 +70,22 @@ def _register_template_filters(app: Flask) -> None:
     app.jinja_env.filters["ticket_state"] = workflow.WORKFLOW.state_label
     app.jinja_env.globals["today"] = datetime.date.today
 
-    def signing_time(moment) -> str:
-        """A signing time as Vietnam reads it: dd/mm/yyyy HH:MM:SS (UTC+7)."""
+    def vn_time(moment, form: str = "%d/%m/%Y %H:%M") -> str:
+        """A moment in Vietnam's time (UTC+7); one without a zone is UTC (app.official)."""
         from app.official.signing import VIETNAM
 
-        return moment.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M:%S (UTC+7)") if moment else "—"
+        if moment is None:
+            return "—"
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return moment.astimezone(VIETNAM).strftime(form)
 
     def official_documents(record):
         from app.official.services import official_documents
 
         return official_documents(record)
 
-    app.jinja_env.filters["signing_time"] = signing_time
+    app.jinja_env.filters["vn_time"] = vn_time
     app.jinja_env.globals["official_documents"] = official_documents
 
     def can(permission: str, view: str) -> bool:

@@ -121,7 +121,7 @@ def test_the_verify_api_says_who_signed_and_whether_it_is_trusted(db, make_ticke
     assert result["ok"] is True
     [signature] = result["signatures"]
     assert "UBND huyện Cam Lâm" in signature["signer"]
-    assert "CA thử nghiệm trang bản chính thức" in signature["issuer"]
+    assert "CA thử nghiệm Khánh Hòa" in signature["issuer"]
     assert signature["signed_at"] and signature["trusted"] is True
 
 
@@ -258,10 +258,73 @@ def test_the_approver_signs_in_the_panel(app, db, user, make_ticket, client_as_u
     assert "Trần Thị Chủ Tịch" in check.signatures[-1].signer and check.signatures[-1].trusted
     assert done.text.count("official-signature") == 2
 
-    # the first revision is no longer the one to sign
+    # the first revision is no longer the one to sign, and the newest is signed by them already
     again = chutich.post(f"/official/{copy.id}/sign", data={"password": PASSWORD, "csrf_token": csrf_token(shown.text)},
                          follow_redirects=True)
     assert "alert-danger" in again.text and _revisions(db, ticket) == [1, 2]
+    assert f'/official/{newest.id}/sign"' not in chutich.get(f"/official/{newest.id}").text
+    twice = chutich.post(f"/official/{newest.id}/sign", data={"password": PASSWORD, "csrf_token": csrf_token(shown.text)},
+                         follow_redirects=True)
+    _said(app, twice.text, "You have already signed this document.")
+    assert _revisions(db, ticket) == [1, 2]
+
+
+def test_an_untrusted_personal_signature_is_flagged_and_times_are_vietnams(
+        app, db, user, make_ticket, client_as_user, agency_certificate, retire_personal):
+    import datetime
+
+    from app.official import services
+    from app.official.authority import Authority
+
+    retire_personal("chutich")
+    ticket, copy = _closed_copy(db, make_ticket)
+    chutich = client_as_user("chutich")
+    _import(chutich, Authority("CA cá nhân không tin cậy").pkcs12("Ngô Văn Bảo", PASSWORD), PASSWORD)
+    shown = chutich.get(f"/official/{copy.id}")
+    assert "official-untrusted" not in shown.text  # the agency's signature is trusted
+    local = (copy.created_at.replace(tzinfo=datetime.timezone.utc) + datetime.timedelta(hours=7))
+    assert local.strftime("%d/%m/%Y %H:%M") in shown.text
+    done = chutich.post(f"/official/{copy.id}/sign", data={"password": PASSWORD, "csrf_token": csrf_token(shown.text)},
+                        follow_redirects=True)
+    assert "official-untrusted" in done.text and ".label-success" not in done.text
+    assert services.verify(services.current("ticket", ticket.id).pdf).ok
+
+
+def test_an_unreachable_timestamp_authority_leaves_the_copy_unsigned_until_the_admin_signs(
+        app, db, make_ticket, client_as_user, agency_certificate):
+    from app.official import services
+    from app.organisation.services import current_agency
+
+    agency = current_agency()
+    agency.tsa_url = "http://127.0.0.1:9/tsa"
+    db.session.commit()
+    try:
+        ticket = make_ticket(state="closed")
+    finally:
+        agency = current_agency()
+        agency.tsa_url = ""
+        db.session.commit()
+    copy = services.current("ticket", ticket.id)
+    assert not copy.signed and "127.0.0.1:9" in copy.note and "Error" not in copy.note
+    secretary = client_as_user("thuky.iso").get(f"/official/{copy.id}")
+    _said(app, secretary.text, "The agency's administrator can sign it with the agency's certificate from this page.")
+    admin = client_as_user("admin")
+    page = admin.get(f"/official/{copy.id}")
+    signed = admin.post(f"/official/{copy.id}/sign-agency", data={"csrf_token": csrf_token(page.text)},
+                        follow_redirects=True)
+    assert "alert-success" in signed.text and _revisions(db, ticket) == [1, 2]
+    newest = services.current("ticket", ticket.id)
+    assert newest.source == "agency_signed" and newest.signed and services.verify(newest.pdf).ok
+
+
+def test_the_objective_report_copy_is_named_by_its_year_and_owner(db, client_as_user):
+    from app.objectives.models import ObjectiveReport
+
+    report = db.session.query(ObjectiveReport).filter_by(state="approved").first()
+    page = client_as_user("thuky.iso").get(f"/official/of?document=objective_report&record={report.id}",
+                                           follow_redirects=True)
+    assert page.status_code == 200 and "object at" not in page.text
+    assert f"{report.plan.year} – " in page.text
 
 
 # --- the agency settings say with which certificate copies are signed ---------------------------------

@@ -18,9 +18,10 @@ class Document:
     approver: Callable  # (record) -> the person who approved it, or None
     page: Callable  # (record) -> the record's page in the panel
     workflow: Callable  # (record) -> its Workflow, whose `official` says when the document is final
+    name: Callable = str  # (record) -> how a person names the record
 
     def title(self, record) -> str:
-        return f"{self.label} – {record}"
+        return f"{self.label} – {self.name(record)}"
 
 
 def _ticket():
@@ -100,6 +101,12 @@ def _objective_workflow(record):
     return WORKFLOW
 
 
+def _objective_name(plan) -> str:
+    """'2025 – Phòng Tài nguyên và Môi trường': the year and whose plan it is."""
+    from app.organisation.services import current_agency
+    return f"{plan.year} – {plan.unit.name if plan.unit else current_agency().agency_name}"
+
+
 def _url(endpoint, **values):
     def page(record):
         from flask import url_for
@@ -121,8 +128,9 @@ DOCUMENTS = {document.code: document for document in (
              _review_renderer("notice"), lambda r: r.approved_by, _url("ReviewView.show", pk="id"),
              _review_workflow),
     Document("objective_plan", _l("Quality objective plan (Phụ lục 3)"), _plan, _load_plan, _render_plan,
-             lambda p: p.approved_by, _url("ObjectivePlanView.show", pk="id"), _objective_workflow),
+             lambda p: p.approved_by, _url("ObjectivePlanView.show", pk="id"), _objective_workflow,
+             _objective_name),
     Document("objective_report", _l("Quality objective report (Phụ lục 3)"), _objective_report, _load_report,
              _render_report, lambda r: r.approved_by, _url("ObjectivePlanView.show", pk="plan_id"),
-             _objective_workflow),
+             _objective_workflow, lambda report: _objective_name(report.plan)),
 )}

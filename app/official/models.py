@@ -10,7 +10,8 @@ from app.tenancy import AgencyOwned
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now()
+    """UTC, without its zone (shown in Vietnam's time: the `vn_time` filter)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 class SigningCredential(AgencyOwned, Model):

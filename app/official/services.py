@@ -34,7 +34,7 @@ from app.workflow import Forbidden, Invalid, NotFound, WorkflowError
 log = logging.getLogger(__name__)
 
 SOURCES = {
-    "issued": _l("Made when the document was approved"),
+    "issued": _l("Made when the document became final"),
     "agency_signed": _l("Signed with the agency's certificate"),
     "uploaded": _l("Signed personally (uploaded)"),
     "signed_in_panel": _l("Signed personally in the panel"),
@@ -288,14 +288,25 @@ def get_copy(user, copy_id: int) -> tuple[OfficialCopy, object]:
     return copy, record
 
 
+PERSONAL = ("uploaded", "signed_in_panel")
+
+
 def may_sign(user, copy: OfficialCopy, record) -> bool:
-    """The person who approved the document adds their own signature to its newest revision."""
+    """The person who approved the document adds their own signature, once, to its newest
+    revision."""
     approver = DOCUMENTS[copy.document].approver(record)
-    newest = current(copy.document, copy.record_id)
-    return approver is not None and approver.id == user.id and newest is not None and newest.id == copy.id
+    history = revisions(copy.document, copy.record_id)
+    return (approver is not None and approver.id == user.id and history[-1].id == copy.id
+            and not signed_personally(user, history))
+
+
+def signed_personally(user, history) -> bool:
+    return any(r.source in PERSONAL and r.created_by_id == user.id for r in history)
 
 
 def _check_may_sign(user, copy, record) -> OfficialCopy:
+    if signed_personally(user, revisions(copy.document, copy.record_id)):
+        raise Invalid(gettext("You have already signed this document."))
     if not may_sign(user, copy, record):
         approver = DOCUMENTS[copy.document].approver(record)
         raise Forbidden(gettext("Only the person who approved the document (%(name)s) may sign its newest "
