@@ -398,10 +398,35 @@ def render_pdf_parts(template: str, contexts: list[dict], marks: list[tuple[str,
     return _number_pages(_place_signature(document, keep=False), landscape, starts), starts
 
 
+# A text cell beginning with one of these is read as a formula by a spreadsheet (or turns into
+# one when the cell is edited): such text is stored as an explicit text cell, quote-prefixed.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+DATE_FORMAT = "DD/MM/YYYY"
+DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
+
+
+def _put(cell, value) -> None:
+    """One value into a cell: text stays text (never a formula), a date is a date cell written
+    dd/mm/yyyy, a number a number."""
+    if isinstance(value, str):
+        cell.value = value
+        cell.data_type = "s"  # openpyxl makes any text beginning with "=" a formula
+        if value.startswith(FORMULA_STARTS):
+            cell.quotePrefix = True
+        return
+    cell.value = value
+    if isinstance(value, datetime.datetime):
+        cell.number_format = DATETIME_FORMAT
+    elif isinstance(value, datetime.date):
+        cell.number_format = DATE_FORMAT
+
+
 def workbook(sheet_title: str, title_lines: list[str], headers: list[str], rows: list[list],
              widths: tuple[int, ...]) -> bytes:
     """An .xlsx of one table: bold title lines, a blank line, the bold heading row, then the
-    rows, every cell of the table bordered and wrapped; `widths` of the columns in order."""
+    rows, every cell of the table bordered and wrapped; `widths` of the columns in order.
+    Text is stored as text whatever it begins with; pass dates as datetime.date (date cells,
+    dd/mm/yyyy) and figures as numbers."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.utils import get_column_letter
@@ -409,16 +434,25 @@ def workbook(sheet_title: str, title_lines: list[str], headers: list[str], rows:
     book = Workbook()
     sheet = book.active
     sheet.title = sheet_title
+    row_number = 0
+
+    def write(values):
+        nonlocal row_number
+        row_number += 1
+        for column, value in enumerate(values, start=1):
+            if value is not None:
+                _put(sheet.cell(row=row_number, column=column), value)
+
     for line in title_lines:
-        sheet.append([line])
-        sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True, size=13)
-    sheet.append([])
-    heading_row = sheet.max_row + 1
-    sheet.append(headers)
+        write([line])
+        sheet.cell(row=row_number, column=1).font = Font(bold=True, size=13)
+    row_number += 1  # a blank line
+    heading_row = row_number + 1
+    write(headers)
     for row in rows:
-        sheet.append(row)
+        write(row)
     thin = Side(style="thin")
-    for line in sheet.iter_rows(min_row=heading_row, max_row=sheet.max_row):
+    for line in sheet.iter_rows(min_row=heading_row, max_row=row_number, max_col=len(headers)):
         for cell in line:
             cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
             cell.alignment = Alignment(wrap_text=True, vertical="top")

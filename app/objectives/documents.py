@@ -21,11 +21,12 @@ def _vn(day) -> str:
     return day.strftime("%d/%m/%Y") if day else ""
 
 
-def plan_rows(plan) -> list[list]:
-    """The form has no target column: the target goes with the measurement method."""
+def plan_rows(plan, day=_vn) -> list[list]:
+    """The form has no target column: the target goes with the measurement method. Dates as
+    `day` writes them: dd/mm/yyyy text for the PDF, the dates themselves for the workbook."""
     return [[row.position, row.objective,
              f"{row.measurement_method}\nMức mục tiêu: {services.format_target(row)}",
-             row.measures or "", _vn(row.start_date), _vn(row.end_date)] for row in plan.rows]
+             row.measures or "", day(row.start_date), day(row.end_date)] for row in plan.rows]
 
 
 def report_rows(report) -> list[list]:
@@ -78,7 +79,7 @@ def workbook(plan, document: str) -> bytes:
     if document == "plan":
         sheet_title = "Ke hoach MTCL"
         title = f"KẾ HOẠCH THỰC HIỆN MỤC TIÊU CHẤT LƯỢNG NĂM {plan.year}"
-        headers, rows = PLAN_HEADERS, plan_rows(plan)
+        headers, rows = PLAN_HEADERS, plan_rows(plan, day=lambda value: value)  # date cells
     else:
         sheet_title = "Bao cao MTCL"
         title = f"BÁO CÁO THỰC HIỆN MỤC TIÊU CHẤT LƯỢNG NĂM {plan.year}"
