@@ -69,9 +69,9 @@ HELP_MENUS = ("Workflow tickets", "Workflow objectives", "Workflow review-meetin
 # decided per record by the workflow table and the visibility rule (app/tickets).
 TICKET_WORK = (
     _view("TicketView", "can_list", "can_show", "can_add", "can_edit", "can_delete",
-          "can_transition", "can_progress", "can_upload", "can_download", "can_pdf")
+          "can_transition", "can_progress", "can_upload", "can_download", "can_pdf", "can_export")
     | _view("NonconformityView", "can_list", "can_show", "can_add", "can_edit",
-            "can_upload", "can_open_ticket", "can_disposition")
+            "can_upload", "can_open_ticket", "can_disposition", "can_export")
     | _view("RecurringNonconformityView", "can_index", "can_open_ticket")
     | _view("NcCategoryView", "can_list", "can_show")
     | _view("WorkflowHelpView", "can_workflow")
@@ -129,8 +129,8 @@ INSPECTION = (
     _OWN_ACCOUNT
     | COMPLIANCE_BOARD
     | _view("UnitModelView", "can_list", "can_show")
-    | _view("TicketView", "can_list", "can_show", "can_download", "can_pdf")
-    | _view("NonconformityView", "can_list", "can_show")
+    | _view("TicketView", "can_list", "can_show", "can_download", "can_pdf", "can_export")
+    | _view("NonconformityView", "can_list", "can_show", "can_export")
     | _view("RecurringNonconformityView", "can_index")
     | _view("NcCategoryView", "can_list", "can_show")
     | _view("WorkflowHelpView", "can_workflow")

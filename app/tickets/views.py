@@ -116,6 +116,7 @@ class NonconformityView(NonconformityRules, QmsModelView):
     base_filters = [["id", VisibleNonconformities, None]]
     base_order = ("detected_on", "desc")
     show_template = "nonconformity_show.html"
+    list_template = "nonconformity_list.html"
     list_title = _l("Nonconformities")
     show_title = _l("Nonconformity")
     add_title = _l("Record a nonconformity")
@@ -235,6 +236,29 @@ class NonconformityView(NonconformityRules, QmsModelView):
             return refusal(error, url_for(".show", pk=pk))
         flash(gettext("A corrective-action ticket was drafted from this nonconformity."), "success")
         return redirect(url_for("TicketView.edit", pk=ticket.id))
+
+    @expose("/export.xlsx")
+    @has_access
+    @permission_name("export")
+    def export(self):
+        """The list as an Excel workbook: FAB's own query of the list with its filters (the
+        `_flt_` arguments, the visibility base filter) and its order, every row."""
+        from flask_appbuilder.urltools import get_filter_args, get_order_args
+
+        from app.objectives.documents import xlsx_response
+        from app.tickets import exports
+
+        get_filter_args(self._filters)
+        order_column, order_direction = get_order_args().get(self.__class__.__name__) or self.base_order
+        count, items = self.datamodel.query(self._filters.get_joined_filters(self._base_filters),
+                                            order_column, order_direction, page_size=exports.ROW_LIMIT)
+        if count > exports.ROW_LIMIT:
+            flash(gettext("%(count)s rows are too many for one workbook (at most %(limit)s): narrow the filter.",
+                          count=count, limit=exports.ROW_LIMIT), "warning")
+            return redirect(url_for(".list", **request.args))
+        scope = gettext("As of %(day)s", day=format_date(services.today()))
+        return xlsx_response(exports.nonconformities_workbook(items, scope),
+                             f"KPH-{services.today():%Y%m%d}.xlsx")
 
 
 class RecurringNonconformityView(BaseView):
@@ -406,6 +430,24 @@ class TicketView(TicketRules, QmsModelView):
         except ReportError as error:
             return render_error(503, str(error))
         return pdf_response(data, f"HoSo-BM.CTCL.01-{services.today():%Y%m%d}.pdf")
+
+    @expose("/export.xlsx")
+    @has_access
+    @permission_name("export")
+    def export(self):
+        """The list as an Excel workbook: every ticket the list shows under the same filters
+        (the records binder's reading of them: services.ticket_list_query)."""
+        from app.objectives.documents import xlsx_response
+        from app.tickets import binder, exports
+
+        args = request.args
+        tickets = exports.ticket_rows(g.user, args)
+        if len(tickets) > exports.ROW_LIMIT:
+            flash(gettext("%(count)s rows are too many for one workbook (at most %(limit)s): narrow the filter.",
+                          count=services.count_tickets(g.user, args), limit=exports.ROW_LIMIT), "warning")
+            return redirect(url_for(".list", **args))
+        return xlsx_response(exports.tickets_workbook(tickets, binder.describe(args)),
+                             f"PhieuYCHD-{services.today():%Y%m%d}.xlsx")
 
     # --- the ticket page and its actions -----------------------------------------
 
