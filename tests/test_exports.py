@@ -75,7 +75,7 @@ def test_ticket_list_exports_with_its_filters(make_ticket, client_as_user):
     due = values["Hạn hoàn thành"]
     assert due.is_date and due.value.date() == ticket.due_date and due.number_format == "DD/MM/YYYY"
     assert values["Ngày đề nghị"].is_date
-    # the whole agency's other unit sees nothing of KTHT's draft, as on its list
+    # another unit's staff see none of these KTHT tickets, as on their list; without the state filter both come
     other = client_as_user("canbo.tnmt")
     assert _rows(_sheet(other.get(f"/tickets/export.xlsx?q={marker}").data)) == []
     assert len(_rows(_sheet(client.get(f"/tickets/export.xlsx?q={marker}").data))) == 2
