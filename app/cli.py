@@ -223,8 +223,11 @@ def _write(out: str, data: bytes) -> None:
               help="Ngày tính nhắc việc (mặc định hôm nay).")
 @with_appcontext
 def remind_command(on):
+    from app.reminders import NO_BASE_URL
     from app.reminders.services import remind
 
+    if not (current_app.config.get("QMS_BASE_URL") or "").strip():
+        click.echo(f"Cảnh báo: {NO_BASE_URL}", err=True)
     stats = remind(on.date() if on else None)
     click.echo(f"Thông báo trong hệ thống: {stats['notifications']}; thư đã gửi: {stats['emails']}; "
                f"thư lỗi (sẽ gửi lại lần chạy sau): {stats['mail_failures']}.")

@@ -1,11 +1,14 @@
 """Shared behaviour of our REST APIs (FAB ModelRestApi)."""
+import importlib
+
+from apispec.exceptions import DuplicateComponentNameError
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext, lazy_gettext as _l
 
 from app.extensions import db
-from app.workflow import Invalid, WorkflowError, choices_for, get_by_id, looks_like_id
+from app.workflow import Invalid, WorkflowError, choices_for, get_by_id, looks_like_id, transition_schema
 
 
 def transition_json(step) -> dict:
@@ -40,6 +43,17 @@ class WorkflowErrorsAsResponses:
     maps a column to its controlled list of codes."""
 
     vocabularies: dict = {}
+
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        """FAB translates a missing label or description as gettext(""), which is the
+        catalogue's header ("Project-Id-Version: …"): an empty one stays empty, a missing
+        label is the column's own label."""
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        if not self.description_columns.get(field.name):
+            info["description"] = ""
+        if not self.label_columns.get(field.name):
+            info["label"] = self._prettify_column(field.name)
+        return info
 
     def _answer(self, error: WorkflowError):
         db.session.rollback()
@@ -148,6 +162,42 @@ class WorkflowApi(WorkflowErrorsAsResponses):
         """(pdf bytes, file name, the official copy served or None) (app.official.services.served)."""
         raise NotImplementedError
 
+    def workflows(self) -> list:
+        """The workflow tables of the record type: WORKFLOW (or the WORKFLOWS by kind) of the
+        `workflow` module beside the model's."""
+        package = self.datamodel.obj.__module__.rpartition(".")[0]
+        module = importlib.import_module(f"{package}.workflow")
+        tables = getattr(module, "WORKFLOWS", None)
+        return list(tables.values()) if tables else [module.WORKFLOW]
+
+    # OpenAPI: each transition's body as a schema of its own (Transition.<workflow>.<name>),
+    # typed from the table's fields; the endpoint's body is any of the type's transitions
+    # and its `name` one of their names
+
+    def add_apispec_components(self, api_spec) -> None:
+        super().add_apispec_components(api_spec)
+        refs = []
+        for workflow in self.workflows():
+            for step in workflow.transitions:
+                component = f"Transition.{workflow.name}.{step.name}"
+                try:
+                    api_spec.components.schema(component, transition_schema(step))
+                except DuplicateComponentNameError:
+                    pass
+                refs.append({"$ref": f"#/components/schemas/{component}"})
+        try:
+            api_spec.components.schema(f"{self.__class__.__name__}.transition", {"anyOf": refs})
+        except DuplicateComponentNameError:
+            pass
+
+    def operation_helper(self, path=None, operations=None, methods=None, func=None, **kwargs) -> None:
+        super().operation_helper(path=path, operations=operations, methods=methods, func=func, **kwargs)
+        if func is not None and func.__name__ == "transition" and "post" in (operations or {}):
+            names = sorted({step.name for workflow in self.workflows() for step in workflow.transitions})
+            for parameter in operations["post"].get("parameters", []):
+                if parameter.get("name") == "name":
+                    parameter["schema"] = {"type": "string", "enum": names}
+
     @expose("/<int:pk>/transitions", methods=["GET"])
     @protect()
     @safe
@@ -181,12 +231,32 @@ class WorkflowApi(WorkflowErrorsAsResponses):
           parameters:
           - {in: path, name: pk, schema: {type: integer}}
           - {in: path, name: name, schema: {type: string}}
-          requestBody: {content: {application/json: {schema: {type: object}}}}
+          requestBody:
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/{{self.__class__.__name__}}.transition'}
           responses:
-            200: {description: The updated record}
+            200:
+              description: The updated record
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      result: {$ref: '#/components/schemas/{{self.__class__.__name__}}.get'}
+            400: {$ref: '#/components/responses/400'}
+            401: {$ref: '#/components/responses/401'}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: Wrong state or stale version}
+            409:
+              description: 'Not possible in the current state, or the record changed meanwhile (version)'
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      message: {type: string}
             422: {$ref: '#/components/responses/422'}
         """
         body = request.get_json(silent=True) or {}

@@ -141,6 +141,36 @@ class Workflow:
         return str(self.states[code]) if code in self.states else ""
 
 
+_JSON_TYPES = {
+    "string": {"type": "string"}, "text": {"type": "string"},
+    "date": {"type": "string", "format": "date"}, "integer": {"type": "integer"},
+    "boolean": {"type": "boolean"}, "user": {"type": "integer"}, "unit": {"type": "integer"},
+}
+
+
+def transition_schema(transition: Transition) -> dict:
+    """The JSON schema (OpenAPI 3.0) of a transition's body, from its fields: types, required
+    fields, a choice's codes, lists for multiple fields; users and units by id; the optional
+    `version` the caller saw."""
+    properties, required = {}, []
+    for field in transition.fields:
+        if field.type == "choice":
+            prop = {"type": "string", "enum": list(field.choices or {})}
+        else:
+            prop = dict(_JSON_TYPES.get(field.type, {"type": "string"}))
+        if field.multiple:
+            prop = {"type": "array", "items": prop}
+        properties[field.name] = {**prop, "description": str(field.label)}
+        if field.required:
+            required.append(field.name)
+    properties["version"] = {"type": "integer", "description": gettext(
+        "The version of the record you saw (optional): a change made meanwhile is refused.")}
+    schema = {"type": "object", "title": str(transition.label), "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
 STALE = _l("Someone else changed this record meanwhile. Reload it; what you typed is kept.")
 
 

@@ -203,7 +203,7 @@ class ObjectivePlanApi(WorkflowApi, ModelRestApi):
           - {in: path, name: pk, schema: {type: integer}}
           responses:
             201: {description: The new report}
-            409: {description: The plan is not approved, or has a report}
+            409: {description: 'The plan is not approved, or has a report'}
         """
         try:
             plan = self.load(pk)

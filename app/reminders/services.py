@@ -4,11 +4,14 @@ import logging
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
+from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.dashboard.services import my_work
 from app.extensions import db
@@ -22,7 +25,7 @@ from app.reviews import workflow as review_workflow
 from app.reviews.models import Review
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
-from app.tenancy import each_agency
+from app.tenancy import current_agency_id, each_agency
 from app.workflow import has_role, is_admin, today
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,8 @@ def _mail(user, on: datetime.date, logs: list[ReminderLog]) -> None:
     message["Subject"] = subject
     message["From"] = config["MAIL_DEFAULT_SENDER"]
     message["To"] = user.email
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=_mail_domain(config))
     message.set_content("\n".join(lines))
     message.add_alternative(html, subtype="html")
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=20) as smtp:
@@ -117,9 +122,21 @@ def _mail(user, on: datetime.date, logs: list[ReminderLog]) -> None:
         smtp.send_message(message)
 
 
+def _mail_domain(config) -> str:
+    """The domain of the Message-IDs: the panel's host, else the sender's domain."""
+    host = urlsplit(config.get("QMS_BASE_URL") or "").hostname
+    if host:
+        return host
+    return parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1].rpartition("@")[2] or "localhost"
+
+
 def remind(on: datetime.date | None = None) -> dict:
     """Send each user of each active agency one digest of today's new leads (and retry
-    today's unmailed ones); what a digest lists is the user's own agency's."""
+    today's unmailed ones); what a digest lists is the user's own agency's.
+
+    Runs may overlap (cron, a manual run): each (user, lead, day) row is claimed by an
+    insert that skips a row another run already holds, and each row's mail by an update
+    that only one run wins, so nothing is sent twice and nothing fails on the unique key."""
     on = on or today()
     stats = {"users": 0, "notifications": 0, "emails": 0, "mail_failures": 0}
     with force_locale("vi"):
@@ -128,37 +145,67 @@ def remind(on: datetime.date | None = None) -> dict:
     return stats
 
 
+def unchanged_days() -> int:
+    return max(1, int(current_app.config.get("QMS_REMIND_UNCHANGED_DAYS", 7)))
+
+
+def _due(user, on: datetime.date, leads: list[Lead]) -> list[Lead]:
+    """New and changed leads every day; a lead whose text is the one last sent for its key
+    only once that was QMS_REMIND_UNCHANGED_DAYS days ago (a week by default)."""
+    since = on - datetime.timedelta(days=unchanged_days())
+    recent: dict[str, set[str]] = {}
+    for key, text in db.session.execute(select(ReminderLog.key, ReminderLog.text).where(
+            ReminderLog.user_id == user.id, ReminderLog.sent_on > since, ReminderLog.sent_on < on)):
+        recent.setdefault(key, set()).add(text)
+    return [lead for lead in leads if lead.text not in recent.get(lead.key, ())]
+
+
+def _claim(user, on: datetime.date, lead: Lead) -> bool:
+    """Insert the lead's row for today unless a row is there already; whether this run did."""
+    dialect = db.session.get_bind(mapper=ReminderLog.__mapper__).dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    statement = insert(ReminderLog.__table__).values(
+        agency_id=current_agency_id(), user_id=user.id, key=lead.key, sent_on=on, text=lead.text,
+        link=lead.link, emailed=False,
+    ).on_conflict_do_nothing(index_elements=["user_id", "key", "sent_on"]).returning(ReminderLog.__table__.c.id)
+    return db.session.execute(statement).scalar() is not None
+
+
 def _remind_agency(on: datetime.date, stats: dict) -> None:
     for user in db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True)).order_by(QmsUser.id)).all():
-        sent = {entry.key: entry for entry in db.session.scalars(select(ReminderLog).where(
-            ReminderLog.user_id == user.id, ReminderLog.sent_on == on))}
-        new = [lead for lead in leads_for(user, on) if lead.key not in sent]
-        if new:
-            logs = [ReminderLog(user_id=user.id, key=lead.key, sent_on=on, text=lead.text, link=lead.link)
-                    for lead in new]
-            db.session.add_all(logs)
+        leads = leads_for(user, on)
+        sent = set(db.session.scalars(select(ReminderLog.key).where(
+            ReminderLog.user_id == user.id, ReminderLog.sent_on == on)))
+        claimed = [lead for lead in _due(user, on, [lead for lead in leads if lead.key not in sent])
+                   if _claim(user, on, lead)]
+        if claimed:
             db.session.add(Notification(
                 user_id=user.id, subject=gettext("What waits for you on %(date)s", date=f"{on:%d/%m/%Y}"),
-                body="\n".join(entry.text for entry in logs)))
-            db.session.commit()
+                body="\n".join(lead.text for lead in claimed)))
             stats["notifications"] += 1
-        unmailed = [e for e in db.session.scalars(select(ReminderLog).where(
-            ReminderLog.user_id == user.id, ReminderLog.sent_on == on,
-            ReminderLog.emailed.is_(False)).order_by(ReminderLog.id))]
-        if not unmailed:
+        db.session.commit()
+        if not user.email:
+            stats["users"] += bool(claimed)
+            continue
+        # the mail of today's unmailed rows (this run's and those a failed mail left) goes to
+        # the run whose update marks them: the other run's update then finds none
+        ids = db.session.scalars(update(ReminderLog).where(
+            ReminderLog.user_id == user.id, ReminderLog.sent_on == on, ReminderLog.emailed.is_(False),
+        ).values(emailed=True).returning(ReminderLog.id).execution_options(synchronize_session=False)).all()
+        db.session.commit()
+        if not ids:
             continue
         stats["users"] += 1
-        if not user.email:
-            continue
+        unmailed = db.session.scalars(select(ReminderLog).where(ReminderLog.id.in_(ids)).order_by(ReminderLog.id)).all()
         try:
             _mail(user, on, unmailed)
         except (OSError, smtplib.SMTPException) as error:
             log.warning("Reminder mail to %s failed (will retry on the next run): %s", user.email, error)
+            db.session.execute(update(ReminderLog).where(ReminderLog.id.in_(ids)).values(emailed=False)
+                               .execution_options(synchronize_session=False))
+            db.session.commit()
             stats["mail_failures"] += 1
             continue
-        for entry in unmailed:
-            entry.emailed = True
-        db.session.commit()
         stats["emails"] += 1
 
 

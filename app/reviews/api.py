@@ -122,7 +122,7 @@ class ReviewApi(WorkflowApi, ModelRestApi):
             200: {description: The saved content}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: The review is finished, or changed meanwhile (version)}
+            409: {description: 'The review is finished, or changed meanwhile (version)'}
             422: {$ref: '#/components/responses/422'}
         """
         body = request.get_json(silent=True)

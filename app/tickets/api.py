@@ -56,7 +56,7 @@ class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
             200: {description: "The ticket's linked nonconformities"}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: Not a draft, or the nonconformity is linked already}
+            409: {description: 'Not a draft, or the nonconformity is linked already'}
         delete:
           parameters:
           - {in: path, name: pk, schema: {type: integer}}
@@ -65,7 +65,7 @@ class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
             200: {description: "The ticket's linked nonconformities"}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: Not a draft, or the nonconformity is not linked to it}
+            409: {description: 'Not a draft, or the nonconformity is not linked to it'}
         """
         change = services.link_nonconformity if request.method == "POST" else services.unlink_nonconformity
         try:
@@ -97,7 +97,7 @@ class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
             200: {description: The tickets presented}
             403: {$ref: '#/components/responses/403'}
             404: {$ref: '#/components/responses/404'}
-            409: {description: A ticket is not waiting to be presented, or was changed meanwhile}
+            409: {description: 'A ticket is not waiting to be presented, or was changed meanwhile'}
             422: {$ref: '#/components/responses/422'}
         """
         body = request.get_json(silent=True)
