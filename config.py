@@ -91,6 +91,9 @@ MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
 MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
 MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "qms@localhost")
 QMS_BASE_URL = os.environ.get("QMS_BASE_URL", "")
+# An open item that has not changed is reminded again after this many days (new and changed
+# items: every day).
+QMS_REMIND_UNCHANGED_DAYS = int(os.environ.get("QMS_REMIND_UNCHANGED_DAYS", "7"))
 
 # Whole request bound (several evidence files at once); each file is also capped by the
 # agency setting "largest evidence file".

@@ -131,15 +131,13 @@ def test_unchanged_items_are_reminded_weekly_new_and_changed_daily(app, db, inbo
     assert sent_on(start + datetime.timedelta(days=8), changed, new) == ["- Phiếu F quá hạn từ 01/05/2101, đã gia hạn."]
 
 
-def test_unchanged_cadence_is_configurable(app, db, inbox, leads):
+def test_unchanged_cadence_is_configurable(app, db, inbox, leads, monkeypatch):
     start = datetime.date(2101, 8, 1)
-    app.config["QMS_REMIND_UNCHANGED_DAYS"] = 1
-    try:
-        leads["canbo.ktht"] = [services.Lead("daily:1", "Phiếu H quá hạn", None)]
-        services.remind(start)
-        services.remind(start + datetime.timedelta(days=1))
-    finally:
-        app.config.pop("QMS_REMIND_UNCHANGED_DAYS")
+    assert app.config["QMS_REMIND_UNCHANGED_DAYS"] == 7  # config.py: a week by default
+    monkeypatch.setitem(app.config, "QMS_REMIND_UNCHANGED_DAYS", 1)
+    leads["canbo.ktht"] = [services.Lead("daily:1", "Phiếu H quá hạn", None)]
+    services.remind(start)
+    services.remind(start + datetime.timedelta(days=1))
     assert len(_to(inbox, "canbo.ktht@camlam.example.vn")) == 2
 
 

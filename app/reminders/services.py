@@ -146,7 +146,7 @@ def remind(on: datetime.date | None = None) -> dict:
 
 
 def unchanged_days() -> int:
-    return max(1, int(current_app.config.get("QMS_REMIND_UNCHANGED_DAYS", 7)))
+    return max(1, int(current_app.config["QMS_REMIND_UNCHANGED_DAYS"]))
 
 
 def _due(user, on: datetime.date, leads: list[Lead]) -> list[Lead]:
