@@ -255,9 +255,8 @@ def _register_error_pages(app: Flask) -> None:
         pk = (request.view_args or {}).get("pk")
         if isinstance(pk, str) and not (pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_ID):
             abort(404)
-        if _is_api() and rison_error(request.args.get("q")):
-            return jsonify(message=rison_error(request.args.get("q"))), 400
-        return None
+        problem = rison_error(request.args.get("q")) if _is_api() else None
+        return (jsonify(message=problem), 400) if problem else None
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error):

@@ -16,16 +16,28 @@ log = logging.getLogger(__name__)
 MAX_INTEGER = 2**31 - 1  # an integer column's range (PostgreSQL)
 
 
+def _too_large(value) -> bool:
+    """Whether a parsed `q` holds a number no integer column can hold (PostgreSQL refuses the
+    query: a 500 otherwise)."""
+    if isinstance(value, dict):
+        return any(_too_large(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_too_large(v) for v in value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER
+
+
 def rison_error(value) -> str | None:
     """Why the `q` argument is not rison (nor JSON, as FAB also accepts), or None."""
     if not value:
         return None
     for parse in (prison.loads, json.loads):
         try:
-            parse(value)
-            return None
+            parsed = parse(value)
         except (Exception, RecursionError):  # noqa: BLE001 - any failure of the parsers
             continue
+        if _too_large(parsed):
+            return gettext("The request's parameters are not valid.")
+        return None
     return gettext("The query argument q is not valid (write it in rison or JSON).")
 
 

@@ -84,6 +84,16 @@ def test_malformed_rison_is_400_in_vietnamese(api, q):
             assert "Tham số" in message, message
 
 
+@pytest.mark.parametrize("q", [
+    "(filters:!((col:year,opr:eq,value:99999999999)))", "(page:99999999999999999999)",
+    "(filters:!((col:id,opr:eq,value:-9223372036854775809)))",
+])
+def test_numbers_beyond_the_integer_range_in_q_are_400(api, q):
+    response = api("admin").get("/api/v1/objective-plans/", query_string={"q": q})
+    assert response.status_code == 400, response.text
+    assert "Tham số" in response.json["message"]
+
+
 def test_page_size_is_capped_at_100(app, api):
     assert app.config["FAB_API_MAX_PAGE_SIZE"] == 100
     response = api("admin").get("/api/v1/tickets/", query_string={"q": "(page_size:100000)"})
@@ -181,3 +191,28 @@ def test_the_database_going_away_gives_a_vietnamese_503_without_a_traceback(tmp_
     # one line per failure in the log
     lines = [line for line in result.stderr.splitlines() if "sở dữ liệu" in line or "database" in line.lower()]
     assert 1 <= len(lines) <= len(answers), result.stderr[-3000:]
+
+
+BACK = """
+import os, sys
+import app as factory
+factory._check_database = lambda app: None
+folder = os.path.join(sys.argv[1], "later")
+app = factory.create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:///" + os.path.join(folder, "qms.db"),
+                          "TESTING": True, "SERVER_NAME": None})
+client = app.test_client()
+print("BEFORE", client.get("/login/").status_code)
+os.makedirs(folder)  # the database comes back
+from flask_migrate import upgrade
+with app.app_context():
+    upgrade()
+print("AFTER", client.get("/login/").status_code)
+"""
+
+
+def test_the_app_recovers_without_a_restart_when_the_database_comes_back(tmp_path):
+    env = {**os.environ, "QMS_INSTANCE_DIR": str(tmp_path), "PYTHONPATH": ROOT}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(BACK), str(tmp_path)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert "BEFORE 503" in result.stdout and "AFTER 200" in result.stdout, result.stdout + result.stderr[-3000:]
