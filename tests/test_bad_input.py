@@ -24,7 +24,7 @@ def _id_rules(app):
                if a == "pk" or isinstance(rule._converters[a], IntegerConverter)]
         if not ids:
             continue
-        for method in sorted(rule.methods & {"GET", "PUT", "DELETE"}):
+        for method in sorted(rule.methods & {"GET", "POST", "PUT", "DELETE"}):
             found.append((rule, method, ids))
     return found
 
@@ -137,21 +137,24 @@ def test_a_ticket_with_wrong_types_is_422(api, unit, body):
     assert set(body) <= set(response.json.get("errors", {}))
 
 
-def test_a_database_error_is_answered_without_its_sql(app, api, monkeypatch):
-    """A failure of the database while saving: a Vietnamese message, the detail in the log."""
-    from sqlalchemy.exc import IntegrityError
+@pytest.mark.parametrize("error", ["integrity", "data"])
+def test_a_database_error_is_answered_without_its_sql(app, api, monkeypatch, error):
+    """A failure of the database while deleting: a Vietnamese message, the detail in the log."""
+    from sqlalchemy.exc import DataError, IntegrityError
 
     from app.tickets.api import NonconformityApi
 
     def broken(self, item):
-        raise IntegrityError("INSERT INTO nonconformity (secret) VALUES (%(x)s)", {"x": 1}, Exception("boom"))
+        kind = IntegrityError if error == "integrity" else DataError
+        raise kind("DELETE FROM nonconformity WHERE secret = %(x)s", {"x": 1}, Exception("boom"))
 
     monkeypatch.setattr(NonconformityApi, "pre_delete", broken, raising=False)
     client = api("admin")
     nc = client.get("/api/v1/nonconformities/").json["ids"][0]
     response = client.delete(f"/api/v1/nonconformities/{nc}")
     assert response.status_code in (422, 500)
-    assert "INSERT" not in response.text and "boom" not in response.text and "nonconformity (" not in response.text
+    assert "DELETE" not in response.text and "boom" not in response.text and "secret" not in response.text
+    assert response.json["message"] == "Đã xảy ra lỗi không mong muốn. Lỗi đã được ghi nhận; vui lòng thử lại sau."
 
 
 DOWN = """
