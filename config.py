@@ -98,3 +98,4 @@ QMS_REMIND_UNCHANGED_DAYS = int(os.environ.get("QMS_REMIND_UNCHANGED_DAYS", "7")
 # Whole request bound (several evidence files at once); each file is also capped by the
 # agency setting "largest evidence file".
 MAX_CONTENT_LENGTH = 64 * 1024 * 1024
+FAB_API_MAX_PAGE_SIZE = 100  # a list answers at most this many rows per page

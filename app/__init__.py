@@ -3,12 +3,13 @@ import datetime
 import logging
 import os
 
-from flask import Flask
+from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app.extensions import appbuilder, csrf, db, migrate
 
@@ -23,6 +24,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config.update(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    _register_id_converter(app)  # before any route is added
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     with app.app_context():
@@ -214,17 +216,66 @@ def _register_views() -> None:
         )
 
 
+MAX_ID = 2**31 - 1  # the largest value of an id column (PostgreSQL's integer)
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:…>` in a URL: a whole number an id column can hold; any other number is no route
+    (404), never a query the database refuses."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def _register_id_converter(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseId
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
 def _register_error_pages(app: Flask) -> None:
+    from app.rest import install_api_answers, rison_error
     from app.ui import ERROR_MESSAGES, render_error
+
+    install_api_answers()
 
     def handler(error):
         code = getattr(error, "code", None) or 500
         if code >= 500:
             db.session.rollback()
+        if _is_api():
+            return jsonify(message=str(ERROR_MESSAGES.get(code, ERROR_MESSAGES[500]))), code
         return render_error(code)
 
     for code in ERROR_MESSAGES:
         app.register_error_handler(code, handler)
+
+    @app.before_request
+    def refuse_bad_arguments():
+        """FAB's `<pk>` (a string) must be an id too; `q` must parse (FAB's own parser lets a
+        deep nesting through as a 500)."""
+        pk = (request.view_args or {}).get("pk")
+        if isinstance(pk, str) and not (pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_ID):
+            abort(404)
+        problem = rison_error(request.args.get("q")) if _is_api() else None
+        return (jsonify(message=problem), 400) if problem else None
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        """The database went away after start-up: one log line, a 503 that needs no database;
+        the next request tries again (pool_pre_ping)."""
+        log.error("Cơ sở dữ liệu không truy cập được (%s %s): %s", request.method, request.path,
+                  str(getattr(error, "orig", error)).splitlines()[0] if str(getattr(error, "orig", error)) else "")
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the session may be unusable too
+            pass
+        message = str(ERROR_MESSAGES[503])
+        if _is_api():
+            return jsonify(message=message), 503
+        return render_template("error_unavailable.html", message=message), 503
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -1,14 +1,94 @@
 """Shared behaviour of our REST APIs (FAB ModelRestApi)."""
 import importlib
+import json
+import logging
+import sys
 
+import prison
 from apispec.exceptions import DuplicateComponentNameError
 from flask import request
-from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext, lazy_gettext as _l
 
 from app.extensions import db
 from app.workflow import Invalid, WorkflowError, choices_for, get_by_id, looks_like_id, transition_schema
+
+log = logging.getLogger(__name__)
+MAX_INTEGER = 2**31 - 1  # an integer column's range (PostgreSQL)
+
+
+def _too_large(value) -> bool:
+    """Whether a parsed `q` holds a number no integer column can hold (PostgreSQL refuses the
+    query: a 500 otherwise)."""
+    if isinstance(value, dict):
+        return any(_too_large(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_too_large(v) for v in value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER
+
+
+def rison_error(value) -> str | None:
+    """Why the `q` argument is not rison (nor JSON, as FAB also accepts), or None."""
+    if not value:
+        return None
+    for parse in (prison.loads, json.loads):
+        try:
+            parsed = parse(value)
+        except (Exception, RecursionError):  # noqa: BLE001 - any failure of the parsers
+            continue
+        if _too_large(parsed):
+            return gettext("The request's parameters are not valid.")
+        return None
+    return gettext("The query argument q is not valid (write it in rison or JSON).")
+
+
+def _response_400(self, message=None):
+    """FAB's English 400s (rison schema, filters, order) → one Vietnamese message."""
+    log.info("400 %s %s: %s", request.method, request.path, message)
+    return self.response(400, message=gettext("The request's parameters are not valid."))
+
+
+def _response_404(self):
+    from app.ui import ERROR_MESSAGES
+
+    return self.response(404, message=str(ERROR_MESSAGES[404]))
+
+
+def _response_500(self, message=None):
+    """FAB's `safe` answers every exception with 500; a database gone away is a 503, and no
+    answer quotes the error."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.ui import ERROR_MESSAGES
+
+    db.session.rollback()
+    code = 503 if isinstance(sys.exc_info()[1], OperationalError) else 500
+    return self.response(code, message=str(ERROR_MESSAGES[code]))
+
+
+class OneLineForDatabaseDown(logging.Filter):
+    """FAB logs a traceback for each exception it catches: a database gone away is one line."""
+
+    def filter(self, record):
+        from sqlalchemy.exc import OperationalError
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, OperationalError):
+            record.msg, record.args = "Cơ sở dữ liệu không truy cập được: %s", (str(error.orig).splitlines() or [""])[0]
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def install_api_answers() -> None:
+    """Every FAB API (ours, security, OpenAPI) answers 400/404/500 in Vietnamese."""
+    BaseApi.response_400 = _response_400
+    BaseApi.response_404 = _response_404
+    BaseApi.response_500 = _response_500
+    for name in ("flask_appbuilder.api", "flask_appbuilder.models.sqla.interface", "flask_appbuilder.security.api"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, OneLineForDatabaseDown) for f in target.filters):
+            target.addFilter(OneLineForDatabaseDown())
 
 
 def transition_json(step) -> dict:
@@ -84,6 +164,28 @@ class WorkflowErrorsAsResponses:
                                field=self._label(column), id=related_id)
         return None
 
+    def _type_fits(self, column, value) -> bool:
+        """The JSON type the column takes: a whole number in range, a text, a yes/no."""
+        model = self.datamodel
+        if isinstance(value, (dict, list)):
+            return False
+        if model.is_integer(column):
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.isascii():
+                value = int(value)
+            return isinstance(value, int) and not isinstance(value, bool) and -MAX_INTEGER <= value <= MAX_INTEGER
+        if model.is_boolean(column):
+            return isinstance(value, bool)
+        if model.is_string(column) or model.is_text(column) or model.is_date(column) or model.is_datetime(column):
+            return isinstance(value, str)
+        return True
+
+    def _type_message(self, column) -> str:
+        if self.datamodel.is_integer(column):
+            return gettext("Enter a whole number.")
+        if self.datamodel.is_boolean(column):
+            return gettext("Answer true or false.")
+        return gettext("Enter a text.")
+
     def checked_body(self, columns) -> dict:
         """The request's JSON object, or Invalid (422) before anything is loaded."""
         body = request.get_json(silent=True)
@@ -97,6 +199,8 @@ class WorkflowErrorsAsResponses:
             problem = None
             if self.datamodel.is_relation(column):
                 problem = self._reference_error(column, value)
+            elif not self._type_fits(column, value):
+                problem = f"{self._label(column)}: {self._type_message(column)}"
             elif column in self.vocabularies and not (isinstance(value, str) and value in self.vocabularies[column]):
                 problem = gettext("%(field)s: choose one of the accepted values.", field=self._label(column))
             if problem:

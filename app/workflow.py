@@ -405,12 +405,29 @@ def check_date(day: datetime.date, when: str | None, label) -> None:
         raise ValueError(gettext("%(field)s cannot be in the past.", field=label))
 
 
+def _json_type_fits(field: Field, value) -> bool:
+    """A value a form or a JSON body may give the field: a list (of plain values) only for a
+    field of several choices, never an object; a text where a text is expected."""
+    scalar = (str, int, float, bool, datetime.date, type(None))
+    if isinstance(value, (list, tuple)):
+        return field.multiple and all(isinstance(v, str) for v in value)
+    if not isinstance(value, scalar) or isinstance(value, float) and field.type != "integer":
+        return False
+    if field.type in ("string", "text", "choice") and not isinstance(value, (str, type(None))):
+        return False
+    return True
+
+
 def parse_fields(fields: tuple[Field, ...], raw: dict) -> dict:
     """Values of the fields from a form or JSON body, or Invalid with a message per field."""
     values, errors = {}, {}
     for field in fields:
+        given = raw.get(field.name)
+        if not _json_type_fits(field, given):
+            errors[field.name] = gettext("%(field)s: the value has the wrong type.", field=field.label)
+            continue
         try:
-            value = parse_value(field, raw.get(field.name))
+            value = parse_value(field, given)
         except ValueError as error:
             errors[field.name] = str(error)
             continue

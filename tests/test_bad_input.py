@@ -1,0 +1,221 @@
+"""No 500 on bad input (issue 14 item 4): ids beyond the database's integer range, malformed
+rison, wrong JSON types, oversized page sizes → 400/404/422 in Vietnamese; error bodies never
+quote the database; the database going away → a Vietnamese 503 that needs no database."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from werkzeug.routing import IntegerConverter
+
+NOT_FOUND_VI = "Trang hoặc bản ghi bạn yêu cầu không tồn tại"
+HUGE_IDS = (2**31, 2**63, 99999999999999999999)
+RESOURCES = ("tickets", "nonconformities", "objective-plans", "reviews")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _id_rules(app):
+    """(rule, method) of every route that takes an id (an int argument or a <pk>)."""
+    found = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        ids = [a for a in rule.arguments
+               if a == "pk" or isinstance(rule._converters[a], IntegerConverter)]
+        if not ids:
+            continue
+        for method in sorted(rule.methods & {"GET", "POST", "PUT", "DELETE"}):
+            found.append((rule, method, ids))
+    return found
+
+
+def _url(rule, ids, value):
+    values = {}
+    for arg in rule.arguments:
+        converter = rule._converters[arg]
+        if arg in ids:
+            values[arg] = value
+        elif hasattr(converter, "items"):
+            values[arg] = sorted(converter.items)[0]
+        else:
+            values[arg] = "submit"
+    return rule.build(values, append_unknown=False)[1]
+
+
+def test_every_route_with_an_id_answers_404_for_ids_beyond_the_integer_range(app, as_admin, api):
+    rules = _id_rules(app)
+    assert len(rules) > 40  # the walk sees the routes
+    client = api("admin")
+    failures = []
+    for rule, method, ids in rules:
+        for value in HUGE_IDS:
+            url = _url(rule, ids, value)
+            if url.startswith("/api/"):
+                response = client.open(url, method=method, json={})
+                # another method's route may match the path: 405, in Vietnamese too
+                ok = (response.status_code == 404 and NOT_FOUND_VI in (response.json or {}).get("message", "")
+                      or method != "GET" and response.status_code == 405)
+            elif method != "GET":
+                continue
+            else:
+                response = as_admin.get(url)
+                ok = response.status_code == 404 and NOT_FOUND_VI in response.text
+            if not ok:
+                failures.append(f"{method} {url} → {response.status_code} {response.text[:120]}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", str(2**31)])
+def test_a_string_pk_that_is_not_an_id_answers_404(as_admin, api, value):
+    assert as_admin.get(f"/tickets/show/{value}").status_code == 404
+    response = api("admin").delete(f"/api/v1/tickets/{value}")
+    assert response.status_code == 404 and NOT_FOUND_VI in response.json["message"]
+
+
+@pytest.mark.parametrize("q", ["(((", "!", "(a:" * 3000, "[" * 5000, "(page_size:'x')", "(filters:!((col:nope)))"])
+def test_malformed_rison_is_400_in_vietnamese(api, q):
+    client = api("admin")
+    malformed = not q.startswith("(page_size") and not q.startswith("(filters")
+    for resource in RESOURCES:
+        for path in (f"/api/v1/{resource}/", f"/api/v1/{resource}/_info")[:2 if malformed else 1]:
+            response = client.get(path, query_string={"q": q})
+            assert response.status_code == 400, (path, q[:20], response.status_code, response.text[:200])
+            message = response.json["message"]
+            assert "Tham số" in message, message
+
+
+@pytest.mark.parametrize("q", [
+    "(filters:!((col:year,opr:eq,value:99999999999)))", "(page:99999999999999999999)",
+    "(filters:!((col:id,opr:eq,value:-9223372036854775809)))",
+])
+def test_numbers_beyond_the_integer_range_in_q_are_400(api, q):
+    response = api("admin").get("/api/v1/objective-plans/", query_string={"q": q})
+    assert response.status_code == 400, response.text
+    assert "Tham số" in response.json["message"]
+
+
+def test_page_size_is_capped_at_100(app, api):
+    assert app.config["FAB_API_MAX_PAGE_SIZE"] == 100
+    response = api("admin").get("/api/v1/tickets/", query_string={"q": "(page_size:100000)"})
+    assert response.status_code == 200
+    assert len(response.json["result"]) <= 100
+
+
+@pytest.mark.parametrize("state, actor, step, fields", [
+    ("unit_review", "truongphong.ktht", "forward", {"signs": {"a": 1}}),
+    ("unit_review", "truongphong.ktht", "forward", {"signs": [{"a": 1}]}),
+    ("unit_review", "truongphong.ktht", "forward", {"signs": [["serious"]]}),
+    ("iso_review", "thuky.iso", "present", {"note": {"x": 1}}),
+    ("iso_review", "thuky.iso", "present", {"note": 12}),
+    ("iso_review", "thuky.iso", "present", {"note": ["a", "b"]}),
+])
+def test_wrong_json_types_in_a_transition_body_are_422(make_ticket, api, state, actor, step, fields):
+    ticket = make_ticket(state=state)
+    response = api(actor).post(f"/api/v1/tickets/{ticket.id}/transitions/{step}", json=fields)
+    assert response.status_code == 422, response.text
+    assert set(fields) <= set(response.json.get("errors", {}))
+
+
+@pytest.mark.parametrize("body", [
+    {"year": "abc"}, {"year": {"a": 1}}, {"year": [2026]}, {"year": 2**40}, {"year": True}, {"year": 1.5},
+])
+def test_a_plan_with_a_year_that_is_not_a_whole_number_is_422(api, unit, body):
+    response = api("thuky.iso").post("/api/v1/objective-plans/", json={**body, "unit": unit("KTHT").id})
+    assert response.status_code == 422, response.text
+    assert "year" in response.json.get("errors", {})
+
+
+@pytest.mark.parametrize("body", [
+    {"description": {"a": 1}}, {"description": 12}, {"requested_on": 20260101}, {"requested_on": ["x"]},
+    {"requesting_unit": 2**40}, {"requesting_unit": {"id": 1}},
+])
+def test_a_ticket_with_wrong_types_is_422(api, unit, body):
+    base = {"kind": "corrective", "source": "feedback", "description": "Kiểm thử kiểu sai",
+            "requesting_unit": unit("KTHT").id, "requested_on": "2026-01-05"}
+    response = api("canbo.ktht").post("/api/v1/tickets/", json={**base, **body})
+    assert response.status_code == 422, response.text
+    assert set(body) <= set(response.json.get("errors", {}))
+
+
+@pytest.mark.parametrize("error", ["integrity", "data"])
+def test_a_database_error_is_answered_without_its_sql(app, api, monkeypatch, error):
+    """A failure of the database while deleting: a Vietnamese message, the detail in the log."""
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    from app.tickets.api import NonconformityApi
+
+    def broken(self, item):
+        kind = IntegrityError if error == "integrity" else DataError
+        raise kind("DELETE FROM nonconformity WHERE secret = %(x)s", {"x": 1}, Exception("boom"))
+
+    monkeypatch.setattr(NonconformityApi, "pre_delete", broken, raising=False)
+    client = api("admin")
+    nc = client.get("/api/v1/nonconformities/").json["ids"][0]
+    response = client.delete(f"/api/v1/nonconformities/{nc}")
+    assert response.status_code in (422, 500)
+    assert "DELETE" not in response.text and "boom" not in response.text and "secret" not in response.text
+    assert response.json["message"] == "Đã xảy ra lỗi không mong muốn. Lỗi đã được ghi nhận; vui lòng thử lại sau."
+
+
+DOWN = """
+import json, sys
+import app as factory
+factory._check_database = lambda app: None  # the database was up at start-up
+app = factory.create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2",
+                          "TESTING": True, "SERVER_NAME": None})
+client = app.test_client()
+answers = {}
+for path in ("/login/", "/", "/tickets/list/", "/api/v1/tickets/", "/api/v1/security/login"):
+    if path.endswith("security/login"):
+        response = client.post(path, json={"username": "admin", "password": "x", "provider": "db"})
+    else:
+        response = client.get(path)
+    answers[path] = [response.status_code, response.get_data(as_text=True), response.content_type]
+print("ANSWERS" + json.dumps(answers))
+"""
+
+
+def test_the_database_going_away_gives_a_vietnamese_503_without_a_traceback(tmp_path):
+    env = {**os.environ, "QMS_INSTANCE_DIR": str(tmp_path), "PYTHONPATH": ROOT}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(DOWN)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert "ANSWERS" in result.stdout, result.stderr[-3000:]
+    answers = json.loads(result.stdout.split("ANSWERS", 1)[1])
+    for path, (status, body, content_type) in answers.items():
+        assert status == 503, (path, status, body[:300])
+        assert "Internal Server Error" not in body and "Traceback" not in body and "psycopg" not in body
+        if path.startswith("/api/"):
+            assert content_type.startswith("application/json")
+            assert "Dịch vụ tạm thời không khả dụng" in json.loads(body)["message"]
+        else:
+            assert "Dịch vụ tạm thời không khả dụng" in body and "<html" in body.lower()
+    assert "Traceback" not in result.stderr
+    # one line per failure in the log
+    lines = [line for line in result.stderr.splitlines() if "sở dữ liệu" in line or "database" in line.lower()]
+    assert 1 <= len(lines) <= len(answers), result.stderr[-3000:]
+
+
+BACK = """
+import os, sys
+import app as factory
+factory._check_database = lambda app: None
+folder = os.path.join(sys.argv[1], "later")
+app = factory.create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:///" + os.path.join(folder, "qms.db"),
+                          "TESTING": True, "SERVER_NAME": None})
+client = app.test_client()
+print("BEFORE", client.get("/login/").status_code)
+os.makedirs(folder)  # the database comes back
+from flask_migrate import upgrade
+with app.app_context():
+    upgrade()
+print("AFTER", client.get("/login/").status_code)
+"""
+
+
+def test_the_app_recovers_without_a_restart_when_the_database_comes_back(tmp_path):
+    env = {**os.environ, "QMS_INSTANCE_DIR": str(tmp_path), "PYTHONPATH": ROOT}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(BACK), str(tmp_path)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert "BEFORE 503" in result.stdout and "AFTER 200" in result.stdout, result.stdout + result.stderr[-3000:]
