@@ -106,9 +106,8 @@ def test_pg_dump_arguments_come_from_the_sqlalchemy_url():
     assert pg_arguments("postgresql+psycopg:///qms?options=-c%20search_path%3Dpublic")[2] is None
 
 
-def test_a_missing_pg_dump_is_one_vietnamese_line(tmp_path, monkeypatch, app):
+def test_a_missing_pg_dump_is_one_vietnamese_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no pg_dump on it
-    monkeypatch.setitem(app.config, "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://u@127.0.0.1:1/none")
     from app.backup import BackupError, dump_database
 
     with pytest.raises(BackupError) as raised:
