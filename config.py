@@ -5,6 +5,7 @@ SECRET_KEY     session signing key; default: generated once, kept in instance/se
 MAIL_*         SMTP settings for reminders
 RATELIMIT_STORAGE_URI  shared limiter storage for several workers (e.g. redis://127.0.0.1:6379)
 QMS_SIGNING_KEY_SECRET  encrypts the agency's signing key; default: generated once, instance/signing_key_secret
+QMS_ARCHIVE_DIR retention archives folder, included in `flask qms backup`
 QMS_SIGNING_TRUST_ROOTS trusted root certificates for signature checks, files separated by ":"
 """
 import os
@@ -94,6 +95,9 @@ QMS_BASE_URL = os.environ.get("QMS_BASE_URL", "")
 # An open item that has not changed is reminded again after this many days (new and changed
 # items: every day).
 QMS_REMIND_UNCHANGED_DAYS = int(os.environ.get("QMS_REMIND_UNCHANGED_DAYS", "7"))
+# Folder of the retention archives (`flask qms retention --archive --out`), included by
+# `flask qms backup` when set.
+QMS_ARCHIVE_DIR = os.environ.get("QMS_ARCHIVE_DIR", "")
 
 # Whole request bound (several evidence files at once); each file is also capped by the
 # agency setting "largest evidence file".

@@ -501,3 +501,74 @@ def official_make_command(agency):
     if failed:
         click.echo(f"{failed} bản chưa tạo được (chạy lại lệnh sau khi khắc phục).", err=True)
         raise SystemExit(1)
+
+
+def _instance_dir() -> Path:
+    import config
+
+    return Path(config.INSTANCE_DIR)
+
+
+@qms.command("backup", help=(
+    "Sao lưu vào một thư mục mới có dấu thời gian: CSDL (gồm cả tệp minh chứng và bản chính thức; "
+    "PostgreSQL bằng pg_dump --format=custom, SQLite bằng sao lưu trực tuyến), các khóa bí mật "
+    "của thư mục instance, thư mục hồ sơ lưu trữ (nếu có) và manifest.json ghi mã SHA-256 từng tệp."))
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Thư mục chứa các bản sao lưu.")
+@click.option("--archives", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Thư mục hồ sơ lưu trữ (qms retention --archive --out); mặc định QMS_ARCHIVE_DIR nếu có.")
+@with_appcontext
+def backup_command(out, archives):
+    from app.backup import BackupError, backup
+
+    archives = archives or current_app.config.get("QMS_ARCHIVE_DIR") or None
+    try:
+        folder, manifest = backup(current_app.config["SQLALCHEMY_DATABASE_URI"], Path(out),
+                                  config=current_app.config, instance_dir=_instance_dir(),
+                                  archives=Path(archives) if archives else None)
+    except BackupError as error:
+        raise click.ClickException(error.message) from None
+    database = manifest["database"]
+    size = (folder / database["file"]).stat().st_size
+    click.echo(f"Đã sao lưu vào {folder}")
+    click.echo(f"  CSDL ({database['kind']}{', schema ' + database['schema'] if database['schema'] else ''}, "
+               f"phiên bản {database['revision']}): {database['file']} ({size // 1024} KB)")
+    for variable, where in manifest["secrets"].items():
+        click.echo(f"  {variable}: {'biến môi trường (không có trong bản sao lưu)' if where == 'environment' else where}")
+    archived = sum(1 for name in manifest["files"] if name.startswith("archives/"))
+    click.echo(f"  Hồ sơ lưu trữ: {archived} tệp" if manifest["archives"] else "  Hồ sơ lưu trữ: không có")
+    click.echo("Hãy chép thư mục này (có khóa bí mật) ra nơi an toàn ngoài máy chủ.")
+
+
+@qms.command("restore", help=(
+    "Khôi phục một bản sao lưu của qms backup vào CSDL đang cấu hình, CSDL này phải trống "
+    "(mới tạo, chưa chạy qms setup); mọi tệp được kiểm tra mã SHA-256 trước."))
+@click.option("--from", "source", type=click.Path(file_okay=False, exists=True), required=True,
+              help="Thư mục bản sao lưu (qms-backup-…).")
+@click.option("--with-secrets", is_flag=True,
+              help="Ghi đè các khóa bí mật trong thư mục instance bằng khóa của bản sao lưu.")
+@click.option("--archives", type=click.Path(file_okay=False), default=None,
+              help="Chép hồ sơ lưu trữ của bản sao lưu vào thư mục này.")
+@with_appcontext
+def restore_command(source, with_secrets, archives):
+    from app.backup import BackupError, restore_database, restore_secrets, verified_manifest
+
+    try:
+        manifest = verified_manifest(Path(source))
+        click.echo(f"Bản sao lưu ngày {manifest.get('created')}: {len(manifest['files'])} tệp khớp mã SHA-256.")
+        restore_database(Path(source), manifest, current_app.config["SQLALCHEMY_DATABASE_URI"])
+    except BackupError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Đã khôi phục CSDL (phiên bản {manifest['database'].get('revision')}).")
+    for line in restore_secrets(Path(source), manifest, config=current_app.config,
+                                instance_dir=_instance_dir(), replace=with_secrets):
+        click.echo(f"  {line}")
+    kept = Path(source) / "archives"
+    if kept.is_dir():
+        if archives:
+            import shutil
+
+            shutil.copytree(kept, archives, dirs_exist_ok=True)
+            click.echo(f"  Hồ sơ lưu trữ: đã chép vào {archives}")
+        else:
+            click.echo(f"  Hồ sơ lưu trữ: ở {kept} (chép ra bằng --archives THƯ_MỤC)")
+    click.echo("Tiếp theo: flask qms setup (nâng CSDL lên phiên bản của mã đang chạy), rồi khởi động dịch vụ.")
