@@ -3,7 +3,6 @@ errors logged without SQL parameters, /health and /ready, Prometheus metrics beh
 import json
 import logging
 
-import pytest
 from sqlalchemy import text
 
 from tests.conftest import new_client
