@@ -7,6 +7,7 @@ RATELIMIT_STORAGE_URI  shared limiter storage for several workers (e.g. redis://
 QMS_SIGNING_KEY_SECRET  encrypts the agency's signing key; default: generated once, instance/signing_key_secret
 QMS_ARCHIVE_DIR retention archives folder, included in `flask qms backup`
 QMS_SIGNING_TRUST_ROOTS trusted root certificates for signature checks, files separated by ":"
+QMS_METRICS_TOKEN  bearer token that may read /metrics (Prometheus); unset: /metrics answers 404
 """
 import os
 import secrets
@@ -43,7 +44,9 @@ SQLALCHEMY_DATABASE_URI = os.environ.get(
     "DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "qms.db")
 )
 SQLALCHEMY_TRACK_MODIFICATIONS = False
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# hide_parameters: a database error (logged, or shown nowhere else) never carries the values
+# of its statement, which may be personal data or secrets.
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
 APP_NAME = "Cải tiến HTQLCL"
 APP_THEME = ""
@@ -98,6 +101,9 @@ QMS_REMIND_UNCHANGED_DAYS = int(os.environ.get("QMS_REMIND_UNCHANGED_DAYS", "7")
 # Folder of the retention archives (`flask qms retention --archive --out`), included by
 # `flask qms backup` when set.
 QMS_ARCHIVE_DIR = os.environ.get("QMS_ARCHIVE_DIR", "")
+
+# Prometheus reads /metrics with "Authorization: Bearer <token>"; without a token, no metrics.
+QMS_METRICS_TOKEN = os.environ.get("QMS_METRICS_TOKEN", "")
 
 # Whole request bound (several evidence files at once); each file is also capped by the
 # agency setting "largest evidence file".

@@ -47,6 +47,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])
     _register_error_pages(app)
     _register_cli(app)
+    from app import observability
+
+    observability.init_app(app)  # request log lines, /health, /ready, /metrics
     if not app.config.get("TESTING"):
         from app.reminders import warn_if_no_base_url
 

@@ -17,6 +17,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
+from app.observability import metrics
 from app.organisation import roles
 from app.organisation.models import QmsUser, Unit
 
@@ -245,6 +246,7 @@ def run(workflow: Workflow, user, record, name: str, raw: dict, version=None, *,
     comment = values.get(transition.comment_field) if transition.comment_field else None
     workflow.history(record, name, from_state, record.state, user, comment,
                      event_data(values, changed_since(record, before)))
+    metrics.transition_taken(db.session, workflow.name, name)  # counted once committed
     for automatic in workflow.automatic:
         if record.state in automatic.sources:
             from_state, before = record.state, snapshot(record)
@@ -252,6 +254,7 @@ def run(workflow: Workflow, user, record, name: str, raw: dict, version=None, *,
             record.state = automatic.target
             workflow.history(record, automatic.name, from_state, record.state, None, note,
                              event_data({}, changed_since(record, before)))
+            metrics.transition_taken(db.session, workflow.name, automatic.name)
     if record.state in workflow.official:
         from app.official import services as official  # the documents it renders import this module
 
