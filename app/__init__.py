@@ -238,6 +238,18 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+def _unreachable(error: OperationalError) -> bool:
+    """Whether the database could not be reached (connection refused, lost, shut down, out of
+    connections), as opposed to a statement the database refused."""
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None)
+    if state:  # PostgreSQL: connection exception, operator intervention, insufficient resources
+        return state[:2] in ("08", "57", "53")
+    text = str(error.orig).lower()
+    return not any(fault in text for fault in ("no such table", "no such column", "no such function", "syntax error"))
+
+
 def _register_error_pages(app: Flask) -> None:
     from app.rest import install_api_answers, rison_error
     from app.ui import ERROR_MESSAGES, render_error
@@ -268,7 +280,10 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(error):
         """The database went away after start-up: one log line, a 503 that needs no database;
-        the next request tries again (pool_pre_ping)."""
+        the next request tries again (pool_pre_ping). Any other operational error (a missing
+        table, a bad statement) is a fault of ours: a 500, logged with its traceback."""
+        if not _unreachable(error):
+            raise error
         log.error("Cơ sở dữ liệu không truy cập được (%s %s): %s", request.method, request.path,
                   str(getattr(error, "orig", error)).splitlines()[0] if str(getattr(error, "orig", error)) else "")
         try:
