@@ -49,6 +49,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     _register_error_pages(app)
     _register_cli(app)
     app.after_request(security_headers)
+    from app.organisation.security import openapi_without_api_keys
+
+    app.after_request(openapi_without_api_keys)
     app.context_processor(lambda: {"csp_nonce": csp_nonce})
     return app
 
@@ -325,6 +328,8 @@ def _register_error_pages(app: Flask) -> None:
 
     def handler(error):
         code = getattr(error, "code", None) or 500
+        if getattr(error, "response", None) is not None:  # e.g. the API login's JSON 429
+            return error.response
         if code >= 500:
             db.session.rollback()
         return render_error(code)
