@@ -165,6 +165,7 @@ def openapi_without_api_keys(response):
     return response
 
 
+SESSION_TOKEN = "qms_session_token"
 API_LOGIN_ENDPOINT = "QmsSecurityApi.login"  # the blueprint is named after the class
 
 
@@ -239,6 +240,32 @@ class QmsSecurityManager(SecurityManager):
             abort(404)
         super().reset_password(userid, password)
 
+    def on_user_login(self, user) -> None:
+        """A page sign-in keeps the person's session token in the session (made at the first
+        sign-in); the API's JWT sign-in has no session."""
+        super().on_user_login(user)
+        if not has_request_context() or request.path.startswith("/api/"):
+            return
+        if not user.session_token:
+            user.session_token = secrets.token_hex(32)
+            self.session.commit()
+        session[SESSION_TOKEN] = user.session_token
+
+    def on_user_logout(self, user) -> None:
+        """Signing out replaces the token: every session cookie of this person, this one and
+        any copy of it, stops working (signing out ends the person's sessions everywhere)."""
+        super().on_user_logout(user)
+        person = self.get_user_by_id(user.id)
+        if person is not None:
+            person.session_token = secrets.token_hex(32)
+            self.session.commit()
+        session.pop(SESSION_TOKEN, None)
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        """A JWT request: the token's own expiry rules, not the session's."""
+        g._jwt_user = True
+        return super().load_user_jwt(_jwt_header, jwt_data)
+
     def load_user(self, pk):
         """The session user's look-up runs before the agency scope is known (it decides it)."""
         g._loading_user = True
@@ -246,6 +273,12 @@ class QmsSecurityManager(SecurityManager):
             user = self.get_user_by_id(int(pk))
         finally:
             g._loading_user = False
+        if (user is not None and has_request_context() and not g.pop("_jwt_user", False)
+                and session.get(SESSION_TOKEN) != user.session_token):
+            # a session from before a sign-out (a copied cookie): no longer signed in
+            session.pop("_user_id", None)
+            session.pop("_fresh", None)
+            return None
         if user is None or user.is_active:
             return user
         if user.active and has_request_context() and not request.path.startswith("/api/"):
