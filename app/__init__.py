@@ -52,7 +52,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.organisation.security import openapi_without_api_keys
 
     app.after_request(openapi_without_api_keys)
-    app.context_processor(lambda: {"csp_nonce": csp_nonce})
+    # a global, not a context processor: FAB's widgets render their templates without them
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
     return app
 
 

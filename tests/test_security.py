@@ -1,6 +1,7 @@
 """Production safety (issue 14, items 2 and 3): refusing to start unsafely, the API login's
 rate limit, logout ending the session on the server, security headers, no advertised API keys."""
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -158,12 +159,16 @@ def _check_headers(response, html=False):
     if html:
         nonce = script.split("'nonce-")[1].split("'")[0]
         assert f'nonce="{nonce}"' in response.text
+        # every script carries it, FAB's widgets too (list actions, filters)
+        assert re.findall(r"<script\b[^>]*>", response.text) == re.findall(
+            rf'<script\b[^>]*nonce="{re.escape(nonce)}"[^>]*>', response.text)
         assert " onsubmit=" not in response.text and " onclick=" not in response.text
 
 
 def test_security_headers_on_a_page_a_pdf_and_the_api(app, client_as_user, make_ticket, api):
     client = client_as_user("canbo.ktht")
     _check_headers(client.get("/tickets/list/"), html=True)
+    _check_headers(client_as_user("admin").get("/nonconformities/list/"), html=True)
     ticket = make_ticket()
     pdf = client.get(f"/tickets/{ticket.id}/pdf")
     assert pdf.mimetype == "application/pdf"
