@@ -2,6 +2,8 @@
 
 DATABASE_URL   SQLAlchemy URL; default: SQLite file instance/qms.db
 SECRET_KEY     session signing key; default: generated once, kept in instance/secret_key
+               (not in production: there it must be set, app.production_refusals)
+QMS_ENV        "production" turns on the start-up refusals (no SECRET_KEY, SQLite, demo passwords)
 MAIL_*         SMTP settings for reminders
 RATELIMIT_STORAGE_URI  shared limiter storage for several workers (e.g. redis://127.0.0.1:6379)
 QMS_SIGNING_KEY_SECRET  encrypts the agency's signing key; default: generated once, instance/signing_key_secret
@@ -33,7 +35,14 @@ def _kept_secret(variable: str, filename: str) -> str:
         return f.read().strip()
 
 
-SECRET_KEY = _kept_secret("SECRET_KEY", "secret_key")
+QMS_ENV = os.environ.get("QMS_ENV", "")
+# In production the key must come from the environment (a generated one changes when the
+# instance folder is lost or differs between servers): create_app refuses to start without it.
+SECRET_KEY_FROM_ENVIRONMENT = bool(os.environ.get("SECRET_KEY"))
+if QMS_ENV == "production":
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+else:
+    SECRET_KEY = _kept_secret("SECRET_KEY", "secret_key")
 # Encrypts the agency's signing key in the database (app.official); losing it means importing
 # the certificate again.
 SIGNING_KEY_SECRET = _kept_secret("QMS_SIGNING_KEY_SECRET", "signing_key_secret")
@@ -69,6 +78,8 @@ AUTH_RATE_LIMITED = True
 AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 1 minute")
 RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+# FAB advertises API keys in OpenAPI; they are off here (app.organisation.security.QmsSecurityApi).
+FAB_API_KEY_ENABLED = False
 FAB_PASSWORD_COMPLEXITY_ENABLED = True
 # Number of reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none).
 PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", "0"))

@@ -2,11 +2,13 @@
 import datetime
 import logging
 import os
+import secrets
+import sys
 
-from flask import Flask, abort, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -29,6 +31,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     with app.app_context():
         _check_database(app)
+        _check_production(app)
         appbuilder.init_app(app, db.session)
         _register_template_filters(app)
         _register_views()
@@ -50,11 +53,122 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app import observability
 
     observability.init_app(app)  # request log lines, /health, /ready, /metrics
+    app.after_request(security_headers)
+    from app.organisation.security import openapi_without_api_keys
+
+    app.after_request(openapi_without_api_keys)
+    # a global, not a context processor: FAB's widgets render their templates without them
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
     if not app.config.get("TESTING"):
         from app.reminders import warn_if_no_base_url
 
         warn_if_no_base_url(app)
     return app
+
+
+# --- refusing to run unsafely (QMS_ENV=production) -------------------------------------
+
+DEMO_PASSWORD = "CamLam@2026"
+# The commands that prepare or repair an installation run even while it is unsafe to serve:
+# the schema (`flask db …`, `flask qms setup`), the first administrator and a password reset.
+REPAIR_COMMANDS = {("db",), ("qms", "setup"), ("qms", "create-admin"), ("fab", "reset-password"),
+                   ("fab", "create-admin")}
+_OPTIONS_WITH_VALUE = {"-A", "--app", "-e", "--env-file"}
+
+
+def _cli_command() -> tuple[str, ...]:
+    """The words of the `flask` command being run (("qms", "setup")), () when not under flask
+    (gunicorn, tests)."""
+    program = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if not (program == "flask" or sys.argv[0].endswith(os.path.join("flask", "__main__.py"))):
+        return ()
+    words, skip = [], False
+    for argument in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif argument in _OPTIONS_WITH_VALUE:
+            skip = True
+        elif not argument.startswith("-"):
+            words.append(argument)
+    return tuple(words)
+
+
+def production_refusals(config) -> list[str]:
+    """Why this installation must not serve in production: one Vietnamese line each, saying
+    what to do. Empty outside production (QMS_ENV unset) and when all is well."""
+    if config.get("QMS_ENV") != "production":
+        return []
+    refusals = []
+    if not config.get("SECRET_KEY_FROM_ENVIRONMENT") or not config.get("SECRET_KEY"):
+        refusals.append(
+            "QMS_ENV=production: chưa đặt SECRET_KEY trong môi trường. Hãy tạo một khoá cố định "
+            "(python -c 'import secrets; print(secrets.token_hex(32))') và ghi SECRET_KEY=… vào "
+            "tệp môi trường của dịch vụ, dùng chung cho mọi máy chủ ứng dụng."
+        )
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        refusals.append(
+            "QMS_ENV=production: không chạy trên SQLite. Hãy đặt DATABASE_URL trỏ tới PostgreSQL "
+            "(postgresql+psycopg://người_dùng:mật_khẩu@máy_chủ/tên_csdl) rồi chạy flask qms setup."
+        )
+    elif inspect(db.engine).has_table("ab_user"):
+        from werkzeug.security import check_password_hash
+
+        rows = db.session.execute(text("SELECT username, password FROM ab_user ORDER BY username")).all()
+        demo = [name for name, hashed in rows if hashed and check_password_hash(hashed, DEMO_PASSWORD)]
+        db.session.rollback()
+        if demo:
+            refusals.append(
+                f"QMS_ENV=production: các tài khoản {', '.join(demo)} còn mật khẩu mẫu {DEMO_PASSWORD}. "
+                f"Hãy đổi mật khẩu từng tài khoản (flask fab reset-password --username TÊN) "
+                f"trước khi chạy."
+            )
+    return refusals
+
+
+def _check_production(app: Flask) -> None:
+    """In production, stop at start-up (flask commands, gunicorn) with one line per refusal,
+    no stack trace — except for the commands that prepare or repair the installation."""
+    command = _cli_command()
+    if any(command[:len(repair)] == repair for repair in REPAIR_COMMANDS):
+        return
+    refusals = production_refusals(app.config)
+    if refusals:
+        raise SystemExit("\n".join(refusals))
+
+
+# --- security headers -----------------------------------------------------------------
+
+def csp_nonce() -> str:
+    """This response's nonce for inline scripts (FAB's templates call csp_nonce())."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def security_headers(response):
+    """Headers every response carries: no framing, no sniffing, scripts only from this site
+    or inline with this response's nonce. Styles keep 'unsafe-inline' (style attributes in
+    FAB's and our templates); HSTS only when the cookies are for HTTPS."""
+    from flask import current_app
+
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", "; ".join((
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{csp_nonce()}'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )))
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
 
 
 def _check_database(app: Flask) -> None:
@@ -258,6 +372,8 @@ def _register_error_pages(app: Flask) -> None:
 
     def handler(error):
         code = getattr(error, "code", None) or 500
+        if getattr(error, "response", None) is not None:  # e.g. the API login's JSON 429
+            return error.response
         if code >= 500:
             db.session.rollback()
         if _is_api():

@@ -67,6 +67,9 @@ class QmsUser(AgencyOwned, User):
     agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agency.id"), index=True)
     unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
     position: Mapped[Optional[str]] = mapped_column(String(200))
+    # Kept in the signed session cookie at sign-in and changed at sign-out: a cookie copied
+    # before the sign-out no longer matches (app.organisation.security.QmsSecurityManager).
+    session_token: Mapped[Optional[str]] = mapped_column(String(64))
 
     unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id])
     agency: Mapped[Optional[Agency]] = relationship()

@@ -1,12 +1,16 @@
 """Security manager: FAB's, with our user model, user views and a permission cache."""
-from flask import abort, flash, g, has_request_context, request, session
+import secrets
+
+from flask import abort, current_app, flash, g, has_request_context, jsonify, request, session
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
+from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView, RoleModelView, UserDBModelView, UserGroupModelView
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_limiter.util import get_remote_address
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 from wtforms import validators
@@ -140,8 +144,51 @@ class QmsAuthDBView(AuthDBView):
         return g.pop("login_refusal", None) or AuthDBView.invalid_login_message
 
 
+class QmsSecurityApi(SecurityApi):
+    """FAB's JWT login. API keys are off (FAB_API_KEY_ENABLED): their scheme is not advertised."""
+
+    def add_apispec_components(self, api_spec):
+        super().add_apispec_components(api_spec)
+        api_spec.components.security_schemes.pop("api_key", None)
+
+
+def openapi_without_api_keys(response):
+    """FAB lists {"api_key": []} beside JWT on every protected operation; API keys are off."""
+    if request.endpoint != "OpenApi.get" or response.status_code != 200 or not response.is_json:
+        return response
+    spec = response.get_json()
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and "security" in operation:
+                operation["security"] = [r for r in operation["security"] if "api_key" not in r]
+    response.set_data(current_app.json.dumps(spec))
+    return response
+
+
+SESSION_TOKEN = "qms_session_token"
+API_LOGIN_ENDPOINT = "QmsSecurityApi.login"  # the blueprint is named after the class
+
+
+def _not_api_login() -> bool:
+    return request.endpoint != API_LOGIN_ENDPOINT
+
+
+def _login_account() -> str:
+    """The account an API login names (its JSON body), for the per-account limit."""
+    body = request.get_json(silent=True)
+    username = body.get("username") if isinstance(body, dict) else None
+    return "account:" + (str(username).strip().lower() if username else "")
+
+
+def _too_many_logins(_limit):
+    response = jsonify(message=_("Too many sign-in attempts. Please wait a minute and try again."))
+    response.status_code = 429
+    return response
+
+
 class QmsSecurityManager(SecurityManager):
     user_model = QmsUser
+    security_api = QmsSecurityApi
     authdbview = QmsAuthDBView
     userdbmodelview = QmsUserDBModelView
     rolemodelview = QmsRoleModelView
@@ -150,6 +197,27 @@ class QmsSecurityManager(SecurityManager):
     def __init__(self, appbuilder):
         super().__init__(appbuilder)
         self.userdbmodelview.datamodel = QmsInterface(QmsUser, eager=("unit", "roles"))
+
+    def register_views(self):
+        """FAB's views; the API login limited like the page login (AUTH_RATE_LIMIT): per client
+        address, every attempt; per account, only the failed ones (what stops guessing: the
+        people and integrations who sign in rightly are never locked out by their own logins)."""
+        super().register_views()
+        if not self.is_auth_limited:
+            return
+        api = next((view for view in self.appbuilder.baseviews if isinstance(view, QmsSecurityApi)), None)
+        if api is None or api.blueprint is None:
+            return
+        blueprint = api.blueprint
+        self.limiter.limit(
+            self.auth_rate_limit, key_func=get_remote_address, methods=["POST"],
+            exempt_when=_not_api_login, on_breach=_too_many_logins,
+        )(blueprint)
+        self.limiter.limit(
+            self.auth_rate_limit, key_func=_login_account, methods=["POST"],
+            exempt_when=_not_api_login, on_breach=_too_many_logins,
+            deduct_when=lambda response: response.status_code == 401,
+        )(blueprint)
 
     def get_user_by_id(self, pk):
         """With the agency, which decides whether the person may work (is_active)."""
@@ -172,6 +240,32 @@ class QmsSecurityManager(SecurityManager):
             abort(404)
         super().reset_password(userid, password)
 
+    def on_user_login(self, user) -> None:
+        """A page sign-in keeps the person's session token in the session (made at the first
+        sign-in); the API's JWT sign-in has no session."""
+        super().on_user_login(user)
+        if not has_request_context() or request.path.startswith("/api/"):
+            return
+        if not user.session_token:
+            user.session_token = secrets.token_hex(32)
+            self.session.commit()
+        session[SESSION_TOKEN] = user.session_token
+
+    def on_user_logout(self, user) -> None:
+        """Signing out replaces the token: every session cookie of this person, this one and
+        any copy of it, stops working (signing out ends the person's sessions everywhere)."""
+        super().on_user_logout(user)
+        person = self.get_user_by_id(user.id)
+        if person is not None:
+            person.session_token = secrets.token_hex(32)
+            self.session.commit()
+        session.pop(SESSION_TOKEN, None)
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        """A JWT request: the token's own expiry rules, not the session's."""
+        g._jwt_user = True
+        return super().load_user_jwt(_jwt_header, jwt_data)
+
     def load_user(self, pk):
         """The session user's look-up runs before the agency scope is known (it decides it)."""
         g._loading_user = True
@@ -179,6 +273,12 @@ class QmsSecurityManager(SecurityManager):
             user = self.get_user_by_id(int(pk))
         finally:
             g._loading_user = False
+        if (user is not None and has_request_context() and not g.pop("_jwt_user", False)
+                and session.get(SESSION_TOKEN) != user.session_token):
+            # a session from before a sign-out (a copied cookie): no longer signed in
+            session.pop("_user_id", None)
+            session.pop("_fresh", None)
+            return None
         if user is None or user.is_active:
             return user
         if user.active and has_request_context() and not request.path.startswith("/api/"):
