@@ -348,3 +348,39 @@ def agency_certificate(db, authority, trusted):
             SigningCredential.user_id.is_(None), SigningCredential.active)):
         row.active = False
     db.session.commit()
+
+
+# --- mail ---------------------------------------------------------------------------------
+
+class Inbox:
+    """What a real SMTP server (aiosmtpd) started by a test received: (recipients, message)."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(app):
+    """An SMTP server on a free local port that the app sends its mail to."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    previous = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    yield inbox
+    controller.stop()
+    app.config.update(MAIL_SERVER=previous[0], MAIL_PORT=previous[1])

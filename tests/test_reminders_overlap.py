@@ -4,25 +4,11 @@ import datetime
 import threading
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from app.extensions import db as database
 from app.reminders import services
 from app.reminders.models import ReminderLog
 from tests.conftest import demo_agency
-from tests.test_reminders import Inbox, _free_port
-
-
-@pytest.fixture
-def inbox(app):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    previous = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
-    yield inbox
-    controller.stop()
-    app.config.update(MAIL_SERVER=previous[0], MAIL_PORT=previous[1])
 
 
 @pytest.fixture
@@ -33,8 +19,8 @@ def leads(monkeypatch):
     return table
 
 
-def _to(inbox, address):
-    return [message for rcpt, message in inbox.messages if address in rcpt]
+def _to(smtp, address):
+    return [message for rcpt, message in smtp.messages if address in rcpt]
 
 
 def _run_together(app, count, job):
@@ -61,7 +47,7 @@ def _run_together(app, count, job):
     return results
 
 
-def test_two_overlapping_runs_send_each_digest_once(app, db, inbox, leads, monkeypatch):
+def test_two_overlapping_runs_send_each_digest_once(app, db, smtp, leads, monkeypatch):
     day = datetime.date(2101, 3, 2)
     leads["canbo.ktht"] = [services.Lead("overlap:1", "Phiếu A quá hạn", "/tickets/show/1"),
                            services.Lead("overlap:2", "Phiếu B quá hạn", "/tickets/show/2")]
@@ -77,8 +63,8 @@ def test_two_overlapping_runs_send_each_digest_once(app, db, inbox, leads, monke
     monkeypatch.setattr(services, "leads_for", in_step)
     results = _run_together(app, 2, lambda: services.remind(day))
     assert not [r for r in results if isinstance(r, BaseException)], results
-    assert len(_to(inbox, "canbo.ktht@camlam.example.vn")) == 1
-    assert len(_to(inbox, "truongphong.ktht@camlam.example.vn")) == 1
+    assert len(_to(smtp, "canbo.ktht@camlam.example.vn")) == 1
+    assert len(_to(smtp, "truongphong.ktht@camlam.example.vn")) == 1
     assert sum(r["emails"] for r in results) == 2
     assert sum(r["notifications"] for r in results) == 2
     rows = db.session.query(ReminderLog).filter(ReminderLog.sent_on == day,
@@ -86,37 +72,37 @@ def test_two_overlapping_runs_send_each_digest_once(app, db, inbox, leads, monke
     assert len(rows) == 3 and all(row.emailed for row in rows)
 
 
-def test_mail_has_date_and_message_id(app, db, inbox, leads):
+def test_mail_has_date_and_message_id(app, db, smtp, leads):
     app.config["QMS_BASE_URL"] = "https://iso.camlam.gov.vn/"
     try:
         leads["canbo.ktht"] = [services.Lead("headers:1", "Phiếu D quá hạn", "/tickets/show/4")]
         services.remind(datetime.date(2101, 4, 2))
     finally:
         app.config["QMS_BASE_URL"] = ""
-    [message] = _to(inbox, "canbo.ktht@camlam.example.vn")
+    [message] = _to(smtp, "canbo.ktht@camlam.example.vn")
     assert message["Date"] and message["Message-ID"]
     assert message["Message-ID"].endswith("@iso.camlam.gov.vn>")
     assert "https://iso.camlam.gov.vn/tickets/show/4" in message.get_body(("plain",)).get_content()
 
 
-def test_message_id_falls_back_to_the_sender_domain(app, db, inbox, leads):
+def test_message_id_falls_back_to_the_sender_domain(app, db, smtp, leads):
     leads["canbo.ktht"] = [services.Lead("headers:2", "Phiếu E quá hạn", None)]
     services.remind(datetime.date(2101, 4, 3))
-    [message] = _to(inbox, "canbo.ktht@camlam.example.vn")
+    [message] = _to(smtp, "canbo.ktht@camlam.example.vn")
     sender = app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2].strip(">")
     assert message["Message-ID"].endswith(f"@{sender}>")
 
 
-def test_unchanged_items_are_reminded_weekly_new_and_changed_daily(app, db, inbox, leads):
+def test_unchanged_items_are_reminded_weekly_new_and_changed_daily(app, db, smtp, leads):
     start = datetime.date(2101, 6, 1)
     address = "canbo.ktht@camlam.example.vn"
     old = services.Lead("cadence:1", "Phiếu F quá hạn từ 01/05/2101.", "/tickets/show/6")
 
     def sent_on(day, *items):
         leads["canbo.ktht"] = list(items)
-        before = len(_to(inbox, address))
+        before = len(_to(smtp, address))
         services.remind(day)
-        mails = _to(inbox, address)[before:]
+        mails = _to(smtp, address)[before:]
         return [line for m in mails for line in m.get_body(("plain",)).get_content().splitlines()
                 if line.startswith("- ")]
 
@@ -131,14 +117,14 @@ def test_unchanged_items_are_reminded_weekly_new_and_changed_daily(app, db, inbo
     assert sent_on(start + datetime.timedelta(days=8), changed, new) == ["- Phiếu F quá hạn từ 01/05/2101, đã gia hạn."]
 
 
-def test_unchanged_cadence_is_configurable(app, db, inbox, leads, monkeypatch):
+def test_unchanged_cadence_is_configurable(app, db, smtp, leads, monkeypatch):
     start = datetime.date(2101, 8, 1)
     assert app.config["QMS_REMIND_UNCHANGED_DAYS"] == 7  # config.py: a week by default
     monkeypatch.setitem(app.config, "QMS_REMIND_UNCHANGED_DAYS", 1)
     leads["canbo.ktht"] = [services.Lead("daily:1", "Phiếu H quá hạn", None)]
     services.remind(start)
     services.remind(start + datetime.timedelta(days=1))
-    assert len(_to(inbox, "canbo.ktht@camlam.example.vn")) == 2
+    assert len(_to(smtp, "canbo.ktht@camlam.example.vn")) == 2
 
 
 def test_remind_warns_when_the_base_url_is_unset(app, leads):
