@@ -170,3 +170,32 @@ def test_files_through_the_api(api, db, make_ticket, unit):
     assert api("xa.canbo").post(f"/api/v1/nonconformities/{nc.json['id']}/files",
                                 content_type="multipart/form-data",
                                 data={"files": (io.BytesIO(PDF), "a.pdf")}).status_code == 404
+
+
+def test_two_simultaneous_posts_create_one_record(api, db, unit, database_url):
+    """PostgreSQL: two requests at once (each in its own thread, transaction and connection)."""
+    import threading
+
+    from app.tickets.models import Ticket
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent writers need PostgreSQL")
+    ref = _ref()
+    body = _ticket_body(unit, ref)
+    clients = [api("canbo.ktht"), api("canbo.ktht")]
+    start = threading.Barrier(2)
+    answers = []
+
+    def send(client):
+        start.wait()
+        answers.append(client.post("/api/v1/tickets/", json=body))
+
+    threads = [threading.Thread(target=send, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+    assert answers[0].json["id"] == answers[1].json["id"]
+    db.session.expire_all()
+    assert db.session.query(Ticket).filter_by(external_source="DVC", external_ref=ref).count() == 1
