@@ -199,3 +199,24 @@ def test_two_simultaneous_posts_create_one_record(api, db, unit, database_url):
     assert answers[0].json["id"] == answers[1].json["id"]
     db.session.expire_all()
     assert db.session.query(Ticket).filter_by(external_source="DVC", external_ref=ref).count() == 1
+
+
+def test_a_pair_sent_by_someone_whose_record_the_caller_may_not_see_is_a_conflict(api, db, unit):
+    ref = _ref()
+    assert api("canbo.ktht").post("/api/v1/tickets/", json=_ticket_body(unit, ref)).status_code == 201
+    other_unit = api("canbo.tnmt").post("/api/v1/tickets/", json={
+        **_ticket_body(unit, ref), "requesting_unit": unit("TNMT").id})
+    assert other_unit.status_code == 409, other_unit.text
+    assert "không có quyền xem" in other_unit.json["message"] and "id" not in other_unit.json
+
+
+def test_polling_sorts_by_updated_at(api, make_ticket):
+    first, second = make_ticket(), make_ticket()
+    listed = api("canbo.ktht").get(
+        "/api/v1/tickets/?q=(filters:!((col:updated_at,opr:gt,value:'2020-01-01T00:00:00')),"
+        "order_column:updated_at,order_direction:asc,page_size:100)")
+    assert listed.status_code == 200, listed.text
+    stamps = [row["updated_at"] for row in listed.json["result"]]
+    assert stamps == sorted(stamps)
+    ids = [row["id"] for row in listed.json["result"]]
+    assert ids.index(first.id) < ids.index(second.id)
