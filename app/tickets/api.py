@@ -122,6 +122,8 @@ class FilesApi:
             404: {$ref: '#/components/responses/404'}
             422: {$ref: '#/components/responses/422'}
         """
+        if self.datamodel.get(pk, self._base_filters) is None:
+            return self.response_404()  # a record the caller may not see, files or not
         uploads = [(f.filename, f.read()) for f in request.files.getlist("files") if f and f.filename]
         try:
             if not uploads:
