@@ -76,8 +76,8 @@ TICKET_WORK = (
     | _view("NcCategoryView", "can_list", "can_show")
     | _view("WorkflowHelpView", "can_workflow")
     | _view("TicketApi", "can_get", "can_info", "can_post", "can_put", "can_delete",
-            "can_transition", "can_pdf")
-    | _view("NonconformityApi", "can_get", "can_info", "can_post", "can_put")
+            "can_transition", "can_pdf", "can_upload")
+    | _view("NonconformityApi", "can_get", "can_info", "can_post", "can_put", "can_upload")
     | _menus("Improvement", "Tickets", "Nonconformities", "Recurring nonconformities",
              "Nonconformity categories", "Help")
     | _menus(*HELP_MENUS)

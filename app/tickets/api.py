@@ -1,20 +1,144 @@
 """REST API (SPEC §8): /api/v1/tickets/ and /api/v1/nonconformities/, with the same row
 rules as the pages, and the workflow as discoverable transitions."""
+import datetime
+
 from flask import g, request
 from flask_appbuilder.api import ModelRestApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext as _l
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from sqlalchemy.exc import IntegrityError
 
+from app.extensions import db
 from app.official import services as official
 from app.rest import WorkflowApi, WorkflowErrorsAsResponses
-from app.tickets import services, vocabulary
+from app.tickets import files, services, vocabulary
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import Nonconformity, Ticket
 from app.tickets.views import NonconformityView, TicketView, VisibleNonconformities, VisibleTickets
 
+INTEGRATION_LABELS = {
+    "external_source": _l("Sending system"),
+    "external_ref": _l("Reference in the sending system"),
+    "updated_at": _l("Last changed"),
+}
+INTEGRATION_COLUMNS = ["external_source", "external_ref", "updated_at"]
 
-class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
+
+class ExternalRefCreate:
+    """Idempotent create for other systems: a POST that carries `external_source` (the
+    sending system's code, e.g. DVC) and `external_ref` (its own id) creates the record the
+    first time (201) and answers every later POST with the same pair with that record,
+    unchanged (200): a create, never an update. Two simultaneous POSTs meet the unique
+    constraint (agency, source, ref): the one that loses answers with the winner's record."""
+
+    def existing(self, source, ref):
+        """The current agency's record sent with this pair, or None."""
+        model = self.datamodel.obj
+        return db.session.query(model).filter_by(external_source=source, external_ref=ref).one_or_none()
+
+    def _already_sent(self, record):
+        visible = self.datamodel.get(record.id, self._base_filters)
+        if visible is None:
+            return self.response(409, message=gettext("This record was sent already, but you may not see it."))
+        return self.response(200, id=visible.id, result=self.show_model_schema.dump(visible))
+
+    def post_headless(self):
+        body = request.get_json(silent=True)
+        source = ref = None
+        if isinstance(body, dict) and body.get("external_ref") is not None:
+            source, ref = body.get("external_source"), body.get("external_ref")
+            if not (isinstance(source, str) and source.strip()):
+                return self._answer(self._invalid({"external_source": gettext(
+                    "Give the sending system's code with its reference.")}))
+            if isinstance(ref, str):
+                found = self.existing(source, ref)
+                if found is not None:
+                    return self._already_sent(found)
+        try:
+            return super().post_headless()
+        except IntegrityError:
+            db.session.rollback()
+            found = self.existing(source, ref) if isinstance(ref, str) and isinstance(source, str) else None
+            if found is None:
+                raise
+            return self._already_sent(found)
+
+
+class DateTimeFilters:
+    """A filter on a date-time column (updated_at: eq, neq, gt, lt) whose value is not a
+    date-time is a 400, not a filter FAB silently drops (which would list every record)."""
+
+    def get_list_headless(self, **kwargs):
+        filters = kwargs.get("rison", {}).get("filters") or []
+        for item in filters if isinstance(filters, list) else []:
+            column = item.get("col") if isinstance(item, dict) else None
+            if isinstance(column, str) and column in self.search_columns and self.datamodel.is_datetime(column):
+                value = item.get("value")
+                try:
+                    if not isinstance(value, str):
+                        raise ValueError(value)
+                    datetime.datetime.fromisoformat(value)
+                except ValueError:
+                    return self.response_400(message="date-time filter value")
+        return super().get_list_headless(**kwargs)
+
+
+class FilesApi:
+    """POST <pk>/files: evidence files through the API, by the pages' rules (size cap,
+    allowed types checked by content, zip containers opened before they are stored)."""
+
+    @staticmethod
+    def attach_files(user, pk, uploads):
+        raise NotImplementedError
+
+    @expose("/<int:pk>/files", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("upload")
+    def upload_files(self, pk):
+        """Attach one or several files (multipart/form-data, field `files`).
+        ---
+        post:
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          requestBody:
+            content:
+              multipart/form-data:
+                schema:
+                  type: object
+                  properties:
+                    files: {type: array, items: {type: string, format: binary}}
+          responses:
+            201:
+              description: The ids of the attachments stored
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      ids: {type: array, items: {type: integer}}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        if self.datamodel.get(pk, self._base_filters) is None:
+            return self.response_404()  # a record the caller may not see, files or not
+        uploads = [(f.filename, f.read()) for f in request.files.getlist("files") if f and f.filename]
+        try:
+            if not uploads:
+                raise services.Invalid(gettext("Choose at least one file."),
+                                       {"files": gettext("Choose at least one file.")})
+            stored = self.attach_files(g.user, pk, uploads)
+        except files.UploadRefused as error:
+            db.session.rollback()
+            return self.response(422, message=str(error))
+        except services.WorkflowError as error:
+            return self._answer(error)
+        return self.response(201, ids=[attachment.id for attachment in stored])
+
+
+class TicketApi(TicketRules, ExternalRefCreate, DateTimeFilters, FilesApi, WorkflowApi, ModelRestApi):
     resource_name = "tickets"
     datamodel = SQLAInterface(Ticket)
     base_filters = [["id", VisibleTickets, None]]
@@ -22,7 +146,7 @@ class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
     page_size = 25
     list_columns = [
         "id", "number", "year", "state", "kind", "source", "requesting_unit.id",
-        "requesting_unit.name", "description", "due_date", "version",
+        "requesting_unit.name", "description", "due_date", "version", *INTEGRATION_COLUMNS,
     ]
     show_columns = [
         "id", "number", "year", "state", "version", "kind", "source", "requesting_unit.id",
@@ -31,14 +155,18 @@ class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
         "measures", "implementing_unit.name", "implementer.username", "due_date",
         "approved_by.username", "approved_on", "result_summary", "verification_result",
         "verified_on", "verified_by.username", "evidence_text", "closed_on", "follows.id",
+        *INTEGRATION_COLUMNS,
     ]
-    add_columns = edit_columns = [
+    edit_columns = [
         "kind", "source", "requesting_unit", "related_documents", "description", "requested_on",
     ]
-    label_columns = dict(TicketView.label_columns)
+    add_columns = edit_columns + ["external_source", "external_ref"]
+    label_columns = {**TicketView.label_columns, **INTEGRATION_LABELS}
     vocabularies = {"kind": vocabulary.KINDS, "source": vocabulary.SOURCES}
-    search_columns = ["state", "kind", "source", "requesting_unit", "year", "number", "description"]
-    order_columns = ["number", "due_date", "requested_on", "id"]
+    search_columns = ["state", "kind", "source", "requesting_unit", "year", "number", "description",
+                      "updated_at", "external_source", "external_ref"]
+    order_columns = ["number", "due_date", "requested_on", "id", "updated_at"]
+    attach_files = staticmethod(services.attach_to_ticket)
 
     @expose("/<int:pk>/nonconformities/<int:nc_id>", methods=["POST", "DELETE"])
     @protect()
@@ -121,7 +249,7 @@ class TicketApi(TicketRules, WorkflowApi, ModelRestApi):
         return official.served(ticket, "ticket", preview="preview" in request.args)
 
 
-class NonconformityApi(NonconformityRules, WorkflowErrorsAsResponses, ModelRestApi):
+class NonconformityApi(NonconformityRules, ExternalRefCreate, DateTimeFilters, FilesApi, WorkflowErrorsAsResponses, ModelRestApi):
     resource_name = "nonconformities"
     datamodel = SQLAInterface(Nonconformity)
     base_filters = [["id", VisibleNonconformities, None]]
@@ -129,15 +257,19 @@ class NonconformityApi(NonconformityRules, WorkflowErrorsAsResponses, ModelRestA
     page_size = 25
     list_columns = [
         "id", "unit.id", "unit.name", "detected_on", "description", "source", "category.id",
-        "category.name", "disposition", "correction_checked", "ticket.id",
+        "category.name", "disposition", "correction_checked", "ticket.id", *INTEGRATION_COLUMNS,
     ]
     show_columns = list_columns + [
         "related_process", "correction_done", "beyond_authority", "disposition_on", "created_on",
     ]
-    add_columns = edit_columns = [
+    edit_columns = [
         "unit", "detected_on", "description", "related_process", "source", "category",
         "correction_done", "beyond_authority",
     ]
-    label_columns = dict(NonconformityView.label_columns)
+    add_columns = edit_columns + ["external_source", "external_ref"]
+    label_columns = {**NonconformityView.label_columns, **INTEGRATION_LABELS}
     vocabularies = {"source": vocabulary.SOURCES}
-    search_columns = ["unit", "category", "source", "detected_on", "ticket"]
+    search_columns = ["unit", "category", "source", "detected_on", "ticket", "updated_at",
+                      "external_source", "external_ref"]
+    order_columns = ["id", "detected_on", "updated_at"]
+    attach_files = staticmethod(services.attach_to_nonconformity)

@@ -31,10 +31,22 @@ class NcCategory(AgencyOwned, Model):
         return self.name
 
 
-class Nonconformity(AgencyOwned, Model):
+class ExternalRecord:
+    """A record another system may send (the one-stop-shop "DVC", …): its code and its own
+    id, unique per agency, so the same record sent twice is found rather than duplicated;
+    and the time of its last change, for those who poll (`updated_at`)."""
+
+    external_source: Mapped[Optional[str]] = mapped_column(String(20))
+    external_ref: Mapped[Optional[str]] = mapped_column(String(100))
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now, onupdate=_now, index=True)
+
+
+class Nonconformity(ExternalRecord, AgencyOwned, Model):
     """Sự không phù hợp (5.1), corrected on the spot; may lead to a ticket."""
 
     __tablename__ = "nonconformity"
+    __table_args__ = (UniqueConstraint("agency_id", "external_source", "external_ref",
+                                       name="uq_nonconformity_agency_external"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
@@ -83,11 +95,14 @@ class NonconformityEvent(HistoryEntry, Model):
     nonconformity: Mapped[Nonconformity] = relationship(back_populates="events")
 
 
-class Ticket(AgencyOwned, Model):
+class Ticket(ExternalRecord, AgencyOwned, Model):
     """Phiếu yêu cầu hành động khắc phục/cải tiến (BM.CTCL.01)."""
 
     __tablename__ = "ticket"
-    __table_args__ = (UniqueConstraint("agency_id", "year", "number", name="uq_ticket_agency_year_number"),)
+    __table_args__ = (
+        UniqueConstraint("agency_id", "year", "number", name="uq_ticket_agency_year_number"),
+        UniqueConstraint("agency_id", "external_source", "external_ref", name="uq_ticket_agency_external"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[Optional[int]] = mapped_column(Integer)
