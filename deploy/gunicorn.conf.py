@@ -23,11 +23,11 @@ max_requests = 2000          # recycle workers now and then (memory of PDF rende
 max_requests_jitter = 200
 
 # One line per request on standard output (systemd's journal keeps it): client, the request
-# id (the X-Request-ID the app answers with: nginx's $request_id, else the app's own), user,
+# id (the X-Request-ID the app answers with: nginx's $request_id, else the app's own), time,
 # method, path WITHOUT the query string (it may carry tokens), status, bytes, seconds. The app
 # writes its own JSON line per request on standard error (README: Monitoring).
 accesslog = "-"
-access_log_format = '%(h)s %({x-request-id}o)s %(u)s [%(t)s] "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s'
+access_log_format = '%(h)s %({x-request-id}o)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s'
 errorlog = "-"
 loglevel = os.environ.get("QMS_LOG_LEVEL", "info")
 
