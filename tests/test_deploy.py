@@ -115,7 +115,7 @@ def _env_file(path: Path, section: str, url: str, instance: Path) -> None:
         "SESSION_COOKIE_SECURE": "0",          # plain HTTP to gunicorn in this test, no nginx
         "QMS_SIGNING_TRUST_ROOTS": "",
         "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "9",  # nothing to send; never a real server
-        "QMS_WORKERS": "1",
+        "QMS_WORKERS": "2",          # each instance has several workers, as in production
     }
     lines = []
     for line in path.read_text().splitlines():
@@ -170,7 +170,7 @@ class Browser:
                                             "csrf_token": token.group(1)})
 
 
-def _wait_ready(base, process, seconds=45):
+def _wait_ready(base, process, seconds=90):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stdout.read()
