@@ -11,7 +11,7 @@ APT_PACKAGES := wkhtmltopdf poppler-utils fonts-liberation2 fonts-dejavu-core ch
 FAB_DIR = $(shell $(PY) -c "import flask_appbuilder, os; print(os.path.dirname(flask_appbuilder.__file__))")
 export FLASK_APP := app
 
-.PHONY: run test install system-packages translations compile-translations
+.PHONY: run test install install-prod lock system-packages translations compile-translations
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,6 +32,28 @@ system-packages:
 	fi
 
 install: system-packages $(VENV)/.installed compile-translations
+
+# Production: exactly the versions of requirements.lock, then the project itself without
+# resolving anything again (editable: it runs from this checkout, where config.py, migrations/
+# and translations/ live); no test tools (pytest, Playwright, aiosmtpd). The Debian packages
+# it needs: wkhtmltopdf poppler-utils fonts-liberation2 fonts-dejavu-core.
+install-prod:
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-virtualenv -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(VENV)/bin/pybabel -q compile -d translations
+
+# Regenerate requirements.lock after changing [project] dependencies in pyproject.toml:
+# the production closure resolved in a throw-away venv (no test extras, no project itself).
+LOCK_VENV := $(shell mktemp -u /tmp/qms-lock-XXXXXX)
+lock:
+	python3 -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/pip install --quiet .
+	{ echo "# Production dependencies of qms-improvement, pinned. Regenerate with: make lock"; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude-editable | grep -v -i '^qms-improvement' | LC_ALL=C sort -f; } > requirements.lock
+	rm -rf $(LOCK_VENV)
 
 compile-translations:
 	$(VENV)/bin/pybabel -q compile -d translations

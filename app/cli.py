@@ -311,11 +311,19 @@ def agency_list_command():
 @click.option("--first-name", "admin_first_name", default=None, help="Tên (mặc định: mã cơ quan).")
 @click.option("--password", "admin_password", default=None,
               help="Mật khẩu; bỏ trống thì lệnh hỏi (không hiện, nhập hai lần).")
+@click.option("--password-env", "password_env", metavar="BIẾN", default=None,
+              help="Lấy mật khẩu từ biến môi trường này (không để lộ trên dòng lệnh).")
 @with_appcontext
 def agency_create_command(code, name, parent_body, place_name, admin_username, admin_email,
-                          admin_last_name, admin_first_name, admin_password):
+                          admin_last_name, admin_first_name, admin_password, password_env):
+    import os
+
     from app.organisation import agencies
 
+    if admin_password is None and password_env:
+        if password_env not in os.environ:
+            raise click.ClickException(f"Biến môi trường {password_env} chưa được đặt.")
+        admin_password = os.environ[password_env]
     if admin_password is None:
         admin_password = click.prompt("Mật khẩu của quản trị cơ quan", hide_input=True,
                                       confirmation_prompt="Nhập lại mật khẩu")
@@ -572,3 +580,58 @@ def restore_command(source, with_secrets, archives):
         else:
             click.echo(f"  Hồ sơ lưu trữ: ở {kept} (chép ra bằng --archives THƯ_MỤC)")
     click.echo("Tiếp theo: flask qms setup (nâng CSDL lên phiên bản của mã đang chạy), rồi khởi động dịch vụ.")
+
+
+# --- the first administrator of a production installation (README: Production deployment) ----
+
+@qms.command("create-admin", help=(
+    "Tạo tài khoản quản trị (vai trò Admin) của một cơ quan đã có, làm việc tại một đơn vị của cơ quan. "
+    "Đơn vị phải có sẵn, trừ khi cho --unit-name (khi đó đơn vị chưa có được tạo cùng lúc)."))
+@click.option("--username", required=True, help="Tên đăng nhập.")
+@click.option("--password-env", "password_env", metavar="BIẾN", default=None,
+              help="Lấy mật khẩu từ biến môi trường này (bỏ trống: lệnh hỏi, không hiện, nhập hai lần).")
+@click.option("--first-name", required=True, help="Tên.")
+@click.option("--last-name", required=True, help="Họ và tên đệm.")
+@click.option("--email", required=True, help="Email.")
+@click.option("--agency", "agency_code", metavar="MÃ", default=None,
+              help="Mã cơ quan (bắt buộc khi hệ thống có nhiều cơ quan), ví dụ CAMLAM.")
+@click.option("--unit", "unit_code", metavar="MÃ", required=True, help="Mã đơn vị, ví dụ VP.")
+@click.option("--unit-name", default=None,
+              help='Tên đơn vị, để tạo đơn vị khi cơ quan chưa có, ví dụ "Văn phòng HĐND và UBND".')
+@with_appcontext
+def create_admin_command(username, password_env, first_name, last_name, email, agency_code,
+                         unit_code, unit_name):
+    import os
+
+    from app.organisation import agencies
+
+    codes = agency_codes()
+    if not codes:
+        raise click.ClickException(
+            "Hệ thống chưa có cơ quan nào: tạo cơ quan trước bằng "
+            "flask qms agency create --code MÃ --name \"TÊN CƠ QUAN\" --admin … --email …")
+    if agency_code is None:
+        if len(codes) > 1:
+            raise click.UsageError(f"Hệ thống có {len(codes)} cơ quan ({', '.join(codes)}): "
+                                   "hãy chọn một bằng --agency MÃ.")
+        agency_code = codes[0]
+    if agencies.normal_code(agency_code) not in codes:
+        raise click.ClickException(f"Không có cơ quan mã {agencies.normal_code(agency_code)}. "
+                                   f"Các mã hiện có: {', '.join(codes)}.")
+    agency = agencies.agency_by_code(agency_code)
+    if password_env:
+        if password_env not in os.environ:
+            raise click.ClickException(f"Biến môi trường {password_env} chưa được đặt.")
+        password = os.environ[password_env]
+    else:
+        password = click.prompt("Mật khẩu của quản trị", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
+    try:
+        admin, unit_created = agencies.create_admin(
+            agency, unit_code, username=username, password=password, email=email,
+            first_name=first_name, last_name=last_name, unit_name=unit_name)
+    except agencies.AgencyError as error:
+        raise click.ClickException(error.message) from None
+    if unit_created:
+        click.echo(f"Đã tạo đơn vị {admin.unit.code} ({admin.unit.name}) của cơ quan {agency.code}.")
+    click.echo(f"Đã tạo quản trị {admin.username} ({admin.last_name} {admin.first_name}) "
+               f"của cơ quan {agency.code}, đơn vị {admin.unit.code}.")

@@ -236,3 +236,71 @@ def set_active(agency: Agency, active: bool) -> Agency:
         agency.active = bool(active)
         db.session.commit()
     return agency
+
+
+def create_admin(agency: Agency, unit_code: str, username: str, password: str, email: str,
+                 first_name: str, last_name: str, unit_name: str | None = None) -> tuple[QmsUser, bool]:
+    """An administrator (role Admin) of an existing agency who works in one of its units
+    (`flask qms create-admin`). The unit must exist, unless `unit_name` is given: then a
+    missing unit is created with that name in the same transaction. Returns the user and
+    whether the unit was created."""
+    from app.organisation.models import Unit
+
+    username, email = (username or "").strip(), (email or "").strip()
+    unit_code = (unit_code or "").strip().upper()
+    errors = {}
+    with agency_scope(ALL):
+        unit = db.session.scalar(select(Unit).where(Unit.agency_id == agency.id, Unit.code == unit_code))
+        if unit is None and not (unit_name or "").strip():
+            errors["unit"] = gettext("The agency %(agency)s has no unit with the code %(code)s.",
+                                     agency=agency.code, code=unit_code)
+        if not username:
+            errors["username"] = gettext("Enter the administrator's user name.")
+        elif db.session.scalar(select(func.count(QmsUser.id)).where(QmsUser.username == username)):
+            errors["username"] = gettext("The user name %(name)s is already taken.", name=username)
+        if not EMAIL_PATTERN.match(email):
+            errors["email"] = gettext("Enter a valid email address.")
+        elif db.session.scalar(select(func.count(QmsUser.id)).where(QmsUser.email == email)):
+            errors["email"] = gettext("The email %(email)s is already used by another account.", email=email)
+    if not (last_name or "").strip():
+        errors["last_name"] = gettext("Enter the administrator's family and middle name.")
+    if not (first_name or "").strip():
+        errors["first_name"] = gettext("Enter the administrator's given name.")
+    problem = password_problem(password)
+    if problem:
+        errors["password"] = gettext("The password is not accepted: %(problem)s", problem=problem)
+    if errors:
+        raise AgencyError(gettext("The administrator was not created:") + " " + " ".join(errors.values()), errors)
+
+    with agency_scope(ALL):
+        admin_role = db.session.scalar(select(Role).where(Role.name == roles.ADMIN))
+        if admin_role is None:
+            raise AgencyError(gettext("The roles are missing: run 'flask qms setup' first."))
+        created = unit is None
+        try:
+            if created:
+                unit = Unit(code=unit_code, name=unit_name.strip(), in_qms_scope=True, active=True)
+                unit.agency_id = agency.id
+                db.session.add(unit)
+                db.session.flush()
+            admin = QmsUser(
+                username=username, email=email, active=True,
+                last_name=last_name.strip(), first_name=first_name.strip(),
+                password=generate_password_hash(
+                    password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+                    salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16)),
+                roles=[admin_role],
+            )
+            admin.agency_id = agency.id
+            admin.unit_id = unit.id
+            db.session.add(admin)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise AgencyError(gettext(
+                "The administrator was not created: the user name, the email or the unit was taken "
+                "meanwhile. Check them and try again.")) from None
+        except Exception:
+            db.session.rollback()
+            raise
+    return admin, created
