@@ -1,0 +1,131 @@
+"""Background work on a real queue (RQ on Redis), or inline in development.
+
+`enqueue("app.module.function", *args)` names the function by its import path and passes
+plain values (ids, not records). The job runs later:
+
+- with `QMS_QUEUE_URL` set (e.g. redis://127.0.0.1:6379/1): on the RQ queue, picked up by
+  `flask qms worker` (its own systemd unit), retried with backoff when it raises (RETRY);
+- without it (SQLite development, tests by default): inline, synchronously, in this process.
+
+Either way it runs only once the session's transaction has committed: a job enqueued inside
+an open transaction waits for the commit (and is forgotten on a rollback), so it always sees
+the rows the request wrote, and a request never waits on the queue before it has saved.
+A job runs in an app context of its own (its own database session) working as the agency
+that was current when it was enqueued (app.tenancy.agency_scope).
+"""
+import importlib
+import logging
+
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+QUEUE_NAME = "qms"
+RETRY_INTERVALS = [10, 30, 60, 300, 900]  # seconds before each retry: 10 s … 15 min
+PENDING = "qms_pending_jobs"  # session.info key: jobs waiting for the commit
+
+log = logging.getLogger(__name__)
+
+
+def queue_url() -> str:
+    return (current_app.config.get("QMS_QUEUE_URL") or "") if has_app_context() else ""
+
+
+def connection():
+    from redis import Redis
+
+    return Redis.from_url(queue_url())
+
+
+def queue():
+    from rq import Queue
+
+    return Queue(QUEUE_NAME, connection=connection())
+
+
+def enqueue(func_path: str, *args) -> None:
+    """Run `func_path(*args)` in the background once the current transaction commits."""
+    from app.extensions import db
+    from app.tenancy import current_scope
+
+    job = (func_path, current_scope(), args)
+    session = db.session()
+    if session.in_transaction() and (session.new or session.dirty or session.deleted
+                                     or session.info.get(PENDING) is not None or _has_flushed(session)):
+        session.info.setdefault(PENDING, []).append(job)
+    else:
+        _dispatch([job])
+
+
+def _has_flushed(session) -> bool:
+    """Whether the open transaction already wrote something (a flush empties new/dirty)."""
+    return bool(session.info.get("qms_flushed"))
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session, flush_context) -> None:
+    session.info["qms_flushed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _dispatch_committed(session) -> None:
+    session.info.pop("qms_flushed", None)
+    jobs = session.info.pop(PENDING, None)
+    if jobs:
+        _dispatch(jobs)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session, previous_transaction) -> None:
+    if not previous_transaction.nested:
+        session.info.pop("qms_flushed", None)
+        session.info.pop(PENDING, None)
+
+
+def _dispatch(jobs) -> None:
+    if queue_url():
+        from rq import Retry
+
+        q = queue()
+        for func_path, scope, args in jobs:
+            q.enqueue("app.jobs.run_job", func_path, scope, list(args),
+                      retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                      description=func_path)
+        return
+    for func_path, scope, args in jobs:  # inline: one attempt, a failure is logged, not raised
+        try:
+            run_job(func_path, scope, list(args))
+        except Exception:
+            log.exception("Inline job %s%r failed", func_path, tuple(args))
+
+
+def run_job(func_path: str, scope, args):
+    """What the worker runs: the function, in a fresh app context, as the agency `scope`."""
+    from app.tenancy import agency_scope
+
+    module, _, name = func_path.rpartition(".")
+    func = getattr(importlib.import_module(module), name)
+    if has_app_context():
+        app = current_app._get_current_object()
+    else:
+        from app import create_app
+
+        app = create_app()
+    with app.app_context(), agency_scope(scope):
+        return func(*args)
+
+
+def failed_jobs(limit: int = 100) -> list:
+    """The jobs RQ gave up on (its FailedJobRegistry), newest first."""
+    from rq.registry import FailedJobRegistry
+
+    q = queue()
+    registry = FailedJobRegistry(queue=q)
+    ids = list(reversed(registry.get_job_ids()))[:limit]
+    return [job for job in q.job_class.fetch_many(ids, connection=q.connection) if job is not None]
+
+
+def retry_failed(job_id: str) -> None:
+    from rq.registry import FailedJobRegistry
+
+    FailedJobRegistry(queue=queue()).requeue(job_id)
