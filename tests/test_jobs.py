@@ -2,7 +2,7 @@
 commit otherwise; a job runs as the agency that enqueued it."""
 import pytest
 
-from tests.test_webhooks import deliveries, receiver, verify, webhook  # noqa: F401 (fixtures)
+from tests.test_webhooks import deliveries, registered, serving, verify
 
 CALLS = []
 TEST_QUEUE_URL = "redis://127.0.0.1:6379/14"  # a database of its own, emptied by these tests
@@ -18,6 +18,18 @@ def record_call(*args):
 
 def failing_job():
     raise RuntimeError("hỏng có chủ ý")
+
+
+@pytest.fixture
+def receiver():
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture
+def webhook(db, receiver):
+    with registered(db, receiver.url) as hook:
+        yield hook
 
 
 @pytest.fixture
@@ -130,8 +142,6 @@ def test_a_failed_delivery_is_retried_with_backoff(rq_queue, receiver, webhook, 
 
 
 def test_failed_jobs_are_listed_and_retried_from_the_command_line(app, rq_queue):
-    from rq import Retry  # noqa: F401 (the queue's own job class is used below)
-
     rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", "all", [])
     work(rq_queue)
     runner = app.test_cli_runner()

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -46,26 +47,42 @@ class Receiver:
         return [(headers, json.loads(body)) for headers, body in self.received if headers["X-QMS-Event"] == event]
 
 
+@contextmanager
+def serving():
+    server = Receiver()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@contextmanager
+def registered(db, url):
+    """The demo agency's webhook to `url`; removed with its log afterwards."""
+    from app.webhooks.models import Webhook, WebhookDelivery
+
+    hook = Webhook(url=url, secret=SECRET, active=True)
+    db.session.add(hook)
+    db.session.commit()
+    try:
+        yield hook
+    finally:
+        db.session.rollback()
+        db.session.query(WebhookDelivery).filter_by(webhook_id=hook.id).delete()
+        db.session.query(Webhook).filter_by(id=hook.id).delete()
+        db.session.commit()
+
+
 @pytest.fixture
 def receiver():
-    server = Receiver()
-    yield server
-    server.close()
+    with serving() as server:
+        yield server
 
 
 @pytest.fixture
 def webhook(db, receiver):
-    """The demo agency's webhook, pointing at the receiver; removed with its log afterwards."""
-    from app.webhooks.models import Webhook, WebhookDelivery
-
-    hook = Webhook(url=receiver.url, secret=SECRET, active=True)
-    db.session.add(hook)
-    db.session.commit()
-    yield hook
-    db.session.rollback()
-    db.session.query(WebhookDelivery).filter_by(webhook_id=hook.id).delete()
-    db.session.query(Webhook).filter_by(id=hook.id).delete()
-    db.session.commit()
+    with registered(db, receiver.url) as hook:
+        yield hook
 
 
 def deliveries(db, hook):
