@@ -164,3 +164,25 @@ def test_the_worker_command_runs_the_queue(app, rq_queue):
     result = app.test_cli_runner().invoke(args=["qms", "worker", "--burst"])
     assert result.exit_code == 0, result.output
     assert job.return_value(refresh=True) == [7, [8]]  # ran (in the worker's own process) as agency 7
+
+
+def test_the_admin_sees_and_retries_the_agency_s_failed_jobs(app, rq_queue, client_as_user, db):
+    from tests.conftest import csrf_token
+
+    own = rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", _camlam_id(db), [])
+    other = rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", _camlam_id(db) + 1000, [])
+    work(rq_queue)
+    admin = client_as_user("admin")
+    page = admin.get("/jobs/failed/")
+    assert page.status_code == 200
+    assert own.id in page.text and other.id not in page.text and "hỏng có chủ ý" in page.text
+    token = csrf_token(page.text)
+    assert admin.post("/jobs/failed/retry", data={"job_id": other.id, "csrf_token": token}).status_code == 404
+    assert admin.post("/jobs/failed/retry", data={"job_id": own.id, "csrf_token": token}).status_code == 302
+    assert rq_queue.job_ids == [own.id]
+    assert client_as_user("canbo.ktht").get("/jobs/failed/").status_code in (302, 403)
+
+
+def test_without_a_queue_the_failed_jobs_page_says_jobs_run_inline(client_as_user):
+    page = client_as_user("admin").get("/jobs/failed/")
+    assert page.status_code == 200 and "QMS_QUEUE_URL" in page.text

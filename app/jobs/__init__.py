@@ -115,14 +115,18 @@ def run_job(func_path: str, scope, args):
         return func(*args)
 
 
-def failed_jobs(limit: int = 100) -> list:
-    """The jobs RQ gave up on (its FailedJobRegistry), newest first."""
+def failed_jobs(limit: int = 100, agency_id=None) -> list:
+    """The jobs RQ gave up on (its FailedJobRegistry), newest first; with `agency_id`, only
+    the jobs enqueued as that agency (an agency's Admin sees no other agency's jobs)."""
     from rq.registry import FailedJobRegistry
 
     q = queue()
     registry = FailedJobRegistry(queue=q)
-    ids = list(reversed(registry.get_job_ids()))[:limit]
-    return [job for job in q.job_class.fetch_many(ids, connection=q.connection) if job is not None]
+    ids = list(reversed(registry.get_job_ids()))
+    found = [job for job in q.job_class.fetch_many(ids, connection=q.connection) if job is not None]
+    if agency_id is not None:
+        found = [job for job in found if len(job.args) > 1 and job.args[1] == agency_id]
+    return found[:limit]
 
 
 def retry_failed(job_id: str) -> None:

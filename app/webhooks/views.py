@@ -1,6 +1,10 @@
-from flask_babel import lazy_gettext as _l
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext, lazy_gettext as _l
 from wtforms.validators import URL, Length
 
+from app.tenancy import current_scope
 from app.ui import QmsInterface, QmsModelView
 from app.webhooks.models import Webhook, WebhookDelivery
 
@@ -44,3 +48,38 @@ class WebhookDeliveryView(QmsModelView):
     show_columns = list(label_columns)
     search_columns = ["event", "status"]
     base_order = ("id", "desc")
+
+
+class FailedJobsView(BaseView):
+    """Background jobs RQ gave up on after every retry (its FailedJobRegistry), the agency's
+    own only, each with a button that puts it back on the queue. Admin only."""
+
+    route_base = "/jobs/failed"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        from app import jobs
+
+        rows = []
+        if jobs.queue_url():
+            for job in jobs.failed_jobs(agency_id=current_scope()):
+                result = job.latest_result()
+                reason = (result.exc_string or "").strip().splitlines()[-1:] if result else []
+                rows.append({"id": job.id, "what": job.description, "ended_at": job.ended_at,
+                             "reason": (reason[0] if reason else "")[:200]})
+        return self.render_template("failed_jobs.html", jobs=rows, queued=bool(jobs.queue_url()))
+
+    @expose("/retry", methods=["POST"])
+    @has_access
+    @permission_name("retry")
+    def retry(self):
+        from app import jobs
+
+        job_id = request.form.get("job_id", "")
+        if not jobs.queue_url() or job_id not in {job.id for job in jobs.failed_jobs(agency_id=current_scope())}:
+            abort(404)
+        jobs.retry_failed(job_id)
+        flash(gettext("The job is back on the queue."), "success")
+        return redirect(url_for(".index"))
