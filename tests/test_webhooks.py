@@ -188,3 +188,12 @@ def test_only_the_admin_manages_webhooks_and_sees_the_log(client_as_user, receiv
     finally:
         db.session.delete(hook)
         db.session.commit()
+
+
+@pytest.mark.parametrize("url", ["/webhookview/list/", "/webhookview/add", "/webhookdeliveryview/list/",
+                                 "/jobs/failed/"])
+def test_the_webhook_and_job_screens_are_vietnamese(as_admin, url):
+    from tests.test_i18n import english_left
+
+    response = as_admin.get(url)
+    assert response.status_code == 200 and english_left(response.text) == []
