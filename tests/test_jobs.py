@@ -186,3 +186,13 @@ def test_the_admin_sees_and_retries_the_agency_s_failed_jobs(app, rq_queue, clie
 def test_without_a_queue_the_failed_jobs_page_says_jobs_run_inline(client_as_user):
     page = client_as_user("admin").get("/jobs/failed/")
     assert page.status_code == 200 and "QMS_QUEUE_URL" in page.text
+
+
+def test_a_queue_that_cannot_be_reached_never_fails_the_request(app, monkeypatch, receiver, webhook, make_ticket,
+                                                               db, caplog):
+    monkeypatch.setitem(app.config, "QMS_QUEUE_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    ticket = make_ticket(state="unit_review")
+    db.session.expire_all()
+    assert ticket.state == "unit_review" and receiver.received == []
+    [delivery] = deliveries(db, webhook)
+    assert delivery.status == "pending" and "Could not enqueue" in caplog.text

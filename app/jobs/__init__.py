@@ -86,11 +86,14 @@ def _dispatch(jobs) -> None:
     if queue_url():
         from rq import Retry
 
-        q = queue()
-        for func_path, scope, args in jobs:
-            q.enqueue("app.jobs.run_job", func_path, scope, list(args),
-                      retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                      description=func_path)
+        try:
+            q = queue()
+            for func_path, scope, args in jobs:
+                q.enqueue("app.jobs.run_job", func_path, scope, list(args),
+                          retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                          description=func_path)
+        except Exception:  # Redis away: the request that committed still succeeds
+            log.exception("Could not enqueue %d job(s) on %s", len(jobs), QUEUE_NAME)
         return
     for func_path, scope, args in jobs:  # inline: one attempt, a failure is logged, not raised
         try:
