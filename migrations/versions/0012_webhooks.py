@@ -3,6 +3,10 @@
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-02 15:30:00
+
+`webhook`: the URLs an agency's Admin registered, each with the secret its deliveries are
+signed with. `webhook_delivery`: one row per event and webhook (the delivery log), written in
+the transaction of the change itself and sent after its commit by the job queue (app.jobs).
 """
 from alembic import op
 import sqlalchemy as sa
