@@ -17,7 +17,7 @@ import importlib
 import logging
 
 from flask import current_app, has_app_context
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 QUEUE_NAME = "qms"
@@ -44,7 +44,8 @@ def queue():
 
 
 def enqueue(func_path: str, *args) -> None:
-    """Run `func_path(*args)` in the background once the current transaction commits."""
+    """Run `func_path(*args)` in the background once the current transaction commits. An
+    argument may be a record not saved yet: the job receives its id."""
     from app.extensions import db
     from app.tenancy import current_scope
 
@@ -82,7 +83,14 @@ def _forget_rolled_back(session, previous_transaction) -> None:
         session.info.pop(PENDING, None)
 
 
+def _plain(args) -> list:
+    """The arguments as the job receives them: a saved ORM object becomes its id (read from
+    its identity, which needs no SQL: the session may be between transactions)."""
+    return [inspect(arg).identity[0] if hasattr(arg, "__mapper__") else arg for arg in args]
+
+
 def _dispatch(jobs) -> None:
+    jobs = [(func_path, scope, _plain(args)) for func_path, scope, args in jobs]
     if queue_url():
         from rq import Retry
 

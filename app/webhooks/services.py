@@ -39,7 +39,7 @@ def _now() -> datetime.datetime:
 def emit(record, event: str, payload: dict) -> list[WebhookDelivery]:
     """Log a delivery of `payload` to every active webhook of the record's agency and enqueue
     them (sent once the session commits). Nothing when the agency registered no webhook."""
-    with agency_of(record):
+    with agency_of(record), db.session.no_autoflush:  # the caller's changes are flushed by its commit
         hooks = db.session.scalars(select(Webhook).where(Webhook.active.is_(True))).all()
         if not hooks:
             return []
@@ -47,9 +47,8 @@ def emit(record, event: str, payload: dict) -> list[WebhookDelivery]:
         deliveries = [WebhookDelivery(webhook_id=hook.id, agency_id=hook.agency_id, event=event,
                                       payload=body, status="pending", attempts=0) for hook in hooks]
         db.session.add_all(deliveries)
-        db.session.flush()
         for delivery in deliveries:
-            jobs.enqueue(DELIVER, delivery.id)
+            jobs.enqueue(DELIVER, delivery)  # its id once the commit has given it one
     return deliveries
 
 
