@@ -9,6 +9,7 @@ RATELIMIT_STORAGE_URI  shared limiter storage for several workers (e.g. redis://
 QMS_SIGNING_KEY_SECRET  encrypts the agency's signing key; default: generated once, instance/signing_key_secret
 QMS_ARCHIVE_DIR retention archives folder, included in `flask qms backup`
 QMS_SIGNING_TRUST_ROOTS trusted root certificates for signature checks, files separated by ":"
+QMS_QUEUE_URL   Redis of the job queue (RQ), e.g. redis://127.0.0.1:6379/1; unset: jobs run inline
 QMS_METRICS_TOKEN  bearer token that may read /metrics (Prometheus); unset: /metrics answers 404
 """
 import os
@@ -115,6 +116,8 @@ QMS_ARCHIVE_DIR = os.environ.get("QMS_ARCHIVE_DIR", "")
 
 # Prometheus reads /metrics with "Authorization: Bearer <token>"; without a token, no metrics.
 QMS_METRICS_TOKEN = os.environ.get("QMS_METRICS_TOKEN", "")
+# Background jobs (webhook deliveries, …) go to RQ on this Redis; unset: they run inline after the commit.
+QMS_QUEUE_URL = os.environ.get("QMS_QUEUE_URL", "")
 
 # Whole request bound (several evidence files at once); each file is also capped by the
 # agency setting "largest evidence file".

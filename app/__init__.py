@@ -293,6 +293,13 @@ def _register_views() -> None:
         NcCategoryView, "Nonconformity categories", label=_l("Nonconformity categories"),
         icon="fa-tags", category="Organisation",
     )
+    from app.webhooks.views import FailedJobsView, WebhookDeliveryView, WebhookView
+
+    appbuilder.add_view(WebhookView, "Webhooks", label=_l("Webhooks"), icon="fa-plug", category="Organisation")
+    appbuilder.add_view(WebhookDeliveryView, "Webhook deliveries", label=_l("Webhook deliveries"),
+                        icon="fa-paper-plane", category="Organisation")
+    appbuilder.add_view(FailedJobsView, "Failed jobs", label=_l("Failed background jobs"),
+                        icon="fa-exclamation-circle", category="Organisation")
     from app.official.views import OfficialCopyView
 
     appbuilder.add_view(

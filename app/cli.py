@@ -635,3 +635,56 @@ def create_admin_command(username, password_env, first_name, last_name, email, a
         click.echo(f"Đã tạo đơn vị {admin.unit.code} ({admin.unit.name}) của cơ quan {agency.code}.")
     click.echo(f"Đã tạo quản trị {admin.username} ({admin.last_name} {admin.first_name}) "
                f"của cơ quan {agency.code}, đơn vị {admin.unit.code}.")
+
+
+def _queue_or_stop():
+    from app import jobs
+
+    if not jobs.queue_url():
+        raise click.ClickException(
+            "Chưa đặt QMS_QUEUE_URL (ví dụ redis://127.0.0.1:6379/1): không có hàng đợi, "
+            "việc nền đang chạy ngay trong tiến trình web.")
+    return jobs
+
+
+@qms.command("worker", help="Chạy tiến trình xử lý việc nền (RQ) từ hàng đợi QMS_QUEUE_URL: "
+                            "gửi webhook, … ; việc lỗi được thử lại sau 10 giây, 30 giây, 1, 5, 15 phút.")
+@click.option("--burst", is_flag=True, help="Làm hết việc đang chờ rồi dừng (không đợi việc mới).")
+@with_appcontext
+def worker_command(burst):
+    jobs = _queue_or_stop()
+    from rq import Worker
+
+    worker = Worker([jobs.queue()], connection=jobs.connection())
+    click.echo(f"Tiến trình xử lý việc nền đang chạy (hàng đợi {jobs.QUEUE_NAME}).")
+    worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+
+
+@qms.group("jobs", help="Việc nền trên hàng đợi (RQ).")
+def jobs_group():
+    pass
+
+
+@jobs_group.command("failed", help="Liệt kê các việc nền đã thất bại sau mọi lần thử lại; "
+                                   "--retry MÃ_VIỆC (hoặc --retry all) đưa lại vào hàng đợi.")
+@click.option("--retry", "retry_id", metavar="MÃ_VIỆC", help="Mã việc cần chạy lại, hoặc all.")
+@with_appcontext
+def jobs_failed_command(retry_id):
+    jobs = _queue_or_stop()
+    failed = jobs.failed_jobs()
+    if retry_id:
+        chosen = [job for job in failed if retry_id in ("all", job.id)]
+        if not chosen:
+            raise click.ClickException(f"Không có việc thất bại mã {retry_id}.")
+        for job in chosen:
+            jobs.retry_failed(job.id)
+        click.echo(f"Đã đưa lại {len(chosen)} việc vào hàng đợi.")
+        return
+    if not failed:
+        click.echo("Không có việc nền nào thất bại.")
+        return
+    for job in failed:
+        reason = (job.latest_result().exc_string.strip().splitlines() or ["?"])[-1] if job.latest_result() else "?"
+        ended = job.ended_at.strftime("%d/%m/%Y %H:%M") if job.ended_at else "?"
+        click.echo(f"{job.id}  {ended}  {job.description}  {reason[:200]}")
+    click.echo(f"Tổng cộng {len(failed)} việc thất bại. Chạy lại: flask qms jobs failed --retry MÃ_VIỆC")

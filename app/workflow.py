@@ -16,6 +16,7 @@ from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import inspect, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from app import webhooks
 from app.extensions import db
 from app.observability import metrics
 from app.organisation import roles
@@ -259,6 +260,7 @@ def run(workflow: Workflow, user, record, name: str, raw: dict, version=None, *,
         from app.official import services as official  # the documents it renders import this module
 
         official.issue(record, workflow.official[record.state], user)
+    webhooks.transition_taken(workflow, record, name, user)  # logged now, POSTed after the commit
     if save:
         commit()
     return record

@@ -51,6 +51,7 @@ VIEW_RECORDS = {
     "InternalAuditView": "audit", "NcCategoryView": "category", "UnitModelView": "unit",
     "QmsUserDBModelView": "user", "AgencySettingsView": "agency", "AgencyAdminView": "agency",
     "OfficialCopyView": "official", "DocumentApi": "official",
+    "WebhookView": "webhook", "WebhookDeliveryView": "delivery",
 }
 # The record kind of the other id arguments.
 ARG_RECORDS = {"nc_id": "nc", "change_id": "change", "attachment_id": "attachment", "code": "agency_code"}
@@ -131,6 +132,7 @@ def camlam(app):
     from app.official import services as official
     from app.tickets import demo, services
     from app.tickets.models import Attachment, ChangeRequest, NcCategory, Nonconformity, Ticket
+    from app.webhooks.models import Webhook, WebhookDelivery
 
     pdf = b"%PDF-1.4\n% isolation test\n"
     with demo_agency(app, "CAMLAM"):
@@ -145,6 +147,11 @@ def camlam(app):
         nc = db.session.scalars(select(Nonconformity).order_by(Nonconformity.id)).first()
         services.attach_to_nonconformity(demo._user("danhgia"), nc.id, [("kph-camlam.pdf", pdf)])
         db.session.add(Notification(user_id=staff.id, subject="Nhắc việc Cam Lâm", body="Phiếu của Cam Lâm"))
+        hook = Webhook(url="http://127.0.0.1:9/camlam", secret="bi-mat-cua-cam-lam-0001", active=False)
+        db.session.add(hook)
+        db.session.flush()
+        delivery = WebhookDelivery(webhook_id=hook.id, event="transition", payload="{}", status="failed", attempts=1)
+        db.session.add(delivery)
         db.session.commit()
         report = db.session.scalars(select(ObjectiveReport).order_by(ObjectiveReport.id)).first()
         minutes = db.session.scalars(select(Review).where(Review.state == "minutes_approved")).first()
@@ -161,6 +168,7 @@ def camlam(app):
             "user": staff.id,
             "agency": db.session.scalar(select(Agency.id).where(Agency.code == "CAMLAM")),
             "agency_code": "CAMLAM",
+            "webhook": hook.id, "delivery": delivery.id,
         }
         ids["attachments"] = sorted(db.session.scalars(select(Attachment.id)))
         ids["tickets"] = sorted(db.session.scalars(select(Ticket.id)))

@@ -3,6 +3,7 @@ these hooks from the pages (ModelView) and from the REST API (ModelRestApi) alik
 classes take them from here."""
 from flask import g
 
+from app import webhooks
 from app.extensions import db
 from app.tickets import services
 
@@ -33,6 +34,9 @@ class NonconformityRules:
         item.created_by_id = item.detected_by_id = g.user.id
         services.check_nonconformity_dates(item)
         services.record_nc_creation(g.user, item)
+
+    def post_add(self, item):
+        webhooks.nonconformity_created(g.user, item)  # after FAB's commit: the NC has its id
 
     def pre_update(self, item):
         services.check_nonconformity_change(g.user, item)  # queries without flushing

@@ -1,0 +1,198 @@
+"""Background jobs (issue 14 item 11): RQ on Redis when QMS_QUEUE_URL is set, inline after the
+commit otherwise; a job runs as the agency that enqueued it."""
+import pytest
+
+from tests.test_webhooks import deliveries, registered, serving, verify
+
+CALLS = []
+TEST_QUEUE_URL = "redis://127.0.0.1:6379/14"  # a database of its own, emptied by these tests
+
+
+def record_call(*args):
+    """A job for these tests: notes its arguments and the agency it runs as."""
+    from app.tenancy import current_scope
+
+    CALLS.append((current_scope(), args))
+    return [current_scope(), list(args)]
+
+
+def failing_job():
+    raise RuntimeError("hỏng có chủ ý")
+
+
+@pytest.fixture
+def receiver():
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture
+def webhook(db, receiver):
+    with registered(db, receiver.url) as hook:
+        yield hook
+
+
+@pytest.fixture
+def calls():
+    """CALLS of the module as jobs import it (pytest may have imported this file under another name)."""
+    import importlib
+
+    recorded = importlib.import_module("tests.test_jobs").CALLS
+    recorded.clear()
+    yield recorded
+    recorded.clear()
+
+
+def _camlam_id(db):
+    from app.organisation.models import Agency
+    from app.tenancy import ALL, agency_scope
+
+    with agency_scope(ALL):
+        return db.session.query(Agency).filter_by(code="CAMLAM").one().id
+
+
+def test_a_job_waits_for_the_commit_and_runs_as_the_agency(db, calls):
+    from app import jobs
+    from app.tickets.models import NcCategory
+
+    db.session.add(NcCategory(name="Loại thử việc nền", active=True))
+    jobs.enqueue("tests.test_jobs.record_call", 1, "hai")
+    assert calls == []  # not before the commit
+    db.session.commit()
+    assert calls == [(_camlam_id(db), (1, "hai"))]
+    db.session.query(NcCategory).filter_by(name="Loại thử việc nền").delete()
+    db.session.commit()
+
+
+def test_a_rolled_back_job_never_runs(db, calls):
+    from app import jobs
+    from app.tickets.models import NcCategory
+
+    db.session.add(NcCategory(name="Loại bị hủy", active=True))
+    db.session.flush()
+    jobs.enqueue("tests.test_jobs.record_call", 3)
+    db.session.rollback()
+    db.session.commit()
+    assert calls == []
+
+
+def test_with_nothing_to_commit_a_job_runs_at_once_and_a_failure_is_only_logged(db, calls, caplog):
+    from app import jobs
+
+    db.session.commit()
+    jobs.enqueue("tests.test_jobs.record_call", 4)
+    assert calls == [(_camlam_id(db), (4,))]
+    jobs.enqueue("tests.test_jobs.failing_job")  # inline: logged, never raised into the request
+    assert "tests.test_jobs.failing_job" in caplog.text
+
+
+@pytest.fixture
+def rq_queue(app, monkeypatch):
+    """The app configured with a queue on the local Redis (skipped when Redis is not there)."""
+    redis = pytest.importorskip("redis")
+    connection = redis.Redis.from_url(TEST_QUEUE_URL)
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis không chạy ở 127.0.0.1:6379")
+    connection.flushdb()
+    monkeypatch.setitem(app.config, "QMS_QUEUE_URL", TEST_QUEUE_URL)
+    from app import jobs
+
+    with app.app_context():
+        yield jobs.queue()
+    connection.flushdb()
+
+
+def work(queue):
+    from rq import SimpleWorker
+
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+
+def test_with_a_queue_the_request_only_enqueues_and_the_worker_delivers(rq_queue, receiver, webhook, make_ticket,
+                                                                        db):
+    ticket = make_ticket(state="unit_review")
+    assert receiver.received == []  # nothing sent while the transition was taken
+    [delivery] = deliveries(db, webhook)
+    assert delivery.status == "pending" and rq_queue.count == 1
+    [job] = rq_queue.jobs
+    assert job.retries_left == 5 and job.retry_intervals == [10, 30, 60, 300, 900]
+    work(rq_queue)
+    [(headers, body)] = receiver.received
+    assert verify(headers, body) and headers["X-QMS-Event"] == "transition"
+    [delivery] = deliveries(db, webhook)
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+    assert str(ticket.id) in delivery.payload
+
+
+def test_a_failed_delivery_is_retried_with_backoff(rq_queue, receiver, webhook, make_ticket, db):
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    receiver.status = 500
+    make_ticket(state="unit_review")
+    [job] = rq_queue.jobs
+    work(rq_queue)
+    [delivery] = deliveries(db, webhook)
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("failed", 1, 500)
+    job = Job.fetch(job.id, connection=rq_queue.connection)
+    assert job.get_status() == "scheduled" and job.retries_left == 4
+    assert job.id in ScheduledJobRegistry(queue=rq_queue).get_job_ids()
+
+
+def test_failed_jobs_are_listed_and_retried_from_the_command_line(app, rq_queue):
+    rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", "all", [])
+    work(rq_queue)
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["qms", "jobs", "failed"])
+    assert listed.exit_code == 0, listed.output
+    assert "hỏng có chủ ý" in listed.output and "Tổng cộng 1 việc thất bại" in listed.output
+    retried = runner.invoke(args=["qms", "jobs", "failed", "--retry", "all"])
+    assert retried.exit_code == 0 and "Đã đưa lại 1 việc" in retried.output
+    assert rq_queue.count == 1
+
+
+def test_the_worker_command_needs_a_queue(app, monkeypatch):
+    monkeypatch.setitem(app.config, "QMS_QUEUE_URL", "")
+    result = app.test_cli_runner().invoke(args=["qms", "worker", "--burst"])
+    assert result.exit_code != 0 and "QMS_QUEUE_URL" in result.output
+
+
+def test_the_worker_command_runs_the_queue(app, rq_queue):
+    job = rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.record_call", 7, [8])
+    result = app.test_cli_runner().invoke(args=["qms", "worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert job.return_value(refresh=True) == [7, [8]]  # ran (in the worker's own process) as agency 7
+
+
+def test_the_admin_sees_and_retries_the_agency_s_failed_jobs(app, rq_queue, client_as_user, db):
+    from tests.conftest import csrf_token
+
+    own = rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", _camlam_id(db), [])
+    other = rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", _camlam_id(db) + 1000, [])
+    work(rq_queue)
+    admin = client_as_user("admin")
+    page = admin.get("/jobs/failed/")
+    assert page.status_code == 200
+    assert own.id in page.text and other.id not in page.text and "hỏng có chủ ý" in page.text
+    token = csrf_token(page.text)
+    assert admin.post("/jobs/failed/retry", data={"job_id": other.id, "csrf_token": token}).status_code == 404
+    assert admin.post("/jobs/failed/retry", data={"job_id": own.id, "csrf_token": token}).status_code == 302
+    assert rq_queue.job_ids == [own.id]
+    assert client_as_user("canbo.ktht").get("/jobs/failed/").status_code in (302, 403)
+
+
+def test_without_a_queue_the_failed_jobs_page_says_jobs_run_inline(client_as_user):
+    page = client_as_user("admin").get("/jobs/failed/")
+    assert page.status_code == 200 and "QMS_QUEUE_URL" in page.text
+
+
+def test_a_queue_that_cannot_be_reached_never_fails_the_request(app, monkeypatch, receiver, webhook, make_ticket,
+                                                               db, caplog):
+    monkeypatch.setitem(app.config, "QMS_QUEUE_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    ticket = make_ticket(state="unit_review")
+    db.session.expire_all()
+    assert ticket.state == "unit_review" and receiver.received == []
+    [delivery] = deliveries(db, webhook)
+    assert delivery.status == "pending" and "Could not enqueue" in caplog.text
