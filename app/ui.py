@@ -64,14 +64,21 @@ def format_related(value) -> str:
     return "" if value is None else str(value)
 
 
+def _blank_if_none(value):
+    return "" if value is None else value
+
+
 def value_formatters(model) -> dict:
-    """A formatter for every date, date-time, yes/no and many-to-one column."""
+    """A formatter for every date, date-time, yes/no and many-to-one column, and an empty
+    cell rather than "None" for any other column left empty."""
     formatters = {}
     for column in model.__table__.columns:
         if isinstance(column.type, (Date, DateTime)):
             formatters[column.key] = format_date
         elif isinstance(column.type, Boolean):
             formatters[column.key] = format_yes_no
+        elif column.nullable:
+            formatters[column.key] = _blank_if_none
     for relation in model.__mapper__.relationships:
         if not relation.uselist:
             formatters[relation.key] = format_related
