@@ -211,9 +211,12 @@ def test_a_pair_sent_by_someone_whose_record_the_caller_may_not_see_is_a_conflic
 
 
 def test_polling_sorts_by_updated_at(api, make_ticket):
+    import datetime
+
     first, second = make_ticket(), make_ticket()
+    since = (first.updated_at - datetime.timedelta(seconds=1)).isoformat(timespec="seconds")
     listed = api("canbo.ktht").get(
-        "/api/v1/tickets/?q=(filters:!((col:updated_at,opr:gt,value:'2020-01-01T00:00:00')),"
+        f"/api/v1/tickets/?q=(filters:!((col:updated_at,opr:gt,value:'{since}')),"
         "order_column:updated_at,order_direction:asc,page_size:100)")
     assert listed.status_code == 200, listed.text
     stamps = [row["updated_at"] for row in listed.json["result"]]
