@@ -74,3 +74,42 @@ def test_each_ticket_transition_has_its_fields_types_and_required(spec):
                 assert prop["enum"] == list(field.choices)
             else:
                 assert {k: prop[k] for k in kinds[field.type]} == kinds[field.type]
+
+
+# --- what the fuzz test (tests/test_fuzz.py) found the document saying wrongly ---------------
+
+def _answer_schema(spec, path, method="get", status="200"):
+    return spec["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+
+
+@pytest.mark.parametrize("resource", ["tickets", "nonconformities", "objective-plans", "reviews"])
+def test_list_ids_are_integers_and_info_columns_are_lists(spec, resource, api):
+    listing = _answer_schema(spec, f"/api/v1/{resource}/")
+    assert listing["properties"]["ids"]["items"] == {"type": "integer"}
+    assert all(isinstance(i, int) for i in api("admin").get(f"/api/v1/{resource}/").json["ids"])
+    info = _answer_schema(spec, f"/api/v1/{resource}/_info")
+    for key in ("add_columns", "edit_columns"):
+        assert info["properties"][key]["type"] == "array"
+
+
+def test_a_related_record_may_be_null(spec, api):
+    schemas = spec["components"]["schemas"]
+    assert schemas["NonconformityApi.get_list.Ticket"]["nullable"] is True
+    assert any(nc["ticket"] is None for nc in api("admin").get("/api/v1/nonconformities/").json["result"])
+
+
+def test_menu_children_may_be_separators(spec, api):
+    children = _answer_schema(spec, "/api/v1/menu/")["properties"]["result"]["items"]["properties"]["childs"]
+    assert {"type": "string"} in children["items"]["anyOf"]
+
+
+@pytest.mark.parametrize("path,method", [
+    ("/api/v1/objective-plans/{pk}/rows", "post"),
+    ("/api/v1/objective-plans/{pk}/rows/{row_id}", "put"),
+    ("/api/v1/objective-plans/{pk}/report", "post"),
+    ("/api/v1/objective-plans/{pk}/report/rows/{row_id}", "put"),
+])
+def test_objective_writes_declare_their_refusals(spec, path, method, api):
+    assert {"403", "404", "409"} <= set(map(str, spec["paths"][path][method]["responses"]))
+    url = path.replace("{pk}", "987654321").replace("{row_id}", "1")
+    assert api("admin").open(url, method=method.upper(), json={}).status_code == 404
