@@ -89,7 +89,8 @@ def correct_openapi(spec: dict) -> dict:
     """What FAB's generated OpenAPI says wrongly about its own answers (found by the fuzz
     test, tests/test_fuzz.py): list `ids` are integers (our keys), `_info`'s add/edit
     columns are lists of field descriptions, a related record (a nested `Api.get.Model`) may
-    be null, and a menu's children include "-" separators."""
+    be null, a menu's children include "-" separators, and an id in a path is a whole number
+    an id column holds."""
     for component, schema in spec.get("components", {}).get("schemas", {}).items():
         if _NESTED_COMPONENT.match(component):
             schema["nullable"] = True
@@ -97,6 +98,11 @@ def correct_openapi(spec: dict) -> dict:
         for operation in operations.values():
             if not isinstance(operation, dict):
                 continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema") or {}
+                if parameter.get("in") == "path" and schema.get("type") == "integer":
+                    # an id route takes 1…2³¹−1 (app.DatabaseId); a GET of "-1" is no route
+                    schema.update(minimum=1, maximum=MAX_INTEGER)
             for answer in operation.get("responses", {}).values():
                 schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
                 properties = schema.get("properties") or {}

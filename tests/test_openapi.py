@@ -113,3 +113,14 @@ def test_objective_writes_declare_their_refusals(spec, path, method, api):
     assert {"403", "404", "409"} <= set(map(str, spec["paths"][path][method]["responses"]))
     url = path.replace("{pk}", "987654321").replace("{row_id}", "1")
     assert api("admin").open(url, method=method.upper(), json={}).status_code == 404
+
+
+def test_ids_in_paths_are_declared_in_the_range_an_id_column_holds(spec):
+    found = 0
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+                    assert (parameter["schema"]["minimum"], parameter["schema"]["maximum"]) == (1, 2**31 - 1), path
+                    found += 1
+    assert found > 20
