@@ -82,6 +82,7 @@ class OneLineForDatabaseDown(logging.Filter):
         return True
 
 
+LOCAL_DATE_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$"
 _NESTED_COMPONENT = re.compile(r"^\w+Api\.(get|get_list)\.\w+$")
 
 
@@ -89,11 +90,16 @@ def correct_openapi(spec: dict) -> dict:
     """What FAB's generated OpenAPI says wrongly about its own answers (found by the fuzz
     test, tests/test_fuzz.py): list `ids` are integers (our keys), `_info`'s add/edit
     columns are lists of field descriptions, a related record (a nested `Api.get.Model`) may
-    be null, a menu's children include "-" separators, and an id in a path is a whole number
+    be null, a record's id is a number, times carry no zone, a menu's children include "-" separators, and an id in a path is a whole number
     an id column holds."""
     for component, schema in spec.get("components", {}).get("schemas", {}).items():
         if _NESTED_COMPONENT.match(component):
             schema["nullable"] = True
+        for prop in (schema.get("properties") or {}).values():
+            if prop.get("format") == "date-time":
+                # our columns hold local times without a zone: ISO 8601, not RFC 3339's date-time
+                del prop["format"]
+                prop["pattern"] = LOCAL_DATE_TIME
     for path, operations in spec.get("paths", {}).items():
         for operation in operations.values():
             if not isinstance(operation, dict):
@@ -106,6 +112,8 @@ def correct_openapi(spec: dict) -> dict:
             for answer in operation.get("responses", {}).values():
                 schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
                 properties = schema.get("properties") or {}
+                if properties.get("id", {}).get("type") == "string":
+                    properties["id"]["type"] = "integer"  # FAB's "item id": our keys are numbers
                 if properties.get("ids", {}).get("items") == {"type": "string"}:
                     properties["ids"]["items"] = {"type": "integer"}
                 for key in ("add_columns", "edit_columns"):

@@ -124,3 +124,29 @@ def test_ids_in_paths_are_declared_in_the_range_an_id_column_holds(spec):
                     assert (parameter["schema"]["minimum"], parameter["schema"]["maximum"]) == (1, 2**31 - 1), path
                     found += 1
     assert found > 20
+
+
+@pytest.mark.parametrize("resource", ["tickets", "nonconformities", "objective-plans", "reviews"])
+def test_a_records_id_is_an_integer_and_its_times_match_the_declared_pattern(spec, resource, api):
+    import re
+
+    assert _answer_schema(spec, f"/api/v1/{resource}/{{pk}}")["properties"]["id"]["type"] == "integer"
+    assert _answer_schema(spec, f"/api/v1/{resource}/", "post", "201")["properties"]["id"]["type"] == "integer"
+    listing = api("admin").get(f"/api/v1/{resource}/").json
+    record = api("admin").get(f"/api/v1/{resource}/{listing['ids'][0]}").json
+    assert isinstance(record["id"], int)
+    properties = spec["components"]["schemas"][resource_schema(resource)]["properties"]
+    for name, prop in properties.items():
+        assert prop.get("format") != "date-time", name
+        if "pattern" in prop and record["result"].get(name):
+            assert re.match(prop["pattern"], record["result"][name]), (name, record["result"][name])
+
+
+def resource_schema(resource):
+    return {"tickets": "TicketApi.get", "nonconformities": "NonconformityApi.get",
+            "objective-plans": "ObjectivePlanApi.get", "reviews": "ReviewApi.get"}[resource]
+
+
+def test_a_nonconformitys_creation_time_is_described_by_a_pattern(spec):
+    created = spec["components"]["schemas"]["NonconformityApi.get"]["properties"]["created_on"]
+    assert "pattern" in created and "format" not in created
