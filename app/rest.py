@@ -198,6 +198,20 @@ class WorkflowErrorsAsResponses:
             info["label"] = self._prettify_column(field.name)
         return info
 
+    def info_headless(self, **kwargs):
+        """FAB's `_info`, except that a record type without PUT (objective plans) has no edit
+        columns to describe: FAB would list every column of the table, with labels nobody wrote."""
+        editable = "put" not in (self.exclude_route_methods or ()) and (
+            self.include_route_methods is None or "put" in self.include_route_methods)
+        if editable:
+            return super().info_headless(**kwargs)
+        payload = {}
+        rison_args = kwargs.get("rison", {})
+        self.set_response_key_mappings(payload, self.info, rison_args, **rison_args)
+        if "edit_columns" in payload:
+            payload["edit_columns"] = []
+        return self.response(200, **payload)
+
     def _answer(self, error: WorkflowError):
         db.session.rollback()
         body = {"message": error.message}

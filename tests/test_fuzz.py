@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from tests.conftest import DEMO_PASSWORD, new_client
 
 SEED = 20261202
-EXAMPLES = 25
+EXAMPLES = 20
 MISSING = 987654321  # an id no table reaches
 
 

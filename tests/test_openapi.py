@@ -150,3 +150,47 @@ def resource_schema(resource):
 def test_a_nonconformitys_creation_time_is_described_by_a_pattern(spec):
     created = spec["components"]["schemas"]["NonconformityApi.get"]["properties"]["created_on"]
     assert "pattern" in created and "format" not in created
+
+
+# --- `_info`: labels and descriptions real and Vietnamese (issue 14 item 5) -------------------
+
+INFO_VIEWS = {
+    "tickets": ("app.tickets.views", "TicketView"),
+    "nonconformities": ("app.tickets.views", "NonconformityView"),
+    "objective-plans": ("app.objectives.views", "ObjectivePlanView"),
+    "reviews": ("app.reviews.views", "ReviewView"),
+}
+
+
+@pytest.mark.parametrize("resource", sorted(INFO_VIEWS))
+def test_info_labels_and_descriptions_are_real_and_vietnamese(app, api, resource):
+    import importlib
+
+    from flask_babel import force_locale
+
+    from tests.test_i18n import _english_strings
+
+    english = {s.lower() for s in _english_strings()}
+    module, name = INFO_VIEWS[resource]
+    view = getattr(importlib.import_module(module), name, None)
+    info = api("thuky.iso").get(f"/api/v1/{resource}/_info").json
+    fields = info["add_columns"] + info.get("edit_columns", [])
+    assert fields
+    problems = []
+    with app.test_request_context(), force_locale("vi"):
+        for field in fields:
+            column, label = field["name"], field["label"]
+            pretty = column.replace("_", " ").title()
+            if not label or label in (column, pretty) or label.lower() in english or label.isascii():
+                problems.append(f"{column}: label {label!r}")
+            described = str((getattr(view, "description_columns", None) or {}).get(column) or "")
+            if described and field["description"] != described:
+                problems.append(f"{column}: description {field['description']!r}, the view says {described!r}")
+            if "Project-Id-Version" in field["description"]:
+                problems.append(f"{column}: the catalogue's header as description")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_record_type_without_put_lists_no_edit_columns(api):
+    info = api("thuky.iso").get("/api/v1/objective-plans/_info").json
+    assert info["edit_columns"] == [] and [f["name"] for f in info["add_columns"]] == ["year", "unit"]
