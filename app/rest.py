@@ -2,9 +2,11 @@
 import importlib
 import json
 import logging
+import re
 import sys
 
 import prison
+from apispec import APISpec
 from apispec.exceptions import DuplicateComponentNameError
 from flask import request
 from flask_appbuilder.api import BaseApi, expose, protect, safe
@@ -80,8 +82,69 @@ class OneLineForDatabaseDown(logging.Filter):
         return True
 
 
+LOCAL_DATE_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$"
+_NESTED_COMPONENT = re.compile(r"^\w+Api\.(get|get_list)\.\w+$")
+
+
+def correct_openapi(spec: dict) -> dict:
+    """What FAB's generated OpenAPI says wrongly about its own answers (found by the fuzz
+    test, tests/test_fuzz.py): list `ids` are integers (our keys), `_info`'s add/edit
+    columns are lists of field descriptions, a related record (a nested `Api.get.Model`) may
+    be null, a record's id is a number, times carry no zone, a menu's children include "-" separators, and an id in a path is a whole number
+    an id column holds."""
+    for component, schema in spec.get("components", {}).get("schemas", {}).items():
+        if _NESTED_COMPONENT.match(component):
+            schema["nullable"] = True
+        for prop in (schema.get("properties") or {}).values():
+            if prop.get("format") == "date-time":
+                # our columns hold local times without a zone: ISO 8601, not RFC 3339's date-time
+                del prop["format"]
+                prop["pattern"] = LOCAL_DATE_TIME
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema") or {}
+                if parameter.get("in") == "path" and schema.get("type") == "integer":
+                    # an id route takes 1…2³¹−1 (app.DatabaseId); a GET of "-1" is no route
+                    schema.update(minimum=1, maximum=MAX_INTEGER)
+            for answer in operation.get("responses", {}).values():
+                schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+                properties = schema.get("properties") or {}
+                if properties.get("id", {}).get("type") == "string":
+                    properties["id"]["type"] = "integer"  # FAB's "item id": our keys are numbers
+                if properties.get("ids", {}).get("items") == {"type": "string"}:
+                    properties["ids"]["items"] = {"type": "integer"}
+                for key in ("add_columns", "edit_columns"):
+                    if properties.get(key) == {"type": "object"}:
+                        properties[key] = {"type": "array", "items": {"type": "object"}}
+                children = (properties.get("result", {}).get("items", {}).get("properties", {}).get("childs"))
+                if children and children.get("items") == {"type": "object"}:
+                    children["items"] = {"anyOf": [{"type": "object"}, {"type": "string"}]}
+    return spec
+
+
+class _CorrectedSpec(APISpec):
+    def to_dict(self):
+        return correct_openapi(super().to_dict())
+
+
 def install_api_answers() -> None:
-    """Every FAB API (ours, security, OpenAPI) answers 400/404/500 in Vietnamese."""
+    """Every FAB API (ours, security, OpenAPI) answers 400/404/500 in Vietnamese, and the
+    OpenAPI document is corrected where FAB gets it wrong (correct_openapi)."""
+    from flask_appbuilder.api.manager import OpenApi
+
+    if not getattr(OpenApi._create_api_spec, "corrected", False):
+        create = OpenApi._create_api_spec
+
+        def corrected(version):
+            spec = create(version)
+            spec.__class__ = _CorrectedSpec
+            return spec
+
+        corrected.corrected = True
+        OpenApi._create_api_spec = staticmethod(corrected)
     BaseApi.response_400 = _response_400
     BaseApi.response_404 = _response_404
     BaseApi.response_500 = _response_500
@@ -134,6 +197,20 @@ class WorkflowErrorsAsResponses:
         if not self.label_columns.get(field.name):
             info["label"] = self._prettify_column(field.name)
         return info
+
+    def info_headless(self, **kwargs):
+        """FAB's `_info`, except that a record type without PUT (objective plans) has no edit
+        columns to describe: FAB would list every column of the table, with labels nobody wrote."""
+        editable = "put" not in (self.exclude_route_methods or ()) and (
+            self.include_route_methods is None or "put" in self.include_route_methods)
+        if editable:
+            return super().info_headless(**kwargs)
+        payload = {}
+        rison_args = kwargs.get("rison", {})
+        self.set_response_key_mappings(payload, self.info, rison_args, **rison_args)
+        if "edit_columns" in payload:
+            payload["edit_columns"] = []
+        return self.response(200, **payload)
 
     def _answer(self, error: WorkflowError):
         db.session.rollback()

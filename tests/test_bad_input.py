@@ -219,3 +219,22 @@ def test_the_app_recovers_without_a_restart_when_the_database_comes_back(tmp_pat
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(BACK), str(tmp_path)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert "BEFORE 503" in result.stdout and "AFTER 200" in result.stdout, result.stdout + result.stderr[-3000:]
+
+
+# --- found by the fuzz test (tests/test_fuzz.py) ----------------------------------------------
+
+@pytest.mark.parametrize("start,end", [
+    ("0001-01-01", "0001-01-01"), ("0001-01-01", "2026-12-31"), ("2026-01-01", "9999-12-31"),
+    ("2026-01-01", "abc"), ("2026-12-31", "2026-01-01"),
+])
+def test_review_inputs_for_a_period_out_of_range_or_malformed_are_422_in_vietnamese(api, start, end):
+    response = api("admin").get(f"/api/v1/reviews/inputs?from={start}&to={end}")
+    assert response.status_code == 422, response.text
+    message = response.json["message"]
+    assert message not in ("from, to: YYYY-MM-DD", "from is after to")
+    assert any(ord(c) > 127 for c in message)  # Vietnamese, not the English placeholder
+
+
+def test_review_inputs_for_a_real_period_still_answer(api):
+    response = api("admin").get("/api/v1/reviews/inputs?from=2026-01-01&to=2026-12-31")
+    assert response.status_code == 200 and response.json["result"]

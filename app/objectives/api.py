@@ -95,6 +95,7 @@ class ObjectivePlanApi(WorkflowApi, ModelRestApi):
           responses:
             201: {description: The objective}
             403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
             409: {description: The plan is not a draft}
             422: {$ref: '#/components/responses/422'}
         put:
@@ -104,6 +105,9 @@ class ObjectivePlanApi(WorkflowApi, ModelRestApi):
           requestBody: {content: {application/json: {schema: {type: object}}}}
           responses:
             200: {description: The objective}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: The plan is not a draft}
             422: {$ref: '#/components/responses/422'}
         """
         try:
@@ -203,6 +207,8 @@ class ObjectivePlanApi(WorkflowApi, ModelRestApi):
           - {in: path, name: pk, schema: {type: integer}}
           responses:
             201: {description: The new report}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
             409: {description: 'The plan is not approved, or has a report'}
         """
         try:
@@ -229,6 +235,9 @@ class ObjectivePlanApi(WorkflowApi, ModelRestApi):
           requestBody: {content: {application/json: {schema: {type: object}}}}
           responses:
             200: {description: The report}
+            403: {$ref: '#/components/responses/403'}
+            404: {$ref: '#/components/responses/404'}
+            409: {description: The report is not a draft}
             422: {$ref: '#/components/responses/422'}
         """
         try:

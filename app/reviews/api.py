@@ -13,6 +13,9 @@ from app.reviews.models import Review
 from app.workflow import WorkflowError
 
 
+PERIOD_YEARS = (1900, 2999)
+
+
 def _figures_json(figures: dict) -> dict:
     return {key: [{**f, "label": services.figure_label(f)} for f in rows] for key, rows in figures.items()}
 
@@ -76,9 +79,13 @@ class ReviewApi(WorkflowApi, ModelRestApi):
             start = datetime.date.fromisoformat(request.args.get("from", ""))
             end = datetime.date.fromisoformat(request.args.get("to", ""))
         except ValueError:
-            return self.response(422, message="from, to: YYYY-MM-DD")
+            start = end = None
+        if not all(d and PERIOD_YEARS[0] <= d.year <= PERIOD_YEARS[1] for d in (start, end)):
+            # the figures count years around the period: a year 1 or 9999 overflows
+            return self.response(422, message=gettext(
+                "The period runs from (from) to (to): two dates as YYYY-MM-DD between the years 1900 and 2999."))
         if start > end:
-            return self.response(422, message="from is after to")
+            return self.response(422, message=gettext("The start of the period is after its end."))
         return self.response(200, result=_figures_json(services.gather_inputs(start, end, g.user)),
                              sections={k: str(v) for k, v in services.INPUT_SECTIONS.items()})
 
