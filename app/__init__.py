@@ -68,7 +68,6 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 # --- refusing to run unsafely (QMS_ENV=production) -------------------------------------
 
-DEMO_PASSWORD = "CamLam@2026"
 # The commands that prepare or repair an installation run even while it is unsafe to serve:
 # the schema (`flask db …`, `flask qms setup`), the first administrator and a password reset.
 REPAIR_COMMANDS = {("db",), ("qms", "setup"), ("qms", "create-admin"), ("fab", "reset-password"),
@@ -111,9 +110,16 @@ def production_refusals(config) -> list[str]:
             "(postgresql+psycopg://người_dùng:mật_khẩu@máy_chủ/tên_csdl) rồi chạy flask qms setup."
         )
     elif inspect(db.engine).has_table("ab_user"):
+        from sqlalchemy import bindparam
         from werkzeug.security import check_password_hash
 
-        rows = db.session.execute(text("SELECT username, password FROM ab_user ORDER BY username")).all()
+        from app.demo import DEMO_PASSWORD, demo_usernames
+
+        # the published password goes with the published user names: only those are checked
+        # (a password hash costs tens of milliseconds; a province has thousands of accounts)
+        rows = db.session.execute(
+            text("SELECT username, password FROM ab_user WHERE username IN :names ORDER BY username")
+            .bindparams(bindparam("names", expanding=True)), {"names": demo_usernames()}).all()
         demo = [name for name, hashed in rows if hashed and check_password_hash(hashed, DEMO_PASSWORD)]
         db.session.rollback()
         if demo:

@@ -67,6 +67,11 @@ PLATFORM_USERS = [
 ]
 
 
+def demo_usernames() -> list[str]:
+    """Every demo login: they all have the published DEMO_PASSWORD."""
+    return [row[0] for row in USERS + COMMUNE_USERS + PLATFORM_USERS]
+
+
 def load_demo() -> list[tuple[str, str]]:
     """Add the demo agencies, their units, people and records, and the platform's people,
     where missing; return (username, role) of every demo login."""
