@@ -164,43 +164,19 @@ def create_agency(code: str, name: str, admin_username: str, admin_password: str
             errors["code"] = gettext("The code is 2 to 20 capital letters or digits, without spaces or accents.")
         elif db.session.scalar(select(func.count(Agency.id)).where(Agency.code == code)):
             errors["code"] = gettext("An agency with the code %(code)s already exists.", code=code)
-        if not admin_username:
-            errors["admin_username"] = gettext("Enter the administrator's user name.")
-        elif db.session.scalar(select(func.count(QmsUser.id)).where(QmsUser.username == admin_username)):
-            errors["admin_username"] = gettext("The user name %(name)s is already taken.", name=admin_username)
-        if not EMAIL_PATTERN.match(admin_email):
-            errors["admin_email"] = gettext("Enter a valid email address.")
-        elif db.session.scalar(select(func.count(QmsUser.id)).where(QmsUser.email == admin_email)):
-            errors["admin_email"] = gettext("The email %(email)s is already used by another account.",
-                                            email=admin_email)
-    if not (admin_last_name or "").strip():
-        errors["admin_last_name"] = gettext("Enter the administrator's family and middle name.")
-    if not (admin_first_name or "").strip():
-        errors["admin_first_name"] = gettext("Enter the administrator's given name.")
-    problem = password_problem(admin_password)
-    if problem:
-        errors["admin_password"] = problem
+    errors.update({f"admin_{field}": message for field, message in _admin_errors(
+        admin_username, admin_email, admin_last_name, admin_first_name, admin_password).items()})
     if errors:
         raise AgencyError(gettext("The agency was not created:") + " " + " ".join(errors.values()), errors)
 
     with agency_scope(ALL):
-        admin_role = db.session.scalar(select(Role).where(Role.name == roles.ADMIN))
-        if admin_role is None:
-            raise AgencyError(gettext("The roles are missing: run 'flask qms setup' first."))
+        admin_role = _admin_role()
         try:
             agency = Agency(code=code, active=True, **_clean_lines(lines))
             db.session.add(agency)
             db.session.flush()
-            admin = QmsUser(
-                username=admin_username, email=admin_email, active=True,
-                last_name=admin_last_name.strip(), first_name=admin_first_name.strip(),
-                password=generate_password_hash(
-                    admin_password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-                    salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16)),
-                roles=[admin_role],
-            )
-            admin.agency_id = agency.id
-            db.session.add(admin)
+            db.session.add(_admin_user(admin_role, agency, admin_username, admin_email, admin_last_name,
+                                       admin_first_name, admin_password))
             db.session.commit()
         except IntegrityError:  # another request took the code, the name or the email meanwhile
             db.session.rollback()
@@ -211,6 +187,49 @@ def create_agency(code: str, name: str, admin_username: str, admin_password: str
             db.session.rollback()
             raise
     return agency
+
+
+def _admin_errors(username: str, email: str, last_name, first_name, password) -> dict:
+    """What is wrong with a new administrator, by field (username, email, last_name,
+    first_name, password); the user name and the email must be free in the installation."""
+    errors = {}
+    with agency_scope(ALL):
+        if not username:
+            errors["username"] = gettext("Enter the administrator's user name.")
+        elif db.session.scalar(select(func.count(QmsUser.id)).where(QmsUser.username == username)):
+            errors["username"] = gettext("The user name %(name)s is already taken.", name=username)
+        if not EMAIL_PATTERN.match(email):
+            errors["email"] = gettext("Enter a valid email address.")
+        elif db.session.scalar(select(func.count(QmsUser.id)).where(QmsUser.email == email)):
+            errors["email"] = gettext("The email %(email)s is already used by another account.", email=email)
+    if not (last_name or "").strip():
+        errors["last_name"] = gettext("Enter the administrator's family and middle name.")
+    if not (first_name or "").strip():
+        errors["first_name"] = gettext("Enter the administrator's given name.")
+    problem = password_problem(password)
+    if problem:
+        errors["password"] = problem
+    return errors
+
+
+def _admin_role() -> Role:
+    role = db.session.scalar(select(Role).where(Role.name == roles.ADMIN))
+    if role is None:
+        raise AgencyError(gettext("The roles are missing: run 'flask qms setup' first."))
+    return role
+
+
+def _admin_user(role: Role, agency: Agency, username, email, last_name, first_name, password) -> QmsUser:
+    """An administrator of the agency, the password hashed as FAB hashes it."""
+    admin = QmsUser(
+        username=username, email=email, active=True, last_name=last_name.strip(), first_name=first_name.strip(),
+        password=generate_password_hash(
+            password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+            salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16)),
+        roles=[role],
+    )
+    admin.agency_id = agency.id
+    return admin
 
 
 def update_agency(agency: Agency, **lines) -> Agency:
@@ -251,31 +270,17 @@ def create_admin(agency: Agency, unit_code: str, username: str, password: str, e
     errors = {}
     with agency_scope(ALL):
         unit = db.session.scalar(select(Unit).where(Unit.agency_id == agency.id, Unit.code == unit_code))
-        if unit is None and not (unit_name or "").strip():
-            errors["unit"] = gettext("The agency %(agency)s has no unit with the code %(code)s.",
-                                     agency=agency.code, code=unit_code)
-        if not username:
-            errors["username"] = gettext("Enter the administrator's user name.")
-        elif db.session.scalar(select(func.count(QmsUser.id)).where(QmsUser.username == username)):
-            errors["username"] = gettext("The user name %(name)s is already taken.", name=username)
-        if not EMAIL_PATTERN.match(email):
-            errors["email"] = gettext("Enter a valid email address.")
-        elif db.session.scalar(select(func.count(QmsUser.id)).where(QmsUser.email == email)):
-            errors["email"] = gettext("The email %(email)s is already used by another account.", email=email)
-    if not (last_name or "").strip():
-        errors["last_name"] = gettext("Enter the administrator's family and middle name.")
-    if not (first_name or "").strip():
-        errors["first_name"] = gettext("Enter the administrator's given name.")
-    problem = password_problem(password)
-    if problem:
-        errors["password"] = gettext("The password is not accepted: %(problem)s", problem=problem)
+    if unit is None and not (unit_name or "").strip():
+        errors["unit"] = gettext("The agency %(agency)s has no unit with the code %(code)s.",
+                                 agency=agency.code, code=unit_code)
+    errors.update(_admin_errors(username, email, last_name, first_name, password))
+    if "password" in errors:
+        errors["password"] = gettext("The password is not accepted: %(problem)s", problem=errors["password"])
     if errors:
         raise AgencyError(gettext("The administrator was not created:") + " " + " ".join(errors.values()), errors)
 
     with agency_scope(ALL):
-        admin_role = db.session.scalar(select(Role).where(Role.name == roles.ADMIN))
-        if admin_role is None:
-            raise AgencyError(gettext("The roles are missing: run 'flask qms setup' first."))
+        admin_role = _admin_role()
         created = unit is None
         try:
             if created:
@@ -283,15 +288,7 @@ def create_admin(agency: Agency, unit_code: str, username: str, password: str, e
                 unit.agency_id = agency.id
                 db.session.add(unit)
                 db.session.flush()
-            admin = QmsUser(
-                username=username, email=email, active=True,
-                last_name=last_name.strip(), first_name=first_name.strip(),
-                password=generate_password_hash(
-                    password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-                    salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16)),
-                roles=[admin_role],
-            )
-            admin.agency_id = agency.id
+            admin = _admin_user(admin_role, agency, username, email, last_name, first_name, password)
             admin.unit_id = unit.id
             db.session.add(admin)
             db.session.commit()
