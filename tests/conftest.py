@@ -384,3 +384,23 @@ def smtp(app):
     yield inbox
     controller.stop()
     app.config.update(MAIL_SERVER=previous[0], MAIL_PORT=previous[1])
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+@pytest.fixture
+def receiver():
+    """A local HTTP server that records what webhooks post to it (tests/test_webhooks.py)."""
+    from tests.test_webhooks import serving
+
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture
+def webhook(db, receiver):
+    """An active Cam Lâm webhook posting to `receiver`, removed after the test."""
+    from tests.test_webhooks import registered
+
+    with registered(db, receiver.url) as hook:
+        yield hook

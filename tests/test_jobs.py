@@ -2,7 +2,7 @@
 commit otherwise; a job runs as the agency that enqueued it."""
 import pytest
 
-from tests.test_webhooks import deliveries, registered, serving, verify
+from tests.test_webhooks import deliveries, verify
 
 CALLS = []
 TEST_QUEUE_URL = "redis://127.0.0.1:6379/14"  # a database of its own, emptied by these tests
@@ -18,18 +18,6 @@ def record_call(*args):
 
 def failing_job():
     raise RuntimeError("hỏng có chủ ý")
-
-
-@pytest.fixture
-def receiver():
-    with serving() as server:
-        yield server
-
-
-@pytest.fixture
-def webhook(db, receiver):
-    with registered(db, receiver.url) as hook:
-        yield hook
 
 
 @pytest.fixture

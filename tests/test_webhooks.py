@@ -73,18 +73,6 @@ def registered(db, url):
         db.session.commit()
 
 
-@pytest.fixture
-def receiver():
-    with serving() as server:
-        yield server
-
-
-@pytest.fixture
-def webhook(db, receiver):
-    with registered(db, receiver.url) as hook:
-        yield hook
-
-
 def deliveries(db, hook):
     from app.webhooks.models import WebhookDelivery
 
