@@ -1,0 +1,177 @@
+"""`province.py measure`: each page of the product timed beside its floor (bench/floor.py), its
+SQL statements counted, its size; then EXPLAIN of the hot statements (sequential scans over the
+big tables flagged). Both apps run in this process through Flask's test client: the figure is
+the server's time for the whole request, without network."""
+import datetime
+import logging
+import re
+import statistics
+import time
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from bench.floor import create_floor_app
+from bench.province import BIG_TABLES, DEMO_PASSWORD, make_app
+
+AGENCY = "CAMLAM"
+
+
+class Recorder:
+    """Counts the statements run while `on`, and keeps the slowest per statement text."""
+
+    def __init__(self):
+        self.on = False
+        self.count = 0
+        self.statements = {}  # text -> (seconds, parameters)
+
+    def before(self, conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_start"] = time.perf_counter()
+
+    def after(self, conn, cursor, statement, parameters, context, executemany):
+        if not self.on:
+            return
+        self.count += 1
+        spent = time.perf_counter() - conn.info.pop("bench_start", time.perf_counter())
+        if statement.lstrip().upper().startswith("SELECT") and spent > self.statements.get(statement, (0,))[0]:
+            self.statements[statement] = (spent, parameters)
+
+
+def _login(client, username):
+    if username.endswith("@api"):  # the REST API: a bearer token, as an integration would use
+        response = client.post("/api/v1/security/login", json={
+            "username": username[:-4], "password": DEMO_PASSWORD, "provider": "db"})
+        client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + response.json["access_token"]
+        return client
+    page = client.get("/login/").text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', page)
+    response = client.post("/login/", data={"username": username, "password": DEMO_PASSWORD,
+                                            "csrf_token": token.group(1)})
+    assert response.status_code == 302 and "/login" not in response.headers["Location"], f"login {username} failed"
+    return client
+
+
+def figures(engine) -> list[tuple]:
+    """(figure, user, product URL, floor URL) for the demo agency, sized from its data."""
+    with engine.connect() as c:
+        agency = c.execute(sa.text("SELECT id FROM agency WHERE code = :c"), {"c": AGENCY}).scalar()
+        tickets = c.execute(sa.text("SELECT count(*) FROM ticket WHERE agency_id = :a"), {"a": agency}).scalar()
+        ticket = c.execute(sa.text(
+            "SELECT id FROM ticket WHERE agency_id = :a AND state = 'closed' ORDER BY id DESC LIMIT 1"),
+            {"a": agency}).scalar()
+        leader = c.execute(sa.text("SELECT id FROM ab_user WHERE username = 'truongban.iso'")).scalar()
+    deep = max(1, min(2000, tickets // 25 - 1))
+    year = datetime.date.today().year - 1
+    f = f"agency={agency}"
+    return [
+        ("home (dashboard)", "truongban.iso", "/", f"/home?{f}"),
+        ("home, staff", "canbo.ktht", "/", f"/home?{f}"),
+        ("tickets p1", "truongban.iso", "/tickets/list/", f"/tickets?{f}"),
+        (f"tickets p{deep + 1} (deep)", "truongban.iso", f"/tickets/list/?page_TicketView={deep}",
+         f"/tickets?{f}&page={deep}"),
+        ("search 'tach thua'", "truongban.iso", "/tickets/list/?_flt_2_description=tach+thua",
+         f"/search?{f}&q=tach+thua"),
+        ("search 'tách thửa'", "truongban.iso", "/tickets/list/?_flt_2_description=t%C3%A1ch+th%E1%BB%ADa",
+         f"/search?{f}&q=t%C3%A1ch+th%E1%BB%ADa"),
+        ("ticket page", "truongban.iso", f"/tickets/show/{ticket}", f"/ticket?{f}&id={ticket}"),
+        ("NC list", "truongban.iso", "/nonconformities/list/", f"/ncs?{f}"),
+        ("recurring series", "truongban.iso", "/recurring/", f"/recurring?{f}"),
+        (f"review inputs {year}", "truongban.iso@api", f"/api/v1/reviews/inputs?from={year}-01-01&to={year}-12-31",
+         f"/review_inputs?{f}&year={year}"),
+        ("plans", "truongban.iso", "/objectives/list/", f"/plans?{f}"),
+        ("reviews", "truongban.iso", "/reviews/list/", f"/reviews?{f}"),
+        ("notifications", "truongban.iso", "/notifications/", f"/notifications?{f}&user={leader}"),
+        ("inspector: board", "so.khcn", "/compliance/", f"/compliance?{f}&year={year}"),
+        ("inspector: tickets", "so.khcn!", "/tickets/list/", f"/tickets?{f}"),
+        ("REST list of 100", "truongban.iso@api", "/api/v1/tickets/?q=(page_size:100)", f"/rest?{f}"),
+    ]
+
+
+def _time(client, url, rounds, recorder):
+    response = client.get(url)  # warm: caches, session, first compile
+    status, size = response.status_code, len(response.data)
+    timings, counts = [], []
+    for _ in range(rounds):
+        recorder.count = 0
+        recorder.on = True
+        start = time.perf_counter()
+        response = client.get(url)
+        timings.append(time.perf_counter() - start)
+        recorder.on = False
+        counts.append(recorder.count)
+        status = max(status, response.status_code)
+    return statistics.median(timings) * 1000, max(counts), size, status
+
+
+def explain(engine, statements, limit=25) -> list[tuple]:
+    """EXPLAIN (FORMAT JSON) of the slowest statements seen: (ms, tables scanned sequentially, text)."""
+    found = []
+    hot = sorted(statements.items(), key=lambda kv: -kv[1][0])[:limit]
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for text, (spent, parameters) in hot:
+            try:
+                cursor.execute("EXPLAIN (FORMAT JSON) " + text, parameters)
+                plan = cursor.fetchone()[0]
+            except Exception as error:  # a statement EXPLAIN cannot take as is: say so
+                raw.rollback()
+                found.append((spent * 1000, [f"(not explained: {type(error).__name__})"], text))
+                continue
+            scans = []
+
+            def walk(node):
+                if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") in BIG_TABLES:
+                    scans.append(node["Relation Name"])
+                for child in node.get("Plans", []):
+                    walk(child)
+
+            walk(plan[0]["Plan"])
+            found.append((spent * 1000, scans, text))
+        raw.rollback()
+    finally:
+        raw.close()
+    return found
+
+
+def measure(url: str, rounds: int = 5, only=None, out=print) -> list[dict]:
+    logging.getLogger("qms.access").setLevel(logging.WARNING)
+    logging.getLogger("flask_appbuilder").setLevel(logging.ERROR)
+    app = make_app(url)
+    floor = create_floor_app(url).test_client()
+    recorder = Recorder()
+    event.listen(sa.engine.Engine, "before_cursor_execute", recorder.before)
+    event.listen(sa.engine.Engine, "after_cursor_execute", recorder.after)
+    engine = sa.create_engine(url)
+    clients = {}
+    results = []
+    with engine.connect() as c:
+        volume = {t: c.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() for t in ("ticket", "nonconformity",
+                                                                                         "ticket_event", "agency")}
+    out("volume: " + ", ".join(f"{k} {v}" for k, v in volume.items()) + f"; agency measured: {AGENCY}")
+    out(f"{'figure':<24} {'product ms':>10} {'floor ms':>9} {'ratio':>6} {'queries':>7} {'KB':>7} status")
+    for name, user, product_url, floor_url in figures(engine):
+        if only and not any(o in name for o in only):
+            continue
+        login = user.rstrip("!")
+        key = user
+        if key not in clients:
+            clients[key] = _login(app.test_client(), login)
+            if user.endswith("!"):  # the inspector looks at the demo agency
+                clients[key].get(f"/compliance/inspect/{AGENCY}")
+        ms, queries, size, status = _time(clients[key], product_url, rounds, recorder)
+        floor_ms, _, _, _ = _time(floor, floor_url, rounds, Recorder())
+        row = {"figure": name, "product_ms": round(ms, 1), "floor_ms": round(floor_ms, 1),
+               "ratio": round(ms / floor_ms, 2) if floor_ms else None, "queries": queries,
+               "kb": round(size / 1024, 1), "status": status}
+        results.append(row)
+        out(f"{name:<24} {ms:10.1f} {floor_ms:9.1f} {row['ratio']:6.2f} {queries:7d} {row['kb']:7.1f} {status}")
+    out("\nEXPLAIN of the slowest statements seen (Seq Scan over " + ", ".join(BIG_TABLES) + " flagged):")
+    for ms, scans, text in explain(engine, recorder.statements):
+        flag = ("SEQ SCAN " + ",".join(scans)) if scans else "ok"
+        out(f"  {ms:7.1f} ms  {flag:<32} {' '.join(text.split())[:150]}")
+    event.remove(sa.engine.Engine, "before_cursor_execute", recorder.before)
+    event.remove(sa.engine.Engine, "after_cursor_execute", recorder.after)
+    engine.dispose()
+    return results
