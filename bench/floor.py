@@ -127,4 +127,28 @@ def create_floor_app(url: str | None = None) -> Flask:
                     rows += result
         return render_template_string(TEMPLATE, title=figure, rows=rows, total=total)
 
+    @app.post("/transition")
+    def transition():
+        """The floor of the load's transition: open a draft ticket (with its history line), then
+        number it from the agency's counter and send it on (another history line)."""
+        p = params()
+        with engine.begin() as c:
+            ticket = c.execute(sa.text(
+                "INSERT INTO ticket (state, version, kind, source, requesting_unit_id, description, requested_on, "
+                "created_by_id, created_on, agency_id, updated_at) SELECT 'draft', 1, 'corrective', 'feedback', "
+                "u.id, 'Phiếu tải thử (floor)', current_date, u.head_id, now(), :agency, now() "
+                "FROM unit u WHERE u.agency_id = :agency AND u.head_id IS NOT NULL LIMIT 1 RETURNING id"), p).scalar()
+            c.execute(sa.text("INSERT INTO ticket_event (ticket_id, name, to_state, at, agency_id) "
+                              "VALUES (:t, 'create', 'draft', now(), :agency)"), {**p, "t": ticket})
+        with engine.begin() as c:
+            number = c.execute(sa.text(
+                "INSERT INTO ticket_counter (agency_id, year, last_number) VALUES (:agency, :y, 1) "
+                "ON CONFLICT (agency_id, year) DO UPDATE SET last_number = ticket_counter.last_number + 1 "
+                "RETURNING last_number"), {**p, "y": datetime.date.today().year}).scalar()
+            c.execute(sa.text("UPDATE ticket SET state = 'unit_review', number = :n, year = :y, version = version + 1 "
+                              "WHERE id = :t"), {"n": number, "y": datetime.date.today().year, "t": ticket})
+            c.execute(sa.text("INSERT INTO ticket_event (ticket_id, name, from_state, to_state, at, agency_id) "
+                              "VALUES (:t, 'submit', 'draft', 'unit_review', now(), :agency)"), {**p, "t": ticket})
+        return "ok", 201
+
     return app
