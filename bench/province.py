@@ -32,11 +32,18 @@ DEMO_PASSWORD = "CamLam@2026"
 BIG_TABLES = ("ticket", "ticket_event", "nonconformity", "nonconformity_event", "notification")
 
 
-def make_app(url: str):
-    os.environ.setdefault("QMS_INSTANCE_DIR", tempfile.mkdtemp(prefix="qms-province-"))
-    from app import create_app
+_apps = {}
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "AUTH_RATE_LIMITED": False, "RATELIMIT_ENABLED": False})
+
+def make_app(url: str):
+    """The product on the bench database; one per process and URL (FAB's views are built once)."""
+    if url not in _apps:
+        os.environ.setdefault("QMS_INSTANCE_DIR", tempfile.mkdtemp(prefix="qms-province-"))
+        from app import create_app
+
+        _apps[url] = create_app({"SQLALCHEMY_DATABASE_URI": url, "AUTH_RATE_LIMITED": False,
+                                 "RATELIMIT_ENABLED": False})
+    return _apps[url]
 
 
 def build(url: str, scale: float, reset: bool) -> dict:
