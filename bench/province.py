@@ -17,7 +17,6 @@ big tables. Load: bench/load.py and bench/run_load.sh.
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -98,5 +97,3 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-__all__ = ["build", "make_app", "statistics"]
