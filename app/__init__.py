@@ -37,6 +37,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         _register_template_filters(app)
         _register_views()
         appbuilder.post_init()
+        from app.rest import vietnamese_api_labels
+
+        vietnamese_api_labels(appbuilder)
     from app.compliance.views import register_agency_choice
 
     register_agency_choice(app)  # after FAB's before_request, which sets g.user
