@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -36,6 +37,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         _register_template_filters(app)
         _register_views()
         appbuilder.post_init()
+        from app.rest import vietnamese_api_labels
+
+        vietnamese_api_labels(appbuilder)
     from app.compliance.views import register_agency_choice
 
     register_agency_choice(app)  # after FAB's before_request, which sets g.user
@@ -350,11 +354,17 @@ MAX_ID = 2**31 - 1  # the largest value of an id column (PostgreSQL's integer)
 
 
 class DatabaseId(IntegerConverter):
-    """`<int:…>` in a URL: a whole number an id column can hold; any other number is no route
-    (404), never a query the database refuses."""
+    """`<int:…>` in a URL: a whole number an id column can hold. Any other whole number (zero,
+    negative, beyond the column) is the path of no record: 404 at once, never a query the
+    database refuses, and never 405 because another method's route (FAB's `<pk>`) matched."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=True):
         super().__init__(map, fixed_digits, min, max, signed)
+
+    def to_python(self, value):
+        if not 1 <= int(value) <= MAX_ID:
+            raise NotFound()
+        return super().to_python(value)
 
 
 def _register_id_converter(app: Flask) -> None:

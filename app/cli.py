@@ -665,6 +665,20 @@ def jobs_group():
     pass
 
 
+@jobs_group.command("sweep", help="Đưa lại vào hàng đợi các lượt gửi webhook còn chờ mà chưa thử lần nào "
+                                  "sau 2 phút (hàng đợi vắng lúc ghi); chạy lại nhiều lần không gửi trùng.")
+@with_appcontext
+def jobs_sweep_command():
+    _queue_or_stop()
+    from app.webhooks import services as webhooks
+
+    try:
+        count = webhooks.sweep()
+    except Exception as error:  # Redis away: said in one line, the next run tries again
+        raise click.ClickException(f"Không kết nối được hàng đợi: {type(error).__name__}") from None
+    click.echo(f"Đã đưa lại {count} lượt gửi webhook vào hàng đợi.")
+
+
 @jobs_group.command("failed", help="Liệt kê các việc nền đã thất bại sau mọi lần thử lại; "
                                    "--retry MÃ_VIỆC (hoặc --retry all) đưa lại vào hàng đợi.")
 @click.option("--retry", "retry_id", metavar="MÃ_VIỆC", help="Mã việc cần chạy lại, hoặc all.")

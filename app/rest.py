@@ -478,3 +478,74 @@ class WorkflowApi(WorkflowErrorsAsResponses):
         except ReportError as error:
             return self.response(503, message=str(error))
         return official_response(data, filename, copy)
+
+
+# --- Vietnamese labels of every API column -------------------------------------------------
+
+# Columns named alike in every API, and the field of a related record a dotted column shows.
+COLUMN_LABELS = {
+    "id": _l("Record number (ID)"),
+    "version": _l("Version (for concurrent edits)"),
+}
+RELATED_FIELDS = {
+    "id": _l("ID number"),
+    "name": _l("Name"),
+    "username": _l("Username"),
+    "code": _l("Code"),
+}
+
+
+def is_auto_label(column: str, label) -> bool:
+    """A label FAB made up from the column's name ("Unit Name"), or none at all."""
+    return not label or (isinstance(label, str) and label in (column, BaseApi._prettify_column(column)))
+
+
+class _Joined:
+    """A label made of two labels, translated when it is shown: "Đơn vị (Tên)"."""
+
+    def __init__(self, head, tail):
+        self.head, self.tail = head, tail
+
+    def __str__(self) -> str:
+        return f"{self.head} ({str(self.tail).lower()})"
+
+
+def vietnamese_api_labels(appbuilder) -> None:
+    """Every column an API lists, shows, adds or edits gets a label of ours: the API's own
+    label, else the page views' label of the same model's column, else COLUMN_LABELS; a
+    dotted column ("unit.name") its relation's label and the field's ("Đơn vị (tên)").
+    FAB would otherwise answer its English guess ("Unit Name"). Run once the views exist."""
+    from flask_appbuilder.api import ModelRestApi
+    from flask_appbuilder.baseviews import BaseModelView
+    from flask_babel import LazyString
+
+    pages: dict = {}
+    for view in appbuilder.baseviews:
+        if isinstance(view, BaseModelView) and getattr(view, "datamodel", None) is not None:
+            own = pages.setdefault(view.datamodel.obj, {})
+            for column, label in view.label_columns.items():
+                if not is_auto_label(column, label):
+                    own.setdefault(column, label)
+    for view in appbuilder.baseviews:
+        if not isinstance(view, ModelRestApi):
+            continue
+        model_labels = pages.get(view.datamodel.obj, {})
+
+        def label_of(column, view=view, model_labels=model_labels):
+            current = view.label_columns.get(column)
+            if not is_auto_label(column, current):
+                return current
+            if column in model_labels:
+                return model_labels[column]
+            if column in COLUMN_LABELS:
+                return COLUMN_LABELS[column]
+            head, _, tail = column.partition(".")
+            if tail and tail in RELATED_FIELDS:
+                joined = _Joined(label_of(head), RELATED_FIELDS[tail])
+                return LazyString(str, joined)
+            return current
+
+        columns = {*view.label_columns, *view.list_columns, *view.show_columns,
+                   *view.add_columns, *view.edit_columns}
+        for column in sorted(columns):
+            view.label_columns[column] = label_of(column)

@@ -422,11 +422,12 @@ def _put(cell, value) -> None:
 
 
 def workbook(sheet_title: str, title_lines: list[str], headers: list[str], rows: list[list],
-             widths: tuple[int, ...]) -> bytes:
+             widths: tuple[int, ...], formats: dict[int, str] | None = None) -> bytes:
     """An .xlsx of one table: bold title lines, a blank line, the bold heading row, then the
     rows, every cell of the table bordered and wrapped; `widths` of the columns in order.
     Text is stored as text whatever it begins with; pass dates as datetime.date (date cells,
-    dd/mm/yyyy) and figures as numbers."""
+    dd/mm/yyyy) and figures as numbers; `formats`: a number format by column index (from 0)
+    for the table's numbers, e.g. {3: "0%"}."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.utils import get_column_letter
@@ -451,6 +452,10 @@ def workbook(sheet_title: str, title_lines: list[str], headers: list[str], rows:
     write(headers)
     for row in rows:
         write(row)
+        for column, number_format in (formats or {}).items():
+            cell = sheet.cell(row=row_number, column=column + 1)
+            if isinstance(cell.value, (int, float)):
+                cell.number_format = number_format
     thin = Side(style="thin")
     for line in sheet.iter_rows(min_row=heading_row, max_row=row_number, max_col=len(headers)):
         for cell in line:

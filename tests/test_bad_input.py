@@ -11,6 +11,7 @@ import pytest
 from werkzeug.routing import IntegerConverter
 
 NOT_FOUND_VI = "Trang hoặc bản ghi bạn yêu cầu không tồn tại"
+NOT_FOUND_VI_FULL = "Trang hoặc bản ghi bạn yêu cầu không tồn tại, hoặc bạn không có quyền xem."
 HUGE_IDS = (2**31, 2**63, 99999999999999999999)
 RESOURCES = ("tickets", "nonconformities", "objective-plans", "reviews")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,6 +63,27 @@ def test_every_route_with_an_id_answers_404_for_ids_beyond_the_integer_range(app
                 ok = response.status_code == 404 and NOT_FOUND_VI in response.text
             if not ok:
                 failures.append(f"{method} {url} → {response.status_code} {response.text[:120]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_every_api_route_with_an_id_answers_404_for_ids_no_record_can_have(app, api):
+    """Negative, zero and too large ids, every method of every API route with an id: 404 with
+    the Vietnamese not-found body, like an id that does not exist (never 405)."""
+    client = api("admin")
+    failures, seen = [], 0
+    for rule, method, ids in _id_rules(app):
+        if not rule.rule.startswith("/api/"):
+            continue
+        seen += 1
+        missing = client.open(_url(rule, ids, 2**31 - 1), method=method, json={})  # an id no record has
+        assert missing.status_code == 404 and not missing.json["message"].isascii(), (method, rule.rule)
+        for value in (-1, 0, -2**31, 2**31):
+            url = _url(rule, ids, value)
+            response = client.open(url, method=method, json={})
+            if not (response.status_code == 404 and (response.json or {}).get("message") in (
+                    missing.json["message"], str(NOT_FOUND_VI_FULL))):
+                failures.append(f"{method} {url} → {response.status_code} {response.text[:120]}")
+    assert seen > 15
     assert not failures, "\n".join(failures)
 
 

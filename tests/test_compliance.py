@@ -247,7 +247,7 @@ def test_board_exports(client_as_user, camhiep):
     codes = [row[0] for row in values[4:]]
     assert {"CAMLAM", "CAMHIEP"} <= set(codes)
     hiep = values[4 + codes.index("CAMHIEP")]
-    assert hiep[1] == "ỦY BAN NHÂN DÂN XÃ CAM HIỆP" and f"10/02/{YEAR}" in hiep[2]
+    assert hiep[1] == "ỦY BAN NHÂN DÂN XÃ CAM HIỆP" and hiep[3] == datetime.datetime(YEAR, 2, 10)
     late = client.get(f"/compliance/export.xlsx?year={YEAR}&late=1")
     late_codes = [row[0] for row in load_workbook(io.BytesIO(late.data)).active.iter_rows(min_row=5, values_only=True)]
     assert "CAMHIEP" in late_codes
@@ -444,11 +444,16 @@ def test_exports_print_the_page_labels(client_as_user, camhiep, year):
     client = client_as_user("so.khcn")
     page = _page_cells(client.get(f"/compliance/?year={year}").text)
     sheet = load_workbook(io.BytesIO(client.get(f"/compliance/export.xlsx?year={year}").data)).active
-    exported = {row[0]: [" ".join(str(c).split()) for c in row]
-                for row in sheet.iter_rows(min_row=5, values_only=True)}
+    exported = {row[0]: _as_page(row) for row in sheet.iter_rows(min_row=5, values_only=True)}
     assert set(exported) == set(page) >= {"CAMLAM", "CAMHIEP"}
     for code in page:
-        assert exported[code] == page[code], code
+        for column, (cell, shown) in enumerate(zip(exported[code], page[code])):
+            if isinstance(cell, tuple):  # a status and its date cell: the page prints both
+                status, day = cell
+                assert all(word in shown for word in status.split()), (code, column, status, shown)
+                assert day is None or day.strftime("%d/%m/%Y") in shown, (code, column, day, shown)
+            else:
+                assert cell == shown, (code, column)
     labels = " ".join(" ".join(cells) for cells in page.values())
     if year == YEAR:  # CAMHIEP's report was never done: the page's words, not a bare "Không"
         assert "Chưa phê duyệt (quá hạn)" in page["CAMHIEP"][3]
@@ -576,3 +581,51 @@ def test_pages_the_inspector_may_not_open_stay_forbidden(client_as_user):
     client = client_as_user("so.khcn")  # no agency chosen: a forbidden page is 403, not the board
     for url in ("/agencies/", "/users/list/", "/settings/list/", "/unitmodelview/add", "/notifications/"):
         assert client.get(url).status_code == 403, url
+
+
+# --- issue 14: the board's workbook holds dates as date cells, figures as numbers ------------
+
+DATED = (2, 4, 6, 8)  # the workbook's status columns, each followed by its date column
+
+
+def _as_page(row):
+    """A workbook line folded back to the page's twelve columns: (status, date) pairs for the
+    dated columns, the share as the page prints it, the other cells as text."""
+    cells, column = [], 0
+    while column < len(row):
+        value = row[column]
+        if column in DATED:
+            day = row[column + 1]
+            cells.append((value, day.date() if isinstance(day, datetime.datetime) else day))
+            column += 2
+            continue
+        if column == 13:
+            cells.append("—" if value is None else f"{round(value * 100)} %")
+        else:
+            cells.append(" ".join(str(value).split()))
+        column += 1
+    return cells
+
+
+def test_board_workbook_cells_are_typed(client_as_user, camhiep):
+    client = client_as_user("so.khcn")
+    sheet = load_workbook(io.BytesIO(client.get(f"/compliance/export.xlsx?year={YEAR}").data)).active
+    rows = {row[0].value: row for row in sheet.iter_rows(min_row=5)}
+    hiep = rows["CAMHIEP"]
+    headings = [c.value for c in sheet[4]]
+    assert len(headings) == 16 and "Ngày phê duyệt" in headings[3]
+    plan_day = hiep[3]
+    assert isinstance(plan_day.value, datetime.datetime) and plan_day.value.date() == datetime.date(YEAR, 2, 10)
+    assert "dd/mm/yyyy" in plan_day.number_format.lower()
+    assert hiep[2].value == "Trễ hạn"  # the status alone, its date in the next cell
+    audit_day = hiep[7]
+    assert isinstance(audit_day.value, datetime.datetime) and audit_day.value.year == YEAR and "dd/mm/yyyy" in audit_day.number_format.lower()
+    for column in (10, 11, 12, 14):  # open, overdue, not effective, recurring
+        assert isinstance(hiep[column].value, int) and hiep[column].data_type == "n", column
+    assert hiep[11].value >= 1 and hiep[12].value >= 1
+    share = hiep[13]
+    assert isinstance(share.value, float) and share.data_type == "n" and "%" in share.number_format
+    for row in rows.values():  # no date written as text anywhere in the table
+        for cell in row:
+            if isinstance(cell.value, str):
+                assert not re.search(r"\d{2}/\d{2}/\d{4}", cell.value), (row[0].value, cell.value)

@@ -71,6 +71,10 @@ def test_the_readme_marks_the_steps_this_test_runs():
     assert "EnvironmentFile=/etc/qms/qms.env" in (DEPLOY / "qms-remind.service").read_text()
     assert "flask --app app qms remind" in (DEPLOY / "qms-remind.service").read_text()
     assert "OnCalendar=" in (DEPLOY / "qms-remind.timer").read_text()
+    assert "EnvironmentFile=/etc/qms/qms.env" in (DEPLOY / "qms-sweep.service").read_text()
+    assert "flask --app app qms jobs sweep" in (DEPLOY / "qms-sweep.service").read_text()
+    assert "OnUnitActiveSec=5min" in (DEPLOY / "qms-sweep.timer").read_text()
+    assert "systemctl enable --now qms-worker.service qms-sweep.timer" in section
     nginx = (DEPLOY / "nginx-qms.conf").read_text()
     for line in ("listen 443 ssl", "X-Forwarded-For", "X-Request-ID", "client_max_body_size 64m"):
         assert line in nginx

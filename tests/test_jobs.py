@@ -184,3 +184,64 @@ def test_a_queue_that_cannot_be_reached_never_fails_the_request(app, monkeypatch
     assert ticket.state == "unit_review" and receiver.received == []
     [delivery] = deliveries(db, webhook)
     assert delivery.status == "pending" and "Could not enqueue" in caplog.text
+
+
+# --- the sweep: deliveries left pending when the queue was away ---------------------------
+
+SWEEP_QUEUE_URL = "redis://127.0.0.1:6379/12"  # a database of its own, emptied by this test
+
+
+@pytest.fixture
+def sweep_redis():
+    redis = pytest.importorskip("redis")
+    connection = redis.Redis.from_url(SWEEP_QUEUE_URL)
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis không chạy ở 127.0.0.1:6379")
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+def test_the_sweep_re_enqueues_deliveries_the_queue_missed_once(app, monkeypatch, sweep_redis, receiver, webhook,
+                                                                api, unit, db):
+    import datetime
+
+    from app.tickets.models import NcCategory
+
+    monkeypatch.setitem(app.config, "QMS_QUEUE_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    category = db.session.query(NcCategory).first()
+    created = api("canbo.ktht").post("/api/v1/nonconformities/", json={
+        "unit": unit("KTHT").id, "detected_on": datetime.date.today().isoformat(),
+        "description": "KPH khi hàng đợi vắng", "source": "feedback", "category": category.id})
+    assert created.status_code == 201, created.text
+    [delivery] = deliveries(db, webhook)
+    assert (delivery.status, delivery.attempts) == ("pending", 0) and receiver.received == []
+
+    monkeypatch.setitem(app.config, "QMS_QUEUE_URL", SWEEP_QUEUE_URL)
+    runner = app.test_cli_runner()
+    from app import jobs
+
+    with app.app_context():
+        queue = jobs.queue()
+    young = runner.invoke(args=["qms", "jobs", "sweep"])  # within the grace period: the queue may still have it
+    assert young.exit_code == 0, young.output
+    assert queue.count == 0 and "0" in young.output
+
+    delivery.created_at -= datetime.timedelta(minutes=3)
+    db.session.commit()
+    swept = runner.invoke(args=["qms", "jobs", "sweep"])
+    assert swept.exit_code == 0, swept.output
+    assert "Đã đưa lại 1 " in swept.output and queue.count == 1
+    again = runner.invoke(args=["qms", "jobs", "sweep"])  # still queued: not twice
+    assert again.exit_code == 0 and queue.count == 1 and "Đã đưa lại 0 " in again.output
+
+    work(queue)
+    [(headers, body)] = receiver.received
+    assert verify(headers, body) and headers["X-QMS-Event"] == "nonconformity_created"
+    [delivery] = deliveries(db, webhook)
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+    last = runner.invoke(args=["qms", "jobs", "sweep"])
+    assert last.exit_code == 0 and "Đã đưa lại 0 " in last.output and queue.count == 0
+    assert len(receiver.received) == 1

@@ -126,6 +126,30 @@ def test_successful_api_logins_are_not_counted_by_account(app, fresh_limits):
         assert _api_login(new_client(app), "canbo.ktht", DEMO_PASSWORD).status_code == 200
 
 
+def _signed_in(response) -> bool:
+    """A page sign-in: a redirect away from the sign-in page (a refusal goes back to it)."""
+    return response.status_code == 302 and "/login" not in response.headers["Location"]
+
+
+def test_page_login_is_limited_by_account(app, fresh_limits):
+    """Wrong passwords for one account from many addresses: that account is refused even with
+    its right password (Vietnamese page); another account from a new address still signs in."""
+    for _ in range(10):
+        response = login(new_client(app), "chutich", "wrong")
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    refused = login(new_client(app), "chutich", DEMO_PASSWORD)
+    assert refused.status_code == 429 and "Quá nhiều lần thử đăng nhập" in refused.text
+    assert "Too many" not in refused.text
+    other = new_client(app)
+    assert login(other, "CHUTICH ", DEMO_PASSWORD).status_code == 429  # the same account, spelled otherwise
+    assert _signed_in(login(other, "canbo.ktht"))
+
+
+def test_successful_page_logins_are_not_counted_by_account(app, fresh_limits):
+    for _ in range(12):
+        assert _signed_in(login(new_client(app), "canbo.ktht"))
+
+
 # --- C. logout ends the session on the server ----------------------------------------
 
 def test_a_cookie_copied_before_logout_stops_working(app):

@@ -110,6 +110,28 @@ def _dispatch(jobs) -> None:
             log.exception("Inline job %s%r failed", func_path, tuple(args))
 
 
+WAITING = ("queued", "started", "scheduled", "deferred")  # an RQ job that will still run
+
+
+def enqueue_once(func_path: str, scope, args: list, job_id: str) -> bool:
+    """Put `func_path(*args)` on the queue now (no transaction to wait for) under `job_id`,
+    unless a job of that id is still waiting or running: False then. Raises when the queue
+    cannot be reached (the caller is a command, which says so)."""
+    from rq import Retry
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    q = queue()
+    try:
+        if Job.fetch(job_id, connection=q.connection).get_status() in WAITING:
+            return False
+    except NoSuchJobError:
+        pass
+    q.enqueue("app.jobs.run_job", func_path, scope, list(args), job_id=job_id,
+              retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS), description=func_path)
+    return True
+
+
 def run_job(func_path: str, scope, args):
     """What the worker runs: the function, in a fresh app context, as the agency `scope`."""
     from app.tenancy import agency_scope

@@ -1,7 +1,7 @@
 """Security manager: FAB's, with our user model, user views and a permission cache."""
 import secrets
 
-from flask import abort, current_app, flash, g, has_request_context, jsonify, request, session
+from flask import abort, current_app, flash, g, has_request_context, jsonify, make_response, request, session
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.widgets import ListWidget, ShowWidget
@@ -167,6 +167,7 @@ def openapi_without_api_keys(response):
 
 SESSION_TOKEN = "qms_session_token"
 API_LOGIN_ENDPOINT = "QmsSecurityApi.login"  # the blueprint is named after the class
+PAGE_LOGIN_ENDPOINT = "QmsAuthDBView.login"
 
 
 def _not_api_login() -> bool:
@@ -178,6 +179,25 @@ def _login_account() -> str:
     body = request.get_json(silent=True)
     username = body.get("username") if isinstance(body, dict) else None
     return "account:" + (str(username).strip().lower() if username else "")
+
+
+def _not_page_login() -> bool:
+    return request.endpoint != PAGE_LOGIN_ENDPOINT
+
+
+def _page_login_account() -> str:
+    """The account a page login names (its form), for the per-account limit."""
+    return "account:" + (request.form.get("username") or "").strip().lower()
+
+
+def _failed_login(_response) -> bool:
+    return g.get("login_failed", False)
+
+
+def _too_many_page_logins(_limit):
+    from app.ui import render_error
+
+    return make_response(render_error(429, _("Too many sign-in attempts. Please wait a minute and try again.")))
 
 
 def _too_many_logins(_limit):
@@ -201,10 +221,17 @@ class QmsSecurityManager(SecurityManager):
     def register_views(self):
         """FAB's views; the API login limited like the page login (AUTH_RATE_LIMIT): per client
         address, every attempt; per account, only the failed ones (what stops guessing: the
-        people and integrations who sign in rightly are never locked out by their own logins)."""
+        people and integrations who sign in rightly are never locked out by their own logins).
+        The page login: FAB's limit per address, and ours per account on failed attempts, in
+        the same storage (RATELIMIT_STORAGE_URI), so every worker counts them together."""
         super().register_views()
         if not self.is_auth_limited:
             return
+        if self.auth_view is not None and self.auth_view.blueprint is not None:
+            self.limiter.limit(
+                self.auth_rate_limit, key_func=_page_login_account, methods=["POST"],
+                exempt_when=_not_page_login, on_breach=_too_many_page_logins, deduct_when=_failed_login,
+            )(self.auth_view.blueprint)
         api = next((view for view in self.appbuilder.baseviews if isinstance(view, QmsSecurityApi)), None)
         if api is None or api.blueprint is None:
             return
@@ -226,6 +253,8 @@ class QmsSecurityManager(SecurityManager):
     def auth_user_db(self, username, password):
         """FAB's check; a refusal because the agency is deactivated is kept for the page."""
         user = super().auth_user_db(username, password)
+        if user is None and has_request_context():
+            g.login_failed = True  # counted by the page login's per-account limit
         if user is None and username and password:
             person = self.find_user(username=username)
             if (person is not None and person.active and person.agency is not None

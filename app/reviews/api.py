@@ -33,8 +33,12 @@ class ReviewApi(WorkflowApi, ModelRestApi):
     ]
     add_columns = ["form", "period_start", "period_end"]
     edit_columns = ["period_start", "period_end"]
-    label_columns = {"form": _l("Form"), "period_start": _l("Start of the period"),
-                     "period_end": _l("End of the period")}
+    label_columns = {
+        **{column: label for column, label in services.CONTENT_LABELS.items() if column in services.CONTENT_PARTS},
+        "form": _l("Form"), "period_start": _l("Start of the period"), "period_end": _l("End of the period"),
+        "approved_on": _l("Approved on"), "figures": _l("Figures of the review period"),
+        "notice_year": _l("Year of the notice of results"), "notice_number": _l("Number of the notice of results"),
+    }
     vocabularies = {"form": workflow.FORMS}
     search_columns = ["year", "form", "state"]
 

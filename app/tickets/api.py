@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.official import services as official
-from app.rest import WorkflowApi, WorkflowErrorsAsResponses
-from app.tickets import files, services, vocabulary
+from app.rest import WorkflowApi, WorkflowErrorsAsResponses, is_auto_label
+from app.tickets import files, services, vocabulary, workflow as ticket_workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import Nonconformity, Ticket
 from app.tickets.views import NonconformityView, TicketView, VisibleNonconformities, VisibleTickets
@@ -161,7 +161,12 @@ class TicketApi(TicketRules, ExternalRefCreate, DateTimeFilters, FilesApi, Workf
         "kind", "source", "requesting_unit", "related_documents", "description", "requested_on",
     ]
     add_columns = edit_columns + ["external_source", "external_ref"]
-    label_columns = {**TicketView.label_columns, **INTEGRATION_LABELS}
+    label_columns = {
+        **{column: label for column, label in TicketView.label_columns.items() if not is_auto_label(column, label)},
+        **{column: label for column, label in ticket_workflow.FIELD_LABELS.items()
+           if not column.endswith("_id") and is_auto_label(column, TicketView.label_columns.get(column))},
+        "due_date": _l("Due date"), "approved_on": _l("Approved on"), **INTEGRATION_LABELS,
+    }
     vocabularies = {"kind": vocabulary.KINDS, "source": vocabulary.SOURCES}
     search_columns = ["state", "kind", "source", "requesting_unit", "year", "number", "description",
                       "updated_at", "external_source", "external_ref"]

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app import jobs
 from app.extensions import db
-from app.tenancy import agency_of
+from app.tenancy import ALL, agency_of, agency_scope
 from app.webhooks.models import Webhook, WebhookDelivery
 
 TIMEOUT = 10  # seconds a receiver has to answer
@@ -107,3 +107,23 @@ def deliver(delivery_id: int) -> None:
     db.session.commit()
     if delivery.status != "sent":
         raise DeliveryFailed(f"webhook delivery {delivery_id}: {delivery.last_error}")
+
+
+SWEEP_GRACE = datetime.timedelta(minutes=2)
+
+
+def sweep(grace: datetime.timedelta = SWEEP_GRACE) -> int:
+    """Enqueue again, every agency's, the deliveries still pending without any attempt
+    `grace` after they were logged: their job was lost (the queue was unreachable when the
+    change was saved). Idempotent: a delivery whose job still waits on the queue is left
+    alone (its job id is fixed: webhook-delivery-<id>). How many were enqueued."""
+    limit = _now() - grace
+    with agency_scope(ALL):
+        found = db.session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.agency_id)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.attempts == 0,
+                   WebhookDelivery.created_at <= limit)
+            .order_by(WebhookDelivery.id)).all()
+    db.session.rollback()  # nothing to keep open while talking to the queue
+    return sum(jobs.enqueue_once(DELIVER, agency_id, [delivery_id], f"webhook-delivery-{delivery_id}")
+               for delivery_id, agency_id in found)
