@@ -57,6 +57,7 @@ SELF_SERVICE = (
     | _view("ResetMyPasswordView", "can_this_form_get", "can_this_form_post")
     | _view("UnitModelView", "can_list", "can_show")
     | _view("NotificationView", "can_index")
+    | _view("DownloadView", "can_index", "can_download")
     | _view("OpenApi", "can_get")
     | _view("MenuApi", "can_get")
     | _menus("Organisation", "Units")
