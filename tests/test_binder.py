@@ -308,6 +308,17 @@ def test_a_made_file_is_its_user_s_own(client_as, client_as_user, thirty, app):
     assert owner.get(f"/downloads/{file_id}/file").status_code == 200
 
 
+def test_the_inspector_prints_a_binder_of_the_inspected_agency(client_as_user, thirty):
+    inspector = client_as_user("so.khcn")
+    assert inspector.get("/compliance/inspect/CAMLAM?next=/tickets/list/").status_code == 302
+    pages = pages_of(binder(inspector, selected=1, ids=thirty[:1]).data)
+    assert re.search(r"Số phiếu:\s+1\b", pages[0])
+    file_id, state, _ = newest_file(inspector)
+    assert state == "ready"
+    assert inspector.get("/compliance/inspect/CAMHIEP?next=/tickets/list/").status_code == 302
+    assert inspector.get(f"/downloads/{file_id}/file").status_code == 404  # Cam Lâm's file, out of sight
+
+
 def test_with_a_queue_the_worker_makes_the_binder_not_the_request(client_as, thirty, job_queue, monkeypatch):
     import reports
     from tests.conftest import work

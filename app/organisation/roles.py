@@ -131,6 +131,7 @@ INSPECTION = (
     | COMPLIANCE_BOARD
     | _view("UnitModelView", "can_list", "can_show")
     | _view("TicketView", "can_list", "can_show", "can_download", "can_pdf", "can_export")
+    | _view("DownloadView", "can_index", "can_download")  # the binders they printed (their own files)
     | _view("NonconformityView", "can_list", "can_show", "can_export")
     | _view("RecurringNonconformityView", "can_index")
     | _view("NcCategoryView", "can_list", "can_show")
