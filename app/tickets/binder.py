@@ -131,7 +131,6 @@ def make(file_id: int, user_id: int, args: dict, ids: list[int] | None) -> None:
     from app.downloads import services as downloads
     from app.downloads.models import GeneratedFile
     from app.organisation.models import QmsUser
-
     from app.tenancy import ALL, agency_scope
 
     generated = db.session.get(GeneratedFile, file_id)
@@ -139,6 +138,8 @@ def make(file_id: int, user_id: int, args: dict, ids: list[int] | None) -> None:
         return
     with agency_scope(ALL):  # the province inspector belongs to no agency: found whatever the scope
         user = db.session.get(QmsUser, user_id)
+    if user is None:  # never the whole agency's tickets (tickets_for's None) for nobody
+        return
     try:
         tickets = tickets_for(user, args, ids)
         if not tickets:
