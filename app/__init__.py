@@ -286,6 +286,9 @@ def _register_views() -> None:
         category="Improvement",
     )
     appbuilder.add_view_no_menu(NotificationView)
+    from app.downloads.views import DownloadView
+
+    appbuilder.add_view_no_menu(DownloadView)  # in the user's own menu (navbar_right.html)
     appbuilder.add_view(
         RetentionView, "Records retention", label=_l("Records past retention"), icon="fa-archive",
         category="Organisation",

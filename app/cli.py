@@ -229,7 +229,8 @@ def remind_command(on):
     if not (current_app.config.get("QMS_BASE_URL") or "").strip():
         click.echo(f"Cảnh báo: {NO_BASE_URL}", err=True)
     stats = remind(on.date() if on else None)
-    click.echo(f"Thông báo trong hệ thống: {stats['notifications']}; thư đã gửi: {stats['emails']}; "
+    click.echo(f"Thông báo trong hệ thống: {stats['notifications']}; thư đã gửi "
+               f"(hoặc đưa vào hàng đợi, nếu có QMS_QUEUE_URL): {stats['emails']}; "
                f"thư lỗi (sẽ gửi lại lần chạy sau): {stats['mail_failures']}.")
 
 

@@ -404,3 +404,35 @@ def webhook(db, receiver):
 
     with registered(db, receiver.url) as hook:
         yield hook
+
+
+# --- the job queue ------------------------------------------------------------------------
+
+# The Redis database the queue tests of reminders and binders use (and empty); tests/test_jobs.py
+# reads the same variable.
+QUEUE_TEST_URL = os.environ.get("QMS_TEST_QUEUE_URL", "redis://127.0.0.1:6379/13")
+
+
+@pytest.fixture
+def job_queue(app, monkeypatch):
+    """The app configured with an RQ queue on the local Redis (skipped when Redis is not there)."""
+    redis = pytest.importorskip("redis")
+    connection = redis.Redis.from_url(QUEUE_TEST_URL)
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis không chạy ở 127.0.0.1:6379")
+    connection.flushdb()
+    monkeypatch.setitem(app.config, "QMS_QUEUE_URL", QUEUE_TEST_URL)
+    from app import jobs
+
+    with app.app_context():
+        yield jobs.queue()
+    connection.flushdb()
+
+
+def work(queue):
+    """Run what is on the queue now, in this process, as `flask qms worker --burst` does."""
+    from rq import SimpleWorker
+
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)

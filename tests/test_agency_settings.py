@@ -95,7 +95,9 @@ def test_each_agency_prints_its_own_lines(app, commune, client_as_user):
 
     form = _text(client.get(f"/tickets/{ticket_id}/pdf"))  # BM.CTCL.01
     _lines_of_the_commune(form)
-    binder = _text(client.get(f"/tickets/binder?selected=1&ids={ticket_id}"))
+    from tests.test_binder import binder as made_binder
+
+    binder = _text(made_binder(client, selected=1, ids=ticket_id))
     _lines_of_the_commune(binder)
     assert "Quy trình QT.XA.07" in binder and "05 năm" in binder and COMMUNE["parent_body"] in binder
 

@@ -1,4 +1,6 @@
-"""The records binder (issue 11 item 7): many BM.CTCL.01 in one PDF, read back page by page."""
+"""The records binder (issue 11 item 7): many BM.CTCL.01 in one PDF, read back page by page.
+Asked for on the ticket list, it is made by a job on the queue (issue 14 item 11) and downloaded
+from the user's own page "Tệp đã tạo"."""
 import re
 import subprocess
 
@@ -50,8 +52,29 @@ def contents_rows(pages: list[str]) -> list[tuple[int, str, int]]:
     return rows
 
 
+def newest_file(client) -> tuple[int, str, str]:
+    """(id, state, row's html) of the newest file on the user's page "Tệp đã tạo"."""
+    page = client.get("/downloads/")
+    assert page.status_code == 200 and ("Tệp đã tạo" in page.text or "Files made for me" in page.text)
+    row = re.search(r'<tr class="generated-file state-(\w+)" id="file-(\d+)">(.*?)</tr>', page.text, re.S)
+    assert row, page.text
+    return int(row[2]), row[1], row[3]
+
+
 def binder(client, **query):
-    return client.get("/tickets/binder", query_string=query)
+    """The binder as its user gets it: asked for on the list, which sends them to their files,
+    where (no queue: the job ran inline) it is ready at once; then downloaded. Any other answer
+    (back to the list, a failed file's page) is returned as it is."""
+    asked = client.get("/tickets/binder", query_string=query)
+    if asked.status_code != 302 or not asked.headers["Location"].endswith("/downloads/"):
+        return asked
+    page = client.get(asked.headers["Location"])
+    assert "đang được tạo" in page.text or "is being made" in page.text  # the flash (English screen too)
+    file_id, state, _ = newest_file(client)
+    if state != "ready":
+        return page
+    assert f'href="/downloads/{file_id}/file"' in page.text
+    return client.get(f"/downloads/{file_id}/file")
 
 
 @pytest.fixture(scope="module")
@@ -259,5 +282,63 @@ def test_too_many_forms_or_no_pdf_engine_say_so(client_as, thirty, monkeypatch, 
     assert "6 phiếu là quá nhiều" in client.get(response.headers["Location"]).text
 
     monkeypatch.setenv("PATH", str(tmp_path))
-    response = binder(client, selected=1, ids=thirty[:2])
-    assert response.status_code == 503 and "apt-get install" in response.text and "Traceback" not in response.text
+    page = binder(client, selected=1, ids=thirty[:2])
+    assert page.status_code == 200 and "Traceback" not in page.text
+    file_id, state, row = newest_file(client)
+    assert state == "failed" and "lỗi" in row and "apt-get install" in row and "/file" not in row
+    assert client.get(f"/downloads/{file_id}/file").status_code == 404
+    notice = client.get("/notifications/").text
+    assert "Không tạo được tệp HoSo-BM.CTCL.01-" in notice and "apt-get install" in notice
+
+
+def test_a_made_file_is_its_user_s_own(client_as, client_as_user, thirty, app):
+    owner = client_as("IsoSecretary")
+    response = binder(owner, selected=1, ids=thirty[:2])
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    file_id, state, row = newest_file(owner)
+    assert state == "ready" and "sẵn sàng" in row and "KB" in row and "HoSo-BM.CTCL.01-" in row
+    notice = owner.get("/notifications/").text
+    assert "Tệp HoSo-BM.CTCL.01-" in notice and "đã sẵn sàng để tải về" in notice
+    assert f'href="/downloads/#file-{file_id}"' in notice
+    assert "Tệp đã tạo" in owner.get("/tickets/list/").text  # in the user's menu
+
+    for other in (client_as("IsoLeader"), client_as_user("xa.admin")):  # same agency, another agency
+        assert other.get(f"/downloads/{file_id}/file").status_code == 404
+        assert f"file-{file_id}" not in other.get("/downloads/").text
+    assert owner.get(f"/downloads/{file_id}/file").status_code == 200
+
+
+def test_the_inspector_prints_a_binder_of_the_inspected_agency(client_as_user, thirty):
+    inspector = client_as_user("so.khcn")
+    assert inspector.get("/compliance/inspect/CAMLAM?next=/tickets/list/").status_code == 302
+    pages = pages_of(binder(inspector, selected=1, ids=thirty[:1]).data)
+    assert re.search(r"Số phiếu:\s+1\b", pages[0])
+    file_id, state, _ = newest_file(inspector)
+    assert state == "ready"
+    assert inspector.get("/compliance/inspect/CAMHIEP?next=/tickets/list/").status_code == 302
+    assert inspector.get(f"/downloads/{file_id}/file").status_code == 404  # Cam Lâm's file, out of sight
+
+
+def test_with_a_queue_the_worker_makes_the_binder_not_the_request(client_as, thirty, job_queue, monkeypatch):
+    import reports
+    from tests.conftest import work
+
+    runs = []
+    real = reports._wkhtmltopdf
+    monkeypatch.setattr(reports, "_wkhtmltopdf", lambda *args: runs.append(1) or real(*args))
+    client = client_as("IsoSecretary")
+    asked = client.get("/tickets/binder", query_string={"selected": 1, "ids": thirty[:3]})
+    assert asked.status_code == 302 and asked.headers["Location"].endswith("/downloads/")
+    assert runs == [] and job_queue.count == 1  # nothing made in the request
+    [job] = job_queue.jobs
+    assert job.description == "app.tickets.binder.make" and job.retries_left == 5
+    file_id, state, row = newest_file(client)
+    assert state == "pending" and "đang tạo" in row
+    assert client.get(f"/downloads/{file_id}/file").status_code == 404
+
+    work(job_queue)
+    assert runs
+    assert newest_file(client)[:2] == (file_id, "ready")
+    pages = pages_of(client.get(f"/downloads/{file_id}/file").data)
+    assert re.search(r"Số phiếu:\s+3\b", pages[0]) and len(contents_rows(pages)) == 3
+    assert "đã sẵn sàng để tải về" in client.get("/notifications/").text

@@ -54,7 +54,8 @@ VIEW_RECORDS = {
     "WebhookView": "webhook", "WebhookDeliveryView": "delivery",
 }
 # The record kind of the other id arguments.
-ARG_RECORDS = {"nc_id": "nc", "change_id": "change", "attachment_id": "attachment", "code": "agency_code"}
+ARG_RECORDS = {"nc_id": "nc", "change_id": "change", "attachment_id": "attachment", "code": "agency_code",
+               "file_id": "generated_file"}
 # A value for the arguments that are not ids: a step that exists for the record kind.
 STEP_NAMES = {"ticket": "submit", "plan": "submit", "review": "hold"}
 
@@ -152,6 +153,11 @@ def camlam(app):
         db.session.flush()
         delivery = WebhookDelivery(webhook_id=hook.id, event="transition", payload="{}", status="failed", attempts=1)
         db.session.add(delivery)
+        from app.downloads.models import GeneratedFile
+
+        made = GeneratedFile(user_id=staff.id, kind="binder", name="HoSo-CamLam.pdf", status="ready",
+                             content=pdf, size=len(pdf))
+        db.session.add(made)
         db.session.commit()
         report = db.session.scalars(select(ObjectiveReport).order_by(ObjectiveReport.id)).first()
         minutes = db.session.scalars(select(Review).where(Review.state == "minutes_approved")).first()
@@ -168,7 +174,7 @@ def camlam(app):
             "user": staff.id,
             "agency": db.session.scalar(select(Agency.id).where(Agency.code == "CAMLAM")),
             "agency_code": "CAMLAM",
-            "webhook": hook.id, "delivery": delivery.id,
+            "webhook": hook.id, "delivery": delivery.id, "generated_file": made.id,
         }
         ids["attachments"] = sorted(db.session.scalars(select(Attachment.id)))
         ids["tickets"] = sorted(db.session.scalars(select(Ticket.id)))
@@ -458,9 +464,9 @@ def test_review_inputs_count_the_agencys_records(app, xa_api, camlam):
 
 
 def test_binder_of_the_ticket_list_holds_the_agencys_tickets_only(xa_admin, camlam, camhiep):
-    from tests.test_binder import pages_of
+    from tests.test_binder import binder, pages_of
 
-    answer = xa_admin.get(f"/tickets/binder?year={TODAY.year}")
+    answer = binder(xa_admin, year=TODAY.year)
     assert answer.status_code == 200 and answer.mimetype == "application/pdf"
     text = "\n".join(pages_of(answer.data))
     assert "CAM HIỆP" in text and not cam_lam_traces(" ".join(text.split()), camlam)

@@ -1,11 +1,14 @@
 """Background jobs (issue 14 item 11): RQ on Redis when QMS_QUEUE_URL is set, inline after the
 commit otherwise; a job runs as the agency that enqueued it."""
+import os
+
 import pytest
 
 from tests.test_webhooks import deliveries, verify
 
 CALLS = []
-TEST_QUEUE_URL = "redis://127.0.0.1:6379/14"  # a database of its own, emptied by these tests
+# a database of its own, emptied by these tests
+TEST_QUEUE_URL = os.environ.get("QMS_TEST_QUEUE_URL", "redis://127.0.0.1:6379/14")
 
 
 def record_call(*args):

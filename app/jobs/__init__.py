@@ -15,6 +15,7 @@ that was current when it was enqueued (app.tenancy.agency_scope).
 """
 import importlib
 import logging
+from typing import Any, NamedTuple
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
@@ -23,6 +24,14 @@ from sqlalchemy.orm import Session
 QUEUE_NAME = "qms"
 RETRY_INTERVALS = [10, 30, 60, 300, 900]  # seconds before each retry: 10 s … 15 min
 PENDING = "qms_pending_jobs"  # session.info key: jobs waiting for the commit
+WAITING, QUEUED, UNQUEUED, DONE, FAILED = "waiting", "queued", "unqueued", "done", "failed"
+
+
+class Outcome(NamedTuple):
+    """What became of an enqueued job: its state, and the value it returned when it ran inline."""
+
+    state: str
+    value: Any = None
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +52,12 @@ def queue():
     return Queue(QUEUE_NAME, connection=connection())
 
 
-def enqueue(func_path: str, *args) -> None:
+def enqueue(func_path: str, *args) -> Outcome:
     """Run `func_path(*args)` in the background once the current transaction commits. An
-    argument may be a record not saved yet: the job receives its id."""
+    argument may be a record not saved yet: the job receives its id.
+
+    What became of it: WAITING (for the commit), QUEUED (on RQ), UNQUEUED (Redis away, logged),
+    or, inline with nothing to commit, DONE (with the job's return value) or FAILED (logged)."""
     from app.extensions import db
     from app.tenancy import current_scope
 
@@ -54,8 +66,8 @@ def enqueue(func_path: str, *args) -> None:
     if session.in_transaction() and (session.new or session.dirty or session.deleted
                                      or session.info.get(PENDING) is not None or _has_flushed(session)):
         session.info.setdefault(PENDING, []).append(job)
-    else:
-        _dispatch([job])
+        return Outcome(WAITING)
+    return _dispatch([job])[0]
 
 
 def _has_flushed(session) -> bool:
@@ -89,7 +101,8 @@ def _plain(args) -> list:
     return [inspect(arg).identity[0] if hasattr(arg, "__mapper__") else arg for arg in args]
 
 
-def _dispatch(jobs) -> None:
+def _dispatch(jobs) -> list[Outcome]:
+    """Each job's outcome."""
     jobs = [(func_path, scope, _plain(args)) for func_path, scope, args in jobs]
     if queue_url():
         from rq import Retry
@@ -102,12 +115,18 @@ def _dispatch(jobs) -> None:
                           description=func_path)
         except Exception:  # Redis away: the request that committed still succeeds
             log.exception("Could not enqueue %d job(s) on %s", len(jobs), QUEUE_NAME)
-        return
+            return [Outcome(UNQUEUED)] * len(jobs)
+        return [Outcome(QUEUED)] * len(jobs)
+    outcomes = []
     for func_path, scope, args in jobs:  # inline: one attempt, a failure is logged, not raised
         try:
-            run_job(func_path, scope, list(args))
+            value = run_job(func_path, scope, list(args))
         except Exception:
             log.exception("Inline job %s%r failed", func_path, tuple(args))
+            outcomes.append(Outcome(FAILED))
+        else:
+            outcomes.append(Outcome(DONE, value))
+    return outcomes
 
 
 WAITING = ("queued", "started", "scheduled", "deferred")  # an RQ job that will still run

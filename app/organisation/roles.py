@@ -57,6 +57,7 @@ SELF_SERVICE = (
     | _view("ResetMyPasswordView", "can_this_form_get", "can_this_form_post")
     | _view("UnitModelView", "can_list", "can_show")
     | _view("NotificationView", "can_index")
+    | _view("DownloadView", "can_index", "can_download")
     | _view("OpenApi", "can_get")
     | _view("MenuApi", "can_get")
     | _menus("Organisation", "Units")
@@ -130,6 +131,7 @@ INSPECTION = (
     | COMPLIANCE_BOARD
     | _view("UnitModelView", "can_list", "can_show")
     | _view("TicketView", "can_list", "can_show", "can_download", "can_pdf", "can_export")
+    | _view("DownloadView", "can_index", "can_download")  # the binders they printed (their own files)
     | _view("NonconformityView", "can_list", "can_show", "can_export")
     | _view("RecurringNonconformityView", "can_index")
     | _view("NcCategoryView", "can_list", "can_show")

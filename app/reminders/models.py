@@ -22,6 +22,7 @@ class Notification(AgencyOwned, Model):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    link: Mapped[Optional[str]] = mapped_column(String(300))  # where it leads (a file ready to download)
     read_at: Mapped[Optional[datetime.datetime]] = mapped_column(DateTime)
 
 

@@ -13,6 +13,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app import jobs
 from app.dashboard.services import my_work
 from app.extensions import db
 from app.objectives import services as objectives
@@ -136,7 +137,9 @@ def remind(on: datetime.date | None = None) -> dict:
 
     Runs may overlap (cron, a manual run): each (user, lead, day) row is claimed by an
     insert that skips a row another run already holds, and each row's mail by an update
-    that only one run wins, so nothing is sent twice and nothing fails on the unique key."""
+    that only one run wins, so nothing is sent twice and nothing fails on the unique key.
+    The mails are jobs on the queue (send_digest): `emails` counts the digests queued (or,
+    with no queue, sent), `mail_failures` those that could not be queued (or sent)."""
     on = on or today()
     stats = {"users": 0, "notifications": 0, "emails": 0, "mail_failures": 0}
     with force_locale("vi"):
@@ -187,26 +190,49 @@ def _remind_agency(on: datetime.date, stats: dict) -> None:
         if not user.email:
             stats["users"] += bool(claimed)
             continue
-        # the mail of today's unmailed rows (this run's and those a failed mail left) goes to
-        # the run whose update marks them: the other run's update then finds none
-        ids = db.session.scalars(update(ReminderLog).where(
-            ReminderLog.user_id == user.id, ReminderLog.sent_on == on, ReminderLog.emailed.is_(False),
-        ).values(emailed=True).returning(ReminderLog.id).execution_options(synchronize_session=False)).all()
-        db.session.commit()
-        if not ids:
+        waiting = db.session.scalar(select(func.count(ReminderLog.id)).where(
+            ReminderLog.user_id == user.id, ReminderLog.sent_on == on, ReminderLog.emailed.is_(False)))
+        db.session.commit()  # the job (inline: at once, on a session of its own) finds no lock held
+        if not waiting:
             continue
-        stats["users"] += 1
-        unmailed = db.session.scalars(select(ReminderLog).where(ReminderLog.id.in_(ids)).order_by(ReminderLog.id)).all()
-        try:
-            _mail(user, on, unmailed)
-        except (OSError, smtplib.SMTPException) as error:
-            log.warning("Reminder mail to %s failed (will retry on the next run): %s", user.email, error)
-            db.session.execute(update(ReminderLog).where(ReminderLog.id.in_(ids)).values(emailed=False)
-                               .execution_options(synchronize_session=False))
-            db.session.commit()
+        # the mail of today's unmailed rows (this run's and those a failed mail left) is a job
+        # on the queue (app.jobs), never sent in this loop; with no queue it runs here, inline
+        outcome = jobs.enqueue("app.reminders.services.send_digest", user.id, on.isoformat())
+        if outcome.state in (jobs.FAILED, jobs.UNQUEUED):
             stats["mail_failures"] += 1
-            continue
-        stats["emails"] += 1
+        elif outcome.state != jobs.DONE or outcome.value:  # inline, another run may have sent them
+            stats["users"] += 1
+            stats["emails"] += 1
+
+
+def send_digest(user_id: int, on: str) -> int:
+    """The job that mails a user today's unmailed rows (`on`: an ISO date) in one digest; how
+    many rows it sent. Overlapping runs and retried jobs may ask at once: the rows go to the
+    job whose update marks them, the other's update then finds none, so nothing is sent twice.
+    An SMTP or network failure gives the rows back and raises, so that the queue retries the
+    job with backoff (inline, the next remind run sends them)."""
+    day = datetime.date.fromisoformat(on)
+    user = db.session.get(QmsUser, user_id)
+    if user is None or not user.email:
+        return 0
+    ids = db.session.scalars(update(ReminderLog).where(
+        ReminderLog.user_id == user.id, ReminderLog.sent_on == day, ReminderLog.emailed.is_(False),
+    ).values(emailed=True).returning(ReminderLog.id).execution_options(synchronize_session=False)).all()
+    db.session.commit()
+    if not ids:
+        return 0
+    unmailed = db.session.scalars(select(ReminderLog).where(ReminderLog.id.in_(ids)).order_by(ReminderLog.id)).all()
+    try:
+        with force_locale("vi"):
+            _mail(user, day, unmailed)
+    except (OSError, smtplib.SMTPException) as error:
+        log.warning("Reminder mail to %s failed (will be retried): %s", user.email, error)
+        db.session.rollback()
+        db.session.execute(update(ReminderLog).where(ReminderLog.id.in_(ids)).values(emailed=False)
+                           .execution_options(synchronize_session=False))
+        db.session.commit()
+        raise
+    return len(ids)
 
 
 def unread_count(user) -> int:

@@ -23,7 +23,7 @@ from app.tickets.models import ProgressReport, Ticket
 
 FORM_TITLE = "PHIẾU YÊU CẦU HÀNH ĐỘNG KHẮC PHỤC/CẢI TIẾN"
 FORMS_PER_RUN = 100  # a run of 100 forms takes a few seconds, well inside the engine's time limit
-WEB_LIMIT = 200  # forms in one binder printed from the browser; the command line has no limit
+WEB_LIMIT = 2000  # forms in one binder asked for in the browser (made by a job); the command line has no limit
 CONTENTS_ROWS = 12  # rows of the contents on a page, each at most three lines of 12 pt
 EXCERPT = 72  # characters of the description in the contents
 
@@ -116,6 +116,49 @@ def binder_pdf(tickets: list[Ticket], scope: str, year: int | None = None) -> by
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def make(file_id: int, user_id: int, args: dict, ids: list[int] | None) -> None:
+    """The job (app.jobs) that makes the binder `user_id` asked for on the ticket list (the
+    list's `args`, or the chosen `ids`) into their generated file `file_id`: the tickets they
+    see when it runs. A PDF engine's failure is the file's reason (Vietnamese); anything else
+    also fails the file, and raises so that the queue retries."""
+    import logging
+
+    from flask_babel import gettext
+    from reports import ReportError
+
+    from app.downloads import services as downloads
+    from app.downloads.models import GeneratedFile
+    from app.organisation.models import QmsUser
+    from app.tenancy import ALL, agency_scope
+
+    generated = db.session.get(GeneratedFile, file_id)
+    if generated is None:
+        return
+    with agency_scope(ALL):  # the province inspector belongs to no agency: found whatever the scope
+        user = db.session.get(QmsUser, user_id)
+    if user is None:  # never the whole agency's tickets (tickets_for's None) for nobody
+        return
+    try:
+        tickets = tickets_for(user, args, ids)
+        if not tickets:
+            with force_locale("vi"):
+                downloads.finish(generated, error=gettext("No ticket to print any more: they were changed."))
+            return
+        data = binder_pdf(tickets, describe(args, ids), year_of(args) if ids is None else None)
+    except ReportError as error:
+        db.session.rollback()
+        downloads.finish(generated, error=str(error))
+        return
+    except Exception:
+        logging.getLogger(__name__).exception("The binder of file %s failed", file_id)
+        db.session.rollback()
+        with force_locale("vi"):
+            downloads.finish(generated, error=gettext(
+                "An unexpected error stopped the binder; it will be tried again, or ask the administrator."))
+        raise
+    downloads.finish(generated, data=data)
 
 
 def _marks(ticket: Ticket) -> tuple[str, ...]:

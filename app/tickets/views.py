@@ -407,8 +407,8 @@ class TicketView(TicketRules, QmsModelView):
     @permission_name("pdf")
     def binder(self):
         """The records binder: the rows chosen on the list (`selected` with `ids`), or every
-        ticket the list's filter shows, as one PDF."""
-        from reports import ReportError
+        ticket the list's filter shows, as one PDF made in the background: the user is sent to
+        their generated files, where it appears when it is ready."""
         from app.tickets import binder
 
         args = request.args
@@ -424,12 +424,15 @@ class TicketView(TicketRules, QmsModelView):
                           "narrow the filter, or ask the administrator for the command "
                           "flask qms report tickets.", count=len(tickets), limit=binder.WEB_LIMIT), "warning")
             return redirect(back)
-        try:
-            data = binder.binder_pdf(tickets, binder.describe(args, ids),
-                                     binder.year_of(args) if ids is None else None)
-        except ReportError as error:
-            return render_error(503, str(error))
-        return pdf_response(data, f"HoSo-BM.CTCL.01-{services.today():%Y%m%d}.pdf")
+        # made by a job on the queue (inline without one: ready when the redirect lands)
+        from app.downloads import services as downloads
+
+        query = {k: v for k, v in args.items() if k not in ("ids", "selected")}
+        downloads.start(g.user, "binder", f"HoSo-BM.CTCL.01-{services.today():%Y%m%d}.pdf",
+                        "app.tickets.binder.make", g.user.id, query, ids)
+        flash(gettext("The binder of %(count)s tickets is being made; it is listed here, and you are notified, "
+                      "when it is ready.", count=len(tickets)), "info")
+        return redirect(url_for("DownloadView.index"))
 
     @expose("/export.xlsx")
     @has_access
