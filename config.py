@@ -68,6 +68,8 @@ FAB_CREATE_DB = False
 FAB_UPDATE_PERMS = False
 FAB_SECURITY_MANAGER_CLASS = "app.organisation.security.QmsSecurityManager"
 FAB_INDEX_VIEW = "app.dashboard.views.HomeView"
+# FAB's layout with our date picker, file inputs and Vietnamese widget texts (app/static/qms)
+FAB_BASE_TEMPLATE = "qms_base.html"
 FAB_API_SWAGGER_UI = True
 FAB_ADD_SECURITY_API = False
 

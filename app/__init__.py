@@ -35,6 +35,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         _check_production(app)
         appbuilder.init_app(app, db.session)
         _register_template_filters(app)
+        from app.ui import name_the_empty_choice
+
+        name_the_empty_choice()
         _register_views()
         appbuilder.post_init()
         from app.rest import vietnamese_api_labels
@@ -197,9 +200,10 @@ def _check_database(app: Flask) -> None:
 
 def _register_template_filters(app: Flask) -> None:
     from app.tickets import workflow
-    from app.ui import format_date
+    from app.ui import date_input_value, format_date
 
     app.jinja_env.filters["vn_date"] = format_date
+    app.jinja_env.filters["date_input"] = date_input_value  # a date field's value: dd/mm/yyyy
     app.jinja_env.filters["ticket_state"] = workflow.WORKFLOW.state_label
     app.jinja_env.globals["today"] = datetime.date.today
 

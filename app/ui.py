@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 from werkzeug.datastructures import MultiDict
-from wtforms.widgets import DateInput
+from wtforms.widgets import TextInput
 
 
 class QmsInterface(SQLAInterface):
@@ -96,19 +96,70 @@ class VietnameseDisplayMixin:
         super().__init__(**kwargs)
 
 
+# How a person types a date in a form: dd/mm/yyyy first (shown that way), ISO still taken.
+DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
+
+
+class DateTextInput(TextInput):
+    """A text input for a date, dd/mm/yyyy, with the bundled Vietnamese calendar picker
+    (app/static/qms/forms.js), whatever the browser's language; what was typed is kept."""
+
+    def __call__(self, field, **kwargs):
+        kwargs["class"] = (kwargs.get("class", "") + " form-control qms-date").strip()
+        kwargs.setdefault("autocomplete", "off")
+        kwargs.setdefault("placeholder", "dd/mm/yyyy")
+        return super().__call__(field, **kwargs)
+
+
+def date_field(label, validators, default=None) -> DateField:
+    return DateField(label, widget=DateTextInput(), format=DATE_FORMATS, validators=validators,
+                     default=default)
+
+
+def date_input_value(value) -> str:
+    """A date as a date field shows it (dd/mm/yyyy); a date typed in any other way, as typed."""
+    if isinstance(value, datetime.date):
+        return value.strftime("%d/%m/%Y")
+    text = "" if value is None else str(value)
+    try:
+        return datetime.date.fromisoformat(text).strftime("%d/%m/%Y") if len(text) == 10 else text
+    except ValueError:
+        return text
+
+
 def native_date_fields(model, labels: dict) -> dict:
-    """Form fields for the model's date columns as the browser's own date input, which
-    shows dd/mm/yyyy in a Vietnamese browser (FAB's date picker loses typed values)."""
+    """Form fields for the model's date columns: text inputs taking dd/mm/yyyy with the
+    bundled Vietnamese picker (FAB's date picker loses typed values, and the browser's own
+    date input follows the browser's language)."""
     fields = {}
     for column in model.__table__.columns:
         if isinstance(column.type, Date):
             required = not column.nullable
-            fields[column.key] = DateField(
-                labels.get(column.key, column.key), widget=DateInput(),
+            fields[column.key] = date_field(
+                labels.get(column.key, column.key),
                 validators=[InputRequired() if required else Optional()],
                 default=datetime.date.today if required else None,
             )
     return fields
+
+
+def name_the_empty_choice() -> None:
+    """FAB's relation fields offer "no value" as an option whose label is empty, which
+    WTForms prints as its value, "__None": it reads "— Chọn —" instead."""
+    from flask_appbuilder.fields import QuerySelectField
+
+    if getattr(QuerySelectField, "_empty_choice_named", False):
+        return
+    fab_choices = QuerySelectField.iter_choices
+
+    def iter_choices(self):
+        for choice in fab_choices(self):
+            if choice[0] == "__None" and not choice[1]:
+                choice = (choice[0], gettext("— Choose —"), *choice[2:])
+            yield choice
+
+    QuerySelectField.iter_choices = iter_choices
+    QuerySelectField._empty_choice_named = True
 
 
 class RecordActions:
@@ -205,7 +256,7 @@ def _prefilled(step, record) -> MultiDict:
     for field in step.fields:
         value = field.prefill(record) if field.prefill else None
         if isinstance(value, datetime.date):
-            value = value.isoformat()
+            value = value.strftime("%d/%m/%Y")
         if value is not None:
             values[field.name] = str(value)
     return values

@@ -436,3 +436,38 @@ def work(queue):
     from rq import SimpleWorker
 
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+
+# --- a real browser against the running app (tests/test_browser*.py) -------------------
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    import threading
+
+    from werkzeug.middleware.proxy_fix import ProxyFix
+    from werkzeug.serving import make_server
+
+    # Behind ProxyFix, as behind a production reverse proxy: each browser context below
+    # sends its own client address, so the login rate limit counts per "person".
+    server = make_server("127.0.0.1", 0, ProxyFix(app, x_for=1), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()

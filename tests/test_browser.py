@@ -2,11 +2,8 @@
 import datetime
 import itertools
 import os
-import threading
 
 import pytest
-from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -20,32 +17,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="session")
-def live_server(app):
-    # Behind ProxyFix, as behind a production reverse proxy: each browser context below
-    # sends its own client address, so the login rate limit counts per "person".
-    server = make_server("127.0.0.1", 0, ProxyFix(app, x_for=1), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
+# live_server and browser (session fixtures, shared with tests/test_browser_vietnamese.py): conftest.py
 
 
 _addresses = itertools.count(1)
@@ -98,7 +70,7 @@ def test_a_ticket_walks_from_draft_to_closed_through_the_pages(browser, live_ser
     from app.tickets.models import Ticket
 
     today = datetime.date.today()
-    soon = (today + datetime.timedelta(days=14)).isoformat()
+    soon = (today + datetime.timedelta(days=14)).strftime("%d/%m/%Y")  # as the pages take dates
     description = f"Hồ sơ cấp phép trả trễ — kiểm thử trình duyệt {today:%H%M%S}{id(db)}"
 
     def as_user(username):
@@ -128,7 +100,7 @@ def test_a_ticket_walks_from_draft_to_closed_through_the_pages(browser, live_ser
     page.select_option("select[name=source]", "feedback", force=True)
     page.select_option("select[name=requesting_unit]", str(unit("KTHT").id), force=True)
     page.fill("textarea[name=description]", description)
-    page.fill("input[name=requested_on]", today.isoformat())
+    page.fill("input[name=requested_on]", today.strftime("%d/%m/%Y"))
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
     context.close()
@@ -162,7 +134,7 @@ def test_a_ticket_walks_from_draft_to_closed_through_the_pages(browser, live_ser
 
     def verify(p):
         p.select_option("select[name=result]", "pass")
-        p.fill("input[name=verified_on]", today.isoformat())
+        p.fill("input[name=verified_on]", today.strftime("%d/%m/%Y"))
     act("chutich", ticket_id, "verify", verify)
     assert act("thuky.iso", ticket_id, "close",
                lambda p: p.fill("textarea[name=evidence]", "Sổ theo dõi kiểm tra chéo")) == "Đã đóng"
@@ -195,8 +167,8 @@ def test_a_unit_drafts_and_its_head_approves_a_plan_through_the_pages(browser, l
     page.wait_for_load_state("networkidle")
     assert page.input_value("textarea[name=objective]") == "Trả kết quả đúng hạn"
     page.fill("input[name=target]", "96 %")
-    page.fill("input[name=start_date]", f"{year}-01-01")
-    page.fill("input[name=end_date]", f"{year}-12-31")
+    page.fill("input[name=start_date]", f"01/01/{year}")
+    page.fill("input[name=end_date]", f"31/12/{year}")
     page.click("#row-form button[type=submit]")
     page.wait_for_load_state("networkidle")
     assert "≥ 96 %" in page.locator(".objective-rows").inner_text()
@@ -229,12 +201,12 @@ def test_a_meeting_is_held_and_its_minutes_approved_through_the_pages(browser, l
     log_in(page, live_server, "thuky.iso")
     page.goto(f"{live_server}/reviews/add")
     page.check("input[name=form][value=meeting]")
-    page.fill("input[name=period_start]", "2085-01-01")
-    page.fill("input[name=period_end]", "2085-12-31")
+    page.fill("input[name=period_start]", "01/01/2085")
+    page.fill("input[name=period_end]", "31/12/2085")
     page.click("form button[type=submit]")
     page.wait_for_load_state("networkidle")
     review_url = page.url
-    page.fill("input[name=meeting_date]", datetime.date.today().isoformat())  # held, not to come
+    page.fill("input[name=meeting_date]", datetime.date.today().strftime("%d/%m/%Y"))  # held, not to come
     page.fill("input[name=start_time]", "08:00")
     page.fill("input[name=end_time]", "10:30")
     page.fill("input[name=place]", "Hội trường UBND huyện")

@@ -101,13 +101,15 @@ def test_a_refused_save_shows_the_page_again_with_everything_typed(db, client_as
     review = _meeting(user, 2072)
     client = client_as_user("thuky.iso")
     form = _page_form(user, unit, review.version)
-    form["meeting_date"] = TOMORROW  # the meeting cannot have been held tomorrow
-    form["action-1-due_date"] = YESTERDAY  # nor can an action be due yesterday
+    # typed as the page takes dates, dd/mm/yyyy
+    tomorrow = datetime.date.fromisoformat(TOMORROW).strftime("%d/%m/%Y")
+    form["meeting_date"] = tomorrow  # the meeting cannot have been held tomorrow
+    form["action-1-due_date"] = datetime.date.fromisoformat(YESTERDAY).strftime("%d/%m/%Y")  # nor due yesterday
     response = _post(client, review.id, form)
     assert response.status_code == 422
     text = response.text
     for typed in ("Hội trường tầng 2", "Bối cảnh: sắp xếp bộ máy", "Kết luận mục 7", "Báo cáo MTCL",
-                  "Bổ sung nhân lực một cửa", "Thêm 01 công chức", TOMORROW, "Đại diện Mặt trận Tổ quốc"):
+                  "Bổ sung nhân lực một cửa", "Thêm 01 công chức", tomorrow, "Đại diện Mặt trận Tổ quốc"):
         assert typed in text, typed
     assert re.search(rf'value="{user("truongban.iso").id}"\s+checked', text)  # attendee still ticked
     assert "Ngày họp" in text and "tương lai" in text  # the field by its label

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.objectives import workflow
 from app.objectives.models import ObjectivePlan, ObjectiveReport, ObjectiveRow, ReportRow
 from app.organisation.models import Unit
-from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, run, today
+from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, parse_date, run, today
 
 _NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
 
@@ -136,9 +136,8 @@ def _row_values(plan: ObjectivePlan, raw: dict) -> dict:
         if isinstance(value, datetime.date):
             values[name] = value
             continue
-        try:
-            values[name] = datetime.date.fromisoformat(value) if value else None
-        except ValueError:
+        values[name] = parse_date(value) if value else None  # dd/mm/yyyy (pages) or ISO (API)
+        if value and values[name] is None:
             errors[name] = gettext("Enter a date as dd/mm/yyyy.")
             continue
         if values[name] and values[name].year != plan.year:

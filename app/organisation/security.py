@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash
 from wtforms import validators
 
 from app.organisation import roles
+from app.organisation.role_page import format_permissions, format_role_name
 from app.organisation.models import QmsUser
 from app.ui import QmsInterface, RecordActions, VietnameseDisplayMixin
 
@@ -104,12 +105,14 @@ class QmsRoleModelView(RecordActions, VietnameseDisplayMixin, RoleModelView):
     }
     # The roles an agency works with; the platform's two and FAB's Public are not theirs.
     base_filters = [["name", FilterInFunction, lambda: roles.AGENCY_ROLES]]
-    list_columns = search_columns = ["name"]
-    show_columns = ["name", "user"]
-    # FAB's role widgets print the stable names and the permissions' English names.
+    search_columns = ["name"]
+    list_columns = ["name", "permissions"]
+    show_columns = ["name", "permissions", "user"]
+    # FAB's role widgets print the stable names and the permissions' English names: the role
+    # is shown by its label and description, its permissions in words grouped by screen.
     list_widget = ListWidget
     show_widget = ShowWidget
-    formatters_columns = {"name": roles.role_label}
+    formatters_columns = {"name": format_role_name, "permissions": format_permissions}
 
     def copy_role(self, items):  # FAB's "copy role" action: not offered (read-only)
         abort(403)

@@ -14,7 +14,7 @@ from app.reviews import documents, services, workflow
 from app.reviews.documents import REVIEW_DOCUMENTS
 from app.reviews.models import InternalAudit, Review
 from app.ui import QmsInterface, QmsModelView, refusal, render_error, transition_page
-from app.workflow import WorkflowError
+from app.workflow import WorkflowError, parse_date
 
 
 def _back_url(pk) -> str:
@@ -140,10 +140,9 @@ class ReviewView(QmsModelView):
     def add(self):
         form, errors = request.form, {}
         if request.method == "POST":
-            try:
-                start = datetime.date.fromisoformat(form.get("period_start", ""))
-                end = datetime.date.fromisoformat(form.get("period_end", ""))
-            except ValueError:
+            # typed dd/mm/yyyy on the page (ISO is taken too)
+            start, end = parse_date(form.get("period_start", "")), parse_date(form.get("period_end", ""))
+            if start is None or end is None:
                 start = end = None
             try:
                 review = services.create_review(g.user, form.get("form"), start, end)

@@ -12,9 +12,8 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
-from wtforms import DateField, SelectField, ValidationError
+from wtforms import SelectField, ValidationError
 from wtforms.validators import InputRequired
-from wtforms.widgets import DateInput
 
 from app.extensions import db
 from app.organisation.models import Unit
@@ -22,7 +21,8 @@ from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import NcCategory, Nonconformity, Ticket
 from app.ui import (
-    QmsInterface, QmsModelView, format_date, format_yes_no, refusal, render_error, transition_page,
+    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error,
+    transition_page,
 )
 
 PAGE_SIZE = 25
@@ -76,8 +76,7 @@ def _past_date_field(label):
         except services.Invalid as error:
             raise ValidationError(error.message) from None
 
-    return DateField(label, widget=DateInput(), validators=[InputRequired(), not_future],
-                     default=datetime.date.today)
+    return date_field(label, validators=[InputRequired(), not_future], default=datetime.date.today)
 
 
 def _uploads():

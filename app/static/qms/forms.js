@@ -1,0 +1,124 @@
+/* Every form speaks Vietnamese whatever the browser's language (issue 16):
+   - date and time fields are text inputs taking dd/mm/yyyy and 24-hour HH:MM, with the
+     bundled flatpickr calendar in Vietnamese (no network);
+   - file inputs show a Vietnamese button and the chosen names instead of the browser's
+     "Choose Files / No file chosen";
+   - the searchable dropdown (select2) speaks the page's language.
+   The texts come from the page (#qms-ui-text), translated by the server. */
+(function () {
+  "use strict";
+  var box = document.getElementById("qms-ui-text");
+  var text = function (name) { return box ? box.getAttribute("data-" + name) || "" : ""; };
+  var vietnamese = !box || (box.getAttribute("data-lang") || "vi").indexOf("vi") === 0;
+
+  // --- select2: texts and placeholder ---------------------------------------------------
+  if (window.jQuery && jQuery.fn.select2 && jQuery.fn.select2.defaults) {
+    var constant = function (value) { return function () { return value; }; };
+    jQuery.fn.select2.defaults.set("language", {
+      errorLoading: constant(text("error-loading")),
+      inputTooLong: constant(""), inputTooShort: constant(""),
+      loadingMore: constant(text("loading-more")),
+      maximumSelected: constant(""),
+      noResults: constant(text("no-results")),
+      searching: constant(text("searching")),
+      removeAllItems: constant(text("remove-all")),
+      removeItem: constant(text("remove-item"))
+    });
+    // FAB's ab.js asks for the English placeholder "Select a State" / "Select".
+    var original = jQuery.fn.select2;
+    var patched = function (options) {
+      if (options && typeof options === "object" && /^Select/.test(options.placeholder || "")) {
+        options = jQuery.extend({}, options, {placeholder: this.attr("data-placeholder") || text("choose")});
+      }
+      return original.apply(this, arguments.length ? [options].concat([].slice.call(arguments, 1)) : []);
+    };
+    jQuery.extend(patched, original);
+    jQuery.fn.select2 = patched;
+  }
+
+  // --- date and time pickers --------------------------------------------------------------
+  function isoToVietnamese(value) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || "");
+    return m ? m[3] + "/" + m[2] + "/" + m[1] : value;
+  }
+
+  function locale() {
+    var base = vietnamese && window.flatpickr && flatpickr.l10ns.vn ? flatpickr.l10ns.vn : {};
+    return Object.assign({}, base, {
+      firstDayOfWeek: 1,
+      toggleTitle: text("toggle-title"), scrollTitle: text("scroll-title"),
+      yearAriaLabel: text("year"), monthAriaLabel: text("month"),
+      hourAriaLabel: text("hour"), minuteAriaLabel: text("minute"), weekAbbreviation: text("week")
+    });
+  }
+
+  function setUpDates(root) {
+    // a browser's own date/time input left anywhere becomes one of ours
+    root.querySelectorAll("input[type=date]").forEach(function (input) {
+      input.type = "text"; input.classList.add("qms-date"); input.value = isoToVietnamese(input.value);
+      input.removeAttribute("max"); input.removeAttribute("min");
+    });
+    root.querySelectorAll("input[type=time]").forEach(function (input) {
+      input.type = "text"; input.classList.add("qms-time");
+    });
+    if (!window.flatpickr) { return; }
+    root.querySelectorAll("input.qms-date, input.qms-time").forEach(function (input) {
+      if (input._flatpickr) { return; }
+      var time = input.classList.contains("qms-time");
+      input.value = time ? input.value : isoToVietnamese(input.value);
+      input.setAttribute("autocomplete", "off");
+      if (!input.getAttribute("placeholder")) { input.setAttribute("placeholder", time ? "HH:MM" : "dd/mm/yyyy"); }
+      var format = time ? "H:i" : "d/m/Y";
+      var picker = flatpickr(input, {
+        locale: locale(), allowInput: true, disableMobile: true, clickOpens: true,
+        dateFormat: format, enableTime: time, noCalendar: time, time_24hr: true,
+        monthSelectorType: "static", ariaDateFormat: "d/m/Y"
+      });
+      // a whole date (or time) typed: the calendar shows it and gets out of the way
+      var whole = time ? /^\d{1,2}:\d{2}$/ : /^\d{1,2}\/\d{1,2}\/\d{4}$/;
+      input.addEventListener("input", function () {
+        if (whole.test(input.value.trim())) {
+          var typed = input.value;
+          picker.setDate(typed, false, format);
+          picker.close();
+          input.value = typed;  // exactly as typed, even a date the server will refuse
+        }
+      });
+    });
+  }
+
+  // --- file inputs -----------------------------------------------------------------------
+  function setUpFiles(root) {
+    root.querySelectorAll("input[type=file]").forEach(function (input) {
+      if (input.closest(".qms-file")) { return; }
+      if (!input.id) { input.id = "qms-file-" + Math.random().toString(36).slice(2, 10); }
+      var wrapper = document.createElement("span");
+      wrapper.className = "qms-file";
+      var button = document.createElement("label");
+      button.className = "btn btn-default btn-sm qms-file-button";
+      button.htmlFor = input.id;
+      button.tabIndex = 0;
+      button.textContent = input.multiple ? text("choose-files") : text("choose-file");
+      var names = document.createElement("span");
+      names.className = "qms-file-names";
+      names.textContent = text("no-file");
+      input.parentNode.insertBefore(wrapper, input);
+      wrapper.appendChild(input); wrapper.appendChild(button); wrapper.appendChild(names);
+      button.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); input.click(); }
+      });
+      input.addEventListener("change", function () {
+        var files = Array.prototype.map.call(input.files || [], function (file) { return file.name; });
+        names.textContent = files.length ? files.join(", ") : text("no-file");
+      });
+    });
+  }
+
+  function setUp(root) { setUpDates(root); setUpFiles(root); }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { setUp(document); });
+  } else {
+    setUp(document);
+  }
+  window.qmsForms = {setUp: setUp};
+})();
