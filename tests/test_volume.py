@@ -163,3 +163,42 @@ def test_review_inputs_run_the_same_few_queries_at_any_volume(app, api, count_qu
     assert first.json["result"] != second.json["result"]  # the figures did count the new records
     assert service_large.count == service_small.count <= 4, _short(service_large)
     assert large.count == small.count <= 10, _short(large)
+
+
+def _runs_as_before(threshold):
+    """The recurrence rule as it was computed before issue 15 (a Python walk over every NC),
+    kept here as the reference the grouped query must agree with."""
+    from app.extensions import db
+    from app.tickets.models import Nonconformity, Ticket
+
+    ncs = db.session.scalars(sa.select(Nonconformity).order_by(
+        Nonconformity.unit_id, Nonconformity.category_id, Nonconformity.detected_on, Nonconformity.id)).all()
+    effective: dict = {}
+    for unit_id, closed_on, category_id in db.session.execute(
+            sa.select(Ticket.requesting_unit_id, Ticket.closed_on, Nonconformity.category_id)
+            .join(Nonconformity, Nonconformity.ticket_id == Ticket.id)
+            .where(Ticket.state == "closed", Ticket.kind == "corrective")):
+        effective.setdefault((unit_id, category_id), []).append(closed_on)
+    runs: dict = {}
+    for nc in ncs:
+        key = (nc.unit_id, nc.category_id)
+        run = runs.setdefault(key, [])
+        if run and any(run[-1].detected_on <= d <= nc.detected_on for d in effective.get(key, [])):
+            run.clear()
+        run.append(nc)
+    return {key: [nc.id for nc in run] for key, run in runs.items()
+            if run and not any(d >= run[-1].detected_on for d in effective.get(key, []))
+            and any(nc.ticket_id is None for nc in run) and len(run) > threshold}
+
+
+def test_recurring_series_in_sql_agree_with_the_rule_walked_nc_by_nc(app, volume):
+    from app.tickets import services
+
+    volume(300, 600)
+    with demo_agency(app):
+        for threshold in (1, 3, 8):
+            expected = _runs_as_before(threshold)
+            found = {(s["unit"].id, s["category"].id): [nc.id for nc in s["nonconformities"]]
+                     for s in services.recurring_series(threshold=threshold)}
+            assert found == expected and found, threshold
+            assert services.count_recurring(threshold=threshold) == len(expected)

@@ -192,9 +192,10 @@ def _ticket_counts(user, on: datetime.date, first: datetime.date, last: datetime
     from app.records import services as records
 
     def part(kind, key=None, n1=None, n2=None, value=None, overdue=None, late=None):
-        return [literal(kind, String).label("kind"), cast(key, String).label("key") if key is not None
-                else null().label("key"), cast(n1, Integer).label("n1") if n1 is not None else null().label("n1"),
-                cast(n2, Integer).label("n2") if n2 is not None else null().label("n2"),
+        # typed NULLs: PostgreSQL matches the columns of a UNION branch by branch
+        return [literal(kind, String).label("kind"), cast(key if key is not None else null(), String).label("key"),
+                cast(n1 if n1 is not None else null(), Integer).label("n1"),
+                cast(n2 if n2 is not None else null(), Integer).label("n2"),
                 cast(value, Integer).label("value"),
                 cast(overdue if overdue is not None else literal(0), Integer).label("overdue"),
                 cast(late if late is not None else literal(0), Integer).label("late")]

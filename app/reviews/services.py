@@ -97,8 +97,8 @@ def _input_counts(start: datetime.date, end: datetime.date, user, on: datetime.d
     ticket_list_query), and the internal audits of the period."""
     def part(kind, key=None, n1=None, value=None):
         return [literal(kind, String).label("kind"),
-                cast(key, String).label("key") if key is not None else null().label("key"),
-                cast(n1, Integer).label("n1") if n1 is not None else null().label("n1"),
+                cast(key if key is not None else null(), String).label("key"),  # typed NULLs (PostgreSQL)
+                cast(n1 if n1 is not None else null(), Integer).label("n1"),
                 cast(value, Integer).label("value")]
 
     in_period = and_(tickets.ticket_visibility(user), Ticket.requested_on >= start, Ticket.requested_on <= end)
