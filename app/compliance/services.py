@@ -93,13 +93,12 @@ def _ticket_counts(args: dict) -> dict[int, int]:
 
 
 def _recurring_counts(thresholds: dict[int, int]) -> dict[int, int]:
-    """Each agency's recurring series, by its own recurrence threshold."""
-    counts: dict[int, int] = {}
-    for run in tickets.open_runs():
-        agency_id = run[0].agency_id
-        if agency_id in thresholds and tickets.is_recurring(run, thresholds[agency_id]):
-            counts[agency_id] = counts.get(agency_id, 0) + 1
-    return counts
+    """Each agency's recurring series, by its own recurrence threshold (one grouped query)."""
+    runs = tickets.open_runs_query().subquery("run")
+    return {agency_id: count for agency_id, count in db.session.execute(
+        select(runs.c.agency_id, func.count()).join(Agency, Agency.id == runs.c.agency_id)
+        .where(runs.c.size > Agency.recurrence_threshold).group_by(runs.c.agency_id))
+        if agency_id in thresholds}
 
 
 def board(year: int, on: datetime.date | None = None) -> list[dict]:

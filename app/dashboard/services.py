@@ -6,18 +6,19 @@ from urllib.parse import urlencode
 
 from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Integer, String, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from app.extensions import db
 from app.objectives import services as objectives
 from app.objectives import workflow as objective_workflow
 from app.objectives.models import ObjectivePlan, ObjectiveReport
+from app.organisation.services import current_agency
 from app.organisation import roles
 from app.organisation.models import Unit
 from app.reviews import services as reviews
 from app.reviews import workflow as review_workflow
-from app.reviews.models import Review
+from app.reviews.models import InternalAudit, Review
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
 from app.tickets.models import ChangeRequest, Nonconformity, Ticket
@@ -57,28 +58,34 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
     on = on or today()
     person = _InOwnRight(user)
     items: list[Work] = []
-    open_tickets = db.session.scalars(
-        select(Ticket).where(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES))
-        .options(selectinload(Ticket.requesting_unit))
+    found = db.session.execute(
+        select(Ticket, tickets.missing_report_condition(on).label("late"))
+        .where(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES))
+        .options(joinedload(Ticket.requesting_unit))
     ).all()
-    late = tickets.missing_report_ids(on)
-    for ticket in open_tickets:
+    for ticket, late in found:
         steps = ticket_workflow.WORKFLOW.available(person, ticket)
         title = _ticket_title(ticket)
         link = f"/tickets/show/{ticket.id}"
         if steps:
             items.append(Work("ticket", title, ", ".join(str(s.label) for s in steps), link,
                               ticket.due_date, ticket.created_on, f"ticket-{ticket.id}-{ticket.state}"))
-        if ticket.id in late and ticket_workflow.IMPLEMENTER.allows(person, ticket):
+        if late and ticket_workflow.IMPLEMENTER.allows(person, ticket):
             items.append(Work("progress", title, gettext("Report progress"), link, on,
                               ticket.approved_on, f"progress-{ticket.id}"))
     items += _change_work(user, person) + _disposition_work(user, person)
-    for plan in db.session.scalars(select(ObjectivePlan).where(ObjectivePlan.state.in_(("draft", "submitted")))
-                                   .options(selectinload(ObjectivePlan.unit))):
-        items += _document_work(person, plan, "plan", objectives.plan_due(plan.year))
-    for report in db.session.scalars(select(ObjectiveReport).where(ObjectiveReport.state.in_(("draft", "submitted")))
-                                     .options(selectinload(ObjectiveReport.plan))):
-        items += _document_work(person, report, "report", objectives.report_due(report.plan.year))
+    pending = ("draft", "submitted")
+    plans = db.session.scalars(  # plans and reports in one query
+        select(ObjectivePlan).outerjoin(ObjectivePlan.report)
+        .where(or_(ObjectivePlan.state.in_(pending), ObjectiveReport.state.in_(pending)))
+        .options(contains_eager(ObjectivePlan.report), joinedload(ObjectivePlan.unit))
+    ).unique().all()
+    for plan in plans:
+        if plan.state in pending:
+            items += _document_work(person, plan, "plan", objectives.plan_due(plan.year))
+    for plan in plans:
+        if plan.report is not None and plan.report.state in pending:
+            items += _document_work(person, plan.report, "report", objectives.report_due(plan.year))
     for review in db.session.scalars(select(Review).where(Review.state.notin_(review_workflow.FINAL_STATES))):
         steps = review_workflow.workflow_for(review).available(person, review)
         if steps:
@@ -86,6 +93,17 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
                               ", ".join(str(s.label) for s in steps), f"/reviews/show/{review.id}", None,
                               review.created_on, f"review-{review.id}-{review.state}"))
     return sorted(items, key=_sort_key)
+
+
+PAGE_ROWS = 50  # rows of a page of the full list
+HOME_ROWS = 20  # rows of "My work" on the home page; the rest on its own paginated page
+
+
+def my_work_page(user, page: int = 1, per_page: int = HOME_ROWS) -> tuple[list[Work], int]:
+    """One page of my_work, most urgent first, and how many items there are in all."""
+    items = my_work(user)
+    start = (max(page, 1) - 1) * per_page
+    return items[start:start + per_page], len(items)
 
 
 def _ticket_title(ticket: Ticket) -> str:
@@ -97,7 +115,7 @@ def _change_work(user, person) -> list[Work]:
     """Change requests (5.5) waiting for the ISO committee leader's decision."""
     pending = db.session.scalars(
         select(ChangeRequest).join(Ticket).where(ChangeRequest.decision == "pending", tickets.ticket_visibility(user))
-        .options(selectinload(ChangeRequest.ticket))
+        .options(contains_eager(ChangeRequest.ticket))
     ).all()
     return [Work("change", _ticket_title(c.ticket), gettext("Decide the change request"),
                  f"/tickets/show/{c.ticket_id}", None, c.requested_at, f"change-{c.id}")
@@ -147,8 +165,12 @@ def _may_open(user, view: str) -> bool:
     return current_app.appbuilder.sm._has_view_access(user, "can_index", view)
 
 
-def _ticket_figure(user, **params) -> dict:
-    return {"value": tickets.count_tickets(user, params), "link": "/tickets/list/?" + urlencode(params)}
+def _ticket_link(**params) -> str:
+    return "/tickets/list/?" + urlencode(params)
+
+
+def _figure(value, **params) -> dict:
+    return {"value": value, "link": _ticket_link(**params)}
 
 
 def _month_bounds(on: datetime.date, back: int) -> tuple[datetime.date, datetime.date]:
@@ -161,39 +183,134 @@ def _month_bounds(on: datetime.date, back: int) -> tuple[datetime.date, datetime
     return first, following - datetime.timedelta(days=1)
 
 
-def steering(user, on: datetime.date | None = None) -> dict:
-    """The figures Ban ISO and the leaders watch; each links to the list behind it."""
+def _ticket_counts(user, on: datetime.date, first: datetime.date, last: datetime.date, retention: bool) -> dict:
+    """Every ticket figure of the home page in one grouped query (UNION ALL of GROUP BYs), each
+    part with the same conditions as the ticket list its figure links to (ticket_list_query):
+    by state (with the overdue and missing-report tickets among them), open by unit, opened and
+    closed per month, the recurring series, the records past retention, and the year's reviews
+    and internal audits (for reviews.warning_messages)."""
     from app.records import services as records
 
+    def part(kind, key=None, n1=None, n2=None, value=None, overdue=None, late=None):
+        # typed NULLs: PostgreSQL matches the columns of a UNION branch by branch
+        return [literal(kind, String).label("kind"), cast(key if key is not None else null(), String).label("key"),
+                cast(n1 if n1 is not None else null(), Integer).label("n1"),
+                cast(n2 if n2 is not None else null(), Integer).label("n2"),
+                cast(value, Integer).label("value"),
+                cast(overdue if overdue is not None else literal(0), Integer).label("overdue"),
+                cast(late if late is not None else literal(0), Integer).label("late")]
+
+    visible = tickets.ticket_visibility(user)
+    one = literal(1)
+    parts = [
+        select(*part("state", Ticket.state, value=func.count(Ticket.id),
+                     overdue=func.sum(case((tickets.overdue_condition(on), one), else_=0)),
+                     late=func.sum(case((tickets.missing_report_condition(on), one), else_=0))))
+        .where(visible).group_by(Ticket.state),
+        select(*part("unit", n1=Unit.id, value=func.count(func.distinct(Ticket.id))))
+        .join(Ticket, or_(Ticket.requesting_unit_id == Unit.id, Ticket.implementing_unit_id == Unit.id))
+        .where(visible, Ticket.state.in_(ticket_workflow.OPEN_STATES)).group_by(Unit.id),
+    ]
+    for kind, column in (("opened", Ticket.requested_on), ("closed", Ticket.closed_on)):
+        year, month = func.extract("year", column), func.extract("month", column)
+        parts.append(select(*part(kind, n1=year, n2=month, value=func.count(Ticket.id)))
+                     .where(visible, column >= first, column <= last).group_by(year, month))
+    runs = tickets.open_runs_query(user, threshold=current_agency().recurrence_threshold).subquery("run")
+    parts.append(select(*part("recurring", value=func.count())).select_from(runs))
+    if retention:
+        parts.append(select(*part("retention", value=func.count(Ticket.id))).where(
+            Ticket.state.in_(ticket_workflow.FINAL_STATES), Ticket.closed_on.is_not(None),
+            Ticket.closed_on <= records.retention_limit(on)))
+    final = Review.state.in_(review_workflow.FINAL_STATES)
+    parts += [select(*part("reviews_done", value=func.count(Review.id))).where(Review.year == on.year, final),
+              select(*part("reviews_planned", value=func.count(Review.id))).where(Review.year == on.year, ~final),
+              select(*part("audits", value=func.count(InternalAudit.id))).where(InternalAudit.year == on.year)]
+    counts: dict = {"state": {}, "unit": {}, "opened": {}, "closed": {}, "overdue": 0, "late": 0,
+                    "recurring": 0, "retention": 0}
+    for kind, key, n1, n2, value, overdue, late in db.session.execute(union_all(*parts)):
+        if kind == "state":
+            counts["state"][key] = value
+            counts["overdue"] += overdue or 0
+            counts["late"] += late or 0
+        elif kind == "unit":
+            counts["unit"][n1] = value
+        elif kind in ("opened", "closed"):
+            counts[kind][(n1, n2)] = value
+        else:
+            counts[kind] = value or 0
+    return counts
+
+
+def _objective_flags(year: int, on: datetime.date, units: list) -> list[dict]:
+    """The plans and reports of the year late or missing, by owner (one query; the same rule
+    as the objectives summary: objectives.current_plans and objectives.status_row)."""
+    replaced = aliased(ObjectivePlan)
+    found = db.session.execute(
+        select(ObjectivePlan.unit_id, ObjectivePlan.state, ObjectivePlan.approved_on, ObjectivePlan.replaces_id,
+               replaced.approved_on, ObjectiveReport.state, ObjectiveReport.approved_on)
+        .outerjoin(ObjectiveReport, ObjectiveReport.plan_id == ObjectivePlan.id)
+        .outerjoin(replaced, replaced.id == ObjectivePlan.replaces_id)
+        .where(ObjectivePlan.year == year, ObjectivePlan.state != "superseded")
+        .order_by(ObjectivePlan.revision)
+    ).all()
+    chosen: dict = {}
+    for row in found:
+        kept = chosen.get(row[0])
+        if kept is None or kept[1] != "approved" or row[1] == "approved":
+            chosen[row[0]] = row
+    flags = []
+    for owner in [None] + [u for u in units if u.in_qms_scope]:
+        row = chosen.get(owner.id if owner else None)
+        plan_on = report_on = None
+        if row is not None:
+            _, state, approved_on, replaces_id, first_on, report_state, report_approved_on = row
+            plan_on = approved_on if state == "approved" else None
+            if replaces_id and state == "approved" and first_on:
+                plan_on = first_on
+            report_on = report_approved_on if report_state == "approved" else None
+        flag = {"owner": owner, "plan_flag": objectives._flag(plan_on, objectives.plan_due(year), on),
+                "report_flag": objectives._flag(report_on, objectives.report_due(year), on)}
+        if flag["plan_flag"] in ("late", "missing") or flag["report_flag"] in ("late", "missing"):
+            flags.append(flag)
+    return flags
+
+
+def steering(user, on: datetime.date | None = None) -> dict:
+    """The figures Ban ISO and the leaders watch; each links to the list behind it. A fixed
+    number of queries whatever the number of records: the units, one grouped query for every
+    ticket figure, one for the objective plans, one for the reviews."""
     on = on or today()
     units = db.session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)).all()
-    by_state = [(ticket_workflow.STATES[s], _ticket_figure(user, state=s)) for s in ticket_workflow.OPEN_STATES]
-    by_unit = [(u.name, _ticket_figure(user, unit=u.id, open=1)) for u in units]
+    bounds = [_month_bounds(on, back) for back in range(11, -1, -1)]
+    may_see_retention = _may_open(user, "RetentionView")
+    counts = _ticket_counts(user, on, bounds[0][0], bounds[-1][1], may_see_retention)
+    by_state = [(ticket_workflow.STATES[s], _figure(counts["state"].get(s, 0), state=s))
+                for s in ticket_workflow.OPEN_STATES]
+    by_unit = [(u.name, _figure(counts["unit"].get(u.id, 0), unit=u.id, open=1)) for u in units]
     months = []
-    for back in range(11, -1, -1):
-        first, last = _month_bounds(on, back)
+    for first, last in bounds:
+        key = (first.year, first.month)
         months.append({
             "label": first.strftime("%m/%Y"),
-            "opened": _ticket_figure(user, **{"from": first.isoformat(), "to": last.isoformat()}),
-            "closed": _ticket_figure(user, closed_from=first.isoformat(), closed_to=last.isoformat()),
+            "opened": _figure(counts["opened"].get(key, 0), **{"from": first.isoformat(), "to": last.isoformat()}),
+            "closed": _figure(counts["closed"].get(key, 0), closed_from=first.isoformat(),
+                              closed_to=last.isoformat()),
         })
-    effective = _ticket_figure(user, state="closed")
-    ineffective = _ticket_figure(user, state="closed_ineffective")
+    effective = _figure(counts["state"].get("closed", 0), state="closed")
+    ineffective = _figure(counts["state"].get("closed_ineffective", 0), state="closed_ineffective")
     finished = effective["value"] + ineffective["value"]
-    objective_rows = objectives.summary(on.year, on)["rows"]
     return {
         "by_state": by_state, "by_unit": by_unit, "months": months,
         "peak": max([m["opened"]["value"] for m in months] + [m["closed"]["value"] for m in months] + [1]),
-        "overdue": _ticket_figure(user, overdue=1),
-        "missing_report": _ticket_figure(user, missing_report=1),
-        "recurring": {"value": len(tickets.recurring_series(user)), "link": "/recurring/"},
+        "overdue": _figure(counts["overdue"], overdue=1),
+        "missing_report": _figure(counts["late"], missing_report=1),
+        "recurring": {"value": counts["recurring"], "link": "/recurring/"},
         "effective": effective, "ineffective": ineffective,
         "effective_share": round(100 * effective["value"] / finished) if finished else None,
-        "objective_flags": [r for r in objective_rows if r["plan_flag"] in ("late", "missing")
-                            or r["report_flag"] in ("late", "missing")],
+        "objective_flags": _objective_flags(on.year, on, units),
         "objectives_link": f"/objectives-summary/?year={on.year}",
-        "review_warnings": reviews.warnings(on),
-        "retention": {"value": len(records.past_retention(on)), "link": "/retention/"}
-        if _may_open(user, "RetentionView") else None,
+        "review_warnings": reviews.warning_messages(on.year, counts["reviews_done"], counts["reviews_planned"],
+                                                    counts["audits"]),
+        "retention": {"value": counts["retention"], "link": "/retention/"} if may_see_retention else None,
         "labels": STEERING_LABELS,
     }

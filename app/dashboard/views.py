@@ -1,4 +1,4 @@
-from flask import g
+from flask import g, redirect, request
 from flask_appbuilder import IndexView, expose
 
 from app.dashboard import services
@@ -28,11 +28,25 @@ class HomeView(IndexView):
         user = g.user if g.user and g.user.is_authenticated else None
         held = sorted(roles_of(user)) if user else []
         steering = any(name in roles.STEERING for name in held)
+        work, work_total = services.my_work_page(user) if user else ([], 0)
         return self.render_template(
             self.index_template, appbuilder=self.appbuilder, settings=current_agency(),
             in_agency=current_agency_id() is not None,
             agencies=_agency_figures() if roles.PLATFORM_ADMIN in held else None,
             user_roles=[roles.role_label(name) for name in held],
-            work=services.my_work(user) if user else [],
+            work=work, work_total=work_total,
             figures=services.steering(user) if steering else None,
         )
+
+    @expose("/my-work/")
+    def my_work(self):
+        """Việc của tôi, every item, a page at a time (the home page shows the most urgent)."""
+        user = g.user if g.user and g.user.is_authenticated else None
+        if user is None:
+            return redirect(self.appbuilder.get_url_for_login)
+        page = request.args.get("page", "1")
+        page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+        items, total = services.my_work_page(user, page, services.PAGE_ROWS)
+        pages = max(1, -(-total // services.PAGE_ROWS))
+        return self.render_template("my_work.html", appbuilder=self.appbuilder, work=items, total=total,
+                                    page=min(page, pages), pages=pages)

@@ -3,7 +3,7 @@ import datetime
 import re
 
 from flask_babel import gettext
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -384,6 +384,40 @@ def summary(year: int, on: datetime.date | None = None) -> dict:
     achieved = sum(r["achieved"] for r in rows)
     return {"year": year, "rows": rows, "objectives": total, "achieved": achieved,
             "rate": round(100 * achieved / total) if total else None}
+
+
+def summary_counts(years: list[int], units: list) -> dict[int, dict]:
+    """For each year, what `summary` counts — every in-scope unit's and the agency's objectives
+    and achieved objectives, and the rates — in one grouped query (`units`: the agency's units,
+    already loaded; those active and in the QMS scope are its rows, in code order)."""
+    achieved = func.sum(case((ReportRow.achieved.is_(True), 1), else_=0))
+    found = db.session.execute(
+        select(ObjectivePlan.year, ObjectivePlan.unit_id, ObjectivePlan.state, ObjectiveReport.state,
+               func.count(ReportRow.id), achieved)
+        .outerjoin(ObjectiveReport, ObjectiveReport.plan_id == ObjectivePlan.id)
+        .outerjoin(ReportRow, ReportRow.report_id == ObjectiveReport.id)
+        .where(ObjectivePlan.year.in_(years), ObjectivePlan.state != "superseded")
+        .group_by(ObjectivePlan.id, ObjectivePlan.year, ObjectivePlan.unit_id, ObjectivePlan.state,
+                  ObjectivePlan.revision, ObjectiveReport.state)
+        .order_by(ObjectivePlan.revision)
+    ).all()
+    chosen: dict = {}
+    for year, unit_id, state, report_state, rows, done in found:  # as current_plans chooses
+        kept = chosen.get((year, unit_id))
+        if kept is None or kept[0] != "approved" or state == "approved":
+            chosen[(year, unit_id)] = (state, (rows or 0, done or 0) if report_state == "approved" else (0, 0))
+    owners = [None] + sorted((u for u in units if u.active and u.in_qms_scope), key=lambda u: u.code)
+    result = {}
+    for year in years:
+        rows = []
+        for owner in owners:
+            total, done = chosen.get((year, owner.id if owner else None), (None, (0, 0)))[1]
+            rows.append({"owner": owner, "objectives": total, "achieved": done,
+                         "rate": round(100 * done / total) if total else None})
+        total, done = sum(r["objectives"] for r in rows), sum(r["achieved"] for r in rows)
+        result[year] = {"year": year, "rows": rows, "objectives": total, "achieved": done,
+                        "rate": round(100 * done / total) if total else None}
+    return result
 
 
 def rates_by_year(years: list[int]) -> list[tuple[int, int | None]]:

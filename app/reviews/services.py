@@ -4,7 +4,8 @@ import datetime
 from urllib.parse import urlencode
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.extensions import db
@@ -16,7 +17,7 @@ from app.reviews.models import (
 )
 from app.tickets import services as tickets
 from app.tickets import vocabulary
-from app.tickets.models import Nonconformity
+from app.tickets.models import Nonconformity, Ticket
 from app.workflow import (
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, commit, get_by_id, looks_like_id, parse_date,
     run, today,
@@ -70,12 +71,6 @@ def _tickets_link(params: dict) -> str:
     return "/tickets/list/?" + urlencode(params)
 
 
-def _ticket_figure(user, key, params: dict, name=None) -> dict:
-    """Counted by the ticket list's own query with the link's arguments, as `user` sees it:
-    the figure is what the link opens."""
-    return _figure(key, tickets.count_tickets(user, params), _tickets_link(params), name)
-
-
 MONITORING_SOURCES = ("process_monitoring", "data_analysis", "process_results", "conformity_results")
 
 
@@ -96,19 +91,72 @@ def _figure(key, value, link=None, name=None) -> dict:
     return {"key": key, "value": value, "link": link, "name": name}
 
 
+def _input_counts(start: datetime.date, end: datetime.date, user, on: datetime.date) -> dict:
+    """Every count of the inputs in one query: a UNION ALL of GROUP BYs over the NCs and
+    tickets `user` sees (the lists' own conditions: nonconformity_visibility and
+    ticket_list_query), and the internal audits of the period."""
+    def part(kind, key=None, n1=None, value=None):
+        return [literal(kind, String).label("kind"),
+                cast(key if key is not None else null(), String).label("key"),  # typed NULLs (PostgreSQL)
+                cast(n1 if n1 is not None else null(), Integer).label("n1"),
+                cast(value, Integer).label("value")]
+
+    in_period = and_(tickets.ticket_visibility(user), Ticket.requested_on >= start, Ticket.requested_on <= end)
+    parts = [
+        select(*part("nc", Nonconformity.source, Nonconformity.unit_id, func.count(Nonconformity.id)))
+        .where(tickets.nonconformity_visibility(user), Nonconformity.detected_on >= start,
+               Nonconformity.detected_on <= end).group_by(Nonconformity.source, Nonconformity.unit_id),
+        # the list's unit filter takes the tickets a unit requested or carries out
+        select(*part("ticket_unit", None, Unit.id, func.count(func.distinct(Ticket.id))))
+        .join(Ticket, or_(Ticket.requesting_unit_id == Unit.id, Ticket.implementing_unit_id == Unit.id))
+        .where(in_period).group_by(Unit.id),
+        select(*part("ticket_source_state", Ticket.source + "|" + Ticket.state, None, func.count(Ticket.id)))
+        .where(in_period).group_by(Ticket.source, Ticket.state),
+        select(*part("ticket_kind", Ticket.kind, None, func.count(Ticket.id))).where(in_period).group_by(Ticket.kind),
+        select(*part("overdue", None, None, func.count(Ticket.id)))
+        .where(tickets.ticket_visibility(user), tickets.overdue_condition(on)),
+        select(*part("audits", None, None, func.count(InternalAudit.id)))
+        .where(InternalAudit.done_on >= start, InternalAudit.done_on <= end),
+    ]
+    counts: dict = {"nc": {}, "ticket_unit": {}, "source": {}, "state": {}, "source_state": {}, "kind": {},
+                    "overdue": 0, "audits": 0}
+    for kind, key, n1, value in db.session.execute(union_all(*parts)):
+        if kind == "nc":
+            counts["nc"][(key, n1)] = value
+        elif kind == "ticket_unit":
+            counts["ticket_unit"][n1] = value
+        elif kind == "ticket_source_state":
+            source, _, state = key.partition("|")
+            counts["source_state"][(source, state)] = value
+            counts["source"][source] = counts["source"].get(source, 0) + value
+            counts["state"][state] = counts["state"].get(state, 0) + value
+        elif kind == "ticket_kind":
+            counts["kind"][key] = value
+        else:
+            counts[kind] = value or 0
+    return counts
+
+
+def _sorted(counts: dict) -> list[tuple]:
+    """As the lists are read: the largest first, then by key."""
+    return sorted(((k, v) for k, v in counts.items() if v), key=lambda item: (-item[1], str(item[0])))
+
+
 def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
     """Figures for the inputs of 5.8.1.1 over a period, each with the list it comes from.
-    Every figure with a link counts what that list shows `user`, with its filters and dates."""
-    ncs = db.session.scalars(select(Nonconformity).where(
-        tickets.nonconformity_visibility(user), Nonconformity.detected_on >= start,
-        Nonconformity.detected_on <= end)).all()
+    Every figure with a link counts what that list shows `user`, with its filters and dates.
+    A fixed number of queries whatever the number of records: one for every count (grouped),
+    the units, the actions of earlier reviews, the objectives of the period's years."""
+    on = today()  # overdue is a fact of the day the figures are gathered, and the link keeps that day
+    counts = _input_counts(start, end, user, on)
     period = {"from": start.isoformat(), "to": end.isoformat()}
-    opened = db.session.scalars(tickets.ticket_list_query(user, period)).all()
-    units = {u.id: u for u in db.session.scalars(select(Unit))}
+    unit_list = db.session.scalars(select(Unit)).all()
+    units = {u.id: u for u in unit_list}
     figures = {key: [] for key in INPUT_SECTIONS}
 
     earlier = db.session.scalars(  # decided by reviews of earlier periods
-        select(ReviewAction).join(Review).where(Review.period_end < start).order_by(ReviewAction.id)).all()
+        select(ReviewAction).join(Review).where(Review.period_end < start).order_by(ReviewAction.id)
+        .options(joinedload(ReviewAction.ticket))).all()
     closed = [a for a in earlier if a.ticket and a.ticket.state in ("closed", "closed_ineffective", "declined")]
     figures["earlier_actions"] = [_figure("actions_total", len(earlier)),
                                   _figure("actions_closed", len(closed))] + [
@@ -117,12 +165,18 @@ def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
                 f"{a.description[:80]} ({a.ticket.display_number if a.ticket else ''})")
         for a in earlier]
 
-    feedback = [n for n in ncs if n.source == "feedback"]
-    figures["feedback"] = [_figure("nc_feedback", len(feedback), _nc_link(start, end, source="feedback"))]
+    by_source = {}
+    by_unit = {}
+    for (source, unit_id), value in counts["nc"].items():
+        by_source[source] = by_source.get(source, 0) + value
+        by_unit[unit_id] = by_unit.get(unit_id, 0) + value
+    figures["feedback"] = [_figure("nc_feedback", by_source.get("feedback", 0),
+                                   _nc_link(start, end, source="feedback"))]
 
     years = sorted({start.year, end.year})
+    summaries = objectives.summary_counts(years, unit_list)
     for year in years:
-        data = objectives.summary(year)
+        data = summaries[year]
         figures["objectives"].append(_figure(
             "objectives_rate", f"{data['achieved']}/{data['objectives']}"
             + (f" ({data['rate']} %)" if data["rate"] is not None else ""),
@@ -133,55 +187,48 @@ def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
                     "objectives_unit", f"{row['rate']} %", None,
                     row["owner"].name if row["owner"] else str(gettext("The agency (whole)"))))
 
-    nc_rows = [_figure("nc_total", len(ncs), _nc_link(start, end))]
-    for unit_id, count in _count(n.unit_id for n in ncs):
+    nc_rows = [_figure("nc_total", sum(by_unit.values()), _nc_link(start, end))]
+    for unit_id, count in _sorted(by_unit):
         nc_rows.append(_figure("nc_unit", count, _nc_link(start, end, unit=unit_id), units[unit_id].name))
-    nc_rows.append(_ticket_figure(user, "tickets_total", period))
-    # the list's unit filter takes the tickets a unit requested or carries out
-    concerned = [u for t in opened for u in {t.requesting_unit_id, t.implementing_unit_id} if u]
-    for unit_id, _ in _count(concerned):
-        nc_rows.append(_ticket_figure(user, "tickets_of_unit", {**period, "unit": unit_id}, units[unit_id].name))
-    for source, _ in _count(t.source for t in opened):
-        nc_rows.append(_ticket_figure(user, "tickets_source", {**period, "source": source},
-                                      vocabulary.label(vocabulary.SOURCES, source)))
-    for state, _ in _count(t.state for t in opened):
-        nc_rows.append(_ticket_figure(user, "tickets_state", {**period, "state": state},
-                                      str(tickets.workflow.STATES[state])))
-    on = today()  # overdue is a fact of the day the figures are gathered, and the link keeps that day
-    nc_rows.append(_ticket_figure(user, "tickets_overdue_on", {"overdue": "1", "overdue_on": on.isoformat()},
-                                  on.strftime("%d/%m/%Y")))
-    nc_rows.append(_ticket_figure(user, "tickets_ineffective", {**period, "state": "closed_ineffective"}))
+    nc_rows.append(_figure("tickets_total", sum(counts["state"].values()), _tickets_link(period)))
+    for unit_id, count in _sorted(counts["ticket_unit"]):
+        nc_rows.append(_figure("tickets_of_unit", count, _tickets_link({**period, "unit": unit_id}),
+                               units[unit_id].name))
+    for source, count in _sorted(counts["source"]):
+        nc_rows.append(_figure("tickets_source", count, _tickets_link({**period, "source": source}),
+                               vocabulary.label(vocabulary.SOURCES, source)))
+    for state, count in _sorted(counts["state"]):
+        nc_rows.append(_figure("tickets_state", count, _tickets_link({**period, "state": state}),
+                               str(tickets.workflow.STATES[state])))
+    nc_rows.append(_figure("tickets_overdue_on", counts["overdue"],
+                           _tickets_link({"overdue": "1", "overdue_on": on.isoformat()}), on.strftime("%d/%m/%Y")))
+    nc_rows.append(_figure("tickets_ineffective", counts["state"].get("closed_ineffective", 0),
+                           _tickets_link({**period, "state": "closed_ineffective"})))
     figures["nonconformities"] = nc_rows
 
-    monitoring = [n for n in ncs if n.source in MONITORING_SOURCES]
-    figures["monitoring"] = [_figure("nc_monitoring", len(monitoring))] + [
+    monitoring = {source: by_source[source] for source in MONITORING_SOURCES if by_source.get(source)}
+    figures["monitoring"] = [_figure("nc_monitoring", sum(monitoring.values()))] + [
         _figure("nc_source", count, _nc_link(start, end, source=source), vocabulary.label(vocabulary.SOURCES, source))
-        for source, count in _count(n.source for n in monitoring)]
-    audits = db.session.scalar(select(func.count(InternalAudit.id)).where(
-        InternalAudit.done_on >= start, InternalAudit.done_on <= end))
+        for source, count in _sorted(monitoring)]
     figures["audit"] = [
-        _figure("audits", audits),
-        _figure("nc_audit", sum(1 for n in ncs if n.source == "internal_audit"),
-                _nc_link(start, end, source="internal_audit")),
-        _ticket_figure(user, "tickets_audit", {**period, "source": "internal_audit"}),
+        _figure("audits", counts["audits"]),
+        _figure("nc_audit", by_source.get("internal_audit", 0), _nc_link(start, end, source="internal_audit")),
+        _figure("tickets_audit", counts["source"].get("internal_audit", 0),
+                _tickets_link({**period, "source": "internal_audit"})),
     ]
     figures["risks"] = [
-        _ticket_figure(user, "risk_tickets", {**period, "source": "risk_analysis"}),
-        _ticket_figure(user, "risk_closed", {**period, "source": "risk_analysis", "state": "closed"}),
+        _figure("risk_tickets", counts["source"].get("risk_analysis", 0),
+                _tickets_link({**period, "source": "risk_analysis"})),
+        _figure("risk_closed", counts["source_state"].get(("risk_analysis", "closed"), 0),
+                _tickets_link({**period, "source": "risk_analysis", "state": "closed"})),
     ]
-    figures["opportunities"] = [_ticket_figure(user, "improvement_tickets", {**period, "kind": "preventive"})]
+    figures["opportunities"] = [_figure("improvement_tickets", counts["kind"].get("preventive", 0),
+                                        _tickets_link({**period, "kind": "preventive"}))]
     return figures
 
 
 def workflow_state_label(ticket) -> str:
     return tickets.workflow.STATES.get(ticket.state, ticket.state)
-
-
-def _count(values) -> list[tuple]:
-    counts: dict = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
 
 
 def figure_label(figure: dict) -> str:
@@ -595,15 +642,20 @@ def change_period(user, review) -> None:
 def warnings(on: datetime.date | None = None) -> list[str]:
     """A year without an approved review; a review planned before the year's audit is done."""
     on = on or today()
-    messages = []
     year = on.year
-    done = db.session.scalar(select(func.count(Review.id)).where(
-        Review.year == year, Review.state.in_(workflow.FINAL_STATES)))
+    final = Review.state.in_(workflow.FINAL_STATES)
+    audits = select(func.count(InternalAudit.id)).where(InternalAudit.year == year).scalar_subquery()
+    done, planned, audited = db.session.execute(  # one query for the three counts
+        select(func.count(case((final, Review.id))), func.count(case((~final, Review.id))), audits)
+        .select_from(Review).where(Review.year == year)).one()
+    return warning_messages(year, done, planned, audited)
+
+
+def warning_messages(year: int, done: int, planned: int, audited: int) -> list[str]:
+    """The warnings, from the year's approved and planned reviews and its internal audits."""
+    messages = []
     if not done:
         messages.append(gettext("%(year)s has no approved management review yet.", year=year))
-    planned = db.session.scalar(select(func.count(Review.id)).where(
-        Review.year == year, Review.state.notin_(workflow.FINAL_STATES)))
-    audited = db.session.scalar(select(func.count(InternalAudit.id)).where(InternalAudit.year == year))
     if planned and not audited:
         messages.append(gettext(
             "A management review of %(year)s is being prepared but the year's internal audit "

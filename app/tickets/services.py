@@ -7,7 +7,7 @@ progress reports, change requests and files), which re-checks visibility (404), 
 import datetime
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, case, func, or_, select, true
 
 from app.extensions import db
 from app.history import changes
@@ -411,23 +411,29 @@ def overdue_condition(on: datetime.date | None = None):
     return and_(Ticket.state == "implementation", Ticket.due_date < (on or today()))
 
 
-def missing_report_ids(on: datetime.date | None = None) -> set[int]:
-    """Tickets in implementation whose periodic progress report is late (one query)."""
+def _days_between(first, last):
+    """`last - first` in days, in SQL (SQLite keeps dates as text)."""
+    if db.engine.dialect.name == "sqlite":
+        return func.julianday(last) - func.julianday(first)
+    return last - first
+
+
+def missing_report_condition(on: datetime.date | None = None):
+    """SQL condition: a ticket in implementation whose periodic progress report is late —
+    reports are due when the due date is more than one interval after approval, and the last
+    report (or the approval) is more than one interval old."""
     on = on or today()
     interval = current_agency().report_interval_days
-    rows = db.session.execute(
-        select(Ticket.id, Ticket.approved_on, Ticket.due_date, func.max(ProgressReport.reported_on))
-        .outerjoin(ProgressReport, ProgressReport.ticket_id == Ticket.id)
-        .where(Ticket.state == "implementation")
-        .group_by(Ticket.id, Ticket.approved_on, Ticket.due_date)
-    )
-    late = set()
-    for ticket_id, approved_on, due_date, last_report in rows:
-        if not (approved_on and due_date and (due_date - approved_on).days > interval):
-            continue
-        if (on - (last_report or approved_on)).days > interval:
-            late.add(ticket_id)
-    return late
+    last_report = (select(func.max(ProgressReport.reported_on)).where(ProgressReport.ticket_id == Ticket.id)
+                   .correlate(Ticket).scalar_subquery())
+    return and_(Ticket.state == "implementation", Ticket.approved_on.is_not(None), Ticket.due_date.is_not(None),
+                _days_between(Ticket.approved_on, Ticket.due_date) > interval,
+                func.coalesce(last_report, Ticket.approved_on) < on - datetime.timedelta(days=interval))
+
+
+def missing_report_ids(on: datetime.date | None = None) -> set[int]:
+    """Tickets in implementation whose periodic progress report is late (one query)."""
+    return set(db.session.scalars(select(Ticket.id).where(missing_report_condition(on))))
 
 
 # --- the ticket list's filters ------------------------------------------------------------
@@ -471,8 +477,7 @@ def ticket_list_query(user, args, late_ids: set[int] | None = None):
     if args.get("overdue"):
         query = query.where(overdue_condition(_date_arg(args, "overdue_on")))
     if args.get("missing_report"):
-        late_ids = missing_report_ids() if late_ids is None else late_ids
-        query = query.where(Ticket.id.in_(late_ids or [-1]))
+        query = query.where(missing_report_condition() if late_ids is None else Ticket.id.in_(late_ids or [-1]))
     text = str(args.get("q", "")).strip()
     if text:
         number, _, year = text.partition("/")
@@ -493,34 +498,51 @@ def count_tickets(user, args) -> int:
 
 # --- recurrence rule (5.2.2) ---------------------------------------------------------
 
-def open_runs() -> list[list[Nonconformity]]:
-    """Each run of NCs of one category at one unit since the last effective corrective action
-    closed for them (SPEC §2), when still open: none closed after its last NC and at least one
-    of its NCs linked to no ticket. Two queries for the whole scope (every agency for the
-    compliance board: units and categories are an agency's own, so runs never mix agencies)."""
-    ncs = db.session.scalars(
-        select(Nonconformity).order_by(Nonconformity.unit_id, Nonconformity.category_id,
-                                       Nonconformity.detected_on, Nonconformity.id)
-    ).all()
-    closings = db.session.execute(
-        select(Ticket.requesting_unit_id, Ticket.closed_on, Nonconformity.category_id)
-        .join(Nonconformity, Nonconformity.ticket_id == Ticket.id)
-        .where(Ticket.state == "closed", Ticket.kind == "corrective")
-    ).all()
-    effective = {}
-    for unit_id, closed_on, category_id in closings:
-        effective.setdefault((unit_id, category_id), []).append(closed_on)
-    runs: dict[tuple, list] = {}
-    for nc in ncs:
-        key = (nc.unit_id, nc.category_id)
-        run = runs.setdefault(key, [])
-        if run and any(run[-1].detected_on <= d <= nc.detected_on for d in effective.get(key, [])):
-            run.clear()
-        run.append(nc)
-    return [run for key, run in runs.items()
-            # an effective corrective action closed after the last NC also ends the run
-            if run and not any(d >= run[-1].detected_on for d in effective.get(key, []))
-            and any(nc.ticket_id is None for nc in run)]
+def _last_closings():
+    """For each unit and NC category, the day its last effective corrective action closed
+    (a ticket closed as effective, of kind corrective, with an NC of that category linked)."""
+    return (select(Ticket.requesting_unit_id.label("unit_id"), Nonconformity.category_id.label("category_id"),
+                   func.max(Ticket.closed_on).label("last_closed"))
+            .join(Nonconformity, Nonconformity.ticket_id == Ticket.id)
+            .where(Ticket.state == "closed", Ticket.kind == "corrective")
+            .group_by(Ticket.requesting_unit_id, Nonconformity.category_id)
+            .subquery("last_closing"))
+
+
+def _in_open_run():
+    """The NCs of the run still open for their unit and category (SPEC §2): those detected
+    after the last effective corrective action closed for them. (A closing on the day of an
+    NC ends the run that NC is in: the run starts with the first NC detected after it.)"""
+    closings = _last_closings()
+    return closings, or_(closings.c.last_closed.is_(None), Nonconformity.detected_on > closings.c.last_closed)
+
+
+def open_runs_query(user=None, agency_threshold=None, threshold: int | None = None):
+    """One grouped query: each open run (unit, category) with its number of NCs. A run is open
+    when at least one of its NCs is linked to no ticket; it is recurring with more NCs than the
+    threshold (5.2.2) — `agency_threshold` a column (the compliance board: each agency's own),
+    or `threshold` a number. Given a user, only the runs whose every NC that user may see."""
+    closings, in_run = _in_open_run()
+    size = func.count(Nonconformity.id)
+    having = [func.sum(case((Nonconformity.ticket_id.is_(None), 1), else_=0)) > 0]
+    if threshold is not None:
+        having.append(size > threshold)
+    if agency_threshold is not None:
+        having.append(size > agency_threshold)
+    if user is not None and not sees_everything(user):
+        having.append(func.sum(case((nonconformity_visibility(user), 0), else_=1)) == 0)
+    return (select(Nonconformity.agency_id, Nonconformity.unit_id, Nonconformity.category_id, size.label("size"))
+            .outerjoin(closings, and_(closings.c.unit_id == Nonconformity.unit_id,
+                                      closings.c.category_id == Nonconformity.category_id))
+            .where(in_run)
+            .group_by(Nonconformity.agency_id, Nonconformity.unit_id, Nonconformity.category_id)
+            .having(and_(*having)))
+
+
+def count_recurring(user=None, threshold: int | None = None) -> int:
+    """How many recurring series (one query)."""
+    threshold = threshold if threshold is not None else current_agency().recurrence_threshold
+    return db.session.scalar(select(func.count()).select_from(open_runs_query(user, threshold=threshold).subquery()))
 
 
 def is_recurring(run: list, threshold: int) -> bool:
@@ -531,14 +553,32 @@ def is_recurring(run: list, threshold: int) -> bool:
 def recurring_series(user=None, threshold: int | None = None) -> list[dict]:
     """Runs of more than `threshold` NCs of one category at one unit with no effective
     corrective action closed in between (SPEC §2). Returns one dict per run still open;
-    given a user, only the runs whose every NC that user may see."""
+    given a user, only the runs whose every NC that user may see. Two queries: the runs
+    (grouped, with their unit and category), then the NCs of those runs only."""
+    from app.organisation.models import Unit
+    from app.tickets.models import NcCategory
+
     threshold = threshold if threshold is not None else current_agency().recurrence_threshold
-    series = [{"unit": run[0].unit, "category": run[0].category, "nonconformities": run}
-              for run in open_runs() if is_recurring(run, threshold)]
-    if user is not None and not sees_everything(user):
-        visible = set(db.session.scalars(select(Nonconformity.id).where(nonconformity_visibility(user))))
-        series = [s for s in series if all(nc.id in visible for nc in s["nonconformities"])]
-    return series
+    runs = open_runs_query(user, threshold=threshold).subquery("run")
+    found = db.session.execute(
+        select(Unit, NcCategory).join(runs, runs.c.unit_id == Unit.id)
+        .join(NcCategory, NcCategory.id == runs.c.category_id).order_by(Unit.code, Unit.id, NcCategory.id)
+    ).all()
+    if not found:
+        return []
+    closings, in_run = _in_open_run()
+    members = db.session.scalars(
+        select(Nonconformity)
+        .join(runs, and_(runs.c.unit_id == Nonconformity.unit_id, runs.c.category_id == Nonconformity.category_id))
+        .outerjoin(closings, and_(closings.c.unit_id == Nonconformity.unit_id,
+                                  closings.c.category_id == Nonconformity.category_id))
+        .where(in_run).order_by(Nonconformity.detected_on, Nonconformity.id)
+    ).all()
+    by_key: dict[tuple, list] = {}
+    for nc in members:
+        by_key.setdefault((nc.unit_id, nc.category_id), []).append(nc)
+    return [{"unit": unit, "category": category, "nonconformities": by_key.get((unit.id, category.id), [])}
+            for unit, category in found]
 
 
 def open_ticket_from_series(user, unit_id: int, category_id: int) -> Ticket:

@@ -260,6 +260,9 @@ class NonconformityView(NonconformityRules, QmsModelView):
                              f"KPH-{services.today():%Y%m%d}.xlsx")
 
 
+RECURRING_DATES = 10  # the latest NCs of a series shown by date; the count says how many in all
+
+
 class RecurringNonconformityView(BaseView):
     """KPH lặp lại: series that trip the 5.2.2 recurrence rule, one click to a ticket."""
 
@@ -270,7 +273,8 @@ class RecurringNonconformityView(BaseView):
     @has_access
     def index(self):
         return self.render_template("recurring.html", series=services.recurring_series(g.user),
-                                    threshold=services.current_agency().recurrence_threshold)
+                                    threshold=services.current_agency().recurrence_threshold,
+                                    shown=RECURRING_DATES)
 
     @expose("/open", methods=["POST"])
     @has_access

@@ -1,0 +1,204 @@
+"""Performance at a province's volume (issue 15): every dashboard and list runs a fixed, small
+number of queries whatever the number of tickets and NCs, and the home page stays small."""
+import datetime
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import demo_agency
+
+MARK = "VOLUME-I15 "
+TODAY = datetime.date.today()
+
+
+def _add_volume(app, tickets: int, ncs: int, seed: int, creator: str | None) -> None:
+    """Bulk rows (Core inserts, no ORM objects): tickets in every state over several years and
+    units, NCs in runs per unit and category, some linked to corrective tickets closed in between."""
+    from app.extensions import db
+    from app.organisation.models import QmsUser, Unit
+    from app.tickets import workflow
+    from app.tickets.models import NcCategory, Nonconformity, Ticket
+
+    with demo_agency(app) as _:
+        from app.tenancy import current_agency_id
+
+        agency_id = current_agency_id()
+        units = db.session.scalars(sa.select(Unit.id).order_by(Unit.id)).all()
+        categories = db.session.scalars(sa.select(NcCategory.id).order_by(NcCategory.id)).all()
+        people = db.session.scalars(sa.select(QmsUser.id).where(QmsUser.agency_id == agency_id)).all()
+        author = db.session.scalar(sa.select(QmsUser.id).where(QmsUser.username == creator)) if creator else None
+        states = list(workflow.STATES)
+        rows = []
+        for i in range(tickets):
+            n = seed + i
+            state = states[n % len(states)]
+            requested = TODAY - datetime.timedelta(days=(n * 7) % 1500)
+            final = state in workflow.FINAL_STATES
+            rows.append({
+                "agency_id": agency_id, "kind": "corrective" if n % 3 else "preventive",
+                "source": "internal_audit", "state": state, "version": 1,
+                "requesting_unit_id": units[n % len(units)], "implementing_unit_id": units[(n + 1) % len(units)],
+                "description": f"{MARK}phiếu {n}", "requested_on": requested,
+                "created_by_id": author or people[n % len(people)], "requester_id": author or people[n % len(people)],
+                "assignee_id": people[(n + 1) % len(people)], "implementer_id": people[(n + 2) % len(people)],
+                "due_date": TODAY + datetime.timedelta(days=(n % 60) - 30),
+                "approved_on": requested if state == "implementation" else None,
+                "closed_on": requested + datetime.timedelta(days=30) if final else None,
+                "created_on": datetime.datetime.combine(requested, datetime.time(8)),
+                "updated_at": datetime.datetime.now(),
+            })
+        db.session.execute(sa.insert(Ticket), rows)
+        closed = db.session.execute(sa.select(Ticket.id, Ticket.requesting_unit_id).where(
+            Ticket.description.startswith(MARK), Ticket.state == "closed", Ticket.kind == "corrective")).all()
+        nc_rows = []
+        for i in range(ncs):
+            n = seed + i
+            unit_id, category_id = units[n % len(units)], categories[(n // len(units)) % len(categories)]
+            link = next((t for t, u in closed if u == unit_id), None) if n % 11 == 0 else None
+            nc_rows.append({
+                "agency_id": agency_id, "unit_id": unit_id, "category_id": category_id,
+                "detected_on": TODAY - datetime.timedelta(days=(n * 3) % 1400),
+                "description": f"{MARK}KPH {n}", "source": ("feedback", "internal_audit", "process_monitoring")[n % 3],
+                "ticket_id": link, "correction_done": False, "correction_checked": False,
+                "beyond_authority": False, "created_on": datetime.datetime.now(),
+                "updated_at": datetime.datetime.now(),
+            })
+        if nc_rows:
+            db.session.execute(sa.insert(Nonconformity), nc_rows)
+        db.session.commit()
+
+
+@pytest.fixture
+def volume(app):
+    """volume(tickets, ncs, creator=None): adds that many more rows (the tickets opened by
+    `creator`, a username, when given); all are removed after the test."""
+    added = []
+
+    def add(tickets, ncs, creator=None):
+        _add_volume(app, tickets, ncs, seed=sum(added), creator=creator)
+        added.append(tickets + ncs)
+
+    yield add
+    from app.extensions import db
+    from app.tickets.models import Nonconformity, Ticket
+
+    with demo_agency(app):
+        db.session.execute(sa.delete(Nonconformity).where(Nonconformity.description.startswith(MARK)))
+        db.session.execute(sa.delete(Ticket).where(Ticket.description.startswith(MARK)))
+        db.session.commit()
+
+
+def _measure(count_queries, fetch):
+    fetch()  # warm: permissions and the like are cached per process
+    with count_queries() as counter:
+        response = fetch()
+    assert response.status_code == 200
+    return counter, response
+
+
+PAGES = [("truongban.iso", "/"), ("thuky.iso", "/"), ("canbo.ktht", "/"), ("truongphong.ktht", "/"),
+         ("truongban.iso", "/recurring/")]
+
+
+def _short(counter) -> str:
+    return "\n".join(s.split("\n")[0][:150] for s in counter.statements)
+
+
+@pytest.mark.parametrize("username,path", PAGES)
+def test_pages_run_the_same_few_queries_at_any_volume(client_as_user, count_queries, volume, username, path):
+    client = client_as_user(username)
+    volume(400, 400, creator=username)  # already more work than the home page shows
+    small, page = _measure(count_queries, lambda: client.get(path))
+    small_size = len(page.data)
+    volume(1200, 1200, creator=username)
+    large, page = _measure(count_queries, lambda: client.get(path))
+    print(username, path, small.count, large.count, small_size, len(page.data))
+    assert large.count == small.count <= 12, _short(large)
+    if path == "/recurring/":  # a row per series (unit × NC content); the latest dates of each
+        from app.tickets.views import RECURRING_DATES
+
+        rows = page.text.split('class="recurring-row"')[1:]
+        assert rows and max(row.count("/nonconformities/show/") for row in rows) == RECURRING_DATES
+        assert "lần trước đó" in page.text
+    else:  # bounded panels, not one row per record: three times the records, about the same page
+        assert len(page.data) <= small_size * 1.1, (small_size, len(page.data))
+
+
+def test_home_page_shows_the_most_urgent_work_and_links_to_the_rest(client_as_user, volume, count_queries):
+    from app.dashboard import services
+
+    volume(300, 0)
+    page = client_as_user("truongban.iso").get("/").text
+    table = page.split('class="table table-condensed my-work"', 1)[1].split("</table>", 1)[0]
+    assert table.count('class="work-item') == services.HOME_ROWS
+    assert 'href="/my-work/"' in page
+    client = client_as_user("truongban.iso")
+    counter, full = _measure(count_queries, lambda: client.get("/my-work/?page=1"))
+    assert counter.count <= 12, _short(counter)
+    full = full.text
+    total = int(re.search(r'class="badge my-work-count">(\d+)<', full).group(1))
+    assert total > services.PAGE_ROWS and full.count('class="work-item') == services.PAGE_ROWS
+    last = client.get(f"/my-work/?page={-(-total // services.PAGE_ROWS)}").text
+    assert last.count('class="work-item') == total - (total - 1) // services.PAGE_ROWS * services.PAGE_ROWS
+    assert "?page=2" in full and "Trang sau" in full and "Trang trước" in last
+
+
+def test_review_inputs_run_the_same_few_queries_at_any_volume(app, api, count_queries, volume, user, db):
+    from app.reviews import services
+
+    client, secretary = api("thuky.iso"), user("thuky.iso")
+    secretary.roles, secretary.groups  # loaded before counting: the caller has them
+    start, end = datetime.date(TODAY.year - 3, 1, 1), TODAY
+    url = f"/api/v1/reviews/inputs?from={start}&to={end}"
+    volume(30, 30)
+    small, first = _measure(count_queries, lambda: client.get(url))
+    with count_queries() as service_small:
+        services.gather_inputs(start, end, secretary)
+    volume(300, 300)
+    large, second = _measure(count_queries, lambda: client.get(url))
+    with count_queries() as service_large:
+        services.gather_inputs(start, end, secretary)
+    print("inputs", small.count, large.count, service_small.count, service_large.count)
+    assert first.json["result"] != second.json["result"]  # the figures did count the new records
+    assert service_large.count == service_small.count <= 4, _short(service_large)
+    assert large.count == small.count <= 10, _short(large)
+
+
+def _runs_as_before(threshold):
+    """The recurrence rule as it was computed before issue 15 (a Python walk over every NC),
+    kept here as the reference the grouped query must agree with."""
+    from app.extensions import db
+    from app.tickets.models import Nonconformity, Ticket
+
+    ncs = db.session.scalars(sa.select(Nonconformity).order_by(
+        Nonconformity.unit_id, Nonconformity.category_id, Nonconformity.detected_on, Nonconformity.id)).all()
+    effective: dict = {}
+    for unit_id, closed_on, category_id in db.session.execute(
+            sa.select(Ticket.requesting_unit_id, Ticket.closed_on, Nonconformity.category_id)
+            .join(Nonconformity, Nonconformity.ticket_id == Ticket.id)
+            .where(Ticket.state == "closed", Ticket.kind == "corrective")):
+        effective.setdefault((unit_id, category_id), []).append(closed_on)
+    runs: dict = {}
+    for nc in ncs:
+        key = (nc.unit_id, nc.category_id)
+        run = runs.setdefault(key, [])
+        if run and any(run[-1].detected_on <= d <= nc.detected_on for d in effective.get(key, [])):
+            run.clear()
+        run.append(nc)
+    return {key: [nc.id for nc in run] for key, run in runs.items()
+            if run and not any(d >= run[-1].detected_on for d in effective.get(key, []))
+            and any(nc.ticket_id is None for nc in run) and len(run) > threshold}
+
+
+def test_recurring_series_in_sql_agree_with_the_rule_walked_nc_by_nc(app, volume):
+    from app.tickets import services
+
+    volume(300, 600)
+    with demo_agency(app):
+        for threshold in (1, 3, 8):
+            expected = _runs_as_before(threshold)
+            found = {(s["unit"].id, s["category"].id): [nc.id for nc in s["nonconformities"]]
+                     for s in services.recurring_series(threshold=threshold)}
+            assert found == expected and found, threshold
+            assert services.count_recurring(threshold=threshold) == len(expected)
