@@ -135,3 +135,29 @@ def test_the_search_uses_the_trigram_index_on_postgresql(many, db):
     plan = "\n".join(db.session.execute(sa.text("EXPLAIN " + sql)).scalars())
     assert "ix_ticket_search_trgm" in plan, plan
     assert db.session.scalar(sa.text("SELECT qms_fold('TÁCH Thửa Đất')")) == "tach thua dat"
+
+
+def test_an_agency_with_many_units_filters_the_list_by_a_unit_search(app, client_as_user):
+    from app.extensions import db
+    from app.organisation.models import Unit
+    from app.tenancy import agency_named
+
+    with app.app_context(), agency_named("CAMLAM"):
+        db.session.add_all(Unit(code=f"PX{n:04d}", name=f"Phường Xã thứ {n:04d} Đông Hải") for n in range(400))
+        db.session.commit()
+        known = db.session.query(Unit).filter_by(code="KTHT").one().id
+    try:
+        client = client_as_user("truongban.iso")
+        page = client.get("/tickets/list/")
+        assert page.status_code == 200 and "unit-search" in page.text
+        assert "PX0001" not in page.text and len(page.data) <= PAGE_LIMIT
+        chosen = client.get(f"/tickets/list/?unit={known}")
+        assert re.search(rf'<option value="{known}" selected>', chosen.text)
+        found = client.get("/tickets/units.json", query_string={"q": "thu 0123 dong"}).json["results"]
+        assert [r["text"] for r in found] == ["PX0123 — Phường Xã thứ 0123 Đông Hải"]
+        assert len(client.get("/tickets/units.json").json["results"]) == 30
+        assert client_as_user("canbo.ktht").get("/tickets/units.json?q=KTHT").json["results"][0]["id"] == known
+    finally:
+        with app.app_context(), agency_named("CAMLAM"):
+            db.session.query(Unit).filter(Unit.code.like("PX%")).delete(synchronize_session=False)
+            db.session.commit()

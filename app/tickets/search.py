@@ -25,10 +25,16 @@ def fold(text):
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
-@event.listens_for(Engine, "connect")
 def _register_fold(dbapi_connection, connection_record) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function(FOLD_FUNCTION, 1, fold, deterministic=True)
+
+
+def install() -> None:
+    """Give every SQLite connection made from now on `qms_fold` (app.extensions calls this
+    before any engine exists)."""
+    if not event.contains(Engine, "connect", _register_fold):
+        event.listen(Engine, "connect", _register_fold)
 
 
 def folded(*columns):

@@ -25,6 +25,8 @@ from app.ui import (
 )
 
 PAGE_SIZE = 25
+UNIT_OPTIONS = 100  # more units than this: the list's unit filter searches (TicketView.units_json)
+UNIT_RESULTS = 30
 
 
 class VisibleTickets(BaseFilter):
@@ -394,10 +396,17 @@ class TicketView(TicketRules, QmsModelView):
         page = min(max(1, args.get("page", 1, type=int)), pages)
         tickets = services.ticket_page(query, args.get("sort", "number"), page, PAGE_SIZE)
         late = services.missing_report_ids(among=[t.id for t in tickets if t.state == "implementation"])
-        units = db.session.scalars(select(Unit).order_by(Unit.code)).all()
+        # a select of every unit up to UNIT_OPTIONS; beyond, the chosen one and a search (units_json)
+        units = db.session.scalars(select(Unit).order_by(Unit.code).limit(UNIT_OPTIONS + 1)).all()
+        units_remote = len(units) > UNIT_OPTIONS
+        if units_remote:
+            chosen = args.get("unit", "")
+            units = [db.session.get(Unit, int(chosen))] if chosen.isdigit() else []
+            units = [unit for unit in units if unit is not None]
         return self.render_template(
             "ticket_list.html", title=self.list_title, tickets=tickets, total=total, page=page,
-            pages=pages, page_links=page_links(page, pages), units=units, late=late, args=args,
+            pages=pages, page_links=page_links(page, pages), units=units, units_remote=units_remote,
+            late=late, args=args,
             today=services.today(),
             states=workflow.STATES, kinds=vocabulary.KINDS, sources=vocabulary.SOURCES,
             groups=workflow.WORKFLOW.groups, is_overdue=services.is_overdue,
@@ -405,6 +414,23 @@ class TicketView(TicketRules, QmsModelView):
             can_add=self.appbuilder.sm.has_access("can_add", self.class_permission_name),
             can_print=self.appbuilder.sm.has_access("can_pdf", self.class_permission_name),
         )
+
+    @expose("/units.json")
+    @has_access
+    @permission_name("list")
+    def units_json(self):
+        """The list's unit filter when the agency has too many units for one select: the
+        units whose code or name contains what was typed (accents and case ignored), a few."""
+        from flask import jsonify
+
+        from app.tickets import search
+
+        text = request.args.get("q", "").strip()
+        query = select(Unit).order_by(Unit.code)
+        if text:
+            query = query.where(search.contains(search.folded(Unit.code, Unit.name), text))
+        return jsonify({"results": [{"id": unit.id, "text": f"{unit.code} — {unit.name}"}
+                                    for unit in db.session.scalars(query.limit(UNIT_RESULTS))]})
 
     @expose("/binder")
     @has_access
