@@ -8,3 +8,9 @@ db = SQLA()
 appbuilder = AppBuilder(update_perms=False)
 migrate = Migrate()
 csrf = CSRFProtect()
+
+# qms_fold (accent- and case-free search) on every SQLite connection, registered before the
+# first connection is made
+from app.tickets import search  # noqa: E402
+
+search.install()

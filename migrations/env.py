@@ -52,6 +52,15 @@ def get_metadata():
     return Model.metadata
 
 
+# Made by migration 0014 on PostgreSQL only (an expression the models cannot declare for both
+# dialects): the comparison of the models with the database leaves them out.
+DATABASE_ONLY_INDEXES = {'ix_ticket_search_trgm'}
+
+
+def include_object(object, name, type_, reflected, compare_to):
+    return not (type_ == 'index' and name in DATABASE_ONLY_INDEXES)
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -66,7 +75,7 @@ def run_migrations_offline():
     """
     url = config.get_main_option("sqlalchemy.url")
     context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True
+        url=url, target_metadata=get_metadata(), literal_binds=True, include_object=include_object
     )
 
     with context.begin_transaction():
@@ -92,6 +101,7 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

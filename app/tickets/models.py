@@ -3,7 +3,7 @@ from typing import Optional
 
 from flask_appbuilder import Model
 from sqlalchemy import (
-    JSON, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Text,
+    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
@@ -45,13 +45,15 @@ class Nonconformity(ExternalRecord, AgencyOwned, Model):
     """Sự không phù hợp (5.1), corrected on the spot; may lead to a ticket."""
 
     __tablename__ = "nonconformity"
-    __table_args__ = (UniqueConstraint("agency_id", "external_source", "external_ref",
-                                       name="uq_nonconformity_agency_external"),)
+    __table_args__ = (
+        UniqueConstraint("agency_id", "external_source", "external_ref", name="uq_nonconformity_agency_external"),
+        Index("ix_nonconformity_list_order", "agency_id", "detected_on", "id"),  # the list's order
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     detected_on: Mapped[datetime.date] = mapped_column(Date)
-    detected_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    detected_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"), index=True)
     description: Mapped[str] = mapped_column(Text)
     related_process: Mapped[Optional[str]] = mapped_column(String(300))
     source: Mapped[str] = mapped_column(String(40))
@@ -63,7 +65,7 @@ class Nonconformity(ExternalRecord, AgencyOwned, Model):
     correction_checked: Mapped[bool] = mapped_column(Boolean, default=False)
     beyond_authority: Mapped[bool] = mapped_column(Boolean, default=False)
     ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ticket.id"), index=True)
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"), index=True)
     created_on: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
 
     unit: Mapped[Unit] = relationship()
@@ -102,6 +104,10 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
     __table_args__ = (
         UniqueConstraint("agency_id", "year", "number", name="uq_ticket_agency_year_number"),
         UniqueConstraint("agency_id", "external_source", "external_ref", name="uq_ticket_agency_external"),
+        # the list's two orders (services.LIST_ORDERS), within an agency; on PostgreSQL migration
+        # 0014 also adds a trigram index on the searched text (app.tickets.search)
+        Index("ix_ticket_list_order", "agency_id", "year", "number", "id"),
+        Index("ix_ticket_due_order", "agency_id", "due_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,24 +121,24 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
     related_documents: Mapped[Optional[str]] = mapped_column(Text)
     # Box 1
     description: Mapped[str] = mapped_column(Text)
-    requested_on: Mapped[datetime.date] = mapped_column(Date)
-    requester_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"))
+    requested_on: Mapped[datetime.date] = mapped_column(Date, index=True)
+    requester_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"), index=True)
     created_on: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
     # Unit review and Ban ISO
     signs: Mapped[Optional[list]] = mapped_column(JSON)
     assignee_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"), index=True)
-    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"), index=True)
     # Box 2
     cause: Mapped[Optional[str]] = mapped_column(Text)
     measures: Mapped[Optional[str]] = mapped_column(Text)
     implementing_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"), index=True)
-    implementer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    implementer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"), index=True)
     implementing_unit_head_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
     due_date: Mapped[Optional[datetime.date]] = mapped_column(Date, index=True)
     approved_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
     approved_on: Mapped[Optional[datetime.date]] = mapped_column(Date)
-    verifier_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
+    verifier_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"), index=True)
     result_summary: Mapped[Optional[str]] = mapped_column(Text)
     reported_done_on: Mapped[Optional[datetime.date]] = mapped_column(Date)
     # Box 3
@@ -142,7 +148,7 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
     evidence_text: Mapped[Optional[str]] = mapped_column(Text)
     closed_on: Mapped[Optional[datetime.date]] = mapped_column(Date, index=True)
     closed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
-    follows_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ticket.id"))
+    follows_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ticket.id"), index=True)
 
     requesting_unit: Mapped[Unit] = relationship(foreign_keys=[requesting_unit_id])
     assignee_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[assignee_unit_id])

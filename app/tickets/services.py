@@ -8,12 +8,13 @@ import datetime
 
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.history import changes
 from app.organisation import roles
 from app.organisation.services import current_agency
-from app.tickets import files, vocabulary, workflow
+from app.tickets import files, search, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, changed_since, check_date, choices_for, commit,
@@ -431,9 +432,16 @@ def missing_report_condition(on: datetime.date | None = None):
                 func.coalesce(last_report, Ticket.approved_on) < on - datetime.timedelta(days=interval))
 
 
-def missing_report_ids(on: datetime.date | None = None) -> set[int]:
-    """Tickets in implementation whose periodic progress report is late (one query)."""
-    return set(db.session.scalars(select(Ticket.id).where(missing_report_condition(on))))
+def missing_report_ids(on: datetime.date | None = None, among=None) -> set[int]:
+    """Tickets in implementation whose periodic progress report is late (one query); `among`,
+    given, limits the look to those ticket ids (the rows a list page shows)."""
+    query = select(Ticket.id).where(missing_report_condition(on))
+    if among is not None:
+        among = list(among)
+        if not among:
+            return set()
+        query = query.where(Ticket.id.in_(among))
+    return set(db.session.scalars(query))
 
 
 # --- the ticket list's filters ------------------------------------------------------------
@@ -481,8 +489,7 @@ def ticket_list_query(user, args, late_ids: set[int] | None = None):
     text = str(args.get("q", "")).strip()
     if text:
         number, _, year = text.partition("/")
-        conditions = [Ticket.description.ilike(f"%{text}%"), Ticket.cause.ilike(f"%{text}%"),
-                      Ticket.measures.ilike(f"%{text}%")]
+        conditions = [search.contains(SEARCHED_TEXT, text)]
         if number.strip().isdigit():
             by_number = Ticket.number == int(number)
             if year.strip().isdigit():
@@ -490,6 +497,30 @@ def ticket_list_query(user, args, late_ids: set[int] | None = None):
             conditions.append(by_number)
         query = query.where(or_(*conditions))
     return query
+
+
+# What the list's search box looks in, folded (accents and case ignored: app.tickets.search);
+# on PostgreSQL migration 0014 indexes this very expression.
+SEARCHED_TEXT = search.folded(Ticket.description, Ticket.cause, Ticket.measures)
+
+# The list's orders; migration 0014 indexes each (agency_id first: every query has it).
+LIST_ORDERS = {
+    "number": (Ticket.year.desc(), Ticket.number.desc(), Ticket.id.desc()),
+    "due_date": (Ticket.due_date.asc().nulls_last(), Ticket.id.asc()),
+}
+
+
+def ticket_page(query, order: str, page: int, page_size: int) -> list[Ticket]:
+    """One page of the list, in its order, in one statement: the page's ids are chosen on
+    the order's index alone (a deep page skips index entries, not rows), then those rows are
+    read."""
+    order_by = LIST_ORDERS.get(order, LIST_ORDERS["number"])
+    ids = (query.with_only_columns(Ticket.id).order_by(*order_by)
+           .limit(page_size).offset((page - 1) * page_size))
+    return db.session.scalars(
+        select(Ticket).where(Ticket.id.in_(ids.scalar_subquery())).order_by(*order_by)
+        .options(selectinload(Ticket.requesting_unit), selectinload(Ticket.implementing_unit))
+    ).all()
 
 
 def count_tickets(user, args) -> int:

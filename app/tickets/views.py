@@ -11,7 +11,6 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 from wtforms import SelectField, ValidationError
 from wtforms.validators import InputRequired
 
@@ -26,6 +25,8 @@ from app.ui import (
 )
 
 PAGE_SIZE = 25
+UNIT_OPTIONS = 100  # more units than this: the list's unit filter searches (TicketView.units_json)
+UNIT_RESULTS = 30
 
 
 class VisibleTickets(BaseFilter):
@@ -307,6 +308,18 @@ def date_chips(args) -> list[str]:
     return chips
 
 
+def page_links(page: int, pages: int, around: int = 3) -> list[int | None]:
+    """The page numbers a list links to: the first, the last and a few around the current
+    one, None where pages are skipped (however many pages there are)."""
+    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    links = []
+    for number in shown:
+        if links and number - links[-1] > 1:
+            links.append(None)
+        links.append(number)
+    return links
+
+
 class TicketView(TicketRules, QmsModelView):
     datamodel = QmsInterface(Ticket)
     route_base = "/tickets"
@@ -380,30 +393,47 @@ class TicketView(TicketRules, QmsModelView):
     @has_access
     def list(self):
         args = request.args
-        late = services.missing_report_ids()
-        query = services.ticket_list_query(g.user, args, late)
+        query = services.ticket_list_query(g.user, args)
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-        order = args.get("sort", "number")
-        if order == "due_date":
-            query = query.order_by(Ticket.due_date.is_(None), Ticket.due_date, Ticket.id)
-        else:
-            query = query.order_by(Ticket.year.desc(), Ticket.number.desc(), Ticket.id.desc())
         pages = max(1, math.ceil(total / PAGE_SIZE))
         page = min(max(1, args.get("page", 1, type=int)), pages)
-        tickets = db.session.scalars(
-            query.options(selectinload(Ticket.requesting_unit), selectinload(Ticket.implementing_unit))
-            .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-        ).all()
-        units = db.session.scalars(select(Unit).order_by(Unit.code)).all()
+        tickets = services.ticket_page(query, args.get("sort", "number"), page, PAGE_SIZE)
+        late = services.missing_report_ids(among=[t.id for t in tickets if t.state == "implementation"])
+        # a select of every unit up to UNIT_OPTIONS; beyond, the chosen one and a search (units_json)
+        units = db.session.scalars(select(Unit).order_by(Unit.code).limit(UNIT_OPTIONS + 1)).all()
+        units_remote = len(units) > UNIT_OPTIONS
+        if units_remote:
+            chosen = args.get("unit", "")
+            units = [db.session.get(Unit, int(chosen))] if chosen.isdigit() else []
+            units = [unit for unit in units if unit is not None]
         return self.render_template(
             "ticket_list.html", title=self.list_title, tickets=tickets, total=total, page=page,
-            pages=pages, units=units, late=late, args=args, today=services.today(),
+            pages=pages, page_links=page_links(page, pages), units=units, units_remote=units_remote,
+            late=late, args=args,
+            today=services.today(),
             states=workflow.STATES, kinds=vocabulary.KINDS, sources=vocabulary.SOURCES,
             groups=workflow.WORKFLOW.groups, is_overdue=services.is_overdue,
             present=_present_step(g.user), chips=date_chips(args),
             can_add=self.appbuilder.sm.has_access("can_add", self.class_permission_name),
             can_print=self.appbuilder.sm.has_access("can_pdf", self.class_permission_name),
         )
+
+    @expose("/units.json")
+    @has_access
+    @permission_name("list")
+    def units_json(self):
+        """The list's unit filter when the agency has too many units for one select: the
+        units whose code or name contains what was typed (accents and case ignored), a few."""
+        from flask import jsonify
+
+        from app.tickets import search
+
+        text = request.args.get("q", "").strip()
+        query = select(Unit).order_by(Unit.code)
+        if text:
+            query = query.where(search.contains(search.folded(Unit.code, Unit.name), text))
+        return jsonify({"results": [{"id": unit.id, "text": f"{unit.code} — {unit.name}"}
+                                    for unit in db.session.scalars(query.limit(UNIT_RESULTS))]})
 
     @expose("/binder")
     @has_access
@@ -474,7 +504,7 @@ class TicketView(TicketRules, QmsModelView):
             available=services.available_transitions(g.user, ticket),
             next_steps=workflow.WORKFLOW.next_steps(ticket.state), workflow=workflow.WORKFLOW,
             states=workflow.STATES, vocabulary=vocabulary, today=services.today(),
-            overdue=services.is_overdue(ticket), late=ticket.id in services.missing_report_ids(),
+            overdue=services.is_overdue(ticket), late=ticket.id in services.missing_report_ids(among=[ticket.id]),
             report_required=services.report_required(ticket, services.current_agency().report_interval_days),
             may=may, amendments=ticket.amendments, change_fields=services.CHANGE_FIELDS,
             field_labels=workflow.FIELD_LABELS, change_value=_change_value,

@@ -1,0 +1,55 @@
+"""Text search that ignores accents and case: "tach thua" finds "tách thửa", "TÁCH" finds "tách".
+
+Both dialects compare the same folded text, `qms_fold(text)`: lower case without diacritics
+(đ read as d).
+- PostgreSQL: migration 0014 creates `qms_fold` as an IMMUTABLE wrapper of the `unaccent`
+  extension, and a GIN trigram index (`pg_trgm`) on the folded searched text of a ticket, which
+  `LIKE '%…%'` uses.
+- SQLite: the same function in Python (`fold`), registered on every SQLite connection.
+"""
+import sqlite3
+import unicodedata
+
+from sqlalchemy import event, func, literal, literal_column
+from sqlalchemy.engine import Engine
+
+FOLD_FUNCTION = "qms_fold"
+_LETTERS = str.maketrans({"đ": "d", "Đ": "D"})
+
+
+def fold(text):
+    """PostgreSQL's lower(unaccent(text)), for the letters Vietnamese writes."""
+    if text is None:
+        return None
+    decomposed = unicodedata.normalize("NFD", str(text).translate(_LETTERS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _register_fold(dbapi_connection, connection_record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.create_function(FOLD_FUNCTION, 1, fold, deterministic=True)
+
+
+def install() -> None:
+    """Give every SQLite connection made from now on `qms_fold` (app.extensions calls this
+    before any engine exists)."""
+    if not event.contains(Engine, "connect", _register_fold):
+        event.listen(Engine, "connect", _register_fold)
+
+
+def folded(*columns):
+    """qms_fold(coalesce(a, '') || ' ' || coalesce(b, '') …): the expression of the trigram
+    index of migration 0014, written the same way so PostgreSQL recognises it."""
+    expression = None
+    for column in columns:
+        part = func.coalesce(column, literal_column("''"))
+        expression = part if expression is None else expression.op("||")(literal_column("' '")).op("||")(part)
+    return getattr(func, FOLD_FUNCTION)(expression)
+
+
+def contains(expression, text: str):
+    """`expression` (a folded text) contains the folded `text`, LIKE's wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = literal_column("'%'").op("||")(getattr(func, FOLD_FUNCTION)(literal(escaped))).op("||")(
+        literal_column("'%'"))
+    return expression.like(pattern, escape="\\")

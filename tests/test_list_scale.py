@@ -1,0 +1,163 @@
+"""Lists and searches at a province's volume (issue 15): a page's size and its page links stay
+bounded however many rows there are, a deep page shows the right rows, and the search box
+ignores accents and case on both dialects, on PostgreSQL through its trigram index."""
+import datetime
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+
+BULK = 3000
+PAGE_LIMIT = 80 * 1024
+
+
+@pytest.fixture(scope="module")
+def many(app):
+    """BULK closed tickets and BULK nonconformities of the demo agency, written in bulk (no
+    history: they only fill the lists), removed at the end."""
+    from app.extensions import db
+    from app.organisation.models import QmsUser, Unit
+    from app.tenancy import agency_named
+    from app.tickets.models import NcCategory, Nonconformity, Ticket
+
+    with app.app_context(), agency_named("CAMLAM") as agency:
+        staff = db.session.query(QmsUser).filter_by(username="canbo.ktht").one()
+        unit = db.session.query(Unit).filter_by(code="KTHT").one()
+        category = db.session.query(NcCategory).order_by(NcCategory.id).first()
+        day = datetime.date(2001, 3, 1)
+        db.session.execute(sa.insert(Ticket.__table__), [
+            {"agency_id": agency.id, "number": n + 1, "year": 2001, "state": "closed",
+             "kind": "corrective", "source": "internal_audit", "requesting_unit_id": unit.id,
+             "description": f"Phiếu số lượng lớn {n + 1}: hồ sơ cấp phép xây dựng trả trễ hạn",
+             "requested_on": day, "closed_on": day, "created_by_id": staff.id, "requester_id": staff.id,
+             "version": 1}
+            for n in range(BULK)])
+        db.session.execute(sa.insert(Nonconformity.__table__), [
+            {"agency_id": agency.id, "unit_id": unit.id, "detected_on": day,
+             "detected_by_id": staff.id, "created_by_id": staff.id, "description": f"KPH số lượng lớn {n + 1}",
+             "source": "internal_audit", "category_id": category.id, "correction_done": True,
+             "correction_checked": True, "beyond_authority": False}
+            for n in range(BULK)])
+        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text("ANALYZE ticket"))
+            db.session.commit()
+    yield
+    with app.app_context(), agency_named("CAMLAM") as agency:
+        db.session.execute(sa.delete(Nonconformity.__table__).where(
+            Nonconformity.agency_id == agency.id, Nonconformity.description.like("KPH số lượng lớn %")))
+        db.session.execute(sa.delete(Ticket.__table__).where(Ticket.agency_id == agency.id, Ticket.year == 2001))
+        db.session.commit()
+
+
+def _page_links(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'href="[^"]*[?&;]page=(\d+)', html)]
+
+
+def test_page_links_are_the_first_the_last_and_a_window():
+    from app.tickets.views import page_links
+
+    assert page_links(1, 1) == [1]
+    assert page_links(1, 4005) == [1, 2, 3, 4, None, 4005]
+    assert page_links(2000, 4005) == [1, None, 1997, 1998, 1999, 2000, 2001, 2002, 2003, None, 4005]
+    assert page_links(4005, 4005) == [1, None, 4002, 4003, 4004, 4005]
+    assert page_links(5, 9) == list(range(1, 10))
+
+
+def test_a_long_ticket_list_stays_small_and_its_deep_pages_show_the_right_rows(many, app, client_as_user):
+    from app.extensions import db
+    from app.tenancy import agency_named
+    from app.tickets import services
+    from app.tickets.models import Ticket
+
+    client = client_as_user("truongban.iso")
+    first = client.get("/tickets/list/")
+    assert first.status_code == 200
+    assert len(first.data) <= PAGE_LIMIT, len(first.data)
+    links = _page_links(first.text)
+    assert 0 < len(links) < 12 and max(links) >= BULK // 25, links
+
+    with app.app_context(), agency_named("CAMLAM"):
+        for order in ("number", "due_date"):
+            every = db.session.scalars(services.ticket_list_query(None, {}).with_only_columns(Ticket.id)
+                                       .order_by(*services.LIST_ORDERS[order])).all()
+            deep = client.get(f"/tickets/list/?page=100&sort={order}")
+            assert deep.status_code == 200 and len(deep.data) <= PAGE_LIMIT
+            shown = [int(i) for i in re.findall(r'href="/tickets/show/(\d+)"', deep.text)]
+            assert shown == every[99 * 25:100 * 25], order
+            assert 100 in _page_links(deep.text) or 'class="active"><a href="/tickets/list/?page=100' in deep.text
+
+
+def test_a_long_nonconformity_list_stays_small(many, client_as_user):
+    client = client_as_user("truongban.iso")
+    first = client.get("/nonconformities/list/")
+    assert first.status_code == 200 and len(first.data) <= PAGE_LIMIT, len(first.data)
+    assert len(re.findall(r"page_NonconformityView=\d+", first.text)) < 20
+    deep = client.get("/nonconformities/list/?page_NonconformityView=99")
+    assert deep.status_code == 200 and "KPH" in deep.text
+
+
+def test_the_search_ignores_accents_and_case(make_ticket, client_as_user):
+    ticket = make_ticket(description="Hồ sơ TÁCH THỬA đất của ông Đặng Văn Ánh trả trễ hạn")
+    other = make_ticket(description="Hồ sơ tách thừa kế 100% — không phải thửa đất")
+    client = client_as_user("canbo.ktht")
+
+    def found(text):
+        page = client.get("/tickets/list/", query_string={"q": text})
+        assert page.status_code == 200
+        return {int(i) for i in re.findall(r'href="/tickets/show/(\d+)"', page.text)}
+
+    for text in ("tach thua", "TÁCH thửa", "tách thửa đất", "dang van anh", "ĐẶNG", "Tach Thua Dat"):
+        assert ticket.id in found(text), text
+    assert ticket.id not in found("tach thua ke") and other.id in found("tach thua ke")
+    assert other.id in found("100%") and ticket.id not in found("100%")  # % is a character, not a wildcard
+    assert not {ticket.id, other.id} & found("thua_dat")
+
+
+def test_fold_is_postgresql_unaccent_lowered():
+    from app.tickets.search import fold
+
+    assert fold("Tách Thửa ĐẤT đường Ỹ") == "tach thua dat duong y"
+    assert fold("tách thửa") == fold("tách thửa".encode().decode()) == "tach thua"
+    assert fold(None) is None
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="the trigram index is PostgreSQL's")
+def test_the_search_uses_the_trigram_index_on_postgresql(many, db):
+    from app.tickets import search, services
+    from app.tickets.models import Ticket
+
+    statement = sa.select(Ticket.id).where(search.contains(services.SEARCHED_TEXT, "tách thửa"))
+    sql = str(statement.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
+    db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(db.session.execute(sa.text("EXPLAIN " + sql)).scalars())
+    assert "ix_ticket_search_trgm" in plan, plan
+    assert db.session.scalar(sa.text("SELECT qms_fold('TÁCH Thửa Đất')")) == "tach thua dat"
+
+
+def test_an_agency_with_many_units_filters_the_list_by_a_unit_search(app, client_as_user):
+    from app.extensions import db
+    from app.organisation.models import Unit
+    from app.tenancy import agency_named
+
+    with app.app_context(), agency_named("CAMLAM"):
+        db.session.add_all(Unit(code=f"PX{n:04d}", name=f"Phường Xã thứ {n:04d} Đông Hải") for n in range(400))
+        db.session.commit()
+        known = db.session.query(Unit).filter_by(code="KTHT").one().id
+    try:
+        client = client_as_user("truongban.iso")
+        page = client.get("/tickets/list/")
+        assert page.status_code == 200 and "unit-search" in page.text
+        assert "PX0001" not in page.text and len(page.data) <= PAGE_LIMIT
+        chosen = client.get(f"/tickets/list/?unit={known}")
+        assert re.search(rf'<option value="{known}" selected>', chosen.text)
+        found = client.get("/tickets/units.json", query_string={"q": "thu 0123 dong"}).json["results"]
+        assert [r["text"] for r in found] == ["PX0123 — Phường Xã thứ 0123 Đông Hải"]
+        assert len(client.get("/tickets/units.json").json["results"]) == 30
+        assert client_as_user("canbo.ktht").get("/tickets/units.json?q=KTHT").json["results"][0]["id"] == known
+    finally:
+        with app.app_context(), agency_named("CAMLAM"):
+            db.session.query(Unit).filter(Unit.code.like("PX%")).delete(synchronize_session=False)
+            db.session.commit()
