@@ -406,6 +406,18 @@ def webhook(db, receiver):
         yield hook
 
 
+# --- reminders ----------------------------------------------------------------------------
+
+@pytest.fixture
+def leads(monkeypatch):
+    """The leads each user gets, set by the test: {username: [Lead, ...]}; nobody else hears anything."""
+    from app.reminders import services
+
+    table = {}
+    monkeypatch.setattr(services, "leads_for", lambda user, on: list(table.get(user.username, [])))
+    return table
+
+
 # --- the job queue ------------------------------------------------------------------------
 
 # The Redis database the queue tests of reminders and binders use (and empty); tests/test_jobs.py

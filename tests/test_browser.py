@@ -23,18 +23,24 @@ pytestmark = [
 _addresses = itertools.count(1)
 
 
-def new_context(browser):
+def new_context(browser, locale="vi-VN"):
+    """A browser of its own person: its language, and its own client address (the login limit
+    counts per address)."""
     n = next(_addresses)
-    return browser.new_context(locale="vi-VN", extra_http_headers={"X-Forwarded-For": f"10.77.{n // 256}.{n % 256}"})
+    return browser.new_context(locale=locale, extra_http_headers={"X-Forwarded-For": f"10.77.{n // 256}.{n % 256}"})
 
 
-@pytest.fixture
-def page(browser):
-    context = new_context(browser)
+def open_page(browser, locale="vi-VN"):
+    context = new_context(browser, locale)
     page = context.new_page()
     page.set_default_timeout(15000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def page(browser):
+    yield from open_page(browser)
 
 
 def log_in(page, live_server, username, password="CamLam@2026"):

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests import test_browser
-from tests.test_browser import _addresses, log_in
+from tests.test_browser import log_in, open_page
 
 pytestmark = test_browser.pytestmark  # Debian's Chromium, on SQLite (browser, live_server: conftest.py)
 
@@ -38,19 +38,10 @@ COLLECT = """() => {
 }"""
 
 
-def english_context(browser):
-    """A browser whose language is English (as tests.test_browser.new_context, per-person address)."""
-    n = next(_addresses)
-    return browser.new_context(locale="en-US", extra_http_headers={"X-Forwarded-For": f"10.78.{n // 256}.{n % 256}"})
-
-
 @pytest.fixture
 def english_page(browser):
-    context = english_context(browser)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
+    """A browser whose language is English."""
+    yield from open_page(browser, "en-US")
 
 
 def english_on(page) -> list[str]:

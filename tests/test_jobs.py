@@ -1,14 +1,11 @@
 """Background jobs (issue 14 item 11): RQ on Redis when QMS_QUEUE_URL is set, inline after the
 commit otherwise; a job runs as the agency that enqueued it."""
-import os
-
 import pytest
 
+from tests.conftest import work
 from tests.test_webhooks import deliveries, verify
 
 CALLS = []
-# a database of its own, emptied by these tests
-TEST_QUEUE_URL = os.environ.get("QMS_TEST_QUEUE_URL", "redis://127.0.0.1:6379/14")
 
 
 def record_call(*args):
@@ -77,39 +74,15 @@ def test_with_nothing_to_commit_a_job_runs_at_once_and_a_failure_is_only_logged(
     assert "tests.test_jobs.failing_job" in caplog.text
 
 
-@pytest.fixture
-def rq_queue(app, monkeypatch):
-    """The app configured with a queue on the local Redis (skipped when Redis is not there)."""
-    redis = pytest.importorskip("redis")
-    connection = redis.Redis.from_url(TEST_QUEUE_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("Redis không chạy ở 127.0.0.1:6379")
-    connection.flushdb()
-    monkeypatch.setitem(app.config, "QMS_QUEUE_URL", TEST_QUEUE_URL)
-    from app import jobs
-
-    with app.app_context():
-        yield jobs.queue()
-    connection.flushdb()
-
-
-def work(queue):
-    from rq import SimpleWorker
-
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
-
-
-def test_with_a_queue_the_request_only_enqueues_and_the_worker_delivers(rq_queue, receiver, webhook, make_ticket,
+def test_with_a_queue_the_request_only_enqueues_and_the_worker_delivers(job_queue, receiver, webhook, make_ticket,
                                                                         db):
     ticket = make_ticket(state="unit_review")
     assert receiver.received == []  # nothing sent while the transition was taken
     [delivery] = deliveries(db, webhook)
-    assert delivery.status == "pending" and rq_queue.count == 1
-    [job] = rq_queue.jobs
+    assert delivery.status == "pending" and job_queue.count == 1
+    [job] = job_queue.jobs
     assert job.retries_left == 5 and job.retry_intervals == [10, 30, 60, 300, 900]
-    work(rq_queue)
+    work(job_queue)
     [(headers, body)] = receiver.received
     assert verify(headers, body) and headers["X-QMS-Event"] == "transition"
     [delivery] = deliveries(db, webhook)
@@ -117,31 +90,31 @@ def test_with_a_queue_the_request_only_enqueues_and_the_worker_delivers(rq_queue
     assert str(ticket.id) in delivery.payload
 
 
-def test_a_failed_delivery_is_retried_with_backoff(rq_queue, receiver, webhook, make_ticket, db):
+def test_a_failed_delivery_is_retried_with_backoff(job_queue, receiver, webhook, make_ticket, db):
     from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
     receiver.status = 500
     make_ticket(state="unit_review")
-    [job] = rq_queue.jobs
-    work(rq_queue)
+    [job] = job_queue.jobs
+    work(job_queue)
     [delivery] = deliveries(db, webhook)
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("failed", 1, 500)
-    job = Job.fetch(job.id, connection=rq_queue.connection)
+    job = Job.fetch(job.id, connection=job_queue.connection)
     assert job.get_status() == "scheduled" and job.retries_left == 4
-    assert job.id in ScheduledJobRegistry(queue=rq_queue).get_job_ids()
+    assert job.id in ScheduledJobRegistry(queue=job_queue).get_job_ids()
 
 
-def test_failed_jobs_are_listed_and_retried_from_the_command_line(app, rq_queue):
-    rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", "all", [])
-    work(rq_queue)
+def test_failed_jobs_are_listed_and_retried_from_the_command_line(app, job_queue):
+    job_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", "all", [])
+    work(job_queue)
     runner = app.test_cli_runner()
     listed = runner.invoke(args=["qms", "jobs", "failed"])
     assert listed.exit_code == 0, listed.output
     assert "hỏng có chủ ý" in listed.output and "Tổng cộng 1 việc thất bại" in listed.output
     retried = runner.invoke(args=["qms", "jobs", "failed", "--retry", "all"])
     assert retried.exit_code == 0 and "Đã đưa lại 1 việc" in retried.output
-    assert rq_queue.count == 1
+    assert job_queue.count == 1
 
 
 def test_the_worker_command_needs_a_queue(app, monkeypatch):
@@ -150,19 +123,19 @@ def test_the_worker_command_needs_a_queue(app, monkeypatch):
     assert result.exit_code != 0 and "QMS_QUEUE_URL" in result.output
 
 
-def test_the_worker_command_runs_the_queue(app, rq_queue):
-    job = rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.record_call", 7, [8])
+def test_the_worker_command_runs_the_queue(app, job_queue):
+    job = job_queue.enqueue("app.jobs.run_job", "tests.test_jobs.record_call", 7, [8])
     result = app.test_cli_runner().invoke(args=["qms", "worker", "--burst"])
     assert result.exit_code == 0, result.output
     assert job.return_value(refresh=True) == [7, [8]]  # ran (in the worker's own process) as agency 7
 
 
-def test_the_admin_sees_and_retries_the_agency_s_failed_jobs(app, rq_queue, client_as_user, db):
+def test_the_admin_sees_and_retries_the_agency_s_failed_jobs(app, job_queue, client_as_user, db):
     from tests.conftest import csrf_token
 
-    own = rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", _camlam_id(db), [])
-    other = rq_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", _camlam_id(db) + 1000, [])
-    work(rq_queue)
+    own = job_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", _camlam_id(db), [])
+    other = job_queue.enqueue("app.jobs.run_job", "tests.test_jobs.failing_job", _camlam_id(db) + 1000, [])
+    work(job_queue)
     admin = client_as_user("admin")
     page = admin.get("/jobs/failed/")
     assert page.status_code == 200
@@ -170,7 +143,7 @@ def test_the_admin_sees_and_retries_the_agency_s_failed_jobs(app, rq_queue, clie
     token = csrf_token(page.text)
     assert admin.post("/jobs/failed/retry", data={"job_id": other.id, "csrf_token": token}).status_code == 404
     assert admin.post("/jobs/failed/retry", data={"job_id": own.id, "csrf_token": token}).status_code == 302
-    assert rq_queue.job_ids == [own.id]
+    assert job_queue.job_ids == [own.id]
     assert client_as_user("canbo.ktht").get("/jobs/failed/").status_code in (302, 403)
 
 

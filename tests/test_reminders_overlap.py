@@ -3,20 +3,11 @@
 import datetime
 import threading
 
-import pytest
 
 from app.extensions import db as database
 from app.reminders import services
 from app.reminders.models import ReminderLog
 from tests.conftest import demo_agency
-
-
-@pytest.fixture
-def leads(monkeypatch):
-    """The leads each user gets, set by the test: {username: [Lead, ...]}; nobody else hears anything."""
-    table = {}
-    monkeypatch.setattr(services, "leads_for", lambda user, on: list(table.get(user.username, [])))
-    return table
 
 
 def _to(smtp, address):

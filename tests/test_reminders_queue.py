@@ -3,7 +3,6 @@ mails them; a failed mail is retried by the queue with backoff and never sent tw
 import datetime
 import socket
 
-import pytest
 
 from app.reminders import services
 from app.reminders.models import ReminderLog
@@ -11,14 +10,6 @@ from tests.conftest import work
 from tests.test_reminders_overlap import _to
 
 ADDRESS = "canbo.ktht@camlam.example.vn"
-
-
-@pytest.fixture
-def leads(monkeypatch):
-    """The leads each user gets, set by the test: {username: [Lead, ...]}; nobody else hears anything."""
-    table = {}
-    monkeypatch.setattr(services, "leads_for", lambda user, on: list(table.get(user.username, [])))
-    return table
 
 
 def _rows(db, day):
