@@ -406,6 +406,17 @@ def webhook(db, receiver):
         yield hook
 
 
+# --- login limits -------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def fresh_login_limits(request):
+    """Each test starts with no failed sign-ins counted: the per-account limit (10 failures a
+    minute) would otherwise carry one test's wrong passwords into the next test's logins."""
+    yield
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").appbuilder.sm.limiter.reset()
+
+
 # --- reminders ----------------------------------------------------------------------------
 
 @pytest.fixture

@@ -210,7 +210,7 @@ def test_the_approve_form_shows_the_proposal_and_is_prefilled(make_ticket, clien
     ticket = make_ticket(state="approval")
     page = client_as("IsoLeader").get(f"/tickets/{ticket.id}/do/approve").text
     assert "Nguyên nhân gốc" in page and "Biện pháp khắc phục" in page
-    assert f'value="{ticket.due_date.isoformat()}"' in page
+    assert f'value="{ticket.due_date:%d/%m/%Y}"' in page  # typed and shown dd/mm/yyyy
     assert re.search(rf'<option value="{ticket.assignee_id}"\s+selected', page)
 
 

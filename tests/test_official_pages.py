@@ -347,8 +347,9 @@ def test_the_settings_show_the_agency_certificate(app, client_as_user, agency_ce
     assert "agency-certificate-missing" not in page.text
     assert str(escape(agency_certificate.subject)) in page.text
     assert str(escape(agency_certificate.issuer)) in page.text
-    assert agency_certificate.not_before.strftime("%d/%m/%Y") in page.text
-    assert agency_certificate.not_after.strftime("%d/%m/%Y") in page.text
+    vn_time = app.jinja_env.filters["vn_time"]  # stored UTC, shown in Vietnam time (+07:00)
+    assert vn_time(agency_certificate.not_before, "%d/%m/%Y") in page.text
+    assert vn_time(agency_certificate.not_after, "%d/%m/%Y") in page.text
     assert "agency-certificate-details" in admin.get("/settings/list/").text
 
 

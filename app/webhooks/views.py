@@ -33,6 +33,11 @@ class WebhookView(QmsModelView):
     base_order = ("created_at", "desc")
 
 
+# A delivery's status code (stored) and its label (shown)
+DELIVERY_STATUSES = {"pending": _l("Delivery pending"), "sent": _l("Delivered"),
+                     "failed": _l("Delivery failed (retried by the queue)")}
+
+
 class WebhookDeliveryView(QmsModelView):
     """The delivery log: every event sent to every webhook, newest first."""
 
@@ -47,6 +52,7 @@ class WebhookDeliveryView(QmsModelView):
     list_columns = ["created_at", "webhook", "event", "status", "attempts", "last_status_code", "sent_at"]
     show_columns = list(label_columns)
     search_columns = ["event", "status"]
+    formatters_columns = {"status": lambda code: str(DELIVERY_STATUSES.get(code, code))}
     base_order = ("id", "desc")
 
 
