@@ -59,11 +59,20 @@ def _own_unit_validator(form, field):
         raise ValidationError(gettext("You may only open records for your own unit."))
 
 
+def _own_unit():
+    """A new record's unit, preset: the signed-in user's own unit when it is one they may
+    open records for (an edit form shows the record's unit instead)."""
+    unit = getattr(g.user, "unit", None)
+    if unit is not None and unit.active and services.may_open_for(g.user, unit.id):
+        return unit
+    return None
+
+
 def _unit_field():
     return QuerySelectField(
         _l("Unit"), query_func=lambda: db.session.query(Unit).filter(Unit.active.is_(True)).order_by(Unit.code),
         get_pk_func=lambda unit: unit.id, widget=Select2Widget(),
-        validators=[InputRequired(), _own_unit_validator],
+        validators=[InputRequired(), _own_unit_validator], default=_own_unit,
     )
 
 
