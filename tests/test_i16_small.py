@@ -20,3 +20,23 @@ def test_new_nc_and_ticket_forms_preset_the_users_unit(client_as_user, user):
     assert _selected_unit(client.get("/nonconformities/add").text, "unit") == [str(staff.unit_id)]
     assert _selected_unit(client.get("/tickets/add").text, "requesting_unit") == [str(staff.unit_id)]
 
+
+# --- 2. switching language returns to the page the user was on ------------------------
+
+def test_language_switch_returns_to_the_page(client_as_user):
+    client = client_as_user("canbo.ktht")
+    page = client.get("/nonconformities/list/")
+    assert 'href="/lang/en?next=' in page.text  # the navbar names the page to return to
+    back = client.get("/lang/en", headers={"Referer": "http://localhost/nonconformities/list/?page=2"})
+    assert back.status_code == 302 and back.headers["Location"] == "/nonconformities/list/?page=2"
+    back = client.get("/lang/vi?next=/tickets/list/%3Fstate%3Ddraft")
+    assert back.headers["Location"] == "/tickets/list/?state=draft"
+
+
+def test_language_switch_never_leaves_the_site(client_as_user):
+    client = client_as_user("canbo.ktht")
+    for target in ("https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
+        back = client.get("/lang/vi", query_string={"next": target})
+        assert back.status_code == 302 and back.headers["Location"] == "/", target
+    back = client.get("/lang/vi", headers={"Referer": "https://evil.example/nonconformities/list/"})
+    assert back.headers["Location"] == "/"
