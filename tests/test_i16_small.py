@@ -1,7 +1,10 @@
 """Issue 16 item 6: forms preset to the user's unit, language switch stays on the page,
 delete/edit shown only where allowed, a ticket's NC evidence on the ticket, the NC list's
 description."""
+import datetime
 import re
+
+from tests.conftest import csrf_token
 
 
 def _selected_unit(html, name):
@@ -40,3 +43,40 @@ def test_language_switch_never_leaves_the_site(client_as_user):
         assert back.status_code == 302 and back.headers["Location"] == "/", target
     back = client.get("/lang/vi", headers={"Referer": "https://evil.example/nonconformities/list/"})
     assert back.headers["Location"] == "/"
+
+
+# --- 3. delete and edit shown only where they are allowed ------------------------------
+
+def _new_nc(db, user, unit, description, **fields):
+    from app.tickets.models import NcCategory, Nonconformity
+
+    nc = Nonconformity(
+        unit_id=unit("KTHT").id, detected_on=datetime.date.today(), description=description,
+        source="nonconforming_activity", category_id=db.session.query(NcCategory).first().id,
+        created_by_id=user("canbo.ktht").id, detected_by_id=user("canbo.ktht").id, **fields,
+    )
+    db.session.add(nc)
+    db.session.commit()
+    return nc
+
+
+def _row_links(html, pk):
+    return set(re.findall(r'/nonconformities/(edit|delete)/%d\b' % pk, html))
+
+
+def test_nc_list_offers_delete_and_edit_only_where_allowed(client_as, client_as_user, db, user, unit):
+    open_nc = _new_nc(db, user, unit, "KPH còn sửa được")
+    settled = _new_nc(db, user, unit, "KPH đã kiểm tra khắc phục", correction_checked=True)
+    listing = "/nonconformities/list/?psize_NonconformityView=100"
+    admin = client_as("Admin")  # the only role that deletes NCs
+    page = admin.get(listing).text
+    assert _row_links(page, open_nc.id) == {"edit", "delete"}
+    assert _row_links(page, settled.id) == set()
+    page = client_as_user("canbo.ktht").get(listing).text
+    assert _row_links(page, open_nc.id) == {"edit"}
+    assert _row_links(page, settled.id) == set()
+    # the same rule as the delete itself: the settled one is refused
+    token = csrf_token(admin.get(f"/nonconformities/show/{open_nc.id}").text)
+    admin.post(f"/nonconformities/delete/{settled.id}", data={"csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(type(settled), settled.id) is not None

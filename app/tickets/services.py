@@ -139,6 +139,16 @@ def check_nonconformity_change(user, nc: Nonconformity) -> None:
             check_box1(user, nc.unit.id)
 
 
+def may_change_nonconformity(user, nc: Nonconformity) -> bool:
+    """Whether `user` may edit or delete `nc` now (check_nonconformity_change, as a yes/no
+    for the buttons a page shows)."""
+    try:
+        check_nonconformity_change(user, nc)
+    except WorkflowError:
+        return False
+    return True
+
+
 def ensure_own_draft(user, ticket: Ticket, action: str = "edit_draft") -> None:
     """Box 1 is edited, and a ticket deleted, only as a draft and only by its author."""
     workflow.WORKFLOW.check(action, user, ticket)

@@ -9,6 +9,7 @@ from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import func, select
 from wtforms import SelectField, ValidationError
@@ -107,6 +108,12 @@ def _attach_files(attach, pk):
     return redirect(back)
 
 
+class NonconformityListWidget(ListWidget):
+    """FAB's list whose edit and delete links show only on the rows in `changeable`."""
+
+    template = "nonconformity_list_widget.html"
+
+
 class NcCategoryView(QmsModelView):
     datamodel = QmsInterface(NcCategory)
     route_base = "/nc-categories"
@@ -165,6 +172,17 @@ class NonconformityView(NonconformityRules, QmsModelView):
         ),
         "detected_on": _past_date_field(_l("Detected on")),
     }
+
+    list_widget = NonconformityListWidget
+
+    def _get_list_widget(self, *args, **kwargs):
+        """The rows that offer edit and delete: those the user may change now, by the rule
+        the edit and the delete themselves follow (NonconformityRules)."""
+        widgets = super()._get_list_widget(*args, **kwargs)
+        listed = widgets["list"].template_args
+        rows = (db.session.get(Nonconformity, pk) for pk in listed["pks"])  # loaded by the list's query
+        listed["changeable"] = {nc.id for nc in rows if nc and services.may_change_nonconformity(g.user, nc)}
+        return widgets
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
