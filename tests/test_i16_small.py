@@ -80,3 +80,18 @@ def test_nc_list_offers_delete_and_edit_only_where_allowed(client_as, client_as_
     admin.post(f"/nonconformities/delete/{settled.id}", data={"csrf_token": token})
     db.session.expire_all()
     assert db.session.get(type(settled), settled.id) is not None
+
+
+# --- 4. the ticket page shows the evidence files of its nonconformities ---------------
+
+def test_ticket_page_shows_its_nonconformities_evidence(make_ticket, client_as_user, db, user, unit):
+    from app.tickets import services
+
+    ticket = make_ticket(state="leader_review")
+    nc = _new_nc(db, user, unit, "KPH có tệp bằng chứng", ticket_id=ticket.id)
+    (stored,) = services.attach_to_nonconformity(user("canbo.ktht"), nc.id, [("bien-ban-kph.pdf", b"%PDF-1.4 x")])
+    page = client_as_user("thuky.iso").get(f"/tickets/show/{ticket.id}").text
+    assert "Tệp bằng chứng của các điểm không phù hợp" in page
+    link = f"/tickets/file/{stored.id}"
+    assert link in page and "bien-ban-kph.pdf" in page
+    assert client_as_user("thuky.iso").get(link).status_code == 200

@@ -395,6 +395,17 @@ def last_return(ticket: Ticket) -> TicketEvent | None:
     return next((e for e in reversed(ticket.events) if e.name == "return"), None)
 
 
+def nonconformity_files(user, ticket: Ticket) -> list[Attachment]:
+    """The evidence files of a ticket's nonconformities that `user` may open (the NCs they
+    see, as get_attachment asks), by nonconformity then upload."""
+    return list(db.session.scalars(
+        select(Attachment).join(Nonconformity, Attachment.nonconformity_id == Nonconformity.id)
+        .where(Nonconformity.ticket_id == ticket.id, nonconformity_visibility(user))
+        .options(selectinload(Attachment.nonconformity))
+        .order_by(Nonconformity.detected_on, Nonconformity.id, Attachment.id)
+    ))
+
+
 def get_attachment(user, attachment_id) -> Attachment:
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None:

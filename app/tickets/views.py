@@ -535,7 +535,7 @@ class TicketView(TicketRules, QmsModelView):
             report_required=services.report_required(ticket, services.current_agency().report_interval_days),
             may=may, amendments=ticket.amendments, change_fields=services.CHANGE_FIELDS,
             field_labels=workflow.FIELD_LABELS, change_value=_change_value,
-            returned=services.last_return(ticket),
+            returned=services.last_return(ticket), nc_files=services.nonconformity_files(g.user, ticket),
             linkable=services.linkable_nonconformities(g.user) if may["link_nc"] else [],
             change_form=change_form or {"values": {}, "errors": {}},
         ), status
