@@ -95,3 +95,16 @@ def test_ticket_page_shows_its_nonconformities_evidence(make_ticket, client_as_u
     link = f"/tickets/file/{stored.id}"
     assert link in page and "bien-ban-kph.pdf" in page
     assert client_as_user("thuky.iso").get(link).status_code == 200
+
+
+# --- 5. the NC list shows the description, shortened -----------------------------------
+
+def test_nc_list_shows_the_description_shortened(client_as_user, db, user, unit):
+    long_text = "Hồ sơ cấp phép xây dựng trả kết quả trễ hạn " + "rất dài " * 30 + "ĐOẠN CUỐI"
+    nc = _new_nc(db, user, unit, long_text)
+    client = client_as_user("canbo.ktht")
+    assert "ĐOẠN CUỐI" in client.get(f"/nonconformities/show/{nc.id}").text  # whole on its page
+    page = client.get("/nonconformities/list/?psize_NonconformityView=100").text
+    assert re.search(r"<th>(<a [^>]*>)?Mô tả", page)
+    assert "Hồ sơ cấp phép xây dựng trả kết quả trễ hạn" in page
+    assert "ĐOẠN CUỐI" not in page and "…" in page

@@ -147,7 +147,8 @@ class NonconformityView(NonconformityRules, QmsModelView):
         "beyond_authority": _l("Beyond authority, reported to the leader"),
         "ticket": _l("Ticket"), "created_by": _l("Recorded by"), "created_on": _l("Recorded on"),
     }
-    list_columns = ["detected_on", "unit", "category", "source", "disposition", "correction_checked", "ticket"]
+    list_columns = ["detected_on", "unit", "description", "category", "source", "disposition",
+                    "correction_checked", "ticket"]
     add_columns = edit_columns = [
         "unit", "detected_on", "description", "related_process", "source", "category",
         "correction_done", "beyond_authority",
