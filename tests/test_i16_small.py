@@ -28,8 +28,7 @@ def test_new_nc_and_ticket_forms_preset_the_users_unit(client_as_user, user):
 
 def test_language_switch_returns_to_the_page(client_as_user):
     client = client_as_user("canbo.ktht")
-    page = client.get("/nonconformities/list/")
-    assert 'href="/lang/en?next=' in page.text  # the navbar names the page to return to
+    client.get("/nonconformities/list/")  # the browser sends the page as Referer (same-origin policy)
     back = client.get("/lang/en", headers={"Referer": "http://localhost/nonconformities/list/?page=2"})
     assert back.status_code == 302 and back.headers["Location"] == "/nonconformities/list/?page=2"
     back = client.get("/lang/vi?next=/tickets/list/%3Fstate%3Ddraft")
