@@ -43,6 +43,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         from app.rest import vietnamese_api_labels
 
         vietnamese_api_labels(appbuilder)
+        from app.ui import return_after_language_switch
+
+        return_after_language_switch(app)  # back to the page the user was on
     from app.compliance.views import register_agency_choice
 
     register_agency_choice(app)  # after FAB's before_request, which sets g.user

@@ -302,3 +302,48 @@ def transition_page(view, workflow, record, name: str, take, back: str, heading:
         version=request.form.get("version", record.version),
         stale=status == 409 and request.method == "POST",
     ), status
+
+
+def same_site_path(target: str | None, host: str | None = None) -> str | None:
+    """`target` as a path of this site ("/x?y"), or None when it could lead elsewhere.
+    A relative path is taken as it is; an absolute URL only when `host` is its host (a
+    Referer), and then only its path and query are kept."""
+    from urllib.parse import urlsplit
+
+    if not target or any(ch in target for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        if host is None or parts.scheme not in ("http", "https") or parts.netloc != host:
+            return None
+    path = parts.path
+    if not path.startswith("/") or path.startswith("//"):
+        return None
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+def return_after_language_switch(app) -> None:
+    """FAB's /lang/<locale> goes back through its own page history, often to the home
+    page: send the user back to the page they were on instead (`next`, else the Referer),
+    never off the site."""
+    import functools
+
+    endpoint = "LocaleView.index"
+    original = app.view_functions.get(endpoint)
+    if original is None:
+        return
+
+    @functools.wraps(original)
+    def switch(locale):
+        response = original(locale)
+        if getattr(response, "status_code", None) in (301, 302, 303):
+            target = (same_site_path(request.args.get("next"))
+                      or same_site_path(request.headers.get("Referer"), request.host))
+            if target is None or target.startswith("/lang/"):
+                from app.extensions import appbuilder
+
+                target = appbuilder.get_url_for_index
+            response.headers["Location"] = target
+        return response
+
+    app.view_functions[endpoint] = switch

@@ -139,6 +139,16 @@ def check_nonconformity_change(user, nc: Nonconformity) -> None:
             check_box1(user, nc.unit.id)
 
 
+def may_change_nonconformity(user, nc: Nonconformity) -> bool:
+    """Whether `user` may edit or delete `nc` now (check_nonconformity_change, as a yes/no
+    for the buttons a page shows)."""
+    try:
+        check_nonconformity_change(user, nc)
+    except WorkflowError:
+        return False
+    return True
+
+
 def ensure_own_draft(user, ticket: Ticket, action: str = "edit_draft") -> None:
     """Box 1 is edited, and a ticket deleted, only as a draft and only by its author."""
     workflow.WORKFLOW.check(action, user, ticket)
@@ -383,6 +393,17 @@ def last_return(ticket: Ticket) -> TicketEvent | None:
     if ticket.state != "draft":
         return None
     return next((e for e in reversed(ticket.events) if e.name == "return"), None)
+
+
+def nonconformity_files(user, ticket: Ticket) -> list[Attachment]:
+    """The evidence files of a ticket's nonconformities that `user` may open (the NCs they
+    see, as get_attachment asks), by nonconformity then upload."""
+    return list(db.session.scalars(
+        select(Attachment).join(Nonconformity, Attachment.nonconformity_id == Nonconformity.id)
+        .where(Nonconformity.ticket_id == ticket.id, nonconformity_visibility(user))
+        .options(selectinload(Attachment.nonconformity))
+        .order_by(Nonconformity.detected_on, Nonconformity.id, Attachment.id)
+    ))
 
 
 def get_attachment(user, attachment_id) -> Attachment:

@@ -9,6 +9,7 @@ from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import func, select
 from wtforms import SelectField, ValidationError
@@ -59,11 +60,20 @@ def _own_unit_validator(form, field):
         raise ValidationError(gettext("You may only open records for your own unit."))
 
 
+def _own_unit():
+    """A new record's unit, preset: the signed-in user's own unit when it is one they may
+    open records for (an edit form shows the record's unit instead)."""
+    unit = getattr(g.user, "unit", None)
+    if unit is not None and unit.active and services.may_open_for(g.user, unit.id):
+        return unit
+    return None
+
+
 def _unit_field():
     return QuerySelectField(
         _l("Unit"), query_func=lambda: db.session.query(Unit).filter(Unit.active.is_(True)).order_by(Unit.code),
         get_pk_func=lambda unit: unit.id, widget=Select2Widget(),
-        validators=[InputRequired(), _own_unit_validator],
+        validators=[InputRequired(), _own_unit_validator], default=_own_unit,
     )
 
 
@@ -96,6 +106,12 @@ def _attach_files(attach, pk):
         return refusal(error, back)
     flash(gettext("%(count)s file(s) attached.", count=len(stored)), "success")
     return redirect(back)
+
+
+class NonconformityListWidget(ListWidget):
+    """FAB's list whose edit and delete links show only on the rows in `changeable`."""
+
+    template = "nonconformity_list_widget.html"
 
 
 class NcCategoryView(QmsModelView):
@@ -131,7 +147,8 @@ class NonconformityView(NonconformityRules, QmsModelView):
         "beyond_authority": _l("Beyond authority, reported to the leader"),
         "ticket": _l("Ticket"), "created_by": _l("Recorded by"), "created_on": _l("Recorded on"),
     }
-    list_columns = ["detected_on", "unit", "category", "source", "disposition", "correction_checked", "ticket"]
+    list_columns = ["detected_on", "unit", "description", "category", "source", "disposition",
+                    "correction_checked", "ticket"]
     add_columns = edit_columns = [
         "unit", "detected_on", "description", "related_process", "source", "category",
         "correction_done", "beyond_authority",
@@ -156,6 +173,17 @@ class NonconformityView(NonconformityRules, QmsModelView):
         ),
         "detected_on": _past_date_field(_l("Detected on")),
     }
+
+    list_widget = NonconformityListWidget
+
+    def _get_list_widget(self, *args, **kwargs):
+        """The rows that offer edit and delete: those the user may change now, by the rule
+        the edit and the delete themselves follow (NonconformityRules)."""
+        widgets = super()._get_list_widget(*args, **kwargs)
+        listed = widgets["list"].template_args
+        rows = (db.session.get(Nonconformity, pk) for pk in listed["pks"])  # loaded by the list's query
+        listed["changeable"] = {nc.id for nc in rows if nc and services.may_change_nonconformity(g.user, nc)}
+        return widgets
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
@@ -508,7 +536,7 @@ class TicketView(TicketRules, QmsModelView):
             report_required=services.report_required(ticket, services.current_agency().report_interval_days),
             may=may, amendments=ticket.amendments, change_fields=services.CHANGE_FIELDS,
             field_labels=workflow.FIELD_LABELS, change_value=_change_value,
-            returned=services.last_return(ticket),
+            returned=services.last_return(ticket), nc_files=services.nonconformity_files(g.user, ticket),
             linkable=services.linkable_nonconformities(g.user) if may["link_nc"] else [],
             change_form=change_form or {"values": {}, "errors": {}},
         ), status
