@@ -119,7 +119,7 @@ def dump_database(url: str, folder: Path) -> dict:
         done = _run("pg_dump", ["--format=custom", "--file", str(folder / PG_FILE), *args], env)
         if done.returncode != 0:
             raise BackupError(f"pg_dump không sao lưu được CSDL: {done.stderr.strip()}")
-        return {"kind": "postgresql", "file": PG_FILE, "schema": schema}
+        return {"kind": "postgresql", "file": PG_FILE, "schema": schema, "extensions": _extensions(url)}
     path = _sqlite_path(url)
     if not os.path.exists(path):
         raise BackupError(f"Không có tệp CSDL SQLite {path}.")
@@ -255,6 +255,33 @@ def _tables(url: str, schema: str | None) -> list[str]:
         engine.dispose()
 
 
+def _extensions(url: str) -> dict[str, str]:
+    """The database's extensions and their schemas (the search index uses pg_trgm and unaccent):
+    a dump of one schema does not carry them, so a restore creates them first."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return dict(connection.execute(sa.text(
+                "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                "WHERE e.extname <> 'plpgsql' ORDER BY e.extname")).all())
+    finally:
+        engine.dispose()
+
+
+def _create_extensions(url: str, extensions: dict[str, str]) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for name, schema in extensions.items():
+                connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                connection.execute(sa.text(f'CREATE EXTENSION IF NOT EXISTS "{name}" SCHEMA "{schema}"'))
+    except sa.exc.DBAPIError as error:
+        raise BackupError(f"Không tạo được phần mở rộng PostgreSQL {', '.join(extensions)} trong CSDL đích "
+                          f"(cần quyền tạo extension): {error.orig}") from None
+    finally:
+        engine.dispose()
+
+
 def _schemas(url: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
@@ -293,6 +320,7 @@ def restore_database(folder: Path, manifest: dict, url: str) -> None:
             writer.close()
             reader.close()
         return
+    _create_extensions(url, database.get("extensions") or {})
     args, env, _ = pg_arguments(url)
     listing = _run("pg_restore", ["--list", str(source)], env)
     if listing.returncode != 0:
