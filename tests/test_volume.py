@@ -114,9 +114,9 @@ def test_pages_run_the_same_few_queries_at_any_volume(client_as_user, count_quer
     volume(1200, 1200, creator=username)
     large, page = _measure(count_queries, lambda: client.get(path))
     print(username, path, small.count, large.count, small_size, len(page.data))
-    # never more at the larger volume (one fewer is possible: what earlier tests left may
-    # give the small volume a panel the larger one's first rows push out)
-    assert large.count <= small.count <= 12, _short(small)
+    # bounded at both volumes; a panel's eager load runs only when the panel has rows, so which
+    # of the two is one statement more depends on what earlier tests left
+    assert small.count <= 12 and large.count <= 12, _short(large)
     if path == "/recurring/":  # a row per series (unit × NC content); the latest dates of each
         from app.tickets.views import RECURRING_DATES
 
