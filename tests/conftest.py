@@ -436,16 +436,22 @@ def leads(monkeypatch):
 QUEUE_TEST_URL = os.environ.get("QMS_TEST_QUEUE_URL", "redis://127.0.0.1:6379/13")
 
 
-@pytest.fixture
-def job_queue(app, monkeypatch):
-    """The app configured with an RQ queue on the local Redis (skipped when Redis is not there)."""
+def empty_redis(url):
+    """A connection to the Redis database `url`, emptied (the test is skipped without Redis)."""
     redis = pytest.importorskip("redis")
-    connection = redis.Redis.from_url(QUEUE_TEST_URL)
+    connection = redis.Redis.from_url(url)
     try:
         connection.ping()
     except redis.exceptions.ConnectionError:
         pytest.skip("Redis không chạy ở 127.0.0.1:6379")
     connection.flushdb()
+    return connection
+
+
+@pytest.fixture
+def job_queue(app, monkeypatch):
+    """The app configured with an RQ queue on the local Redis (skipped when Redis is not there)."""
+    connection = empty_redis(QUEUE_TEST_URL)
     monkeypatch.setitem(app.config, "QMS_QUEUE_URL", QUEUE_TEST_URL)
     from app import jobs
 

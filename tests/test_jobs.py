@@ -2,7 +2,7 @@
 commit otherwise; a job runs as the agency that enqueued it."""
 import pytest
 
-from tests.conftest import work
+from tests.conftest import empty_redis, work
 from tests.test_webhooks import deliveries, verify
 
 CALLS = []
@@ -169,13 +169,7 @@ SWEEP_QUEUE_URL = "redis://127.0.0.1:6379/12"  # a database of its own, emptied 
 
 @pytest.fixture
 def sweep_redis():
-    redis = pytest.importorskip("redis")
-    connection = redis.Redis.from_url(SWEEP_QUEUE_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("Redis không chạy ở 127.0.0.1:6379")
-    connection.flushdb()
+    connection = empty_redis(SWEEP_QUEUE_URL)
     yield connection
     connection.flushdb()
 
