@@ -1,5 +1,7 @@
 """Background jobs (issue 14 item 11): RQ on Redis when QMS_QUEUE_URL is set, inline after the
 commit otherwise; a job runs as the agency that enqueued it."""
+import os
+
 import pytest
 
 from tests.conftest import empty_redis, work
@@ -164,7 +166,7 @@ def test_a_queue_that_cannot_be_reached_never_fails_the_request(app, monkeypatch
 
 # --- the sweep: deliveries left pending when the queue was away ---------------------------
 
-SWEEP_QUEUE_URL = "redis://127.0.0.1:6379/12"  # a database of its own, emptied by this test
+SWEEP_QUEUE_URL = os.environ.get("QMS_TEST_SWEEP_URL", "redis://127.0.0.1:6379/12")  # its own, emptied by this test
 
 
 @pytest.fixture
