@@ -13,7 +13,7 @@ from dataclasses import dataclass, field as dataclass_field
 from typing import Callable
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import inspect, select
+from sqlalchemy import and_, false, inspect, or_, select, true
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import webhooks
@@ -43,10 +43,12 @@ class Field:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who may take a transition: a description for people and a test for code."""
+    """Who may take a transition: a description for people, a test for code and, where lists
+    must not load every record to run that test, the same rule as an SQL condition."""
 
     label: object
-    allows: Callable  # (user, ticket) -> bool
+    allows: Callable  # (user, record) -> bool
+    where: Callable | None = None  # (user) -> SQL condition: the records `allows` admits
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,16 @@ class Workflow:
     def available(self, user, record) -> list[Transition]:
         """The transitions the user may take on the record now."""
         return [t for t in self.transitions if record.state in t.sources and t.actor.allows(user, record)]
+
+    def waiting_condition(self, user, state_column):
+        """SQL condition for the records on which the user may take a transition now: the
+        rule of `available` for a whole table. An actor without `where` admits every record
+        in its states, so callers still ask `available` of the rows found."""
+        states: dict[Actor, set] = {}
+        for t in self.transitions:
+            states.setdefault(t.actor, set()).update(t.sources)
+        return or_(*(and_(state_column.in_(sorted(sources)), true() if actor.where is None else actor.where(user))
+                     for actor, sources in states.items()))
 
     def next_steps(self, state: str) -> list[Transition]:
         """The transitions that can leave a state (who acts next, and what they supply)."""
@@ -285,6 +297,16 @@ def is_admin(user) -> bool:
 
 def unit_head_of(user, unit_id) -> bool:
     return has_role(user, roles.UNIT_HEAD) and unit_id is not None and user.unit_id == unit_id
+
+
+def unit_headed_by(user, unit_column):
+    """SQL side of `unit_head_of`: the record's unit column is the unit this user heads."""
+    return unit_column == user.unit_id if has_role(user, roles.UNIT_HEAD) and user.unit_id else false()
+
+
+def holds(user, *names):
+    """SQL side of `has_role`: true for every record, or for none."""
+    return true() if has_role(user, *names) else false()
 
 
 class WorkflowError(Exception):

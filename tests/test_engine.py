@@ -304,3 +304,29 @@ def test_the_secretary_deletes_a_review_being_prepared_from_its_page(client_as, 
     assert client.post(f"/reviews/{review_id}/delete", data={"csrf_token": csrf_token(page)}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Review, review_id) is None
+
+
+def test_each_ticket_actor_in_sql_admits_exactly_the_tickets_its_rule_admits(db, make_ticket):
+    """Lists that cannot load every ticket ("Việc của tôi") ask an actor's SQL side; for every
+    demo user of the agency (and the person without their Admin override) and every ticket,
+    it must agree with the actor's own rule, and the workflow's waiting condition with
+    `available`."""
+    from app.dashboard.services import _InOwnRight
+    from app.organisation.models import QmsUser
+    from app.tickets.models import Ticket
+
+    for state in ("unit_review", "implementation", "verification"):  # every column set somewhere
+        make_ticket(state=state, description="Phiếu cho phép so khớp điều kiện SQL")
+    tickets = db.session.scalars(sa.select(Ticket)).all()
+    actors = {t.actor for t in workflow.WORKFLOW.transitions + workflow.WORKFLOW.automatic}
+    assert all(actor.where is not None for actor in actors)
+    people = db.session.scalars(sa.select(QmsUser)).all()
+    people += [_InOwnRight(u) for u in people]
+    assert len(people) > 10
+    for person in people:
+        for actor in actors:
+            admitted = set(db.session.scalars(sa.select(Ticket.id).where(actor.where(person))))
+            assert admitted == {t.id for t in tickets if actor.allows(person, t)}, (actor.label, person.id)
+        waiting = set(db.session.scalars(sa.select(Ticket.id).where(
+            workflow.WORKFLOW.waiting_condition(person, Ticket.state))))
+        assert waiting == {t.id for t in tickets if workflow.WORKFLOW.available(person, t)}, person.id

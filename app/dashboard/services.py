@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import Integer, String, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from app.extensions import db
@@ -58,9 +58,12 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
     on = on or today()
     person = _InOwnRight(user)
     items: list[Work] = []
-    found = db.session.execute(
-        select(Ticket, tickets.missing_report_condition(on).label("late"))
-        .where(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES))
+    late = tickets.missing_report_condition(on)
+    found = db.session.execute(  # only the tickets waiting for this person, not every open one
+        select(Ticket, late.label("late"))
+        .where(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES),
+               or_(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
+                   and_(late, ticket_workflow.IMPLEMENTER.where(person))))
         .options(joinedload(Ticket.requesting_unit))
     ).all()
     for ticket, late in found:

@@ -5,6 +5,7 @@ The UI buttons and forms, the REST transitions, the permission checks, the help 
 the history labels all read WORKFLOW; nothing else decides who may move a ticket where.
 """
 from flask_babel import force_locale, gettext, lazy_gettext as _l
+from sqlalchemy import and_, false, or_, true
 
 from app.extensions import db
 from app.organisation import roles
@@ -12,7 +13,8 @@ from app.tickets import vocabulary
 from app.tickets.models import Box2Revision, Ticket, TicketEvent
 from app.tickets.numbering import give_number
 from app.workflow import (
-    Action, Actor, Field, Invalid, Transition, Workflow, has_role, is_admin, today, unit_head_of,
+    Action, Actor, Field, Invalid, Transition, Workflow, has_role, holds, is_admin, today, unit_head_of,
+    unit_headed_by,
 )
 
 
@@ -23,26 +25,46 @@ def own_work(user_id, ticket) -> bool:
                                                ticket.assignee_id)
 
 
+def _verifier_where(user):
+    """SQL side of VERIFIER's rule; IS DISTINCT FROM, since an unset column is not the user."""
+    heads = has_role(user, roles.UNIT_HEAD) and user.unit_id
+    return and_(or_(holds(user, roles.TOP_LEADER, roles.ADMIN), Ticket.verifier_id == user.id),
+                *(column.is_distinct_from(user.id) for column in (
+                    Ticket.implementer_id, Ticket.implementing_unit_head_id, Ticket.assignee_id)),
+                Ticket.implementing_unit_id.is_distinct_from(user.unit_id) if heads else true())
+
+
 CREATOR = Actor(_l("The person who opened the ticket"),
-                lambda u, t: u.id == t.created_by_id or is_admin(u))
+                lambda u, t: u.id == t.created_by_id or is_admin(u),
+                lambda u: or_(Ticket.created_by_id == u.id, holds(u, roles.ADMIN)))
 REQUESTING_UNIT_HEAD = Actor(_l("Head of the requesting unit"),
-                             lambda u, t: unit_head_of(u, t.requesting_unit_id) or is_admin(u))
-ISO_SECRETARY = Actor(_l("ISO secretary"), lambda u, t: has_role(u, roles.ISO_SECRETARY, roles.ADMIN))
+                             lambda u, t: unit_head_of(u, t.requesting_unit_id) or is_admin(u),
+                             lambda u: or_(unit_headed_by(u, Ticket.requesting_unit_id), holds(u, roles.ADMIN)))
+ISO_SECRETARY = Actor(_l("ISO secretary"), lambda u, t: has_role(u, roles.ISO_SECRETARY, roles.ADMIN),
+                      lambda u: holds(u, roles.ISO_SECRETARY, roles.ADMIN))
 ISO_LEADER = Actor(_l("ISO committee leader"),
-                   lambda u, t: has_role(u, roles.ISO_LEADER, roles.ADMIN))
+                   lambda u, t: has_role(u, roles.ISO_LEADER, roles.ADMIN),
+                   lambda u: holds(u, roles.ISO_LEADER, roles.ADMIN))
 ASSIGNEE = Actor(_l("The assigned person or the head of the assigned unit"),
                  lambda u, t: u.id == t.assignee_id or unit_head_of(u, t.assignee_unit_id)
-                 or is_admin(u))
+                 or is_admin(u),
+                 lambda u: or_(Ticket.assignee_id == u.id, unit_headed_by(u, Ticket.assignee_unit_id),
+                               holds(u, roles.ADMIN)))
 IMPLEMENTER = Actor(_l("The implementer or the head of the implementing unit"),
                     lambda u, t: u.id == t.implementer_id
-                    or unit_head_of(u, t.implementing_unit_id) or is_admin(u))
+                    or unit_head_of(u, t.implementing_unit_id) or is_admin(u),
+                    lambda u: or_(Ticket.implementer_id == u.id, unit_headed_by(u, Ticket.implementing_unit_id),
+                                  holds(u, roles.ADMIN)))
 VERIFIER = Actor(_l("Agency top leader or the person they delegated (not the implementer, the head "
                     "of the implementing unit or the assignee)"),
                  lambda u, t: (has_role(u, roles.TOP_LEADER, roles.ADMIN) or u.id == t.verifier_id)
-                 and not own_work(u.id, t) and not unit_head_of(u, t.implementing_unit_id))
+                 and not own_work(u.id, t) and not unit_head_of(u, t.implementing_unit_id),
+                 lambda u: _verifier_where(u))
 ISO_CLOSER = Actor(_l("ISO secretary or ISO committee leader"),
-                   lambda u, t: has_role(u, roles.ISO_SECRETARY, roles.ISO_LEADER, roles.ADMIN))
-ANYONE_WHO_SEES = Actor(_l("Anyone who can see the ticket"), lambda u, t: True)
+                   lambda u, t: has_role(u, roles.ISO_SECRETARY, roles.ISO_LEADER, roles.ADMIN),
+                   lambda u: holds(u, roles.ISO_SECRETARY, roles.ISO_LEADER, roles.ADMIN))
+SYSTEM = Actor(_l("The system"), lambda u, t: False, lambda u: false())
+ANYONE_WHO_SEES = Actor(_l("Anyone who can see the ticket"), lambda u, t: True, lambda u: true())
 
 STATES = {
     "draft": _l("Draft"),
@@ -295,7 +317,7 @@ WORKFLOW = Workflow(
     transitions=TRANSITIONS, history=record,
     automatic=(
         Transition("close_ineffective", _l("Closed automatically; a follow-up ticket was opened"),
-                   ("ineffective",), "closed_ineffective", Actor(_l("The system"), lambda u, t: False),
+                   ("ineffective",), "closed_ineffective", SYSTEM,
                    effect=_close_ineffective),
     ),
     actions=(
