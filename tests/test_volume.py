@@ -204,3 +204,31 @@ def test_recurring_series_in_sql_agree_with_the_rule_walked_nc_by_nc(app, volume
                      for s in services.recurring_series(threshold=threshold)}
             assert found == expected and found, threshold
             assert services.count_recurring(threshold=threshold) == len(expected)
+
+
+def test_recurring_page_shows_a_page_of_series_with_their_latest_dates(app, volume, client_as_user, monkeypatch):
+    """KPH lặp lại weighs what it shows: a page of series, each with its size and only its
+    latest NCs (loaded as such, not every NC of every run), the rest on the next pages."""
+    from app.tickets import services, views
+
+    volume(30, 600)
+    with demo_agency(app):
+        every = services.recurring_series(threshold=3)
+        latest = services.recurring_series(threshold=3, last=4)
+        second = services.recurring_series(threshold=3, last=4, page=2, per_page=2)
+    assert len(every) > 4
+    for whole, cut in zip(every, latest):
+        assert cut["size"] == len(whole["nonconformities"]) > 3
+        assert [nc.id for nc in cut["nonconformities"]] == [nc.id for nc in whole["nonconformities"][-4:]]
+    assert [(s["unit"].id, s["category"].id) for s in second] == \
+        [(s["unit"].id, s["category"].id) for s in every[2:4]]
+
+    monkeypatch.setattr(views, "RECURRING_ROWS", 2)
+    client = client_as_user("truongban.iso")
+    with demo_agency(app):
+        total = services.count_recurring()
+    first = client.get("/recurring/").text
+    assert first.count('class="recurring-row"') == 2 and "Trang 1 / " in first and "?page=2" in first
+    last = client.get(f"/recurring/?page={-(-total // 2)}").text
+    assert 1 <= last.count('class="recurring-row"') <= 2 and "Trang sau" not in last
+    assert client.get("/recurring/?page=9999").status_code == 200

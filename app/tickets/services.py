@@ -602,41 +602,55 @@ def is_recurring(run: list, threshold: int) -> bool:
     return len(run) > threshold
 
 
-def recurring_series(user=None, threshold: int | None = None) -> list[dict]:
+def recurring_series(user=None, threshold: int | None = None, *, last: int | None = None,
+                     page: int = 1, per_page: int | None = None, pair: tuple[int, int] | None = None) -> list[dict]:
     """Runs of more than `threshold` NCs of one category at one unit with no effective
-    corrective action closed in between (SPEC §2). Returns one dict per run still open;
-    given a user, only the runs whose every NC that user may see. Two queries: the runs
-    (grouped, with their unit and category), then the NCs of those runs only."""
+    corrective action closed in between (SPEC §2): one dict per run still open, with its unit,
+    category, size and NCs (oldest first; only the `last` latest given `last`). Given a user,
+    only the runs whose every NC that user may see; `per_page` runs of page `page`, or the one
+    run of `pair` (unit id, category id). Two queries: the runs (grouped, ordered, one page),
+    then the NCs of those runs only."""
     from app.organisation.models import Unit
     from app.tickets.models import NcCategory
 
     threshold = threshold if threshold is not None else current_agency().recurrence_threshold
-    runs = open_runs_query(user, threshold=threshold).subquery("run")
-    found = db.session.execute(
-        select(Unit, NcCategory).join(runs, runs.c.unit_id == Unit.id)
-        .join(NcCategory, NcCategory.id == runs.c.category_id).order_by(Unit.code, Unit.id, NcCategory.id)
-    ).all()
+    runs = open_runs_query(user, threshold=threshold)
+    if pair is not None:
+        runs = runs.where(Nonconformity.unit_id == pair[0], Nonconformity.category_id == pair[1])
+    runs = runs.subquery("run")
+    chosen = (select(Unit, NcCategory, runs.c.size).join(runs, runs.c.unit_id == Unit.id)
+              .join(NcCategory, NcCategory.id == runs.c.category_id).order_by(Unit.code, Unit.id, NcCategory.id))
+    if per_page is not None:
+        chosen = chosen.limit(per_page).offset((max(page, 1) - 1) * per_page)
+    found = db.session.execute(chosen).all()
     if not found:
         return []
     closings, in_run = _in_open_run()
+    of_found = or_(*(and_(Nonconformity.unit_id == unit.id, Nonconformity.category_id == category.id)
+                     for unit, category, _ in found))
+    latest_first = func.row_number().over(
+        partition_by=(Nonconformity.unit_id, Nonconformity.category_id),
+        order_by=(Nonconformity.detected_on.desc(), Nonconformity.id.desc()))
+    numbered = (select(Nonconformity.id, latest_first.label("n"))
+                .outerjoin(closings, and_(closings.c.unit_id == Nonconformity.unit_id,
+                                          closings.c.category_id == Nonconformity.category_id))
+                .where(in_run, of_found).subquery("numbered"))
     members = db.session.scalars(
-        select(Nonconformity)
-        .join(runs, and_(runs.c.unit_id == Nonconformity.unit_id, runs.c.category_id == Nonconformity.category_id))
-        .outerjoin(closings, and_(closings.c.unit_id == Nonconformity.unit_id,
-                                  closings.c.category_id == Nonconformity.category_id))
-        .where(in_run).order_by(Nonconformity.detected_on, Nonconformity.id)
+        select(Nonconformity).join(numbered, numbered.c.id == Nonconformity.id)
+        .where(numbered.c.n <= last if last is not None else true())
+        .order_by(Nonconformity.detected_on, Nonconformity.id)
     ).all()
     by_key: dict[tuple, list] = {}
     for nc in members:
         by_key.setdefault((nc.unit_id, nc.category_id), []).append(nc)
-    return [{"unit": unit, "category": category, "nonconformities": by_key.get((unit.id, category.id), [])}
-            for unit, category in found]
+    return [{"unit": unit, "category": category, "size": size,
+             "nonconformities": by_key.get((unit.id, category.id), [])}
+            for unit, category, size in found]
 
 
 def open_ticket_from_series(user, unit_id: int, category_id: int) -> Ticket:
     """One click: a corrective-action draft pre-filled from a recurring series."""
-    series = next((s for s in recurring_series(user)
-                   if s["unit"].id == unit_id and s["category"].id == category_id), None)
+    series = next(iter(recurring_series(user, pair=(unit_id, category_id))), None)
     if series is None:
         raise NotFound(gettext("No recurring series for this unit and category."))
     check_box1(user, unit_id)

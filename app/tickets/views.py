@@ -290,6 +290,7 @@ class NonconformityView(NonconformityRules, QmsModelView):
 
 
 RECURRING_DATES = 10  # the latest NCs of a series shown by date; the count says how many in all
+RECURRING_ROWS = 25  # series on a page of "KPH lặp lại"
 
 
 class RecurringNonconformityView(BaseView):
@@ -301,7 +302,12 @@ class RecurringNonconformityView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        return self.render_template("recurring.html", series=services.recurring_series(g.user),
+        page = request.args.get("page", 1, type=int)
+        total = services.count_recurring(g.user)
+        pages = max(1, -(-total // RECURRING_ROWS))
+        page = min(max(page, 1), pages)
+        series = services.recurring_series(g.user, last=RECURRING_DATES, page=page, per_page=RECURRING_ROWS)
+        return self.render_template("recurring.html", series=series, total=total, page=page, pages=pages,
                                     threshold=services.current_agency().recurrence_threshold,
                                     shown=RECURRING_DATES)
 
