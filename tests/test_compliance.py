@@ -152,7 +152,7 @@ def test_board_runs_a_fixed_number_of_queries(app, camhiep, count_queries):
                 rows = services.board(YEAR)
             db.session.rollback()
     assert "ZZTEST" in [r["code"] for r in rows]
-    assert second.count == first.count <= 12
+    assert second.count == first.count <= 6
 
 
 def _codes(html):

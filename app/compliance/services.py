@@ -22,6 +22,7 @@ from app.reviews.models import InternalAudit, Review
 from app.tenancy import ALL, agency_scope
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
+from app.tickets.models import Ticket
 from app.ui import format_date
 from app.workflow import today
 
@@ -86,10 +87,17 @@ def _per_agency(query) -> dict:
     return {agency_id: rest for agency_id, *rest in db.session.execute(query)}
 
 
-def _ticket_counts(args: dict) -> dict[int, int]:
-    listed = tickets.ticket_list_query(None, args).subquery()
-    return dict(db.session.execute(
-        select(listed.c.agency_id, func.count()).group_by(listed.c.agency_id)).all())
+def _ticket_counts(filters: dict[str, dict]) -> dict[str, dict[int, int]]:
+    """Each ticket figure of every agency in one grouped query: {figure: {agency id: count}},
+    each figure counted under the ticket list's own conditions for its arguments."""
+    conditions = {key: tickets.ticket_list_query(None, args).whereclause for key, args in filters.items()}
+    counts: dict[str, dict[int, int]] = {key: {} for key in filters}
+    for agency_id, *values in db.session.execute(
+            select(Ticket.agency_id, *(func.sum(case((condition, 1), else_=0)) for condition in conditions.values()))
+            .group_by(Ticket.agency_id)):
+        for key, value in zip(conditions, values):
+            counts[key][agency_id] = value or 0
+    return counts
 
 
 def _recurring_counts(thresholds: dict[int, int]) -> dict[int, int]:
@@ -107,18 +115,13 @@ def board(year: int, on: datetime.date | None = None) -> list[dict]:
     with agency_scope(ALL):
         agencies = db.session.scalars(
             select(Agency).where(Agency.active.is_(True)).order_by(Agency.code)).all()
-        # the agency's own plan (no unit): first approval of any of its revisions
+        # the agency's own plan (no unit): first approval of any of its revisions; its report
         plans = _per_agency(
-            select(ObjectivePlan.agency_id, func.min(ObjectivePlan.approved_on))
-            .where(ObjectivePlan.year == year, ObjectivePlan.unit_id.is_(None),
-                   ObjectivePlan.approved_on.is_not(None))
-            .group_by(ObjectivePlan.agency_id))
-        reports = _per_agency(
-            select(ObjectiveReport.agency_id, func.min(ObjectiveReport.approved_on),
-                   func.max(ObjectiveReport.submitted_on))
-            .join(ObjectivePlan, ObjectiveReport.plan_id == ObjectivePlan.id)
+            select(ObjectivePlan.agency_id, func.min(ObjectivePlan.approved_on),
+                   func.min(ObjectiveReport.approved_on), func.max(ObjectiveReport.submitted_on))
+            .outerjoin(ObjectiveReport, ObjectiveReport.plan_id == ObjectivePlan.id)
             .where(ObjectivePlan.year == year, ObjectivePlan.unit_id.is_(None))
-            .group_by(ObjectiveReport.agency_id))
+            .group_by(ObjectivePlan.agency_id))
         audits = _per_agency(
             select(InternalAudit.agency_id, func.count(), func.max(InternalAudit.done_on))
             .where(InternalAudit.year == year).group_by(InternalAudit.agency_id))
@@ -132,13 +135,12 @@ def board(year: int, on: datetime.date | None = None) -> list[dict]:
             kept = reviews.get(agency_id)
             if kept is None or (held and (kept[1] is None or held < kept[1])):
                 reviews[agency_id] = (form, held)
-        counts = {key: _ticket_counts(args) for key, args in ticket_filters(year).items()}
+        counts = _ticket_counts(ticket_filters(year))
         recurring = _recurring_counts({a.id: a.recurrence_threshold for a in agencies})
     links = list_links(year)
     rows = []
     for agency in agencies:
-        plan_on = (plans.get(agency.id) or [None])[0]
-        report_on, report_submitted_on = reports.get(agency.id) or (None, None)
+        plan_on, report_on, report_submitted_on = plans.get(agency.id) or (None, None, None)
         audit_count, audit_on = audits.get(agency.id) or (0, None)
         review_form, review_on = reviews.get(agency.id) or (None, None)
         figures = {key: values.get(agency.id, 0) for key, values in counts.items()}
