@@ -80,7 +80,24 @@ def test_unread_count_in_the_navbar(client_as_user, db, user):
     assert 'class="badge notification-count"' in client.get("/tickets/list/").text
     page = client.get("/notifications/")
     assert "Nội dung nhắc" in page.text
+    assert 'class="badge notification-count"' not in page.text  # read as soon as shown
     assert 'class="badge notification-count"' not in client.get("/tickets/list/").text
+
+
+def test_notifications_page_runs_a_few_queries(client_as_user, count_queries, db, user):
+    """Marking read happens before the page is drawn and is committed after: a commit first
+    would expire the user, roles and permissions the menu reads (19 statements, measured)."""
+    from app.reminders.models import Notification
+
+    client = client_as_user("truongban.iso")
+    client.get("/notifications/")
+    db.session.add_all([Notification(user_id=user("truongban.iso").id, subject=f"Thử {i}", body="Nội dung")
+                        for i in range(30)])
+    db.session.commit()
+    with count_queries() as counter:
+        page = client.get("/notifications/")
+    assert page.status_code == 200 and page.text.count("Thử ") >= 30
+    assert counter.count <= 9, counter.statements
 
 
 def test_remind_command(app):

@@ -25,5 +25,8 @@ class NotificationView(BaseView):
         unread = {n.id for n in notifications if n.read_at is None}
         db.session.execute(update(Notification).where(
             Notification.user_id == g.user.id, Notification.read_at.is_(None)).values(read_at=datetime.datetime.now()))
+        # rendered before the commit (the bell already reads them as read): a commit first would
+        # expire the user, roles and permissions the menu reads, a dozen statements again
+        page = self.render_template("notifications.html", notifications=notifications, unread=unread)
         db.session.commit()
-        return self.render_template("notifications.html", notifications=notifications, unread=unread)
+        return page
