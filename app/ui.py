@@ -6,7 +6,7 @@ from flask_appbuilder import ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Boolean, Date, DateTime, UniqueConstraint
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 from werkzeug.datastructures import MultiDict
@@ -16,8 +16,8 @@ from wtforms.widgets import TextInput
 class QmsInterface(SQLAInterface):
     """FAB's SQLAInterface with two fixes for our views.
 
-    - Lists load the named relations of a page of rows in one query each; FAB loads
-      them lazily, one query per row and relation.
+    - Lists load the named relations of a page of rows with the rows (many-to-one, joined)
+      or in one query each (collections); FAB loads them lazily, one query per row and relation.
     - A yes/no column is never "required" in a form: an unticked box is the answer No
       (FAB would refuse it as a missing value).
     """
@@ -28,7 +28,8 @@ class QmsInterface(SQLAInterface):
 
     def apply_all(self, query, *args, **kwargs):
         query = super().apply_all(query, *args, **kwargs)
-        return query.options(*(selectinload(getattr(self.obj, name)) for name in self.eager))
+        return query.options(*(selectinload(attribute) if attribute.property.uselist else joinedload(attribute)
+                               for attribute in (getattr(self.obj, name) for name in self.eager)))
 
     def is_unique(self, col_name: str) -> bool:
         """Unique in the installation, or in the agency (a unique (agency_id, column)
