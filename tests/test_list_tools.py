@@ -182,3 +182,56 @@ def test_the_attendees_are_a_searchable_multi_select(db, user, as_iso_secretary)
     select_tag = re.search(r'<select class="form-control attendees qms-multi" name="attendees" multiple[^>]*>', page)
     assert select_tag and "Gõ tên để tìm người dự họp" in select_tag.group(0)
     assert 'type="checkbox" name="attendees"' not in page
+
+
+# --- in a real browser ------------------------------------------------------------------------------
+
+def _in_the_browser(test):
+    from tests import test_browser
+
+    for mark in [pytest.mark.slow, *test_browser.pytestmark]:  # Debian's Chromium, on SQLite
+        test = mark(test)
+    return test
+
+
+@_in_the_browser
+def test_the_iso_leader_assigns_three_tickets_at_once_and_reopens_a_saved_filter(
+        browser, live_server, db, make_ticket, user, unit):
+    from tests.test_browser import log_in, open_page
+    from app.tickets.models import Ticket
+
+    tickets = [make_ticket(state="leader_review") for _ in range(3)]
+    staff = user("canbo.ktht")
+    pages = open_page(browser)
+    page = next(pages)
+    log_in(page, live_server, "truongban.iso")
+    page.goto(f"{live_server}/tickets/list/?state=leader_review")
+    page.fill(".save-filter input[name=name]", "Chờ phân công")
+    page.click(".save-filter button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "Đã lưu bộ lọc “Chờ phân công”." in page.content()
+
+    for ticket in tickets:
+        page.check(f"input[name=ids][value='{ticket.id}']")
+    page.click("button.several-step[data-step=assign]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("tr.several-ticket").count() == 3
+    page.select_option("select[name=assignee_unit]", str(unit("KTHT").id))
+    page.select_option("select[name=assignee]", str(staff.id))
+    page.fill("textarea[name=comment]", "Phân công cùng lúc")
+    page.click("button.several-submit")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("tr.several-outcome.done").count() == 3, page.content()[-3000:]
+    assert "Đã thực hiện 3/3 phiếu" in page.content()
+
+    page.goto(f"{live_server}/tickets/list/")
+    page.click(".saved-filters-toggle")
+    page.click("a.saved-filter:has-text('Chờ phân công')")
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/tickets/list/?state=leader_review")
+    assert page.locator("select[name=state]").input_value() == "leader_review"
+    assert not any(page.locator(f"input[name=ids][value='{t.id}']").count() for t in tickets)  # assigned now
+    pages.close()
+    db.session.expire_all()
+    assert {db.session.get(Ticket, t.id).state for t in tickets} == {"analysis"}
+    assert {db.session.get(Ticket, t.id).assignee_id for t in tickets} == {staff.id}
