@@ -83,6 +83,9 @@ def test_the_list_page_offers_the_step_and_the_result_page_reports_each_ticket(d
     listed = as_iso_leader.get("/tickets/list/?state=leader_review").text
     assert 'data-step="assign"' in listed and 'data-step="present"' not in listed
     assert 'data-step=' not in as_staff.get("/tickets/list/").text
+    assert as_iso_leader.get(f"/tickets/several/close?ids={tickets[0].id}").status_code == 404  # one ticket at a time
+    assert as_iso_leader.get("/tickets/several/assign?state=leader_review").headers["Location"].endswith(
+        "/tickets/list/?state=leader_review")  # nothing chosen
     form = as_iso_leader.get(f"/tickets/several/assign?state=leader_review&ids={tickets[0].id}&ids={tickets[1].id}")
     assert form.status_code == 200 and form.text.count('class="several-ticket"') == 2
     staff = user("canbo.ktht")
@@ -179,6 +182,7 @@ def test_the_attendees_are_a_searchable_multi_select(db, user, as_iso_secretary)
     review = services.create_review(user("thuky.iso"), "meeting", datetime.date(2011, 1, 1),
                                     datetime.date(2011, 12, 31))
     page = as_iso_secretary.get(f"/reviews/show/{review.id}").text
+    services.delete_review(user("thuky.iso"), review.id)  # leaves the demo's reviews as they were
     select_tag = re.search(r'<select class="form-control attendees qms-multi" name="attendees" multiple[^>]*>', page)
     assert select_tag and "Gõ tên để tìm người dự họp" in select_tag.group(0)
     assert 'type="checkbox" name="attendees"' not in page

@@ -593,6 +593,9 @@ class TicketView(TicketRules, QmsModelView):
         form = request.values
         back = url_for(".list", **{k: v for k, v in form.items() if k in services.LIST_ARGS})
         ids = form.getlist("ids")
+        if not ids:
+            flash(gettext("Choose at least one ticket."), "warning")
+            return redirect(back)
         errors, status = {}, 200
         if request.method == "POST":
             versions = {pk: form.get(f"version-{pk}") for pk in map(services.id_of, ids) if pk}
