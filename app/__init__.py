@@ -248,6 +248,21 @@ def _register_template_filters(app: Flask) -> None:
         return {"unread_notifications": unread_notifications}
 
     @app.context_processor
+    def saved_filters():
+        from flask import g
+
+        from app.saved_filters import services
+
+        def own_saved_filters(list_key: str):
+            """The signed-in user's saved filters of a list, each with the address it opens."""
+            user = getattr(g, "user", None)
+            if user is None or not user.is_authenticated:
+                return []
+            return [(saved, services.filter_url(saved)) for saved in services.own_filters(user, list_key)]
+
+        return {"own_saved_filters": own_saved_filters}
+
+    @app.context_processor
     def inspection():
         from app.compliance.services import inspected_agency
 
@@ -296,6 +311,9 @@ def _register_views() -> None:
     from app.downloads.views import DownloadView
 
     appbuilder.add_view_no_menu(DownloadView)  # in the user's own menu (navbar_right.html)
+    from app.saved_filters.views import SavedFilterView
+
+    appbuilder.add_view_no_menu(SavedFilterView)  # offered on the lists (macros/saved_filters.html)
     appbuilder.add_view(
         RetentionView, "Records retention", label=_l("Records past retention"), icon="fa-archive",
         category="Organisation",

@@ -64,6 +64,7 @@ class Transition:
     comment_field: str | None = None  # which field goes into the history comment
     branch: tuple[str, dict] | None = None  # (field, {value: target}) when the target varies
     shows: tuple[tuple[str, object], ...] = ()  # (attribute, label) the actor must see to decide
+    several: bool = False  # may be taken on several records at once, its fields asked once for all
 
     def target_for(self, values: dict) -> str:
         if self.branch:

@@ -51,7 +51,7 @@ VIEW_RECORDS = {
     "InternalAuditView": "audit", "NcCategoryView": "category", "UnitModelView": "unit",
     "QmsUserDBModelView": "user", "AgencySettingsView": "agency", "AgencyAdminView": "agency",
     "OfficialCopyView": "official", "DocumentApi": "official",
-    "WebhookView": "webhook", "WebhookDeliveryView": "delivery",
+    "WebhookView": "webhook", "WebhookDeliveryView": "delivery", "SavedFilterView": "saved_filter",
 }
 # The record kind of the other id arguments.
 ARG_RECORDS = {"nc_id": "nc", "change_id": "change", "attachment_id": "attachment", "code": "agency_code",
@@ -158,6 +158,10 @@ def camlam(app):
         made = GeneratedFile(user_id=staff.id, kind="binder", name="HoSo-CamLam.pdf", status="ready",
                              content=pdf, size=len(pdf))
         db.session.add(made)
+        from app.saved_filters.models import SavedFilter
+
+        kept = SavedFilter(user_id=staff.id, list_key="tickets", name="Quá hạn ở Cam Lâm", query="overdue=1")
+        db.session.add(kept)
         db.session.commit()
         report = db.session.scalars(select(ObjectiveReport).order_by(ObjectiveReport.id)).first()
         minutes = db.session.scalars(select(Review).where(Review.state == "minutes_approved")).first()
@@ -174,7 +178,7 @@ def camlam(app):
             "user": staff.id,
             "agency": db.session.scalar(select(Agency.id).where(Agency.code == "CAMLAM")),
             "agency_code": "CAMLAM",
-            "webhook": hook.id, "delivery": delivery.id, "generated_file": made.id,
+            "webhook": hook.id, "delivery": delivery.id, "generated_file": made.id, "saved_filter": kept.id,
         }
         ids["attachments"] = sorted(db.session.scalars(select(Attachment.id)))
         ids["tickets"] = sorted(db.session.scalars(select(Ticket.id)))

@@ -111,7 +111,7 @@ def test_a_refused_save_shows_the_page_again_with_everything_typed(db, client_as
     for typed in ("Hội trường tầng 2", "Bối cảnh: sắp xếp bộ máy", "Kết luận mục 7", "Báo cáo MTCL",
                   "Bổ sung nhân lực một cửa", "Thêm 01 công chức", tomorrow, "Đại diện Mặt trận Tổ quốc"):
         assert typed in text, typed
-    assert re.search(rf'value="{user("truongban.iso").id}"\s+checked', text)  # attendee still ticked
+    assert re.search(rf'value="{user("truongban.iso").id}"\s+selected', text)  # attendee still chosen
     assert "Ngày họp" in text and "tương lai" in text  # the field by its label
     assert "Hạn hoàn thành" in text and "quá khứ" in text
     visible = re.sub(r"<[^>]+>", " ", text)

@@ -83,6 +83,8 @@ TICKET_WORK = (
              "Nonconformity categories", "Help")
     | _menus(*HELP_MENUS)
 )
+# Each user's own saved filters of the ticket and nonconformity lists (app/saved_filters).
+SAVED_FILTERS = _view("SavedFilterView", "can_save", "can_delete")
 # Objective plans and reports: who drafts and who approves is decided per plan by
 # app/objectives/workflow.py (unit staff/head, Ban ISO, top leader).
 OFFICIAL_COPIES = (
@@ -113,7 +115,7 @@ REVIEW_WORK = (
 )
 AUDIT_RECORDS = _view("InternalAuditView", "can_add", "can_edit", "can_delete")
 RETENTION = _view("RetentionView", "can_index") | _menus("Records retention")
-EVERYONE = SELF_SERVICE | TICKET_WORK | OBJECTIVE_WORK | REVIEW_READ | OFFICIAL_COPIES | SIGNING
+EVERYONE = SELF_SERVICE | TICKET_WORK | SAVED_FILTERS | OBJECTIVE_WORK | REVIEW_READ | OFFICIAL_COPIES | SIGNING
 
 # The province inspector reads every record of the agency they inspect and changes nothing.
 _OWN_ACCOUNT = (

@@ -5,6 +5,7 @@ progress reports, change requests and files), which re-checks visibility (404), 
 (409), role (403), version (409) and fields (422) before acting.
 """
 import datetime
+from dataclasses import dataclass
 
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select, true
@@ -109,6 +110,64 @@ def present_tickets(user, ticket_ids, note: str) -> list[Ticket]:
                  for ticket_id in ids]
     commit()
     return presented
+
+
+@dataclass
+class Outcome:
+    """What a step taken on several tickets did to one of them: done, or refused and why
+    (in the reader's language). `ticket` is None for an id the user may not see."""
+
+    ticket_id: object
+    ticket: Ticket | None
+    done: bool
+    reason: str = ""
+
+
+def several_steps(user, tickets) -> list[workflow.Transition]:
+    """The steps taken on several tickets at once that the user may take on at least one of
+    `tickets` (those the list shows): the list offers only these."""
+    return [step for step in workflow.WORKFLOW.transitions if step.several and any(
+        ticket.state in step.sources and step.actor.allows(user, ticket) for ticket in tickets)]
+
+
+def selected_tickets(user, ticket_ids) -> tuple[list[Ticket], list]:
+    """The tickets among `ticket_ids` the user sees, in the order given, and the ids given
+    that name none of them (hidden, of another agency, or no ticket at all: all alike)."""
+    ids = list(dict.fromkeys(ticket_ids))
+    keys = [key for key in map(id_of, ids) if key is not None]
+    found = {t.id: t for t in db.session.scalars(
+        select(Ticket).where(Ticket.id.in_(keys or [-1]), ticket_visibility(user)))}
+    return ([found[id_of(i)] for i in ids if id_of(i) in found],
+            [i for i in ids if id_of(i) not in found])
+
+
+def take_on_several(user, name: str, ticket_ids, raw: dict, versions: dict | None = None) -> list[Outcome]:
+    """Take one step (a transition marked `several`) on each chosen ticket, its fields given
+    once for all. Each ticket goes through the workflow on its own and is committed on its own:
+    one refused leaves the others done. The fields are checked first, so a missing field
+    refuses the whole (422) before any ticket changes. `versions` are the versions the user saw
+    ({ticket id: version}), refused as stale when changed meanwhile."""
+    step = workflow.WORKFLOW.transition(name)
+    if step is None or not step.several:
+        raise NotFound(gettext("Unknown action."))
+    ids = list(dict.fromkeys(str(i) for i in ticket_ids))
+    if not ids:
+        raise Invalid(gettext("Some fields are missing or invalid."),
+                      {"ids": gettext("Choose at least one ticket.")})
+    parse_fields(step.fields, raw)
+    outcomes = []
+    for ticket_id in ids:
+        ticket = None
+        try:
+            ticket = get_ticket(user, ticket_id)
+            run(workflow.WORKFLOW, user, ticket, name, raw, (versions or {}).get(ticket.id))
+        except WorkflowError as error:
+            db.session.rollback()
+            reason = " ".join([error.message, *error.errors.values()])
+            outcomes.append(Outcome(ticket_id, ticket, False, reason))
+        else:
+            outcomes.append(Outcome(ticket_id, ticket, True))
+    return outcomes
 
 
 # --- tickets: creation, edits, implementation -------------------------------------
@@ -476,6 +535,11 @@ def _date_arg(args, name):
         except ValueError:
             continue
     return None  # a malformed date in a link filters nothing
+
+
+# The arguments of a ticket list URL: its filters (read by ticket_list_query) and its order.
+LIST_ARGS = ("q", "state", "open", "unit", "kind", "source", "year", "from", "to", "closed_from", "closed_to",
+             "overdue", "overdue_on", "missing_report", "sort")
 
 
 def ticket_list_query(user, args, late_ids: set[int] | None = None):

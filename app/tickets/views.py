@@ -22,8 +22,9 @@ from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import NcCategory, Nonconformity, Ticket
 from app.ui import (
     QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error,
-    transition_page,
+    transition_page, transition_values,
 )
+from app.workflow import choices_for
 
 PAGE_SIZE = 25
 UNIT_OPTIONS = 100  # more units than this: the list's unit filter searches (TicketView.units_json)
@@ -448,6 +449,7 @@ class TicketView(TicketRules, QmsModelView):
             states=workflow.STATES, kinds=vocabulary.KINDS, sources=vocabulary.SOURCES,
             groups=workflow.WORKFLOW.groups, is_overdue=services.is_overdue,
             present=_present_step(g.user), chips=date_chips(args),
+            several=services.several_steps(g.user, tickets),
             can_add=self.appbuilder.sm.has_access("can_add", self.class_permission_name),
             can_print=self.appbuilder.sm.has_access("can_pdf", self.class_permission_name),
         )
@@ -583,6 +585,45 @@ class TicketView(TicketRules, QmsModelView):
                 return redirect(url_for(".list", state=step.target))
         return self.render_template("ticket_present.html", title=step.label, step=step, tickets=waiting,
                                     chosen=request.form.getlist("tickets"), note=request.form.get("note", ""))
+
+    @expose("/several/<name>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("transition")
+    def several(self, name):
+        """One step (present, assign) on the tickets chosen on the list, its fields asked once:
+        GET shows the chosen tickets and the fields; POST takes the step on each ticket on its
+        own and reports, ticket by ticket, what was done and what was refused and why."""
+        step = workflow.WORKFLOW.transition(name)
+        if step is None or not step.several:
+            return render_error(404)
+        form = request.values
+        back = url_for(".list", **{k: v for k, v in form.items() if k in services.LIST_ARGS})
+        ids = form.getlist("ids")
+        if not ids:
+            flash(gettext("Choose at least one ticket."), "warning")
+            return redirect(back)
+        errors, status = {}, 200
+        if request.method == "POST":
+            versions = {pk: form.get(f"version-{pk}") for pk in map(services.id_of, ids) if pk}
+            try:
+                outcomes = services.take_on_several(g.user, name, ids, transition_values(step), versions)
+            except services.WorkflowError as error:
+                db.session.rollback()
+                if error.status == 404:
+                    return render_error(404, error.message)
+                flash(error.message, "danger")
+                errors, status = error.errors, error.status
+            else:
+                return self.render_template("ticket_several_done.html", title=step.label, step=step,
+                                            outcomes=outcomes, back=back,
+                                            done=sum(o.done for o in outcomes))
+        tickets, unknown = services.selected_tickets(g.user, ids)
+        return self.render_template(
+            "ticket_several.html", title=step.label, step=step, tickets=tickets, unknown=unknown,
+            states=workflow.STATES, values=form if request.method == "POST" else {}, errors=errors,
+            choices={f.name: choices_for(f) for f in step.fields}, back=back,
+            list_args={k: v for k, v in form.items() if k in services.LIST_ARGS},
+        ), status
 
     @expose("/<int:pk>/progress", methods=["POST"])
     @has_access

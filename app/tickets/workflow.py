@@ -233,6 +233,7 @@ TRANSITIONS = (
     Transition(
         "present", _l("Present to the ISO committee leader"), ("iso_review",), "leader_review",
         ISO_SECRETARY, fields=(Field("note", "text", _l("Consolidation note")),), comment_field="note",
+        several=True,
     ),
     Transition(
         "assign", _l("Assign for cause analysis"), ("leader_review",), "analysis", ISO_LEADER,
@@ -241,7 +242,7 @@ TRANSITIONS = (
             Field("assignee", "user", _l("Assigned person")),
             COMMENT,
         ),
-        effect=_assign, comment_field="comment",
+        effect=_assign, comment_field="comment", several=True,
     ),
     Transition(
         "propose", _l("Propose the solution"), ("analysis",), "approval", ASSIGNEE,

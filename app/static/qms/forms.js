@@ -3,7 +3,8 @@
      bundled flatpickr calendar in Vietnamese (no network);
    - file inputs show a Vietnamese button and the chosen names instead of the browser's
      "Choose Files / No file chosen";
-   - the searchable dropdown (select2) speaks the page's language.
+   - the searchable dropdown (select2) speaks the page's language, and a multiple select of
+     class "qms-multi" becomes one (the attendees of a meeting).
    The texts come from the page (#qms-ui-text), translated by the server. */
 (function () {
   "use strict";
@@ -114,7 +115,18 @@
     });
   }
 
-  function setUp(root) { setUpDates(root); setUpFiles(root); }
+  // --- searchable multi-selects: <select multiple class="qms-multi"> -----------------------
+  function setUpMultiSelects(root) {
+    if (!(window.jQuery && jQuery.fn.select2)) { return; }
+    jQuery(root).find("select.qms-multi").each(function () {
+      var select = jQuery(this);
+      if (select.data("select2")) { return; }
+      select.select2({width: "100%", closeOnSelect: false,
+                      placeholder: select.attr("data-placeholder") || text("choose")});
+    });
+  }
+
+  function setUp(root) { setUpDates(root); setUpFiles(root); setUpMultiSelects(root); }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { setUp(document); });
   } else {

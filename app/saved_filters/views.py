@@ -1,0 +1,50 @@
+from flask import flash, g, redirect, request
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext
+
+from app.saved_filters import services
+from app.ui import render_error
+from app.workflow import WorkflowError
+
+
+class SavedFilterView(BaseView):
+    """Save the filter a list shows under a name, and delete a saved one; the list offers the
+    user's own saved filters (macros/saved_filters.html)."""
+
+    route_base = "/saved-filters"
+
+    @expose("/save", methods=["POST"])
+    @has_access
+    @permission_name("save")
+    def save(self):
+        form = request.form
+        list_key = form.get("list", "")
+        if list_key not in services.LISTS:
+            return render_error(404)
+        try:
+            saved = services.save_filter(g.user, list_key, form.get("name"), form.get("query"))
+        except WorkflowError as error:
+            flash(error.message, "danger")
+            return redirect(_back_to_list(list_key, form.get("query")))
+        flash(gettext("The filter “%(name)s” was saved.", name=saved.name), "success")
+        return redirect(services.filter_url(saved))
+
+    @expose("/<int:pk>/delete", methods=["POST"])
+    @has_access
+    @permission_name("delete")
+    def delete(self, pk):
+        try:
+            saved = services.delete_filter(g.user, pk)
+        except WorkflowError as error:
+            return render_error(404, error.message)
+        flash(gettext("The saved filter “%(name)s” was deleted.", name=saved.name), "success")
+        return redirect(_back_to_list(saved.list_key, request.form.get("query")))
+
+
+def _back_to_list(list_key: str, query) -> str:
+    """The list the form was sent from, with its filter (when it is one of the list's own)."""
+    try:
+        return services.list_url(list_key, services.clean_query(list_key, query))
+    except WorkflowError:
+        return services.list_url(list_key)
