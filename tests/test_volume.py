@@ -132,7 +132,7 @@ def test_home_page_shows_the_most_urgent_work_and_links_to_the_rest(client_as_us
 
     volume(300, 0)
     page = client_as_user("truongban.iso").get("/").text
-    table = page.split('class="table table-condensed my-work"', 1)[1].split("</table>", 1)[0]
+    table = page.split('class="table table-condensed my-work qms-cards"', 1)[1].split("</table>", 1)[0]
     assert table.count('class="work-item') == services.HOME_ROWS
     assert 'href="/my-work/"' in page
     client = client_as_user("truongban.iso")

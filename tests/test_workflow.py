@@ -170,7 +170,7 @@ def test_the_ticket_page_shows_the_original_measures_and_every_amendment(make_ti
     assert "Biện pháp khắc phục" in page
     amendments = page[page.index("box2-amendments"):]
     assert amendments.index("Bổ sung lần một") < amendments.index("Bổ sung lần hai")
-    history = page[page.index('class="table table-condensed table-striped history"'):]
+    history = page[page.index('class="table table-condensed table-striped history qms-cards"'):]
     assert 'class="changes"' in history and "→" in history  # approve: fields old → new
     assert "canbo.ktht" not in history.split("changes", 1)[1][:400]  # names, not ids or logins
 
