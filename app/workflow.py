@@ -282,10 +282,7 @@ def run(workflow: Workflow, user, record, name: str, raw: dict, version=None, *,
 def roles_of(user) -> set[str]:
     """The names of the roles a user holds, given directly or through a FAB group. Every
     rule asks this, as FAB does for permissions (SecurityManager.get_user_roles)."""
-    names = {role.name for role in user.roles}
-    for group in getattr(user, "groups", None) or ():
-        names.update(role.name for role in group.roles)
-    return names
+    return {role.name for role in roles.held_by(user)}
 
 
 def has_role(user, *names) -> bool:

@@ -295,3 +295,22 @@ def test_the_agency_email_and_timestamp_authority_are_checked(as_admin, db):
     assert saved.email == "vanthu@camlam.khanhhoa.gov.vn" and saved.tsa_url == ""
     saved.email = data["email"]
     db.session.commit()
+
+
+def test_permissions_of_a_set_of_roles_are_read_once_and_forgotten_by_sync_roles(app, client_as_user, count_queries, db):
+    """A page checks every menu item and button: the permissions of the user's roles are read
+    once per worker (roles are defined in code), and read again after `sync-roles`."""
+    from app.organisation import security
+    from app.organisation.services import sync_roles
+
+    client = client_as_user("canbo.ktht")
+    client.get("/tickets/list/")
+    with count_queries() as counter:
+        assert client.get("/tickets/list/").status_code == 200
+    assert not [s for s in counter.statements if "ab_permission_view" in s]
+    with app.app_context():
+        sync_roles()
+    assert security._PERMISSIONS == {}
+    with count_queries() as counter:
+        assert client.get("/tickets/list/").status_code == 200
+    assert [s for s in counter.statements if "ab_permission_view" in s]

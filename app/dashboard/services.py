@@ -44,8 +44,7 @@ class _InOwnRight:
 
     def __init__(self, user):
         self.id, self.unit_id = user.id, user.unit_id
-        held = list(user.roles) + [r for group in getattr(user, "groups", None) or () for r in group.roles]
-        self.roles = [r for r in held if r.name != roles.ADMIN]
+        self.roles = [r for r in roles.held_by(user) if r.name != roles.ADMIN]
 
 
 def _sort_key(item: Work):

@@ -182,3 +182,8 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
 }
 """Admin is not listed: it holds every permission that exists except PLATFORM_ONLY and
 INSTALLATION_WIDE."""
+
+
+def held_by(user) -> list:
+    """The roles a user holds, given directly or through a FAB group (as FAB counts them)."""
+    return [*user.roles, *(role for group in getattr(user, "groups", None) or () for role in group.roles)]

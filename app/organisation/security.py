@@ -1,5 +1,6 @@
 """Security manager: FAB's, with our user model, user views and a permission cache."""
 import secrets
+import time
 
 from flask import abort, current_app, flash, g, has_request_context, jsonify, make_response, request, session
 from flask_appbuilder.fields import QuerySelectMultipleField
@@ -209,6 +210,15 @@ def _too_many_logins(_limit):
     return response
 
 
+PERMISSIONS_TTL = 60.0  # seconds a worker keeps the permissions of a set of roles
+_PERMISSIONS: dict[frozenset, tuple[float, frozenset]] = {}  # role ids -> (until, {(permission, view)})
+
+
+def forget_permissions() -> None:
+    """After roles changed (`flask qms sync-roles`): read them again on the next check."""
+    _PERMISSIONS.clear()
+
+
 class QmsSecurityManager(SecurityManager):
     user_model = QmsUser
     security_api = QmsSecurityApi
@@ -321,13 +331,20 @@ class QmsSecurityManager(SecurityManager):
         return None
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
-        """Check against the user's permissions, read once per request.
+        """Check against the permissions of the user's roles (held directly or through a group).
 
-        FAB runs one query per check, and a page checks every menu item and button.
+        FAB runs one query per check, and a page checks every menu item and button; the
+        permissions of a set of roles are read once per PERMISSIONS_TTL in each worker (roles
+        are defined in code: only `flask qms sync-roles` changes them, and forgets them here).
         """
         cached = g.get("qms_permissions")
         if cached is None or cached[0] != user.id:
-            by_role = self.get_user_roles_permissions(user) if user.roles or user.groups else {}
-            cached = (user.id, {pair for pairs in by_role.values() for pair in pairs})
+            held = frozenset(role.id for role in roles.held_by(user))
+            kept = _PERMISSIONS.get(held)
+            if kept is None or kept[0] < time.monotonic():
+                by_role = self.get_user_roles_permissions(user) if held else {}
+                kept = (time.monotonic() + PERMISSIONS_TTL, frozenset(p for pairs in by_role.values() for p in pairs))
+                _PERMISSIONS[held] = kept
+            cached = (user.id, kept[1])
             g.qms_permissions = cached
         return (permission_name, view_name) in cached[1]

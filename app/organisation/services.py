@@ -4,7 +4,7 @@ from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import select
 
 from app.extensions import db
-from app.organisation import roles
+from app.organisation import roles, security
 from app.organisation.models import Agency, QmsUser
 from app.tenancy import ALL, agency_scope, current_agency_id
 
@@ -72,4 +72,5 @@ def sync_roles() -> dict[str, int]:
     ]
     counts[roles.ADMIN] = len(admin.permissions)
     db.session.commit()
+    security.forget_permissions()
     return counts
