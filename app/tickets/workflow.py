@@ -305,7 +305,8 @@ WORKFLOW = Workflow(
         Action("unlink_nc", _l("Unlink a nonconformity"), ("draft",), CREATOR),
         Action("attach_files", _l("Attach files"), ("draft",) + OPEN_STATES, ANYONE_WHO_SEES),
         Action("report_progress", _l("Report progress"), ("implementation",), IMPLEMENTER),
-        Action("request_change", _l("Ask the ISO committee for a change"), ("implementation",), IMPLEMENTER),
+        Action("request_change", _l("Ask the ISO committee for a change"), ("implementation",), IMPLEMENTER,
+               hands_to=("decide_change",)),
         Action("decide_change", _l("Decide a change request"), ("implementation",), ISO_LEADER),
     ),
     events={  # history labels of the events that are not transitions
@@ -324,4 +325,5 @@ WORKFLOW = Workflow(
     groups={"open": OPEN_STATES, "final": FINAL_STATES, "effective": ("closed",),
             "not_effective": ("closed_ineffective",)},
     official={"closed": ("ticket",), "closed_ineffective": ("ticket",)},
+    watchers=lambda t: (t.created_by_id, t.requester_id),  # told whenever their ticket moves
 )
