@@ -76,6 +76,15 @@ def test_who_may_comment_and_a_finished_record_takes_no_comment(db, make_ticket,
     assert conversation.mentioned("email a@truongphong.ktht, và @thuky.iso.") == [user("thuky.iso")]
 
 
+def test_another_agency_cannot_reach_the_conversation(make_ticket, db, client_as_user):
+    ticket = make_ticket()
+    client = client_as_user("xa.admin")  # the administrator of another agency
+    page = client.get("/notifications/settings")  # a page with a form
+    posted = client.post(f"/comments/ticket/{ticket.id}", data={"text": "Xin chào", "csrf_token": csrf_token(page.text)})
+    assert posted.status_code == 404
+    assert conversation.comments(ticket) == []
+
+
 def test_one_comment_table_serves_every_kind_of_record(db, user, unit, client_as_user):
     from app.objectives import services as objectives
     from app.reviews import services as reviews

@@ -10,6 +10,7 @@ from app.organisation.models import QmsUser
 from app.reminders import handoff, services as reminders
 from app.reminders.models import Notification, ReminderLog
 from app.tickets import services, workflow
+from app.tickets.models import Ticket
 from app.workflow import has_role
 from tests.conftest import future, work
 from tests.test_reminders_overlap import _to
@@ -72,6 +73,17 @@ def test_an_action_inside_a_state_tells_whom_it_hands_to(db, make_ticket, user):
     last = _last_id(db)
     services.request_change(user("canbo.ktht"), ticket.id, {"kind": "resources", "text": "Cần thêm người"})
     assert _told_since(db, last) == {user("truongban.iso").id}  # Action.hands_to: decide_change
+
+
+def test_the_follow_up_of_an_ineffective_ticket_goes_to_the_secretary_at_once(db, make_ticket, user):
+    ticket = make_ticket(state="verification")
+    last = _last_id(db)
+    services.apply_transition(user("chutich"), ticket.id, "verify",
+                              {"result": "fail", "verified_on": datetime.date.today().isoformat()})
+    follow_up = db.session.query(Ticket).filter_by(follows_id=ticket.id).one()
+    notes = db.session.scalars(select(Notification).where(
+        Notification.id > last, Notification.user_id == user("thuky.iso").id)).all()
+    assert [n.link for n in notes] == [f"/tickets/show/{follow_up.id}"]  # the closed one needs nothing of them
 
 
 @contextmanager

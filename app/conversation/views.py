@@ -4,7 +4,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext
 
 from app.conversation import services
-from app.conversation.kinds import kind_of
+from app.conversation.kinds import KINDS, kind_of
 from app.tickets.files import UploadRefused
 from app.ui import refusal
 
@@ -14,7 +14,7 @@ class CommentView(BaseView):
 
     route_base = "/comments"
 
-    @expose("/<kind>/<int:record_id>", methods=["POST"])
+    @expose(f"/<any({', '.join(KINDS)}):kind>/<int:record_id>", methods=["POST"])
     @has_access
     @permission_name("comment")
     def post(self, kind, record_id):

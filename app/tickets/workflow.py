@@ -12,7 +12,7 @@ from app.tickets import vocabulary
 from app.tickets.models import Box2Revision, Ticket, TicketEvent
 from app.tickets.numbering import give_number
 from app.workflow import (
-    Action, Actor, Field, Invalid, Transition, Workflow, has_role, is_admin, today, unit_head_of,
+    Action, Actor, Field, Invalid, Transition, Workflow, acted, has_role, is_admin, today, unit_head_of,
 )
 
 
@@ -168,6 +168,7 @@ def _close_ineffective(user, ticket, v) -> str:
     record(follow_up, "create_follow_up", None, follow_up.state, user,
            gettext("Opened automatically after ticket %(number)s was found not effective",
                    number=ticket.display_number))
+    acted(WORKFLOW, user, follow_up, "create_follow_up")  # Ban ISO takes the new ticket up
     return gettext("Follow-up ticket %(number)s", number=follow_up.display_number)
 
 
