@@ -5,7 +5,8 @@ effect it has on the record), the actions taken inside a state (each with its st
 actors), the transitions the system takes by itself, and how history is written. `run`
 takes every transition of every table the same way: check (404/409/403/stale 409/422) →
 effect → target state → history entry (with the fields given and every column changed,
-old → new) → commit. Pages, the REST API, the CLI and the demo all call it.
+old → new) → notification of whoever acts next (app.reminders.handoff; `acted` does the same
+after an in-state action) → commit. Pages, the REST API, the CLI and the demo all call it.
 """
 import datetime
 import functools
