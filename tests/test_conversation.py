@@ -76,6 +76,17 @@ def test_who_may_comment_and_a_finished_record_takes_no_comment(db, make_ticket,
     assert conversation.mentioned("email a@truongphong.ktht, và @thuky.iso.") == [user("thuky.iso")]
 
 
+def test_a_deleted_draft_takes_its_conversation_with_it(db, make_ticket, user):
+    from app.tickets.models import Attachment
+
+    draft = make_ticket()
+    comment = conversation.add_comment(user("canbo.ktht"), "ticket", draft.id, "Bản nháp", [("nhap.pdf", PDF)])
+    comment_id, [attachment_id] = comment.id, [a.id for a in comment.attachments]
+    db.session.delete(draft)
+    db.session.commit()
+    assert db.session.get(Comment, comment_id) is None and db.session.get(Attachment, attachment_id) is None
+
+
 def test_another_agency_cannot_reach_the_conversation(make_ticket, db, client_as_user):
     ticket = make_ticket()
     client = client_as_user("xa.admin")  # the administrator of another agency

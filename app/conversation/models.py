@@ -33,6 +33,6 @@ class Comment(AgencyOwned, Model):
 
     author: Mapped[QmsUser] = relationship()
     attachments: Mapped[list["Attachment"]] = relationship(
-        "Attachment", order_by="Attachment.id", back_populates="comment")
+        "Attachment", order_by="Attachment.id", back_populates="comment", cascade="all, delete-orphan")
 
     is_comment = True  # told apart from the history entries it is shown among

@@ -5,8 +5,8 @@ import re
 from dataclasses import dataclass
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, selectinload
 
 from app.conversation.kinds import KINDS, Kind, conversed, kind_of
 from app.conversation.models import Comment
@@ -95,6 +95,19 @@ def add_comment(user, code: str, record_id, text: str, uploads=()) -> Comment:
     handoff.tell(people, user, subject, text, kind.link(record) + "#conversation")
     commit()
     return comment
+
+
+@event.listens_for(Session, "before_flush")
+def _deleted_with_its_record(session, flush_context, instances) -> None:
+    """A record deleted (a draft, on any path: page, REST, command) takes its conversation and
+    the conversation's files with it. (An archived ticket's go into its archive: app.records.)"""
+    gone = [record for record in session.deleted
+            if any(type(record) is kind.model for kind in KINDS.values())]
+    with session.no_autoflush:
+        for record in gone:
+            for comment in session.scalars(select(Comment).where(
+                    Comment.record_type == kind_of(record).code, Comment.record_id == record.id)):
+                session.delete(comment)
 
 
 def timeline(events, thread) -> list:
