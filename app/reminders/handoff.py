@@ -13,6 +13,7 @@ daily digest (app.reminders.services.send_digest); "never".
 """
 import uuid
 
+from flask_appbuilder.security.sqla.models import Group
 from flask_babel import force_locale, gettext, lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -51,8 +52,8 @@ class _Group:
 
 def next_actors(steps, record) -> list[QmsUser]:
     """The active people of the agency who may take one of `steps` on `record`."""
-    people = db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True))
-                                .options(selectinload(QmsUser.roles)).order_by(QmsUser.id)).all()
+    people = db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True)).order_by(QmsUser.id).options(
+        selectinload(QmsUser.roles), selectinload(QmsUser.groups).selectinload(Group.roles))).all()
     return [person for person in people
             if any(step.actor.allows(_AtWork(person), record) for step in steps)]
 
