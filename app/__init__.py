@@ -228,6 +228,22 @@ def _register_template_filters(app: Flask) -> None:
     app.jinja_env.filters["vn_time"] = vn_time
     app.jinja_env.globals["official_documents"] = official_documents
 
+    def conversation(record):
+        """The record's comment thread as the signed-in user sees it (app.conversation)."""
+        from flask import g
+
+        from app.conversation.services import thread
+
+        return thread(g.user, record)
+
+    def timeline(events, thread):
+        from app.conversation.services import timeline
+
+        return timeline(events, thread.comments)
+
+    app.jinja_env.globals["conversation"] = conversation
+    app.jinja_env.globals["timeline"] = timeline
+
     def can(permission: str, view: str) -> bool:
         """Whether the signed-in user holds a view's permission: a page offers no form its
         user may not send (the province inspector reads every page and changes nothing)."""
@@ -308,6 +324,9 @@ def _register_views() -> None:
         category="Improvement",
     )
     appbuilder.add_view_no_menu(NotificationView)
+    from app.conversation.views import CommentView
+
+    appbuilder.add_view_no_menu(CommentView)  # the form under each record's history
     from app.downloads.views import DownloadView
 
     appbuilder.add_view_no_menu(DownloadView)  # in the user's own menu (navbar_right.html)

@@ -5,7 +5,8 @@ effect it has on the record), the actions taken inside a state (each with its st
 actors), the transitions the system takes by itself, and how history is written. `run`
 takes every transition of every table the same way: check (404/409/403/stale 409/422) →
 effect → target state → history entry (with the fields given and every column changed,
-old → new) → commit. Pages, the REST API, the CLI and the demo all call it.
+old → new) → notification of whoever acts next (app.reminders.handoff; `acted` does the same
+after an in-state action) → commit. Pages, the REST API, the CLI and the demo all call it.
 """
 import datetime
 import functools
@@ -82,6 +83,7 @@ class Action:
     label: object
     states: tuple[str, ...]
     actor: Actor
+    hands_to: tuple[str, ...] = ()  # the steps whose actors act next (default: those leaving the state)
 
     def allows(self, user, record) -> bool:
         return record.state in self.states and self.actor.allows(user, record)
@@ -102,6 +104,7 @@ class Workflow:
     groups: dict = dataclass_field(default_factory=dict)  # named sets of states: {"final": (...)}
     # {state: document codes}: reaching the state makes those documents official (app.official)
     official: dict = dataclass_field(default_factory=dict)
+    watchers: Callable | None = None  # (record) -> ids of the people told whenever it moves
 
     def transition(self, name: str) -> Transition | None:
         return next((t for t in self.transitions if t.name == name), None)
@@ -254,6 +257,7 @@ def run(workflow: Workflow, user, record, name: str, raw: dict, version=None, *,
     has loaded the record through its visibility rule (404)."""
     transition, values = check_transition(workflow, user, record, name, raw, version)
     before, from_state = snapshot(record), record.state
+    started = from_state
     if transition.effect:
         transition.effect(user, record, values)
     record.state = transition.target_for(values)
@@ -274,9 +278,22 @@ def run(workflow: Workflow, user, record, name: str, raw: dict, version=None, *,
 
         official.issue(record, workflow.official[record.state], user)
     webhooks.transition_taken(workflow, record, name, user)  # logged now, POSTed after the commit
+    _hand_over(workflow, record, name, user, started)
     if save:
         commit()
     return record
+
+
+def acted(workflow: Workflow, user, record, name: str) -> None:
+    """An in-state action `name` was taken (in the caller's transaction): whoever acts next
+    hears of it, as after a transition."""
+    _hand_over(workflow, record, name, user, record.state)
+
+
+def _hand_over(workflow: Workflow, record, name: str, user, from_state) -> None:
+    from app.reminders import handoff  # it names records through modules that import this one
+
+    handoff.handed_over(workflow, record, name, user, from_state)
 
 
 def roles_of(user) -> set[str]:

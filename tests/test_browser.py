@@ -267,3 +267,49 @@ def test_the_secretary_closes_a_ticket_and_opens_its_signed_official_copy(
     copy = services.current("ticket", ticket.id)
     assert copy is not None and copy.signed and page.url.endswith(f"/official/{copy.id}")
     assert copy.sha256 in page.locator(".official-sha256").inner_text()
+
+
+@pytest.mark.slow
+def test_a_forward_rings_the_secretarys_bell_and_so_does_a_mention(browser, live_server, make_ticket):
+    """Hand-off and mention notifications (app.reminders.handoff, app.conversation) as people see them."""
+    ticket = make_ticket(state="unit_review")
+
+    def signed_in(username):
+        context = new_context(browser)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        log_in(page, live_server, username)
+        return context, page
+
+    def bell(page):
+        page.goto(f"{live_server}/")
+        badge = page.locator(".notification-count")
+        return int(badge.inner_text()) if badge.count() else 0
+
+    secretary_context, secretary = signed_in("thuky.iso")
+    secretary.goto(f"{live_server}/notifications/")  # opening the list reads everything
+    assert bell(secretary) == 0
+
+    head_context, head = signed_in("truongphong.ktht")
+    head.goto(f"{live_server}/tickets/show/{ticket.id}")
+    head.click("a[data-transition=forward]")
+    head.wait_for_load_state("networkidle")
+    head.check("input[name=signs][value=recurring]")
+    head.click("form button[type=submit]")
+    head.wait_for_load_state("networkidle")
+    assert head.locator(".ticket-state").inner_text() == "Thư ký ISO đang tổng hợp"
+    assert bell(secretary) == 1  # the secretary acts next: told at once
+
+    head.goto(f"{live_server}/tickets/show/{ticket.id}")
+    head.fill("#comment-text", "@thuky.iso nhờ chị tổng hợp sớm")
+    head.click(".conversation-form button[type=submit]")
+    head.wait_for_load_state("networkidle")
+    assert "@thuky.iso nhờ chị tổng hợp sớm" in head.locator("table.history").inner_text()
+    head_context.close()
+    assert bell(secretary) == 2  # and mentioned
+
+    secretary.click("a:has(.notification-count)")
+    secretary.wait_for_load_state("networkidle")
+    text = secretary.locator(".panel-body").inner_text()
+    assert "nhắc đến bạn" in text and "Chuyển Thư ký ISO" in text and ticket.display_number in text
+    secretary_context.close()

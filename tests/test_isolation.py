@@ -56,6 +56,8 @@ VIEW_RECORDS = {
 # The record kind of the other id arguments.
 ARG_RECORDS = {"nc_id": "nc", "change_id": "change", "attachment_id": "attachment", "code": "agency_code",
                "file_id": "generated_file"}
+# The record kind a conversation's <record_id> names, by its <kind> (app.conversation.kinds).
+CONVERSATION_RECORDS = {"ticket": "ticket", "nonconformity": "nc", "objective_plan": "plan", "review": "review"}
 # A value for the arguments that are not ids: a step that exists for the record kind.
 STEP_NAMES = {"ticket": "submit", "plan": "submit", "review": "hold"}
 
@@ -105,7 +107,11 @@ def urls(rule, ids: dict, own: dict | None = None):
     parent = next((a for a in ("pk", "id") if a in id_args), None)
     for arg in sorted(rule.arguments):
         converter = rule._converters[arg]
-        if hasattr(converter, "items"):  # any(…): every value
+        if arg == "record_id":
+            continue  # given with its <kind>
+        if arg == "kind" and "record_id" in rule.arguments:  # a conversation: each kind with its record
+            choices.append([(arg, v, "record_id", ids[CONVERSATION_RECORDS[v]]) for v in sorted(converter.items)])
+        elif hasattr(converter, "items"):  # any(…): every value
             choices.append([(arg, v) for v in sorted(converter.items)])
         elif arg == "name" and "/action/" in rule.rule:
             choices.append([(arg, name) for name in _actions(rule)])
@@ -118,7 +124,8 @@ def urls(rule, ids: dict, own: dict | None = None):
             source = own if (own is not None and arg == parent) else ids
             choices.append([(arg, source[record])])
     for combination in itertools.product(*choices):
-        yield rule.build(dict(combination), append_unknown=False)[1]
+        values = {pair[i]: pair[i + 1] for pair in combination for i in range(0, len(pair), 2)}
+        yield rule.build(values, append_unknown=False)[1]
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,7 @@ def full_ticket(make_ticket, db, user):
     NCs (one with its own file), progress reports with and without files, a file of its own,
     a proposal sent back and made again (so a box-2 revision), an approved change request and a
     follow-up ticket — closed five years ago."""
+    from app.conversation import services as conversation
     from app.tickets import services as tickets
 
     staff = user("canbo.ktht")
@@ -62,6 +63,8 @@ def full_ticket(make_ticket, db, user):
     change = tickets.request_change(staff, ticket.id, {"kind": "measures", "text": "Đổi biện pháp",
                                                        "new_measures": "Biện pháp mới", "new_due_date": future(40)})
     tickets.decide_change(user("truongban.iso"), change.id, True, "Đồng ý")
+    conversation.add_comment(staff, "ticket", ticket.id, "Gửi biên bản, @thuky.iso xem giúp",
+                             [("bien-ban.pdf", PDF)])
     for actor, name, fields in (
         ("canbo.ktht", "report_done", {"result_summary": "Đã thực hiện xong"}),
         ("chutich", "verify", {"result": "pass", "verified_on": datetime.date.today().isoformat()}),
@@ -115,7 +118,7 @@ def test_the_archive_holds_every_column_of_every_row_it_removes(full_ticket, db,
     removed_tables = {t for t, _ in removed}
     assert ("ticket", (ticket_id,)) in removed
     assert {"ticket", "ticket_event", "box2_revision", "progress_report", "change_request",
-            "attachment"} <= removed_tables
+            "attachment", "comment"} <= removed_tables  # the conversation and its files too
     assert not removed_tables & {"nonconformity", "nonconformity_event", "review_action", "report_row"}
     own_files = {k for k, row in before["attachment"].items() if row["ticket_id"] == ticket_id}
     assert len(own_files) == 3 and {("attachment", k) for k in own_files} <= removed

@@ -350,9 +350,13 @@ def test_every_reminder_text_has_a_vietnamese_translation():
     from tests.test_i18n import ROOT, _catalogue
 
     translated = {m.id for m in _catalogue() if m.id and m.string}
-    sources = [("python", os.path.join(ROOT, "app", "reminders", name)) for name in ("services.py", "views.py")]
+    sources = [("python", os.path.join(ROOT, "app", "reminders", name))
+               for name in ("services.py", "views.py", "handoff.py")]
+    sources += [("python", os.path.join(ROOT, "app", "conversation", name)) for name in ("kinds.py", "services.py")]
     sources += [("python", os.path.join(ROOT, "app", "dashboard", "services.py")),
-                ("jinja2", os.path.join(ROOT, "app", "templates", "notifications.html"))]
+                ("jinja2", os.path.join(ROOT, "app", "templates", "notifications.html")),
+                ("jinja2", os.path.join(ROOT, "app", "templates", "notification_settings.html")),
+                ("jinja2", os.path.join(ROOT, "app", "templates", "macros", "conversation.html"))]
     missing = []
     for method, path in sources:
         for _, message, _, _ in extract_from_file(method, path, keywords={"gettext": None, "_": None, "_l": None}):

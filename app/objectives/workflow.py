@@ -101,7 +101,7 @@ WORKFLOW = Workflow(
     ),
     events={"create": _l("Drafted"), "revise": _l("New revision drafted"),
             "supersede": _l("Replaced by a newer revision")},
-    groups={"in_force": ("approved",), "open": ("draft", "submitted")},
+    groups={"in_force": ("approved",), "open": ("draft", "submitted"), "final": ("superseded",)},
     official={"approved": ("objective_plan", "objective_report")},
 )
 

@@ -70,6 +70,9 @@ class QmsUser(AgencyOwned, User):
     # Kept in the signed session cookie at sign-in and changed at sign-out: a cookie copied
     # before the sign-out no longer matches (app.organisation.security.QmsSecurityManager).
     session_token: Mapped[Optional[str]] = mapped_column(String(64))
+    # Whether hand-offs and mentions (app.reminders.handoff) also come by e-mail: "now",
+    # "digest" (in the next daily digest) or "never" (the default); the panel always shows them.
+    notify_email: Mapped[str] = mapped_column(String(10), default="never", server_default="never")
 
     unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id])
     agency: Mapped[Optional[Agency]] = relationship()

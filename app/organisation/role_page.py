@@ -34,6 +34,7 @@ SCREEN_OF = {
 # Screens with no menu entry of their own.
 SCREEN_LABELS = {
     "NotificationView": _l("Notifications"),
+    "CommentView": _l("Conversation"),
     "WorkflowHelpView": _l("Workflow help"),
     "SwaggerView": _l("API documentation"),
     "QmsUserDBModelView": _l("Users"),

@@ -56,7 +56,7 @@ SELF_SERVICE = (
     | _view("UserInfoEditView", "can_this_form_get", "can_this_form_post")
     | _view("ResetMyPasswordView", "can_this_form_get", "can_this_form_post")
     | _view("UnitModelView", "can_list", "can_show")
-    | _view("NotificationView", "can_index")
+    | _view("NotificationView", "can_index", "can_edit")  # the e-mail choice (app.reminders.handoff)
     | _view("DownloadView", "can_index", "can_download")
     | _view("OpenApi", "can_get")
     | _view("MenuApi", "can_get")
@@ -115,7 +115,10 @@ REVIEW_WORK = (
 )
 AUDIT_RECORDS = _view("InternalAuditView", "can_add", "can_edit", "can_delete")
 RETENTION = _view("RetentionView", "can_index") | _menus("Records retention")
-EVERYONE = SELF_SERVICE | TICKET_WORK | SAVED_FILTERS | OBJECTIVE_WORK | REVIEW_READ | OFFICIAL_COPIES | SIGNING
+# The conversation on the records each person sees (app.conversation).
+CONVERSATION = _view("CommentView", "can_comment")
+EVERYONE = (SELF_SERVICE | TICKET_WORK | SAVED_FILTERS | OBJECTIVE_WORK | REVIEW_READ | OFFICIAL_COPIES | SIGNING
+            | CONVERSATION)
 
 # The province inspector reads every record of the agency they inspect and changes nothing.
 _OWN_ACCOUNT = (

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Column, Table, and_, delete, select, update
 
+from app.conversation.models import Comment
 from app.extensions import db
 from app.organisation.models import QmsUser, Unit
 from app.organisation.services import current_agency
@@ -91,6 +92,17 @@ def ticket_rows(ticket_id: int) -> tuple[dict, dict]:
     removed = {tickets: _rows(tickets, tickets.c.id, {ticket_id})}
     unlinked: dict = {}
     pending = [tickets]
+    # The ticket's conversation names it by kind and id, with no foreign key: it leaves with
+    # the ticket, and the comments' files (which point at them) follow it.
+    comments = Comment.__table__
+    for ticket in removed[tickets].values():
+        rows = db.session.execute(select(comments).where(
+            comments.c.record_type == "ticket", comments.c.record_id == ticket["id"],
+            comments.c.agency_id == ticket["agency_id"]).with_for_update()).mappings()
+        found = {_key(comments, row): dict(row) for row in rows}
+        if found:
+            removed.setdefault(comments, {}).update(found)
+            pending.append(comments)
     while pending:
         parent = pending.pop()
         for table in Ticket.metadata.sorted_tables:

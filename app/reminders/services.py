@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import jobs
@@ -31,6 +31,7 @@ from app.workflow import has_role, is_admin, today
 
 log = logging.getLogger(__name__)
 DEADLINE_WARNINGS = (14, 3)  # days before 30/01 and 31/12
+HANDOFF = "handoff:"  # the key of a hand-off's row (app.reminders.handoff): mailed by the next digest
 
 
 @dataclass
@@ -96,11 +97,11 @@ def _deadline_leads(user, on: datetime.date) -> list[Lead]:
     return leads
 
 
-def _mail(user, on: datetime.date, logs: list[ReminderLog]) -> None:
+def _mail(user, on: datetime.date, logs: list[ReminderLog], subject: str | None = None) -> None:
     config = current_app.config
     base = config.get("QMS_BASE_URL", "").rstrip("/")
-    subject = gettext("[QMS improvement] What waits for you on %(date)s (%(count)s)",
-                      date=f"{on:%d/%m/%Y}", count=len(logs))
+    subject = subject or gettext("[QMS improvement] What waits for you on %(date)s (%(count)s)",
+                                 date=f"{on:%d/%m/%Y}", count=len(logs))
     lines = [gettext("Hello %(name)s,", name=user.get_full_name()), "",
              gettext("These items of the QT.CTCL procedure wait for you:"), ""]
     lines += [f"- {entry.text}" + (f"\n  {base}{entry.link}" if entry.link else "") for entry in logs]
@@ -190,8 +191,7 @@ def _remind_agency(on: datetime.date, stats: dict) -> None:
         if not user.email:
             stats["users"] += bool(claimed)
             continue
-        waiting = db.session.scalar(select(func.count(ReminderLog.id)).where(
-            ReminderLog.user_id == user.id, ReminderLog.sent_on == on, ReminderLog.emailed.is_(False)))
+        waiting = db.session.scalar(select(func.count(ReminderLog.id)).where(unmailed(user.id, on)))
         db.session.commit()  # the job (inline: at once, on a session of its own) finds no lock held
         if not waiting:
             continue
@@ -205,26 +205,39 @@ def _remind_agency(on: datetime.date, stats: dict) -> None:
             stats["emails"] += 1
 
 
+def unmailed(user_id: int, day: datetime.date):
+    """The rows a user's digest of `day` mails: the day's rows not mailed yet, and the hand-offs
+    (HANDOFF) of earlier days that wait for a digest."""
+    return and_(ReminderLog.user_id == user_id, ReminderLog.emailed.is_(False),
+                or_(ReminderLog.sent_on == day, and_(ReminderLog.key.startswith(HANDOFF), ReminderLog.sent_on < day)))
+
+
 def send_digest(user_id: int, on: str) -> int:
     """The job that mails a user today's unmailed rows (`on`: an ISO date) in one digest; how
-    many rows it sent. Overlapping runs and retried jobs may ask at once: the rows go to the
-    job whose update marks them, the other's update then finds none, so nothing is sent twice.
-    An SMTP or network failure gives the rows back and raises, so that the queue retries the
-    job with backoff (inline, the next remind run sends them)."""
+    many rows it sent (send_rows)."""
     day = datetime.date.fromisoformat(on)
     user = db.session.get(QmsUser, user_id)
     if user is None or not user.email:
         return 0
-    ids = db.session.scalars(update(ReminderLog).where(
-        ReminderLog.user_id == user.id, ReminderLog.sent_on == day, ReminderLog.emailed.is_(False),
-    ).values(emailed=True).returning(ReminderLog.id).execution_options(synchronize_session=False)).all()
+    return send_rows(user, day, unmailed(user.id, day))
+
+
+def send_rows(user, day: datetime.date, condition, subject: str | None = None) -> int:
+    """Mail the user the unmailed rows `condition` selects, in one mail (the digest's subject
+    unless one is given); how many rows it sent. Overlapping runs and retried jobs may ask at
+    once: the rows go to the job whose update marks them, the other's update then finds none,
+    so nothing is sent twice. An SMTP or network failure gives the rows back and raises, so
+    that the queue retries the job with backoff (inline, the next remind run sends them)."""
+    ids = db.session.scalars(update(ReminderLog).where(condition, ReminderLog.emailed.is_(False))
+                             .values(emailed=True).returning(ReminderLog.id)
+                             .execution_options(synchronize_session=False)).all()
     db.session.commit()
     if not ids:
         return 0
-    unmailed = db.session.scalars(select(ReminderLog).where(ReminderLog.id.in_(ids)).order_by(ReminderLog.id)).all()
+    unmailed_rows = db.session.scalars(select(ReminderLog).where(ReminderLog.id.in_(ids)).order_by(ReminderLog.id)).all()
     try:
         with force_locale("vi"):
-            _mail(user, day, unmailed)
+            _mail(user, day, unmailed_rows, subject)
     except (OSError, smtplib.SMTPException) as error:
         log.warning("Reminder mail to %s failed (will be retried): %s", user.email, error)
         db.session.rollback()

@@ -1,16 +1,19 @@
 import datetime
 
-from flask import g
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext
 from sqlalchemy import select, update
 
 from app.extensions import db
+from app.reminders import handoff
 from app.reminders.models import Notification
 
 
 class NotificationView(BaseView):
-    """The user's own reminders; opening the page marks them read."""
+    """The user's own reminders and hand-offs; opening the page marks them read. The user
+    chooses there whether they also come by e-mail."""
 
     route_base = "/notifications"
     default_view = "index"
@@ -30,3 +33,18 @@ class NotificationView(BaseView):
         page = self.render_template("notifications.html", notifications=notifications, unread=unread)
         db.session.commit()
         return page
+
+    @expose("/settings", methods=["GET", "POST"])
+    @has_access
+    @permission_name("edit")
+    def settings(self):
+        if request.method == "POST":
+            choice = request.form.get("notify_email")
+            if choice not in handoff.EMAIL_CHOICES:
+                flash(gettext("Choose one of the options."), "danger")
+            else:
+                handoff.choose_email(g.user, choice)
+                flash(gettext("Your choice was saved."), "success")
+                return redirect(url_for(".settings"))
+        return self.render_template("notification_settings.html", choices=handoff.EMAIL_CHOICES,
+                                    current=g.user.notify_email)

@@ -19,8 +19,8 @@ from app.tickets import services as tickets
 from app.tickets import vocabulary
 from app.tickets.models import Nonconformity, Ticket
 from app.workflow import (
-    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, commit, get_by_id, looks_like_id, parse_date,
-    run, today,
+    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, commit, get_by_id, looks_like_id,
+    parse_date, run, today,
 )
 
 # The inputs of 5.8.1.1, in the order of the procedure. Sections with figures are computed
@@ -596,6 +596,7 @@ def add_comment(user, review_id, text: str) -> ReviewComment:
         raise Invalid(gettext("Some fields are missing or invalid."), {"text": gettext("This field is required.")})
     comment = ReviewComment(review=review, author_id=user.id, text=text.strip())
     db.session.add(comment)
+    acted(workflow.workflow_for(review), user, review, "comment")
     db.session.commit()
     return comment
 

@@ -10,7 +10,7 @@ from app.tickets import workflow as ticket_workflow
 from app.tickets.models import Ticket
 from app.tickets.numbering import give_number
 from app.workflow import (
-    STALE, Action, Actor, Conflict, Field, Transition, Workflow, has_role, is_admin, today,
+    STALE, Action, Actor, Conflict, Field, Transition, Workflow, acted, has_role, is_admin, today,
 )
 
 FORMS = {"meeting": _l("Meeting (5.8.1)"), "report": _l("Report and notice (5.8.2)")}
@@ -91,6 +91,7 @@ def open_follow_up_tickets(user, review) -> list[Ticket]:
         db.session.flush()
         ticket_workflow.record(ticket, "create_from_review", None, ticket.state, user,
                                gettext("Decided by management review %(number)s", number=review.display_number))
+        acted(ticket_workflow.WORKFLOW, user, ticket, "create_from_review")  # Ban ISO takes it up
         action.ticket = ticket
         opened.append(ticket)
     return opened

@@ -8,6 +8,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from app.conversation.models import Comment
 from app.tenancy import AgencyOwned
 from app.history import HistoryEntry
 from app.organisation.models import QmsUser, Unit
@@ -296,6 +297,7 @@ class Attachment(AgencyOwned, Model):
     progress_report_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("progress_report.id"), index=True
     )
+    comment_id: Mapped[Optional[int]] = mapped_column(ForeignKey("comment.id"), index=True)  # app.conversation
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
@@ -311,6 +313,7 @@ class Attachment(AgencyOwned, Model):
         back_populates="attachments", overlaps="attachments,ticket"
     )
     uploaded_by: Mapped[Optional[QmsUser]] = relationship()
+    comment: Mapped[Optional[Comment]] = relationship(back_populates="attachments")
 
 
 class TicketCounter(AgencyOwned, Model):

@@ -18,8 +18,8 @@ from app.organisation.services import current_agency
 from app.tickets import files, search, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
-    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, changed_since, check_date, choices_for, commit,
-    event_data, id_of, parse_fields, parse_value, run, snapshot, today,
+    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, changed_since, check_date, choices_for,
+    commit, event_data, id_of, parse_fields, parse_value, run, snapshot, today,
 )
 from app.tickets.models import (
     Attachment, ChangeRequest, Nonconformity, NonconformityEvent, ProgressReport, Ticket, TicketEvent,
@@ -228,6 +228,7 @@ def add_progress_report(user, ticket_id, text, reported_on=None, uploads=()) -> 
     db.session.add(report)
     workflow.record(ticket, "report_progress", ticket.state, ticket.state, user, report.text,
                     {"files": [a.filename for a in attachments]} if attachments else None)
+    acted(workflow.WORKFLOW, user, ticket, "report_progress")
     commit()
     return report
 
@@ -249,6 +250,7 @@ def request_change(user, ticket_id, raw: dict) -> ChangeRequest:
                            new_due_date=v["new_due_date"], requested_by_id=user.id)
     db.session.add(change)
     workflow.record(ticket, "request_change", ticket.state, ticket.state, user, change.text, event_data(v))
+    acted(workflow.WORKFLOW, user, ticket, "request_change")
     commit()
     return change
 
@@ -274,6 +276,7 @@ def decide_change(user, change_id, approved: bool, comment=None) -> ChangeReques
     workflow.record(ticket, "change_" + change.decision, ticket.state, ticket.state, user, note,
                     event_data({"change_request": change.id, "kind": change.kind, "text": change.text},
                                changed_since(ticket, before)))
+    acted(workflow.WORKFLOW, user, ticket, "decide_change")
     commit()
     return change
 
@@ -296,6 +299,7 @@ def attach_to_ticket(user, ticket_id, uploads) -> list[Attachment]:
     if stored:
         workflow.record(ticket, "attach_files", ticket.state, ticket.state, user,
                         ", ".join(a.filename for a in stored))
+        acted(workflow.WORKFLOW, user, ticket, "attach_files")
     commit()
     return stored
 
@@ -473,6 +477,10 @@ def get_attachment(user, attachment_id) -> Attachment:
         get_ticket(user, attachment.ticket_id)
     elif attachment.nonconformity_id:
         get_nonconformity(user, attachment.nonconformity_id)
+    elif attachment.comment_id:  # a file of a conversation: whoever sees its record
+        from app.conversation import services as conversation
+
+        conversation.load(user, attachment.comment.record_type, attachment.comment.record_id)
     return attachment
 
 

@@ -13,8 +13,8 @@ from app.tickets import vocabulary
 from app.tickets.models import Box2Revision, Ticket, TicketEvent
 from app.tickets.numbering import give_number
 from app.workflow import (
-    Action, Actor, Field, Invalid, Transition, Workflow, has_role, holds, is_admin, today, unit_head_of,
-    unit_headed_by,
+    Action, Actor, Field, Invalid, Transition, Workflow, acted, has_role, holds, is_admin, today,
+    unit_head_of, unit_headed_by,
 )
 
 
@@ -190,6 +190,7 @@ def _close_ineffective(user, ticket, v) -> str:
     record(follow_up, "create_follow_up", None, follow_up.state, user,
            gettext("Opened automatically after ticket %(number)s was found not effective",
                    number=ticket.display_number))
+    acted(WORKFLOW, user, follow_up, "create_follow_up")  # Ban ISO takes the new ticket up
     return gettext("Follow-up ticket %(number)s", number=follow_up.display_number)
 
 
@@ -328,7 +329,8 @@ WORKFLOW = Workflow(
         Action("unlink_nc", _l("Unlink a nonconformity"), ("draft",), CREATOR),
         Action("attach_files", _l("Attach files"), ("draft",) + OPEN_STATES, ANYONE_WHO_SEES),
         Action("report_progress", _l("Report progress"), ("implementation",), IMPLEMENTER),
-        Action("request_change", _l("Ask the ISO committee for a change"), ("implementation",), IMPLEMENTER),
+        Action("request_change", _l("Ask the ISO committee for a change"), ("implementation",), IMPLEMENTER,
+               hands_to=("decide_change",)),
         Action("decide_change", _l("Decide a change request"), ("implementation",), ISO_LEADER),
     ),
     events={  # history labels of the events that are not transitions
@@ -347,4 +349,5 @@ WORKFLOW = Workflow(
     groups={"open": OPEN_STATES, "final": FINAL_STATES, "effective": ("closed",),
             "not_effective": ("closed_ineffective",)},
     official={"closed": ("ticket",), "closed_ineffective": ("ticket",)},
+    watchers=lambda t: (t.created_by_id, t.requester_id),  # told whenever their ticket moves
 )

@@ -1,7 +1,7 @@
 """saved filters of the lists, each user's own
 
-Revision ID: 0017
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-03 08:00:00
 
 `saved_filter`: the filter of a list (the ticket list, the nonconformity list) a user keeps
@@ -11,8 +11,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0017'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

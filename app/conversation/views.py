@@ -1,0 +1,35 @@
+from flask import flash, g, redirect, request
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext
+
+from app.conversation import services
+from app.conversation.kinds import KINDS, kind_of
+from app.tickets.files import UploadRefused
+from app.ui import refusal
+
+
+class CommentView(BaseView):
+    """Posts a comment on a record's page; the thread shows in the record's history."""
+
+    route_base = "/comments"
+
+    @expose(f"/<any({', '.join(KINDS)}):kind>/<int:record_id>", methods=["POST"])
+    @has_access
+    @permission_name("comment")
+    def post(self, kind, record_id):
+        try:
+            record = services.load(g.user, kind, record_id)
+        except services.WorkflowError as error:
+            return refusal(error, "/")
+        back = kind_of(record).link(record) + "#conversation"
+        uploads = [(f.filename, f.read()) for f in request.files.getlist("files") if f and f.filename]
+        try:
+            services.add_comment(g.user, kind, record_id, request.form.get("text", ""), uploads)
+        except UploadRefused as error:
+            flash(str(error), "danger")
+            return redirect(back)
+        except services.WorkflowError as error:
+            return refusal(error, back)
+        flash(gettext("Your comment was posted."), "success")
+        return redirect(back)

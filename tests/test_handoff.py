@@ -1,0 +1,161 @@
+"""Hand-off notifications (app.reminders.handoff): whoever must act next hears at once, in the
+panel, and by e-mail as they chose; the person who acted never does."""
+import datetime
+from contextlib import contextmanager
+
+from sqlalchemy import delete, func, select
+
+from app.organisation import roles
+from app.organisation.models import QmsUser
+from app.reminders import handoff, services as reminders
+from app.reminders.models import Notification, ReminderLog
+from app.tickets import services, workflow
+from app.tickets.models import Ticket
+from app.workflow import has_role
+from tests.conftest import future, work
+from tests.test_reminders_overlap import _to
+
+PATH = (  # the standard path of a KTHT ticket: (actor, transition, fields)
+    ("canbo.ktht", "submit", {}),
+    ("truongphong.ktht", "forward", {"signs": ["serious"]}),
+    ("thuky.iso", "present", {"note": "Tổng hợp"}),
+    ("truongban.iso", "assign", None),  # fields need ids: filled in by the test
+    ("canbo.ktht", "propose", {"cause": "Nguyên nhân", "measures": "Biện pháp", "completion_date": future(20)}),
+    ("truongban.iso", "approve", None),
+    ("canbo.ktht", "report_done", {"result_summary": "Đã xong"}),
+    ("chutich", "verify", {"result": "pass", "verified_on": datetime.date.today().isoformat()}),
+    ("thuky.iso", "close", {"evidence": "Biên bản"}),
+)
+
+
+def _last_id(db) -> int:
+    return db.session.scalar(select(func.max(Notification.id))) or 0
+
+
+def _told_since(db, last: int) -> set[int]:
+    return set(db.session.scalars(select(Notification.user_id).where(Notification.id > last)))
+
+
+def _expected(db, ticket, actor) -> set[int]:
+    """From the workflow table: every active person who may take a step out of the ticket's
+    state (Admin is nobody's next step), its creator and requester; never the actor."""
+    people = db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True))).all()
+    steps = workflow.WORKFLOW.next_steps(ticket.state)
+    acting = {p.id for p in people if not has_role(p, roles.ADMIN)
+              and any(step.actor.allows(p, ticket) for step in steps)}
+    return (acting | {ticket.created_by_id, ticket.requester_id}) - {actor.id}
+
+
+def test_each_ticket_transition_tells_whoever_acts_next_and_the_requester(db, make_ticket, user, unit):
+    ticket = make_ticket()
+    fills = {"assign": {"assignee_unit": unit("KTHT").id, "assignee": user("canbo.ktht").id},
+             "approve": {"implementing_unit": unit("KTHT").id, "implementer": user("canbo.ktht").id,
+                         "due_date": future(20)}}
+    told = {}
+    for username, name, fields in PATH:
+        actor, last = user(username), _last_id(db)
+        ticket = services.apply_transition(actor, ticket.id, name, fills[name] if fields is None else fields)
+        told[name] = _told_since(db, last)
+        assert told[name] == _expected(db, ticket, actor), name
+        assert actor.id not in told[name]
+    assert user("thuky.iso").id in told["forward"]  # the unit head forwards: the secretary learns
+    assert user("truongphong.ktht").id in told["submit"]
+    assert user("truongban.iso").id in told["present"] and user("chutich").id in told["report_done"]
+    assert user("canbo.ktht").id in told["close"]  # the requester hears their ticket was closed
+    assert user("admin").id not in set().union(*told.values())
+    [note] = db.session.scalars(select(Notification).where(
+        Notification.user_id == user("canbo.ktht").id).order_by(Notification.id.desc()).limit(1))
+    assert note.link == f"/tickets/show/{ticket.id}" and "Đã đóng" in note.body
+
+
+def test_an_action_inside_a_state_tells_whom_it_hands_to(db, make_ticket, user):
+    ticket = make_ticket(state="implementation")
+    last = _last_id(db)
+    services.request_change(user("canbo.ktht"), ticket.id, {"kind": "resources", "text": "Cần thêm người"})
+    assert _told_since(db, last) == {user("truongban.iso").id}  # Action.hands_to: decide_change
+
+
+def test_the_follow_up_of_an_ineffective_ticket_goes_to_the_secretary_at_once(db, make_ticket, user):
+    ticket = make_ticket(state="verification")
+    last = _last_id(db)
+    services.apply_transition(user("chutich"), ticket.id, "verify",
+                              {"result": "fail", "verified_on": datetime.date.today().isoformat()})
+    follow_up = db.session.query(Ticket).filter_by(follows_id=ticket.id).one()
+    notes = db.session.scalars(select(Notification).where(
+        Notification.id > last, Notification.user_id == user("thuky.iso").id)).all()
+    assert [n.link for n in notes] == [f"/tickets/show/{follow_up.id}"]  # the closed one needs nothing of them
+
+
+@contextmanager
+def choosing(db, username, choice):
+    """`username` chooses `choice` for the test; their hand-offs' outbox rows go afterwards."""
+    person = db.session.query(QmsUser).filter_by(username=username).one()
+    handoff.choose_email(person, choice)
+    try:
+        yield person
+    finally:
+        db.session.rollback()
+        handoff.choose_email(person, "never")
+        db.session.execute(delete(ReminderLog).where(ReminderLog.user_id == person.id,
+                                                     ReminderLog.key.startswith(reminders.HANDOFF)))
+        db.session.commit()
+
+
+def test_mail_at_once_is_one_job_that_sends_one_mail_never_twice(job_queue, db, make_ticket, user, smtp):
+    ticket = make_ticket(state="unit_review")
+    with choosing(db, "thuky.iso", "now") as secretary:
+        services.apply_transition(user("truongphong.ktht"), ticket.id, "forward", {"signs": ["serious"]})
+        [job] = job_queue.jobs  # only the secretary chose mail at once
+        assert job.description == "app.reminders.handoff.send_now" and job.retries_left == 5
+        assert smtp.messages == []  # never inside the request
+        work(job_queue)
+        [message] = _to(smtp, secretary.email)
+        assert message["Subject"].startswith("[Cải tiến HTQLCL]") and ticket.display_number in message["Subject"]
+        assert f"/tickets/show/{ticket.id}" in message.get_body(("plain",)).get_content()
+        [entry_id] = job.args[2]
+        assert handoff.send_now(entry_id) == 0  # a retry finds it sent
+        assert reminders.send_digest(secretary.id, datetime.date.today().isoformat()) == 0  # so does the digest
+        assert len(_to(smtp, secretary.email)) == 1
+
+
+def test_digest_choice_waits_for_the_next_daily_digest(db, make_ticket, user, smtp):
+    ticket = make_ticket(state="unit_review")
+    with choosing(db, "thuky.iso", "digest") as secretary:
+        services.apply_transition(user("truongphong.ktht"), ticket.id, "forward", {"signs": ["serious"]})
+        assert smtp.messages == []
+        tomorrow = datetime.date.today() + datetime.timedelta(days=1)  # the digest may have run today
+        assert reminders.send_digest(secretary.id, tomorrow.isoformat()) == 1
+        [message] = _to(smtp, secretary.email)
+        assert ticket.display_number in message.get_body(("plain",)).get_content()
+        assert reminders.send_digest(secretary.id, tomorrow.isoformat()) == 0
+
+
+def test_the_email_choice_is_made_on_a_vietnamese_page(as_staff, db, user):
+    from tests.conftest import csrf_token
+
+    page = as_staff.get("/notifications/settings")
+    assert page.status_code == 200 and "Thông báo qua thư" in page.text
+    assert "Qua thư ngay lập tức" in page.text and "Notifications by e-mail" not in page.text
+    try:
+        saved = as_staff.post("/notifications/settings", data={"notify_email": "now", "csrf_token": csrf_token(page.text)},
+                              follow_redirects=True)
+        assert saved.status_code == 200
+        db.session.expire_all()
+        assert user("canbo.ktht").notify_email == "now"
+        refused = as_staff.post("/notifications/settings", data={"notify_email": "sms",
+                                                                 "csrf_token": csrf_token(page.text)})
+        assert refused.status_code == 200
+        db.session.expire_all()
+        assert user("canbo.ktht").notify_email == "now"
+    finally:
+        handoff.choose_email(user("canbo.ktht"), "never")
+
+
+def test_not_by_mail_puts_nothing_in_the_outbox(db, make_ticket, user):
+    ticket = make_ticket(state="unit_review")
+    secretary = user("thuky.iso")
+    assert secretary.notify_email == "never"  # the default
+    before = db.session.scalar(select(func.count(ReminderLog.id)).where(ReminderLog.user_id == secretary.id))
+    services.apply_transition(user("truongphong.ktht"), ticket.id, "forward", {"signs": ["serious"]})
+    after = db.session.scalar(select(func.count(ReminderLog.id)).where(ReminderLog.user_id == secretary.id))
+    assert after == before
