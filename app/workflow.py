@@ -245,8 +245,12 @@ def event_data(values: dict, changed: dict | None = None) -> dict | None:
 
 def commit() -> None:
     """Commit, answering 409 when someone else saved the record meanwhile."""
+    _saving(db.session.commit)
+
+
+def _saving(write) -> None:
     try:
-        db.session.commit()
+        write()
     except StaleDataError:
         db.session.rollback()
         raise Conflict(str(STALE)) from None
@@ -293,7 +297,17 @@ def acted(workflow: Workflow, user, record, name: str) -> None:
 def _hand_over(workflow: Workflow, record, name: str, user, from_state) -> None:
     from app.reminders import handoff  # it names records through modules that import this one
 
+    _saving(db.session.flush)  # its look-ups would flush the record: a stale one answers 409 here
     handoff.handed_over(workflow, record, name, user, from_state)
+
+
+class AtWork:
+    """A person as the workflow tables see their own work: without the Admin role, which may
+    take any step but is nobody's next step, nor work waiting for them."""
+
+    def __init__(self, user):
+        self.id, self.unit_id = user.id, user.unit_id
+        self.roles = [role for role in roles.held_by(user) if role.name != roles.ADMIN]
 
 
 def roles_of(user) -> set[str]:

@@ -10,7 +10,7 @@ from app.help.views import all_workflows
 from app.objectives import workflow as objective_workflow
 from app.reviews import workflow as review_workflow
 from app.tickets import services, workflow
-from app.workflow import Conflict, Forbidden, Invalid
+from app.workflow import AtWork, Conflict, Forbidden, Invalid
 from tests.conftest import csrf_token, future
 
 TEMPLATES = pathlib.Path(__file__).parent.parent / "app" / "templates"
@@ -311,7 +311,6 @@ def test_each_ticket_actor_in_sql_admits_exactly_the_tickets_its_rule_admits(db,
     demo user of the agency (and the person without their Admin override) and every ticket,
     it must agree with the actor's own rule, and the workflow's waiting condition with
     `available`."""
-    from app.dashboard.services import _InOwnRight
     from app.organisation.models import QmsUser
     from app.tickets.models import Ticket
 
@@ -321,7 +320,7 @@ def test_each_ticket_actor_in_sql_admits_exactly_the_tickets_its_rule_admits(db,
     actors = {t.actor for t in workflow.WORKFLOW.transitions + workflow.WORKFLOW.automatic}
     assert all(actor.where is not None for actor in actors)
     people = db.session.scalars(sa.select(QmsUser)).all()
-    people += [_InOwnRight(u) for u in people]
+    people += [AtWork(u) for u in people]
     assert len(people) > 10
     for person in people:
         for actor in actors:

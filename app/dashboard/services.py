@@ -14,7 +14,6 @@ from app.objectives import services as objectives
 from app.objectives import workflow as objective_workflow
 from app.objectives.models import ObjectivePlan, ObjectiveReport
 from app.organisation.services import current_agency
-from app.organisation import roles
 from app.organisation.models import Unit
 from app.reviews import services as reviews
 from app.reviews import workflow as review_workflow
@@ -22,7 +21,7 @@ from app.reviews.models import InternalAudit, Review
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
 from app.tickets.models import ChangeRequest, Nonconformity, Ticket
-from app.workflow import today, unit_head_of
+from app.workflow import AtWork, today, unit_head_of
 
 
 @dataclass
@@ -38,15 +37,6 @@ class Work:
     key: str
 
 
-class _InOwnRight:
-    """The user as far as the workflow is concerned, without the Admin override: what an
-    administrator *may* do is not work waiting for them."""
-
-    def __init__(self, user):
-        self.id, self.unit_id = user.id, user.unit_id
-        self.roles = [r for r in roles.held_by(user) if r.name != roles.ADMIN]
-
-
 def _sort_key(item: Work):
     since = item.since.date() if isinstance(item.since, datetime.datetime) else item.since
     return (item.due or datetime.date.max, since or datetime.date.max, item.title)
@@ -55,7 +45,7 @@ def _sort_key(item: Work):
 def my_work(user, on: datetime.date | None = None) -> list[Work]:
     """Tickets, plans, reports and reviews waiting for this user's action, most urgent first."""
     on = on or today()
-    person = _InOwnRight(user)
+    person = AtWork(user)
     items: list[Work] = []
     late = tickets.missing_report_condition(on)
     found = db.session.execute(  # only the tickets waiting for this person, not every open one

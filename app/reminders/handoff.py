@@ -21,11 +21,10 @@ from sqlalchemy.orm import selectinload
 from app import jobs
 from app.conversation.kinds import conversed, kind_of
 from app.extensions import db
-from app.organisation import roles
 from app.organisation.models import QmsUser
 from app.reminders import services
 from app.reminders.models import Notification, ReminderLog
-from app.workflow import today
+from app.workflow import AtWork, today
 
 EMAIL_CHOICES = {
     "now": _l("By e-mail at once"),
@@ -34,28 +33,12 @@ EMAIL_CHOICES = {
 }
 
 
-class _AtWork:
-    """A person as the workflow tables see their own work: without the Admin role, which may
-    take any step but is nobody's next step."""
-
-    def __init__(self, person):
-        self.id, self.unit_id = person.id, person.unit_id
-        self.roles = [role for role in person.roles if role.name != roles.ADMIN]
-        self.groups = [_Group([role for role in group.roles if role.name != roles.ADMIN])
-                       for group in getattr(person, "groups", None) or ()]
-
-
-class _Group:
-    def __init__(self, group_roles):
-        self.roles = group_roles
-
-
 def next_actors(steps, record) -> list[QmsUser]:
     """The active people of the agency who may take one of `steps` on `record`."""
     people = db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True)).order_by(QmsUser.id).options(
         selectinload(QmsUser.roles), selectinload(QmsUser.groups).selectinload(Group.roles))).all()
     return [person for person in people
-            if any(step.actor.allows(_AtWork(person), record) for step in steps)]
+            if any(step.actor.allows(AtWork(person), record) for step in steps)]
 
 
 def recipients(workflow, record, name: str, moved: bool) -> list[QmsUser]:
