@@ -108,6 +108,19 @@ def in_request(app, db):
         yield
 
 
+@pytest.fixture(autouse=True)
+def no_saved_filters(request):
+    """Each test starts with no saved filter (the isolation walk keeps one of its own)."""
+    if "db" in request.fixturenames:
+        from sqlalchemy import delete
+
+        from app.saved_filters.models import SavedFilter
+
+        db = request.getfixturevalue("db")
+        db.session.execute(delete(SavedFilter))
+        db.session.commit()
+
+
 def test_a_saved_filter_keeps_only_its_own_lists_query(in_request, db, user):
     from app.saved_filters import services
 
