@@ -4,7 +4,7 @@ from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import select
 
 from app.extensions import db
-from app.organisation import roles, security
+from app.organisation import roles
 from app.organisation.models import Agency, QmsUser
 from app.tenancy import ALL, agency_scope, current_agency_id
 
@@ -72,5 +72,9 @@ def sync_roles() -> dict[str, int]:
     ]
     counts[roles.ADMIN] = len(admin.permissions)
     db.session.commit()
-    security.forget_permissions()
+    # imported here: with it at the top, FAB's Group mapper was set up before our listener that
+    # lets groups hold a QmsUser (app.organisation.models), and giving a group failed at flush
+    from app.organisation.security import forget_permissions
+
+    forget_permissions()
     return counts
