@@ -72,8 +72,8 @@ def sync_roles() -> dict[str, int]:
     ]
     counts[roles.ADMIN] = len(admin.permissions)
     db.session.commit()
-    # imported here: with it at the top, FAB's Group mapper was set up before our listener that
-    # lets groups hold a QmsUser (app.organisation.models), and giving a group failed at flush
+    # imported here: with it at the top of this module, giving a FAB group to a person failed at
+    # flush in some test orders (Group.users refused a QmsUser; cause not found, see models.py)
     from app.organisation.security import forget_permissions
 
     forget_permissions()
