@@ -248,7 +248,22 @@ def test_the_iso_leader_assigns_three_tickets_at_once_and_reopens_a_saved_filter
     assert page.url.endswith("/tickets/list/?state=leader_review")
     assert page.locator("select[name=state]").input_value() == "leader_review"
     assert not any(page.locator(f"input[name=ids][value='{t.id}']").count() for t in tickets)  # assigned now
+
+    page.goto(f"{live_server}/")  # the user menu, on any page, names the saved filters too
+    page.click(".navbar-right .dropdown-toggle:has(.fa-user)")
+    page.click("a.saved-filter-menu-item:has-text('Phiếu yêu cầu HĐKP/cải tiến: Chờ phân công')")
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/tickets/list/?state=leader_review")
     pages.close()
     db.session.expire_all()
     assert {db.session.get(Ticket, t.id).state for t in tickets} == {"analysis"}
     assert {db.session.get(Ticket, t.id).assignee_id for t in tickets} == {staff.id}
+
+
+def test_the_user_menu_lists_only_the_users_own_saved_filters(in_request, db, user, as_staff, as_unit_head):
+    from app.saved_filters import services
+
+    services.save_filter(user("canbo.ktht"), "nonconformities", "KPH của đơn vị", "unit=2")
+    assert as_staff.get("/saved-filters/menu.json").json == [
+        {"list": "Sự không phù hợp", "name": "KPH của đơn vị", "url": "/nonconformities/list/?unit=2"}]
+    assert as_unit_head.get("/saved-filters/menu.json").json == []

@@ -25,10 +25,18 @@ def list_path(list_key: str) -> str:
     return url_for(LISTS[list_key][0])
 
 
-def own_filters(user, list_key: str) -> list[SavedFilter]:
-    """The user's saved filters of one list, by name."""
-    return list(db.session.scalars(select(SavedFilter).where(
-        SavedFilter.user_id == user.id, SavedFilter.list_key == list_key).order_by(SavedFilter.name)))
+def own_filters(user, list_key: str | None = None) -> list[SavedFilter]:
+    """The user's saved filters of one list (or of every list, list by list), by name."""
+    query = select(SavedFilter).where(SavedFilter.user_id == user.id)
+    if list_key is not None:
+        query = query.where(SavedFilter.list_key == list_key)
+    return list(db.session.scalars(query.order_by(SavedFilter.list_key, SavedFilter.name)))
+
+
+def menu(user) -> list[dict]:
+    """The user's saved filters for the menu: each with its list's title and the address it opens."""
+    return [{"list": str(LISTS[saved.list_key][1]), "name": saved.name, "url": filter_url(saved)}
+            for saved in own_filters(user) if saved.list_key in LISTS]
 
 
 def own_filter(user, filter_id) -> SavedFilter:

@@ -1,4 +1,4 @@
-from flask import flash, g, redirect, request
+from flask import flash, g, jsonify, redirect, request
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext
@@ -29,6 +29,13 @@ class SavedFilterView(BaseView):
             return redirect(_back_to_list(list_key, form.get("query")))
         flash(gettext("The filter “%(name)s” was saved.", name=saved.name), "success")
         return redirect(services.filter_url(saved))
+
+    @expose("/menu.json")
+    @has_access
+    @permission_name("save")
+    def menu(self):
+        """The user's saved filters, read when the user menu opens (not on every page)."""
+        return jsonify(services.menu(g.user))
 
     @expose("/<int:pk>/delete", methods=["POST"])
     @has_access

@@ -126,7 +126,34 @@
     });
   }
 
-  function setUp(root) { setUpDates(root); setUpFiles(root); setUpMultiSelects(root); }
+  // --- the user menu's saved filters, read when the menu is first opened -------------------
+  function setUpSavedFilters(root) {
+    var slot = root.querySelector && root.querySelector("li.saved-filters-slot");
+    if (!slot || !window.fetch) { return; }
+    var toggle = slot.parentNode.parentNode.querySelector(".dropdown-toggle"), loaded = false;
+    function item(text, href) {
+      var li = document.createElement("li"), a = document.createElement("a");
+      a.textContent = text;
+      if (href) { a.href = href; a.className = "saved-filter-menu-item"; } else { li.className = "disabled"; }
+      li.appendChild(a);
+      return li;
+    }
+    toggle.addEventListener("click", function () {
+      if (loaded) { return; }
+      loaded = true;
+      fetch(slot.getAttribute("data-src"), {credentials: "same-origin"})
+        .then(function (response) { return response.ok ? response.json() : []; })
+        .catch(function () { return []; })
+        .then(function (saved) {
+          var list = slot.parentNode;
+          saved.forEach(function (s) { list.insertBefore(item(s.list + ": " + s.name, s.url), slot); });
+          if (!saved.length) { list.insertBefore(item(slot.getAttribute("data-none")), slot); }
+          list.removeChild(slot);
+        });
+    });
+  }
+
+  function setUp(root) { setUpDates(root); setUpFiles(root); setUpMultiSelects(root); setUpSavedFilters(root); }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { setUp(document); });
   } else {
