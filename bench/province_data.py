@@ -191,7 +191,7 @@ def load(engine: sa.Engine, scale: float, log=print) -> dict:
                     ELSE ({_array(OPEN_MIX)})[1 + (g / {A}) % {len(OPEN_MIX)}] END AS state
         FROM generate_series(1, :tickets) g
         JOIN b_agency a ON a.ai = g % {A}
-        CROSS JOIN LATERAL (SELECT current_date - ((g * 7919) % ({YEARS} * 365))::int AS requested_on) x;
+        CROSS JOIN LATERAL (SELECT current_date - ((g::bigint * 7919) % ({YEARS} * 365))::int AS requested_on) x;
         INSERT INTO ticket (id, number, year, state, version, kind, source, requesting_unit_id, description,
             requested_on, requester_id, created_by_id, created_on, assignee_unit_id, assignee_id, cause,
             measures, implementing_unit_id, implementer_id, implementing_unit_head_id, due_date,
@@ -253,7 +253,7 @@ def load(engine: sa.Engine, scale: float, log=print) -> dict:
                a.id, x.d + time '10:00'
         FROM generate_series(1, :ncs) g
         JOIN b_agency a ON a.ai = g % {A}
-        CROSS JOIN LATERAL (SELECT current_date - ((g * 7907) % ({YEARS} * 365))::int AS d) x
+        CROSS JOIN LATERAL (SELECT current_date - ((g::bigint * 7907) % ({YEARS} * 365))::int AS d) x
         JOIN (SELECT b_unit.*, unit.head_id FROM b_unit JOIN unit USING (id)) u
              ON u.agency_id = a.id AND u.ui = (g / {A}) % u.n
         JOIN b_cat c ON c.agency_id = a.id AND c.ci = (g / {A} / u.n) % c.n
