@@ -1,4 +1,5 @@
 """Application factory for the QMS improvement panel (QT.CTCL)."""
+import dataclasses
 import datetime
 import logging
 import os
@@ -233,8 +234,10 @@ def _register_template_filters(app: Flask) -> None:
         from flask import g
 
         from app.conversation.services import thread
+        from app.conversation.views import take_draft
 
-        return thread(g.user, record)
+        found = thread(g.user, record)
+        return dataclasses.replace(found, draft=take_draft(found.kind, found.record_id))
 
     def timeline(events, thread):
         from app.conversation.services import timeline

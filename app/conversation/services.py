@@ -127,6 +127,7 @@ class Thread:
     record_id: int
     comments: list
     may_comment: bool
+    draft: str = ""  # the text of a comment just refused, given back to its author
 
 
 def thread(user, record) -> Thread:

@@ -1,4 +1,4 @@
-from flask import flash, g, redirect, request
+from flask import flash, g, redirect, request, session
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext
@@ -24,12 +24,32 @@ class CommentView(BaseView):
             return refusal(error, "/")
         back = kind_of(record).link(record) + "#conversation"
         uploads = [(f.filename, f.read()) for f in request.files.getlist("files") if f and f.filename]
+        text = request.form.get("text", "")
         try:
-            services.add_comment(g.user, kind, record_id, request.form.get("text", ""), uploads)
+            services.add_comment(g.user, kind, record_id, text, uploads)
         except UploadRefused as error:
             flash(str(error), "danger")
-            return redirect(back)
+            return _keeping(kind, record_id, text, redirect(back))
         except services.WorkflowError as error:
-            return refusal(error, back)
+            return _keeping(kind, record_id, text, refusal(error, back))
         flash(gettext("Your comment was posted."), "success")
         return redirect(back)
+
+
+DRAFT = "comment_draft"
+
+
+def _keeping(kind: str, record_id: int, text: str, response):
+    """A refused comment's text waits for its author on the record's page (nothing typed is lost)."""
+    if text.strip():
+        session[DRAFT] = {"kind": kind, "id": record_id, "text": text[:20000]}
+    return response
+
+
+def take_draft(kind: str, record_id: int) -> str:
+    """The text of this record's comment refused just now, once."""
+    draft = session.get(DRAFT)
+    if not draft or draft.get("kind") != kind or draft.get("id") != record_id:
+        return ""
+    session.pop(DRAFT)
+    return draft.get("text", "")
