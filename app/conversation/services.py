@@ -127,9 +127,11 @@ class Thread:
     record_id: int
     comments: list
     may_comment: bool
+    closed: bool = False  # finished: the conversation is closed too
     draft: str = ""  # the text of a comment just refused, given back to its author
 
 
 def thread(user, record) -> Thread:
     record = conversed(record)
-    return Thread(kind_of(record).code, record.id, comments(record), may_comment(user, record))
+    kind = kind_of(record)
+    return Thread(kind.code, record.id, comments(record), may_comment(user, record), kind.settled(record))

@@ -599,9 +599,13 @@ class TicketView(TicketRules, QmsModelView):
         form = request.values
         back = url_for(".list", **{k: v for k, v in form.items() if k in services.LIST_ARGS})
         ids = form.getlist("ids")
-        if not ids:
+        offered = form.getlist("offered") or ids  # the tickets the form shows, ticked or not
+        if not offered:
             flash(gettext("Choose at least one ticket."), "warning")
             return redirect(back)
+        tickets, unknown = services.selected_tickets(g.user, offered)
+        if tickets and step not in services.several_steps(g.user, tickets):
+            return render_error(403, gettext("Only %(actor)s may do this.", actor=step.actor.label))
         errors, status = {}, 200
         if request.method == "POST":
             versions = {pk: form.get(f"version-{pk}") for pk in map(services.id_of, ids) if pk}
@@ -614,14 +618,19 @@ class TicketView(TicketRules, QmsModelView):
                 flash(error.message, "danger")
                 errors, status = error.errors, error.status
             else:
-                return self.render_template("ticket_several_done.html", title=step.label, step=step,
-                                            outcomes=outcomes, back=back,
-                                            done=sum(o.done for o in outcomes))
-        tickets, unknown = services.selected_tickets(g.user, ids)
+                reasons = {o.reason for o in outcomes if not o.done}
+                if len(outcomes) > 1 and not any(o.done for o in outcomes) and len(reasons) == 1:
+                    # the same refusal for every ticket is the form's, not the tickets': kept to correct
+                    flash(reasons.pop(), "danger")
+                    status = 422
+                else:
+                    return self.render_template("ticket_several_done.html", title=step.label, step=step,
+                                                outcomes=outcomes, back=back,
+                                                done=sum(o.done for o in outcomes))
         return self.render_template(
             "ticket_several.html", title=step.label, step=step, tickets=tickets, unknown=unknown,
-            states=workflow.STATES, values=form if request.method == "POST" else {}, errors=errors,
-            choices={f.name: choices_for(f) for f in step.fields}, back=back,
+            chosen=set(ids) if request.method == "POST" else None, states=workflow.STATES, values=form if request.method == "POST" else {},
+            errors=errors, choices={f.name: choices_for(f) for f in step.fields}, back=back,
             list_args={k: v for k, v in form.items() if k in services.LIST_ARGS},
         ), status
 
