@@ -94,6 +94,10 @@
         setDate.apply(picker, arguments);
         if (typeof date === "string" && date === typed && !picker.selectedDates.length) { input.value = typed; }
       };
+      // Escape closes the calendar while typing too (flatpickr leaves it open when input is allowed)
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Escape" && picker.isOpen) { picker.close(); }
+      });
       // a whole date (or time) typed: the calendar shows it and gets out of the way
       var whole = time ? /^\d{1,2}:\d{2}$/ : /^\d{1,2}\/\d{1,2}\/\d{4}$/;
       input.addEventListener("input", function () {
