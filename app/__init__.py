@@ -268,7 +268,7 @@ def _register_template_filters(app: Flask) -> None:
 
     @app.context_processor
     def saved_filters():
-        from flask import g
+        from flask import g, session
 
         from app.saved_filters import services
 
@@ -279,7 +279,15 @@ def _register_template_filters(app: Flask) -> None:
                 return []
             return [(saved, services.filter_url(saved)) for saved in services.own_filters(user, list_key)]
 
-        return {"own_saved_filters": own_saved_filters}
+        def refused_filter_name(list_key: str) -> str:
+            """The name just refused for this list's filter (once), to be typed again."""
+            refused = session.get(services.REFUSED_NAME)
+            if not refused or refused.get("list") != list_key:
+                return ""
+            session.pop(services.REFUSED_NAME)
+            return refused.get("name", "")
+
+        return {"own_saved_filters": own_saved_filters, "refused_filter_name": refused_filter_name}
 
     @app.context_processor
     def inspection():

@@ -105,6 +105,7 @@ class Workflow:
     # {state: document codes}: reaching the state makes those documents official (app.official)
     official: dict = dataclass_field(default_factory=dict)
     watchers: Callable | None = None  # (record) -> ids of the people told whenever it moves
+    history_label: Callable | None = None  # (record, name) -> how its history names a step, if not event_label
 
     def transition(self, name: str) -> Transition | None:
         return next((t for t in self.transitions if t.name == name), None)
@@ -154,6 +155,10 @@ class Workflow:
     def event_label(self, name: str) -> str:
         label = self._event_labels.get(name)
         return str(label) if label is not None else ""
+
+    def event_label_of(self, record, name: str) -> str:
+        """Step `name` as the record's history names it (notifications name it the same way)."""
+        return self.history_label(record, name) if self.history_label else self.event_label(name)
 
     def state_label(self, code) -> str:
         return str(self.states[code]) if code in self.states else ""

@@ -133,6 +133,13 @@ def test_a_meeting_time_is_typed_in_24_hours(english_page, live_server, db):
     assert page.locator(".flatpickr-calendar.open .flatpickr-am-pm").count() == 0  # 24-hour
     page.fill("input[name=start_time]", "14:30")
     page.fill("input[name=end_time]", "16:45")
+    page.locator("input[name=meeting_date]").press_sequentially("31/02/2026")  # no 31 February
+    page.keyboard.press("Tab")
+    assert page.input_value("input[name=meeting_date]") == "31/02/2026"  # not rolled over to 03/03
+    page.click("button[form=review-content]")
+    page.wait_for_load_state("networkidle")
+    assert "Nhập ngày theo định dạng dd/mm/yyyy" in page.locator("body").inner_text()
+    assert page.input_value("input[name=meeting_date]") == "31/02/2026"
     page.fill("input[name=meeting_date]", "05/02/2026")
     page.keyboard.press("Tab")
     page.click("button[form=review-content]")

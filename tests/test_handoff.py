@@ -159,3 +159,26 @@ def test_not_by_mail_puts_nothing_in_the_outbox(db, make_ticket, user):
     services.apply_transition(user("truongphong.ktht"), ticket.id, "forward", {"signs": ["serious"]})
     after = db.session.scalar(select(func.count(ReminderLog.id)).where(ReminderLog.user_id == secretary.id))
     assert after == before
+
+
+def test_a_plan_and_its_report_are_told_apart_as_their_history_tells_them(db, user, unit, client_as_user):
+    from app.objectives import services as objectives
+    from tests.test_objectives import row
+
+    drafter, head = user("canbo.ktht"), user("truongphong.ktht")
+    plan = objectives.create_plan(drafter, datetime.date.today().year + 40, unit("KTHT").id)  # a year no other test uses
+    objectives.save_row(drafter, plan.id, row())
+
+    def told_head(document, step):
+        last = _last_id(db)
+        objectives.apply_transition(drafter if step == "submit" else head, document, step, {})
+        return db.session.scalars(select(Notification.subject).where(
+            Notification.id > last, Notification.user_id == head.id)).all()
+
+    assert told_head(plan, "submit") == [f"Kế hoạch thực hiện MTCL năm {plan.year}: Trình phê duyệt"]
+    told_head(plan, "approve")
+    report = objectives.create_report(drafter, plan.id)
+    objectives.save_report_row(drafter, report.id, report.rows[0].id, {"actual": "96 %"})
+    assert told_head(report, "submit") == [f"Báo cáo thực hiện MTCL năm {plan.year}: Trình phê duyệt (báo cáo)"]
+    history = client_as_user("truongphong.ktht").get(f"/objectives/show/{plan.id}").text
+    assert "<td>Trình phê duyệt</td>" in history and "<td>Trình phê duyệt (báo cáo)</td>" in history

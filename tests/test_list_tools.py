@@ -145,11 +145,13 @@ def test_saved_filters_are_each_users_own(in_request, db, user):
     from app.saved_filters import services
 
     staff, head = user("canbo.ktht"), user("truongphong.ktht")
-    mine = services.save_filter(staff, "tickets", "  Quá hạn ở   đơn vị của tôi ", "overdue=1&unit=2")
-    again = services.save_filter(staff, "tickets", "Quá hạn ở đơn vị của tôi", "overdue=1")  # the same name replaces
-    assert again.id == mine.id and again.name == "Quá hạn ở đơn vị của tôi"
+    mine, replaced = services.save_filter(staff, "tickets", "  Quá hạn ở   đơn vị của tôi ", "overdue=1&unit=2")
+    assert not replaced
+    again, replaced = services.save_filter(staff, "tickets", "Quá hạn ở đơn vị của tôi", "overdue=1")
+    assert replaced and again.id == mine.id and again.name == "Quá hạn ở đơn vị của tôi"  # the same name replaces
     assert services.filter_url(again) == "/tickets/list/?overdue=1"
-    theirs = services.save_filter(head, "tickets", "Quá hạn ở đơn vị của tôi", "overdue=1&kind=corrective")
+    theirs, replaced = services.save_filter(head, "tickets", "Quá hạn ở đơn vị của tôi", "overdue=1&kind=corrective")
+    assert not replaced
     assert [f.id for f in services.own_filters(staff, "tickets")] == [mine.id]
     assert [f.id for f in services.own_filters(head, "tickets")] == [theirs.id]
     assert services.own_filters(staff, "nonconformities") == []
@@ -172,6 +174,15 @@ def test_a_filter_is_saved_and_deleted_from_the_list(db, user, as_staff, as_unit
     listed = as_staff.get("/tickets/list/").text
     assert re.search(r'href="/tickets/list/\?state=draft&amp;overdue=1"[^>]*>Nháp quá hạn</a>', listed)
     assert "Nháp quá hạn" not in as_unit_head.get("/tickets/list/").text  # only its user sees it
+    replaced = as_staff.post("/saved-filters/save", data={
+        "csrf_token": token, "list": "tickets", "name": "Nháp quá hạn", "query": "state=draft"}, follow_redirects=True)
+    assert "Đã thay thế bộ lọc “Nháp quá hạn”." in replaced.text and "Đã lưu bộ lọc" not in replaced.text
+    for name in ("x" * 101, "  "):  # a refused name comes back in the name box, with the list's filter
+        refused = as_staff.post("/saved-filters/save", data={
+            "csrf_token": token, "list": "tickets", "name": name, "query": "state=draft"}, follow_redirects=True)
+        box = re.search(r'<input[^>]*name="name"[^>]*>', refused.text).group(0)
+        assert f'value="{name}"' in box and 'name="query" value="state=draft"' in refused.text
+    assert 'value="xxx' not in as_staff.get("/tickets/list/").text  # once only
     refused = as_staff.post("/saved-filters/save", data={
         "csrf_token": token, "list": "tickets", "name": "Ra ngoài", "query": "https://evil.example/?x=1"})
     assert refused.status_code == 302 and refused.headers["Location"].endswith("/tickets/list/")

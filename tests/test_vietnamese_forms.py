@@ -3,6 +3,8 @@ roles page speak Vietnamese (tests/test_browser_vietnamese.py drives an English 
 import datetime
 import re
 
+import pytest
+
 from tests.conftest import csrf_token
 from tests.test_i18n import english_left
 
@@ -34,6 +36,20 @@ def test_a_refused_date_is_shown_as_typed(client_as_user, db, unit):
         "description": "Phiếu ngày sai", "requested_on": "31/02/2026", "csrf_token": csrf_token(page)},
         follow_redirects=True)
     assert 'value="31/02/2026"' in refused.text
+
+
+def test_an_impossible_date_is_refused_not_rolled_over(db, user):
+    from app.reviews.services import create_review, save_content
+    from app.workflow import Invalid, parse_date
+
+    assert parse_date("31/02/2026") is None and parse_date("2026-02-31") is None
+    assert parse_date("29/02/2028") == datetime.date(2028, 2, 29)
+    secretary = user("thuky.iso")
+    review = create_review(
+        secretary, "meeting", datetime.date(2085, 1, 1), datetime.date(2085, 12, 31))
+    with pytest.raises(Invalid) as refused:
+        save_content(secretary, review.id, {"meeting_date": "31/02/2026"})
+    assert "Nhập ngày theo định dạng dd/mm/yyyy" in str(refused.value.errors)
 
 
 def test_transition_and_review_dates_are_shown_dd_mm_yyyy(db, make_ticket, client_as_user):

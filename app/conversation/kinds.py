@@ -90,6 +90,13 @@ def conversed(record):
     return record.plan if isinstance(record, ObjectiveReport) else record
 
 
+def title_of(record) -> str:
+    """The record's own name: a report is named as the report, though its page is its plan's."""
+    if isinstance(record, ObjectiveReport):
+        return gettext("Quality objective report %(year)s", year=record.plan.year)
+    return kind_of(record).title(record)
+
+
 def kind_of(record) -> Kind:
     record = conversed(record)
     return next(kind for kind in KINDS.values() if isinstance(record, kind.model))

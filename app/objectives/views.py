@@ -77,7 +77,7 @@ class ObjectivePlanView(QmsModelView):
             report_steps=workflow.WORKFLOW.available(g.user, report) if report else [],
             previous=services.previous_plan(plan) if plan.state == "draft" else None,
             plan_due=services.plan_due(plan.year), report_due=services.report_due(plan.year),
-            event_labels=workflow.WORKFLOW.event_labels(), today=services.today(),
+            event_label=workflow.WORKFLOW.event_label_of, today=services.today(),
             revision=db.session.scalar(select(ObjectivePlan).where(ObjectivePlan.replaces_id == plan.id)),
         ), status
 

@@ -82,6 +82,12 @@ def record(document, name, from_state, to_state, user, comment=None, data=None) 
                                   to_state=to_state, actor_id=user.id if user else None, comment=comment))
 
 
+def event_label(document, name: str) -> str:
+    """A step as the plan's history names it: a report's steps are marked as the report's."""
+    label = WORKFLOW.event_label(name)
+    return f"{label} ({gettext('report')})" if isinstance(document, ObjectiveReport) else label
+
+
 TRANSITIONS = (
     Transition("submit", _l("Submit for approval"), ("draft",), "submitted", DRAFTER,
                fields=(COMMENT,), effect=_submit, comment_field="comment"),
@@ -92,7 +98,7 @@ TRANSITIONS = (
 )
 WORKFLOW = Workflow(
     name="objectives", title=_l("Quality objective plans and reports (5.9)"), states=STATES,
-    transitions=TRANSITIONS, history=record,
+    transitions=TRANSITIONS, history=record, history_label=event_label,
     actions=(
         Action("edit", _l("Edit the draft"), ("draft",), DRAFTER),
         Action("delete_draft", _l("Delete the draft"), ("draft",), DRAFTER),

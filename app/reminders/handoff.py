@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import jobs
-from app.conversation.kinds import conversed, kind_of
+from app.conversation.kinds import conversed, kind_of, title_of
 from app.extensions import db
 from app.organisation.models import QmsUser
 from app.reminders import services
@@ -66,8 +66,8 @@ def handed_over(workflow, record, name: str, user, from_state) -> list[QmsUser]:
     with force_locale("vi"):
         page = conversed(record)
         kind = kind_of(page)
-        event = workflow.event_label(name)
-        subject = gettext("%(record)s: %(event)s", record=kind.title(page), event=event)
+        event = workflow.event_label_of(record, name)
+        subject = gettext("%(record)s: %(event)s", record=title_of(record), event=event)
         body = gettext("%(person)s: “%(event)s”. Now: %(state)s.", person=user.get_full_name(),
                        event=event, state=workflow.state_label(record.state))
     return tell(people, user, subject, body, kind.link(page))

@@ -18,6 +18,7 @@ LISTS = {
 NAME_LENGTH = 100
 QUERY_LENGTH = 1000
 PER_LIST = 30  # saved filters a user keeps for one list
+REFUSED_NAME = "saved_filter_refused_name"  # session key: a refused name, shown again in the list's name box
 NOT_KEPT = ("csrf_token",)  # arguments of a list URL a saved filter leaves out (and any page number)
 
 
@@ -82,15 +83,16 @@ def clean_name(raw) -> str:
     return name
 
 
-def save_filter(user, list_key: str, name, query) -> SavedFilter:
+def save_filter(user, list_key: str, name, query) -> tuple[SavedFilter, bool]:
     """Keep the list's filter under a name of the user's; the same name again replaces the
-    filter it held. Commits."""
+    filter it held. Returns the saved filter and whether it replaced one. Commits."""
     if list_key not in LISTS:
         raise NotFound(gettext("Unknown list."))
     name, query = clean_name(name), clean_query(list_key, query)
     saved = db.session.scalar(select(SavedFilter).where(
         SavedFilter.user_id == user.id, SavedFilter.list_key == list_key, SavedFilter.name == name))
-    if saved is None:
+    replaced = saved is not None
+    if not replaced:
         if len(own_filters(user, list_key)) >= PER_LIST:
             raise _refused("name", gettext("You keep %(count)s saved filters for this list already: delete one first.",
                                            count=PER_LIST))
@@ -98,7 +100,7 @@ def save_filter(user, list_key: str, name, query) -> SavedFilter:
         db.session.add(saved)
     saved.query = query
     db.session.commit()
-    return saved
+    return saved, replaced
 
 
 def delete_filter(user, filter_id) -> SavedFilter:

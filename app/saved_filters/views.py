@@ -1,4 +1,4 @@
-from flask import flash, g, jsonify, redirect, request
+from flask import flash, g, jsonify, redirect, request, session
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext
@@ -23,11 +23,15 @@ class SavedFilterView(BaseView):
         if list_key not in services.LISTS:
             return render_error(404)
         try:
-            saved = services.save_filter(g.user, list_key, form.get("name"), form.get("query"))
+            saved, replaced = services.save_filter(g.user, list_key, form.get("name"), form.get("query"))
         except WorkflowError as error:
             flash(error.message, "danger")
+            session[services.REFUSED_NAME] = {"list": list_key, "name": form.get("name", "")}  # back in the box
             return redirect(_back_to_list(list_key, form.get("query")))
-        flash(gettext("The filter “%(name)s” was saved.", name=saved.name), "success")
+        if replaced:
+            flash(gettext("The filter “%(name)s” was replaced.", name=saved.name), "success")
+        else:
+            flash(gettext("The filter “%(name)s” was saved.", name=saved.name), "success")
         return redirect(services.filter_url(saved))
 
     @expose("/menu.json")

@@ -43,6 +43,15 @@
     return m ? m[3] + "/" + m[2] + "/" + m[1] : value;
   }
 
+  // dd/mm/yyyy read as it is: an impossible day (31/02) is no date at all, never rolled over
+  // into the next month as flatpickr's own reading does (31/02/2026 would become 03/03/2026)
+  function parseVietnameseDate(value) {
+    var m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(String(value).trim());
+    if (!m) { return undefined; }
+    var day = new Date(+m[3], +m[2] - 1, +m[1]);
+    return day.getFullYear() === +m[3] && day.getMonth() === +m[2] - 1 && day.getDate() === +m[1] ? day : undefined;
+  }
+
   function locale() {
     var base = vietnamese && window.flatpickr && flatpickr.l10ns.vn ? flatpickr.l10ns.vn : {};
     return Object.assign({}, base, {
@@ -70,10 +79,24 @@
       input.setAttribute("autocomplete", "off");
       if (!input.getAttribute("placeholder")) { input.setAttribute("placeholder", time ? "HH:MM" : "dd/mm/yyyy"); }
       var format = time ? "H:i" : "d/m/Y";
-      var picker = flatpickr(input, {
+      var options = {
         locale: locale(), allowInput: true, disableMobile: true, clickOpens: true,
         dateFormat: format, enableTime: time, noCalendar: time, time_24hr: true,
         monthSelectorType: "static", ariaDateFormat: "d/m/Y"
+      };
+      if (!time) { options.parseDate = parseVietnameseDate; }
+      var picker = flatpickr(input, options);
+      // what flatpickr cannot read (on blur, Enter, a click elsewhere) it would empty: the typed
+      // text stays, for the server to refuse with its message
+      var setDate = picker.setDate;
+      picker.setDate = function (date) {
+        var typed = input.value;
+        setDate.apply(picker, arguments);
+        if (typeof date === "string" && date === typed && !picker.selectedDates.length) { input.value = typed; }
+      };
+      // Escape closes the calendar while typing too (flatpickr leaves it open when input is allowed)
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Escape" && picker.isOpen) { picker.close(); }
       });
       // a whole date (or time) typed: the calendar shows it and gets out of the way
       var whole = time ? /^\d{1,2}:\d{2}$/ : /^\d{1,2}\/\d{1,2}\/\d{4}$/;
