@@ -51,6 +51,15 @@ def log_in(page, live_server, username, password="CamLam@2026"):
     page.wait_for_load_state("networkidle")
 
 
+def signed_in(browser, live_server, username):
+    """A person of their own, signed in: (their browser context, their page)."""
+    context = new_context(browser)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    log_in(page, live_server, username)
+    return context, page
+
+
 def test_login_through_the_page_shows_the_vietnamese_menu(page, live_server):
     page.goto(f"{live_server}/login/")
     assert "Đăng nhập" in page.content()
@@ -79,15 +88,8 @@ def test_a_ticket_walks_from_draft_to_closed_through_the_pages(browser, live_ser
     soon = (today + datetime.timedelta(days=14)).strftime("%d/%m/%Y")  # as the pages take dates
     description = f"Hồ sơ cấp phép trả trễ — kiểm thử trình duyệt {today:%H%M%S}{id(db)}"
 
-    def as_user(username):
-        context = new_context(browser)
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        log_in(page, live_server, username)
-        return context, page
-
     def act(username, ticket_id, transition, fill=lambda page: None):
-        context, page = as_user(username)
+        context, page = signed_in(browser, live_server, username)
         page.goto(f"{live_server}/tickets/show/{ticket_id}")
         page.click(f"a[data-transition={transition}]")
         page.wait_for_load_state("networkidle")
@@ -100,7 +102,7 @@ def test_a_ticket_walks_from_draft_to_closed_through_the_pages(browser, live_ser
         return state
 
     # Staff opens the ticket in the real form
-    context, page = as_user("canbo.ktht")
+    context, page = signed_in(browser, live_server, "canbo.ktht")
     page.goto(f"{live_server}/tickets/add")
     page.select_option("select[name=kind]", "corrective", force=True)
     page.select_option("select[name=source]", "feedback", force=True)
@@ -274,23 +276,16 @@ def test_a_forward_rings_the_secretarys_bell_and_so_does_a_mention(browser, live
     """Hand-off and mention notifications (app.reminders.handoff, app.conversation) as people see them."""
     ticket = make_ticket(state="unit_review")
 
-    def signed_in(username):
-        context = new_context(browser)
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        log_in(page, live_server, username)
-        return context, page
-
     def bell(page):
         page.goto(f"{live_server}/")
         badge = page.locator(".notification-count")
         return int(badge.inner_text()) if badge.count() else 0
 
-    secretary_context, secretary = signed_in("thuky.iso")
+    secretary_context, secretary = signed_in(browser, live_server, "thuky.iso")
     secretary.goto(f"{live_server}/notifications/")  # opening the list reads everything
     assert bell(secretary) == 0
 
-    head_context, head = signed_in("truongphong.ktht")
+    head_context, head = signed_in(browser, live_server, "truongphong.ktht")
     head.goto(f"{live_server}/tickets/show/{ticket.id}")
     head.click("a[data-transition=forward]")
     head.wait_for_load_state("networkidle")
