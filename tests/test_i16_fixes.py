@@ -61,3 +61,8 @@ def test_a_finished_record_says_its_conversation_is_closed(db, make_ticket, as_i
     for url in (f"/tickets/show/{ticket.id}", f"/nonconformities/show/{nc.id}"):
         page = as_iso_secretary.get(url).text
         assert "Hồ sơ đã kết thúc" in page and 'class="conversation-form"' not in page, url
+
+
+def test_the_profile_shows_the_choice_of_hand_off_mail(as_staff):
+    page = as_staff.get("/users/userinfo/").text
+    assert "Thông báo qua thư" in page and "Không gửi thư (chỉ thông báo trong hệ thống)" in page

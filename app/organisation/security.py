@@ -54,6 +54,7 @@ class QmsUserDBModelView(RecordActions, VietnameseDisplayMixin, UserDBModelView)
         **UserDBModelView.label_columns,
         "unit": _l("Unit"),
         "position": _l("Position"),
+        "notify_email": _l("Notifications by e-mail"),
     }
     list_columns = ["username", "last_name", "first_name", "unit", "position", "roles", "active"]
     search_columns = ["username", "first_name", "last_name", "email", "unit", "position", "active"]
@@ -61,7 +62,8 @@ class QmsUserDBModelView(RecordActions, VietnameseDisplayMixin, UserDBModelView)
         (_l("User info"), {"fields": ["username", "active", "roles", "login_count"]}),
         (
             _l("Personal Info"),
-            {"fields": ["last_name", "first_name", "email", "unit", "position"], "expanded": True},
+            {"fields": ["last_name", "first_name", "email", "unit", "position", "notify_email"],
+             "expanded": True},
         ),
         (
             _l("Audit Info"),
@@ -75,7 +77,8 @@ class QmsUserDBModelView(RecordActions, VietnameseDisplayMixin, UserDBModelView)
         (_l("User info"), {"fields": ["username", "active", "roles", "login_count"]}),
         (
             _l("Personal Info"),
-            {"fields": ["last_name", "first_name", "email", "unit", "position"], "expanded": True},
+            {"fields": ["last_name", "first_name", "email", "unit", "position", "notify_email"],
+             "expanded": True},
         ),
     ]
     add_columns = [
@@ -86,7 +89,15 @@ class QmsUserDBModelView(RecordActions, VietnameseDisplayMixin, UserDBModelView)
     add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, "roles": _roles_field()}
     edit_form_extra_fields = {"roles": _roles_field()}
     validators_columns = {}
-    formatters_columns = {"roles": _format_roles, "position": lambda value: value or ""}
+    formatters_columns = {"roles": _format_roles, "position": lambda value: value or "",
+                          "notify_email": lambda value: _email_choice(value)}
+
+
+def _email_choice(code) -> str:
+    """The person's choice of hand-off mail, in words (changed under *Thông báo qua thư*)."""
+    from app.reminders.handoff import EMAIL_CHOICES  # it reaches the workflow, which imports this module's users
+
+    return str(EMAIL_CHOICES.get(code, code or ""))
 
 
 class QmsRoleModelView(RecordActions, VietnameseDisplayMixin, RoleModelView):
