@@ -308,6 +308,8 @@ def test_permissions_of_a_set_of_roles_are_read_once_and_forgotten_by_sync_roles
     with count_queries() as counter:
         assert client.get("/tickets/list/").status_code == 200
     assert not [s for s in counter.statements if "ab_permission_view" in s]
+    # the user comes with their roles and groups in one statement
+    assert len([s for s in counter.statements if "ab_role" in s or "ab_group" in s]) == 1, counter.statements
     with app.app_context():
         sync_roles()
     assert security._PERMISSIONS == {}

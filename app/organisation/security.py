@@ -271,8 +271,10 @@ class QmsSecurityManager(SecurityManager):
         )(blueprint)
 
     def get_user_by_id(self, pk):
-        """With the agency, which decides whether the person may work (is_active)."""
-        return self.session.get(self.user_model, pk, options=[joinedload(QmsUser.agency)])
+        """With the agency, which decides whether the person may work (is_active), and the
+        roles and groups every page checks: one statement, not three on each request."""
+        return self.session.get(self.user_model, pk, options=[
+            joinedload(QmsUser.agency), joinedload(QmsUser.roles), joinedload(QmsUser.groups)])
 
     def auth_user_db(self, username, password):
         """FAB's check; a refusal because the agency is deactivated is kept for the page."""

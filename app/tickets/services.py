@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select, true
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.history import changes
@@ -612,7 +612,7 @@ def ticket_page(query, order: str, page: int, page_size: int) -> list[Ticket]:
            .limit(page_size).offset((page - 1) * page_size))
     return db.session.scalars(
         select(Ticket).where(Ticket.id.in_(ids.scalar_subquery())).order_by(*order_by)
-        .options(selectinload(Ticket.requesting_unit), selectinload(Ticket.implementing_unit))
+        .options(joinedload(Ticket.requesting_unit), joinedload(Ticket.implementing_unit))
     ).all()
 
 
