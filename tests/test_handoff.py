@@ -182,3 +182,33 @@ def test_a_plan_and_its_report_are_told_apart_as_their_history_tells_them(db, us
     assert told_head(report, "submit") == [f"Báo cáo thực hiện MTCL năm {plan.year}: Trình phê duyệt (báo cáo)"]
     history = client_as_user("truongphong.ktht").get(f"/objectives/show/{plan.id}").text
     assert "<td>Trình phê duyệt</td>" in history and "<td>Trình phê duyệt (báo cáo)</td>" in history
+
+
+def test_a_title_with_line_breaks_is_mailed_on_one_subject_line(db, user, unit, smtp):
+    """An NC's title holds its description, which may hold line breaks: a mail header may not,
+    and the mail would fail for good after its row was marked sent."""
+    import datetime as dt
+
+    from app.conversation import services as conversation
+    from app.tickets.models import NcCategory, Nonconformity
+
+    nc = Nonconformity(unit_id=unit("KTHT").id, detected_on=dt.date.today(), source="feedback",
+                       description="Dòng một\nDòng hai của mô tả", category_id=db.session.scalar(select(NcCategory.id)),
+                       created_by_id=user("canbo.ktht").id)
+    db.session.add(nc)
+    db.session.commit()
+    with choosing(db, "thuky.iso", "now") as secretary:
+        conversation.add_comment(user("canbo.ktht"), "nonconformity", nc.id, "Nhờ @thuky.iso xem giúp", [])
+        [message] = _to(smtp, secretary.email)  # inline: no queue configured
+        subject = message["Subject"]  # (decoding drops the space between two encoded words)
+        assert "Dòng một" in subject and "Dòng hai" in subject and "\n" not in subject.replace("\n ", "")
+
+
+def test_mail_at_once_is_not_sent_to_who_chose_otherwise_since(job_queue, db, make_ticket, user, smtp):
+    ticket = make_ticket(state="unit_review")
+    with choosing(db, "thuky.iso", "now") as secretary:
+        services.apply_transition(user("truongphong.ktht"), ticket.id, "forward", {"signs": ["serious"]})
+        secretary.notify_email = "never"
+        db.session.commit()
+        work(job_queue)
+        assert _to(smtp, secretary.email) == []

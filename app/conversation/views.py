@@ -37,12 +37,16 @@ class CommentView(BaseView):
 
 
 DRAFT = "comment_draft"
+# Characters of a refused comment kept for its author: the session is a cookie (about 4 KB in
+# all, and Vietnamese letters take up to 6 bytes each there); a longer text is cut, never lost
+# with the whole cookie and its refusal message.
+DRAFT_KEPT = 500
 
 
 def _keeping(kind: str, record_id: int, text: str, response):
     """A refused comment's text waits for its author on the record's page (nothing typed is lost)."""
     if text.strip():
-        session[DRAFT] = {"kind": kind, "id": record_id, "text": text[:20000]}
+        session[DRAFT] = {"kind": kind, "id": record_id, "text": text[:DRAFT_KEPT]}
     return response
 
 

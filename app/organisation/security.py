@@ -226,7 +226,8 @@ _PERMISSIONS: dict[frozenset, tuple[float, frozenset]] = {}  # role ids -> (unti
 
 
 def forget_permissions() -> None:
-    """After roles changed (`flask qms sync-roles`): read them again on the next check."""
+    """After roles changed (`flask qms sync-roles`): this process reads them again on the next
+    check; other running workers do within PERMISSIONS_TTL."""
     _PERMISSIONS.clear()
 
 

@@ -96,8 +96,8 @@ def send_now(entry_id: int) -> int:
     already (another attempt, or the digest). A failure raises, and the queue retries."""
     entry = db.session.get(ReminderLog, entry_id)
     user = db.session.get(QmsUser, entry.user_id) if entry is not None else None
-    if user is None or not user.email:
-        return 0
+    if user is None or not user.email or not user.active or user.notify_email != "now":
+        return 0  # left, or chose otherwise, since the hand-off: no mail at once
     with force_locale("vi"):
         subject = gettext("[QMS improvement] %(text)s", text=entry.text.split(" — ")[0])
     return services.send_rows(user, entry.sent_on, ReminderLog.id == entry.id, subject)

@@ -109,7 +109,7 @@ def _mail(user, on: datetime.date, logs: list[ReminderLog], subject: str | None 
         escape(lines[0]), escape(lines[2]),
         "".join(f'<li><a href="{escape(base + (e.link or "/"))}">{escape(e.text)}</a></li>' for e in logs))
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = " ".join(subject.split())  # one line: a record's title may hold line breaks
     message["From"] = config["MAIL_DEFAULT_SENDER"]
     message["To"] = user.email
     message["Date"] = formatdate(localtime=True)
@@ -238,7 +238,7 @@ def send_rows(user, day: datetime.date, condition, subject: str | None = None) -
     try:
         with force_locale("vi"):
             _mail(user, day, unmailed_rows, subject)
-    except (OSError, smtplib.SMTPException) as error:
+    except Exception as error:  # SMTP, network, or the mail itself: the rows are not lost
         log.warning("Reminder mail to %s failed (will be retried): %s", user.email, error)
         db.session.rollback()
         db.session.execute(update(ReminderLog).where(ReminderLog.id.in_(ids)).values(emailed=False)
