@@ -234,10 +234,11 @@ def _register_template_filters(app: Flask) -> None:
         from flask import g
 
         from app.conversation.services import thread
-        from app.conversation.views import take_draft
+        from app.conversation.views import typed_form
+        from app.ui import take_typed
 
         found = thread(g.user, record)
-        return dataclasses.replace(found, draft=take_draft(found.kind, found.record_id))
+        return dataclasses.replace(found, draft=take_typed(typed_form(found.kind, found.record_id)))
 
     def timeline(events, thread):
         from app.conversation.services import timeline
@@ -268,9 +269,10 @@ def _register_template_filters(app: Flask) -> None:
 
     @app.context_processor
     def saved_filters():
-        from flask import g, session
+        from flask import g
 
         from app.saved_filters import services
+        from app.ui import take_typed
 
         def own_saved_filters(list_key: str):
             """The signed-in user's saved filters of a list, each with the address it opens."""
@@ -281,11 +283,7 @@ def _register_template_filters(app: Flask) -> None:
 
         def refused_filter_name(list_key: str) -> str:
             """The name just refused for this list's filter (once), to be typed again."""
-            refused = session.get(services.REFUSED_NAME)
-            if not refused or refused.get("list") != list_key:
-                return ""
-            session.pop(services.REFUSED_NAME)
-            return refused.get("name", "")
+            return take_typed(services.typed_form(list_key))
 
         return {"own_saved_filters": own_saved_filters, "refused_filter_name": refused_filter_name}
 

@@ -1,7 +1,7 @@
 """Shared pieces for our FAB views: eager-loading lists and Vietnamese value display."""
 import datetime
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext, lazy_gettext as _l
@@ -348,3 +348,25 @@ def return_after_language_switch(app) -> None:
         return response
 
     app.view_functions[endpoint] = switch
+
+
+# Text typed into a refused form, given back on the page the refusal leads to. The session is a
+# cookie (about 4 KB in all; a Vietnamese letter takes up to 6 bytes there): a longer text is
+# cut to TYPED_KEPT characters rather than lost with the whole cookie and the refusal message.
+TYPED = "typed_again"
+TYPED_KEPT = 500
+
+
+def keep_typed(form: str, text) -> None:
+    """Keep what was typed into `form` (a name the page asks for again) for `take_typed`."""
+    if text:
+        session[TYPED] = {"form": form, "text": str(text)[:TYPED_KEPT]}
+
+
+def take_typed(form: str) -> str:
+    """What was typed into `form` before its refusal, once (empty when nothing waits)."""
+    kept = session.get(TYPED)
+    if not kept or kept.get("form") != form:
+        return ""
+    session.pop(TYPED)
+    return kept.get("text", "")

@@ -265,13 +265,12 @@ def run(workflow: Workflow, user, record, name: str, raw: dict, version=None, *,
     """Take transition `name` on `record` for `user`, or raise a WorkflowError. The caller
     has loaded the record through its visibility rule (404)."""
     transition, values = check_transition(workflow, user, record, name, raw, version)
-    before, from_state = snapshot(record), record.state
-    started = from_state
+    before, started = snapshot(record), record.state
     if transition.effect:
         transition.effect(user, record, values)
     record.state = transition.target_for(values)
     comment = values.get(transition.comment_field) if transition.comment_field else None
-    workflow.history(record, name, from_state, record.state, user, comment,
+    workflow.history(record, name, started, record.state, user, comment,
                      event_data(values, changed_since(record, before)))
     metrics.transition_taken(db.session, workflow.name, name)  # counted once committed
     for automatic in workflow.automatic:

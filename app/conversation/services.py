@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.conversation.kinds import KINDS, Kind, conversed, kind_of
@@ -69,8 +69,8 @@ def mentioned(text: str) -> list[QmsUser]:
     names = {name.lower() for name in MENTION.findall(text or "")}
     if not names:
         return []
-    people = db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True)).order_by(QmsUser.id)).all()
-    return [person for person in people if person.username.lower() in names]
+    return db.session.scalars(select(QmsUser).where(
+        QmsUser.active.is_(True), func.lower(QmsUser.username).in_(sorted(names))).order_by(QmsUser.id)).all()
 
 
 def add_comment(user, code: str, record_id, text: str, uploads=()) -> Comment:

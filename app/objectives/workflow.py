@@ -85,7 +85,7 @@ def record(document, name, from_state, to_state, user, comment=None, data=None) 
 def event_label(document, name: str) -> str:
     """A step as the plan's history names it: a report's steps are marked as the report's."""
     label = WORKFLOW.event_label(name)
-    return f"{label} ({gettext('report')})" if isinstance(document, ObjectiveReport) else label
+    return gettext("%(step)s (report)", step=label) if isinstance(document, ObjectiveReport) else label
 
 
 TRANSITIONS = (

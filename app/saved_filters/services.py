@@ -18,8 +18,12 @@ LISTS = {
 NAME_LENGTH = 100
 QUERY_LENGTH = 1000
 PER_LIST = 30  # saved filters a user keeps for one list
-REFUSED_NAME = "saved_filter_refused_name"  # session key: a refused name, shown again in the list's name box
 NOT_KEPT = ("csrf_token",)  # arguments of a list URL a saved filter leaves out (and any page number)
+
+
+def typed_form(list_key: str) -> str:
+    """The name under which a refused filter name waits for the list's name box (app.ui.keep_typed)."""
+    return f"saved-filter:{list_key}"
 
 
 def list_path(list_key: str) -> str:

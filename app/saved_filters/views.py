@@ -1,10 +1,10 @@
-from flask import flash, g, jsonify, redirect, request, session
+from flask import flash, g, jsonify, redirect, request
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext
 
 from app.saved_filters import services
-from app.ui import render_error
+from app.ui import keep_typed, render_error
 from app.workflow import WorkflowError
 
 
@@ -26,7 +26,7 @@ class SavedFilterView(BaseView):
             saved, replaced = services.save_filter(g.user, list_key, form.get("name"), form.get("query"))
         except WorkflowError as error:
             flash(error.message, "danger")
-            session[services.REFUSED_NAME] = {"list": list_key, "name": form.get("name", "")}  # back in the box
+            keep_typed(services.typed_form(list_key), form.get("name"))  # back in the name box
             return redirect(_back_to_list(list_key, form.get("query")))
         if replaced:
             flash(gettext("The filter “%(name)s” was replaced.", name=saved.name), "success")
