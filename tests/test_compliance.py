@@ -155,6 +155,57 @@ def test_board_runs_a_fixed_number_of_queries(app, camhiep, count_queries):
     assert second.count == first.count <= 6
 
 
+def test_a_board_page_holds_bounded_rows_with_the_full_boards_figures(app, camhiep, count_queries, monkeypatch):
+    """A province of many agencies: a page shows BOARD_ROWS of them, each with the figures of
+    the whole board (the recurring series counted for the page's agencies only), at the same
+    number of statements however many agencies; sorted by the recurring series it still is."""
+    from app.compliance import services
+    from app.extensions import db
+    from app.organisation.models import Agency
+    from app.tenancy import ALL, agency_scope
+
+    monkeypatch.setattr(services, "BOARD_ROWS", 2)
+    with app.app_context(), agency_scope(ALL):
+        with count_queries() as few:
+            services.board_page(YEAR)
+        db.session.add_all(Agency(code=f"ZZ{n:02}", agency_name=f"ỦY BAN NHÂN DÂN XÃ THỬ {n}") for n in range(5))
+        db.session.flush()
+        whole = {row["code"]: row for row in services.board(YEAR)}
+        shown = []
+        with count_queries() as many:
+            first, page, pages = services.board_page(YEAR)
+        for number in range(2, pages + 1):
+            rows, page, _ = services.board_page(YEAR, page=number)
+            assert page == number and rows
+            shown += rows
+        late, _, late_pages = services.board_page(YEAR, late_only=True, page=99)
+        by_series, _, _ = services.board_page(YEAR, sort="recurring", descending=True)
+        db.session.rollback()
+    shown = first + shown
+    assert len(first) == 2 and pages == -(-len(whole) // 2)
+    assert [row["code"] for row in shown] == sorted(whole)
+    for row in shown:
+        assert {k: v for k, v in row.items() if k != "links"} == {k: v for k, v in whole[row["code"]].items() if k != "links"}
+    assert many.count == few.count <= 8
+    assert late and all(row["late"] for row in late)  # page 99 asked: the last page given
+    assert [row["recurring"] for row in by_series] == sorted((r["recurring"] for r in whole.values()), reverse=True)[:2]
+
+
+def test_the_board_page_links_its_pages(client_as_user, camhiep, monkeypatch):
+    from app.compliance import services
+
+    monkeypatch.setattr(services, "BOARD_ROWS", 1)
+    client = client_as_user("so.khcn")
+    first = client.get(f"/compliance/?year={YEAR}&sort=name")
+    assert first.status_code == 200 and len(_codes(first.text)) == 1
+    assert "Trang 1 / " in first.text
+    following = re.search(r'class="btn btn-default btn-sm board-next" href="([^"]+)"', first.text).group(1)
+    assert "sort=name" in following.replace("&amp;", "&") and "page=2" in following
+    second = client.get(following.replace("&amp;", "&"))
+    assert len(_codes(second.text)) == 1 and _codes(second.text) != _codes(first.text)
+    assert "board-previous" in second.text
+
+
 def _codes(html):
     return re.findall(r'class="agency-row[^"]*" data-code="([^"]+)"', html)
 

@@ -11,7 +11,7 @@ import datetime
 from urllib.parse import urlencode, urlparse
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select, union_all
 
 from app.extensions import db
 from app.objectives import services as objectives
@@ -88,29 +88,30 @@ def _per_agency(query) -> dict:
 
 
 def _ticket_counts(filters: dict[str, dict]) -> dict[str, dict[int, int]]:
-    """Each ticket figure of every agency in one grouped query: {figure: {agency id: count}},
-    each figure counted under the ticket list's own conditions for its arguments."""
-    conditions = {key: tickets.ticket_list_query(None, args).whereclause for key, args in filters.items()}
+    """Each ticket figure of every agency in one statement: {figure: {agency id: count}}, each
+    figure counted under the ticket list's own conditions for its arguments, in a branch of its
+    own (a UNION ALL) so that each reads only its index (migration 0017), not the whole table."""
+    branches = [select(literal(key).label("figure"), Ticket.agency_id, func.count())
+                .where(tickets.ticket_list_query(None, args).whereclause).group_by(Ticket.agency_id)
+                for key, args in filters.items()]
     counts: dict[str, dict[int, int]] = {key: {} for key in filters}
-    for agency_id, *values in db.session.execute(
-            select(Ticket.agency_id, *(func.sum(case((condition, 1), else_=0)) for condition in conditions.values()))
-            .group_by(Ticket.agency_id)):
-        for key, value in zip(conditions, values):
-            counts[key][agency_id] = value or 0
+    for key, agency_id, count in db.session.execute(union_all(*branches)):
+        counts[key][agency_id] = count
     return counts
 
 
-def _recurring_counts(thresholds: dict[int, int]) -> dict[int, int]:
-    """Each agency's recurring series, by its own recurrence threshold (one grouped query)."""
-    runs = tickets.open_runs_query().subquery("run")
-    return {agency_id: count for agency_id, count in db.session.execute(
+def _recurring_counts(agency_ids=None) -> dict[int, int]:
+    """The recurring series of each agency (of these ids only, when given), by its own
+    recurrence threshold: one grouped query, over those agencies' NCs only."""
+    runs = tickets.open_runs_query(agencies=agency_ids).subquery("run")
+    return dict(db.session.execute(
         select(runs.c.agency_id, func.count()).join(Agency, Agency.id == runs.c.agency_id)
-        .where(runs.c.size > Agency.recurrence_threshold).group_by(runs.c.agency_id))
-        if agency_id in thresholds}
+        .where(runs.c.size > Agency.recurrence_threshold).group_by(runs.c.agency_id)).all())
 
 
-def board(year: int, on: datetime.date | None = None) -> list[dict]:
-    """One row per active agency, ordered by code (see the module's docstring)."""
+def board(year: int, on: datetime.date | None = None, recurring: bool = True) -> list[dict]:
+    """One row per active agency, ordered by code (see the module's docstring). The recurring
+    series, which read every NC of the province, only when `recurring` (see board_page)."""
     on = on or today()
     with agency_scope(ALL):
         agencies = db.session.scalars(
@@ -136,7 +137,7 @@ def board(year: int, on: datetime.date | None = None) -> list[dict]:
             if kept is None or (held and (kept[1] is None or held < kept[1])):
                 reviews[agency_id] = (form, held)
         counts = _ticket_counts(ticket_filters(year))
-        recurring = _recurring_counts({a.id: a.recurrence_threshold for a in agencies})
+        series = _recurring_counts() if recurring else {}
     links = list_links(year)
     rows = []
     for agency in agencies:
@@ -154,13 +155,34 @@ def board(year: int, on: datetime.date | None = None) -> list[dict]:
             "review_held": review_form is not None, "review_form": review_form, "review_on": review_on,
             **figures,
             "effective_share": round(100 * figures["closed"] / finished) if finished else None,
-            "recurring": recurring.get(agency.id, 0),
+            "recurring": series.get(agency.id, 0) if recurring else None,
             "links": {key: inspect_link(agency.code, target) for key, target in links.items()},
         }
         row["reasons"] = late_reasons(row)
         row["late"] = bool(row["reasons"])
         rows.append(row)
     return rows
+
+
+BOARD_ROWS = 25  # agencies on a page of the board
+
+
+def board_page(year: int, sort: str = "code", descending: bool = False, late_only: bool = False,
+               page: int = 1) -> tuple[list[dict], int, int]:
+    """One page of the board as asked: its rows (BOARD_ROWS agencies), the page shown and the
+    number of pages. Sorting and the late filter read every agency's cheap figures; the
+    recurring series only those of the agencies shown, unless the board is sorted by them."""
+    by_recurring = sort == "recurring"
+    rows = arrange(board(year, recurring=by_recurring), sort, descending, late_only)
+    pages = max(1, -(-len(rows) // BOARD_ROWS))
+    page = min(max(page, 1), pages)
+    shown = rows[(page - 1) * BOARD_ROWS:page * BOARD_ROWS]
+    if not by_recurring and shown:
+        with agency_scope(ALL):
+            series = _recurring_counts([row["id"] for row in shown])
+        for row in shown:
+            row["recurring"] = series.get(row["id"], 0)
+    return shown, page, pages
 
 
 def _dated(label, day) -> str:

@@ -24,6 +24,7 @@ def _choices() -> dict:
 
 
 def _rows(choices: dict) -> list[dict]:
+    """Every agency's row, as the exports print them."""
     return services.arrange(services.board(choices["year"]), choices["sort"], choices["desc"],
                             choices["late"])
 
@@ -98,9 +99,11 @@ class ComplianceView(BaseView):
     def index(self):
         end_inspection()
         choices = _choices()
+        rows, page, pages = services.board_page(choices["year"], choices["sort"], choices["desc"], choices["late"],
+                                                request.args.get("page", 1, type=int))
         return self.render_template(
-            "compliance/board.html", rows=_rows(choices), choices=choices, columns=services.COLUMNS,
-            years=services.years(), cell_texts=services.cell_texts, zip=zip,
+            "compliance/board.html", rows=rows, page=page, pages=pages, choices=choices,
+            columns=services.COLUMNS, years=services.years(), cell_texts=services.cell_texts, zip=zip,
         )
 
     @expose("/inspect/<code>")

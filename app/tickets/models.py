@@ -49,6 +49,9 @@ class Nonconformity(ExternalRecord, AgencyOwned, Model):
     __table_args__ = (
         UniqueConstraint("agency_id", "external_source", "external_ref", name="uq_nonconformity_agency_external"),
         Index("ix_nonconformity_list_order", "agency_id", "detected_on", "id"),  # the list's order
+        # the recurrence rule's runs, read from the index alone (tickets.services.open_runs_query)
+        Index("ix_nonconformity_runs", "agency_id", "unit_id", "category_id", "detected_on",
+              postgresql_include=["ticket_id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,6 +112,9 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
         # 0014 also adds a trigram index on the searched text (app.tickets.search)
         Index("ix_ticket_list_order", "agency_id", "year", "number", "id"),
         Index("ix_ticket_due_order", "agency_id", "due_date", "id"),
+        # the compliance board's ticket figures, counted from the index alone (migration 0017)
+        Index("ix_ticket_open_figures", "state", "agency_id", "requested_on", "due_date"),
+        Index("ix_ticket_closed_figures", "state", "closed_on", "agency_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -622,37 +622,41 @@ def count_tickets(user, args) -> int:
 
 # --- recurrence rule (5.2.2) ---------------------------------------------------------
 
-def _last_closings():
+def _last_closings(agencies=None):
     """For each unit and NC category, the day its last effective corrective action closed
-    (a ticket closed as effective, of kind corrective, with an NC of that category linked)."""
-    return (select(Ticket.requesting_unit_id.label("unit_id"), Nonconformity.category_id.label("category_id"),
-                   func.max(Ticket.closed_on).label("last_closed"))
-            .join(Nonconformity, Nonconformity.ticket_id == Ticket.id)
-            .where(Ticket.state == "closed", Ticket.kind == "corrective")
-            .group_by(Ticket.requesting_unit_id, Nonconformity.category_id)
-            .subquery("last_closing"))
+    (a ticket closed as effective, of kind corrective, with an NC of that category linked);
+    only in `agencies` (ids) when given."""
+    query = (select(Ticket.requesting_unit_id.label("unit_id"), Nonconformity.category_id.label("category_id"),
+                    func.max(Ticket.closed_on).label("last_closed"))
+             .join(Nonconformity, Nonconformity.ticket_id == Ticket.id)
+             .where(Ticket.state == "closed", Ticket.kind == "corrective")
+             .group_by(Ticket.requesting_unit_id, Nonconformity.category_id))
+    if agencies is not None:
+        query = query.where(Ticket.agency_id.in_(agencies), Nonconformity.agency_id.in_(agencies))
+    return query.subquery("last_closing")
 
 
-def _in_open_run():
+def _in_open_run(agencies=None):
     """The NCs of the run still open for their unit and category (SPEC §2): those detected
     after the last effective corrective action closed for them. (A closing on the day of an
     NC ends the run that NC is in: the run starts with the first NC detected after it.)"""
-    closings = _last_closings()
-    return closings, or_(closings.c.last_closed.is_(None), Nonconformity.detected_on > closings.c.last_closed)
+    closings = _last_closings(agencies)
+    in_run = or_(closings.c.last_closed.is_(None), Nonconformity.detected_on > closings.c.last_closed)
+    if agencies is not None:
+        in_run = and_(Nonconformity.agency_id.in_(agencies), in_run)
+    return closings, in_run
 
 
-def open_runs_query(user=None, agency_threshold=None, threshold: int | None = None):
+def open_runs_query(user=None, threshold: int | None = None, agencies=None):
     """One grouped query: each open run (unit, category) with its number of NCs. A run is open
-    when at least one of its NCs is linked to no ticket; it is recurring with more NCs than the
-    threshold (5.2.2) — `agency_threshold` a column (the compliance board: each agency's own),
-    or `threshold` a number. Given a user, only the runs whose every NC that user may see."""
-    closings, in_run = _in_open_run()
-    size = func.count(Nonconformity.id)
+    when at least one of its NCs is linked to no ticket; it is recurring with more NCs than
+    `threshold` (5.2.2). Given a user, only the runs whose every NC that user may see; given
+    `agencies` (ids), only theirs (the compliance board reads only the agencies it shows)."""
+    closings, in_run = _in_open_run(agencies)
+    size = func.count()  # one row per NC (the closings are one row per unit and category)
     having = [func.sum(case((Nonconformity.ticket_id.is_(None), 1), else_=0)) > 0]
     if threshold is not None:
         having.append(size > threshold)
-    if agency_threshold is not None:
-        having.append(size > agency_threshold)
     if user is not None and not sees_everything(user):
         having.append(func.sum(case((nonconformity_visibility(user), 0), else_=1)) == 0)
     return (select(Nonconformity.agency_id, Nonconformity.unit_id, Nonconformity.category_id, size.label("size"))
