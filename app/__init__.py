@@ -255,6 +255,10 @@ def _register_template_filters(app: Flask) -> None:
 
     app.jinja_env.globals["can"] = can
 
+    from app.ui import navbar_menu
+
+    app.jinja_env.globals["navbar_menu"] = navbar_menu
+
     @app.context_processor
     def notifications():
         from flask import g

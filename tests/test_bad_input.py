@@ -260,3 +260,20 @@ def test_review_inputs_for_a_period_out_of_range_or_malformed_are_422_in_vietnam
 def test_review_inputs_for_a_real_period_still_answer(api):
     response = api("admin").get("/api/v1/reviews/inputs?from=2026-01-01&to=2026-12-31")
     assert response.status_code == 200 and response.json["result"]
+
+
+def test_rison_arguments_are_checked_against_a_schema_checked_once(api, monkeypatch):
+    """FAB's schema of the REST arguments is checked against the meta-schema once (app.rest:
+    each request only validates its arguments), and wrong arguments are still refused."""
+    import jsonschema
+
+    checked = []
+    check = jsonschema.Draft202012Validator.check_schema.__func__  # FAB's schema names no draft: the latest
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema",
+                        classmethod(lambda cls, schema, **kw: checked.append(1) or check(cls, schema, **kw)))
+    client = api("admin")
+    for _ in range(3):
+        assert client.get("/api/v1/objective-plans/", query_string={"q": "(page_size:5)"}).status_code == 200
+        refused = client.get("/api/v1/objective-plans/", query_string={"q": "(page_size:'x')"})
+        assert refused.status_code == 400 and "Tham số" in refused.json["message"]
+    assert len(checked) <= 1

@@ -232,3 +232,26 @@ def test_recurring_page_shows_a_page_of_series_with_their_latest_dates(app, volu
     last = client.get(f"/recurring/?page={-(-total // 2)}").text
     assert 1 <= last.count('class="recurring-row"') <= 2 and "Trang sau" not in last
     assert client.get("/recurring/?page=9999").status_code == 200
+
+
+def _menu(html: str) -> str:
+    return re.search(r'<ul class="nav navbar-nav">(.*?)</ul>\s*<ul class="nav navbar-nav navbar-right">', html, re.S).group(1)
+
+
+def test_the_menu_kept_per_permissions_and_language_is_each_users_own(app, as_admin, as_staff, client_as_user):
+    """The menu is rendered once per set of permissions and language (app.ui.navbar_menu):
+    each role still sees its own, in its language, whatever was rendered before it."""
+    from app.ui import _MENUS
+
+    _MENUS.clear()
+    admin, staff = _menu(as_admin.get("/").text), _menu(as_staff.get("/").text)
+    inspector = _menu(client_as_user("so.khcn").get("/compliance/").text)
+    assert "/users/list/" in admin and "/users/list/" not in staff
+    assert "/compliance/" in inspector and "/compliance/" not in staff and "/tickets/list/" in staff
+    assert _menu(as_staff.get("/tickets/list/").text) == staff  # the same menu, from the kept one
+    as_admin.get("/lang/en")
+    english = _menu(as_admin.get("/").text)
+    as_admin.get("/lang/vi")
+    assert english != admin and "Security" in english and "Security" not in admin
+    assert _menu(as_admin.get("/").text) == admin
+    assert len(_MENUS) == 4

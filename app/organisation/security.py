@@ -345,7 +345,11 @@ class QmsSecurityManager(SecurityManager):
         return None
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
-        """Check against the permissions of the user's roles (held directly or through a group).
+        """Check against the permissions of the user's roles (held directly or through a group)."""
+        return (permission_name, view_name) in self.permissions_of(user)
+
+    def permissions_of(self, user) -> frozenset:
+        """The (permission, view) pairs of the user's roles, held directly or through a group.
 
         FAB runs one query per check, and a page checks every menu item and button; the
         permissions of a set of roles are read once per PERMISSIONS_TTL in each worker (roles
@@ -361,4 +365,4 @@ class QmsSecurityManager(SecurityManager):
                 _PERMISSIONS[held] = kept
             cached = (user.id, kept[1])
             g.qms_permissions = cached
-        return (permission_name, view_name) in cached[1]
+        return cached[1]
