@@ -38,7 +38,7 @@ MIX = [
     ("list: recurring", 3, "/recurring/", "/recurring?agency={a}"),
     ("ticket page", 25, "/tickets/show/{t}", "/ticket?agency={a}&id={t}"),
     ("dashboard", 15, "/", "/home?agency={a}"),
-    ("search", 14, "/tickets/list/?_flt_2_description=t%C3%A1ch+th%E1%BB%ADa", "/search?agency={a}&q=t%C3%A1ch+th%E1%BB%ADa"),
+    ("search", 14, "/tickets/list/?q=t%C3%A1ch+th%E1%BB%ADa", "/search?agency={a}&q=t%C3%A1ch+th%E1%BB%ADa"),
     ("transition", 10, None, "/transition?agency={a}"),
 ]
 
