@@ -8,8 +8,11 @@ the gunicorn workers afterwards (read from /proc).
     .venv/bin/python bench/load.py --target floor --base http://127.0.0.1:8011 --db ... --master-pid 1235
 
 Threads with `requests` (already installed with the test extra); each simulated user waits
-for its answer before the next request (a closed loop, no think time: the harshest case).
-bench/run_load.sh starts both servers and runs both passes.
+for its answer before the next request: with no think time (the default, the harshest case) it
+asks again at once; with `--think S` it first reads the page for a time drawn uniformly
+between S/2 and 3S/2 seconds, as a person does (and each user's first request comes after a
+pause drawn between 0 and S, rather than all 200 in the same millisecond). bench/run_load.sh starts both servers and runs
+both passes.
 """
 import argparse
 import os
@@ -90,7 +93,7 @@ def worker_rss(master_pid):
     return found
 
 
-def run(base, target, db, users, seconds, master_pid=None, out=print):
+def run(base, target, db, users, seconds, master_pid=None, out=print, think=0.0):
     agency, tickets, leader, unit = facts(db)
     cookies = web_login(base, "truongban.iso") if target == "product" else {}
     token = api_token(base, "canbo.ktht") if target == "product" else None
@@ -124,6 +127,8 @@ def run(base, target, db, users, seconds, master_pid=None, out=print):
         session = requests.Session()
         session.cookies.update(cookies)
         start_gate.wait()
+        if think:  # people arrive one by one, not all in the same millisecond
+            time.sleep(rng.uniform(0, think))
         while time.monotonic() < stop:
             kind = rng.choices(kinds, weights)[0]
             began = time.perf_counter()
@@ -137,6 +142,8 @@ def run(base, target, db, users, seconds, master_pid=None, out=print):
                 samples.append(spent)
                 if status not in (200, 201):
                     errors[f"{kind}: {status}"] += 1
+            if think:
+                time.sleep(min(rng.uniform(think / 2, think * 3 / 2), max(0.0, stop - time.monotonic())))
 
     threads = [threading.Thread(target=user, args=(n,), daemon=True) for n in range(users)]
     for t in threads:
@@ -150,10 +157,10 @@ def run(base, target, db, users, seconds, master_pid=None, out=print):
     def pct(values, p):
         return statistics.quantiles(values, n=100)[p - 1] if len(values) > 1 else (values or [0])[0]
 
-    result = {"target": target, "users": users, "seconds": round(elapsed, 1), "requests": len(samples),
+    result = {"target": target, "users": users, "think": think, "seconds": round(elapsed, 1), "requests": len(samples),
               "rps": round(len(samples) / elapsed, 1), "p50": round(pct(samples, 50)),
               "p95": round(pct(samples, 95)), "p99": round(pct(samples, 99)), "errors": sum(errors.values())}
-    out(f"{target}: {users} users, {elapsed:.0f} s: {len(samples)} requests, {result['rps']} req/s, "
+    out(f"{target}: {users} users, think time {think:g} s, {elapsed:.0f} s: {len(samples)} requests, {result['rps']} req/s, "
         f"p50 {result['p50']} ms, p95 {result['p95']} ms, p99 {result['p99']} ms, errors {result['errors']}")
     for kind in kinds:
         if timings[kind]:
@@ -175,12 +182,13 @@ def main(argv=None):
     p.add_argument("--db", required=True, help="the bench database (to pick ticket ids)")
     p.add_argument("--users", type=int, default=200)
     p.add_argument("--seconds", type=int, default=60)
+    p.add_argument("--think", type=float, default=0.0, help="mean seconds a user reads a page before the next")
     p.add_argument("--master-pid", type=int, default=None, help="gunicorn master, for the workers' RSS")
     p.add_argument("--warmup", type=int, default=15, help="seconds of the mix with 8 users first, not counted")
     args = p.parse_args(argv)
     if args.warmup:
         run(args.base, args.target, args.db, 8, args.warmup, out=lambda *a: None)
-    run(args.base, args.target, args.db, args.users, args.seconds, args.master_pid)
+    run(args.base, args.target, args.db, args.users, args.seconds, args.master_pid, think=args.think)
 
 
 if __name__ == "__main__":

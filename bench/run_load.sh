@@ -3,12 +3,16 @@
 # the floor app (bench/floor.py, as many workers) on the bench database, then the same mix
 # against each (bench/load.py), one after the other, and the workers' RSS after each.
 #
-#   bench/run_load.sh postgresql+psycopg://postgres@127.0.0.1:5432/bench_db [USERS] [SECONDS]
+#   bench/run_load.sh postgresql+psycopg://postgres@127.0.0.1:5432/bench_db [USERS] [SECONDS] [THINK]
+#
+# THINK: mean seconds each simulated user reads a page before the next request (default 0: a
+# closed loop asking again at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${1:?the bench database URL}
 USERS=${2:-200}
 SECONDS_=${3:-60}
+THINK=${4:-0}
 WORKERS=$(( 2 * $(nproc) ))
 PRODUCT_PORT=${PRODUCT_PORT:-8010}
 FLOOR_PORT=${FLOOR_PORT:-8011}
@@ -35,6 +39,6 @@ for url in "http://127.0.0.1:$PRODUCT_PORT/health" "http://127.0.0.1:$FLOOR_PORT
 done
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(psql "${DB/+psycopg/}" -tAc 'show server_version' 2>/dev/null | cut -d' ' -f1) PostgreSQL; $WORKERS workers each"
 .venv/bin/python bench/load.py --target product --base "http://127.0.0.1:$PRODUCT_PORT" --db "$DB" \
-    --users "$USERS" --seconds "$SECONDS_" --master-pid "$(cat "$RUN/product.pid")"
+    --users "$USERS" --seconds "$SECONDS_" --think "$THINK" --master-pid "$(cat "$RUN/product.pid")"
 .venv/bin/python bench/load.py --target floor --base "http://127.0.0.1:$FLOOR_PORT" --db "$DB" \
-    --users "$USERS" --seconds "$SECONDS_" --master-pid "$(cat "$RUN/floor.pid")"
+    --users "$USERS" --seconds "$SECONDS_" --think "$THINK" --master-pid "$(cat "$RUN/floor.pid")"
