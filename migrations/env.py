@@ -52,12 +52,16 @@ def get_metadata():
     return Model.metadata
 
 
-# Made by migration 0014 on PostgreSQL only (an expression the models cannot declare for both
-# dialects): the comparison of the models with the database leaves them out.
-DATABASE_ONLY_INDEXES = {'ix_ticket_search_trgm'}
+# Made by migrations 0014 and 0018 on PostgreSQL only (what the models cannot declare for both
+# dialects: a trigram index, a column the database computes): the comparison of the models with
+# the database leaves them out.
+DATABASE_ONLY_INDEXES = {'ix_ticket_search_trgm', 'ix_ticket_searched_text_trgm'}
+DATABASE_ONLY_COLUMNS = {('ticket', 'searched_text')}
 
 
 def include_object(object, name, type_, reflected, compare_to):
+    if type_ == 'column':
+        return (object.table.name, name) not in DATABASE_ONLY_COLUMNS
     return not (type_ == 'index' and name in DATABASE_ONLY_INDEXES)
 
 

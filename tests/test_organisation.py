@@ -316,3 +316,30 @@ def test_permissions_of_a_set_of_roles_are_read_once_and_forgotten_by_sync_roles
     with count_queries() as counter:
         assert client.get("/tickets/list/").status_code == 200
     assert [s for s in counter.statements if "ab_permission_view" in s]
+
+
+def test_the_public_roles_permissions_are_read_once_and_forgotten_by_sync_roles(app, api, anonymous, count_queries):
+    """FAB asks on every REST call whether the resource is public: the Public role's
+    permissions are read once per worker like any role's, and again after `sync-roles`;
+    someone not signed in still opens only the public pages."""
+    from app.organisation import security
+    from app.organisation.services import sync_roles
+
+    def public_role_read(statements):
+        return [s for s in statements if "FROM ab_role" in s and "ab_role.name =" in s]
+
+    rest = api("canbo.ktht")
+    rest.get("/api/v1/tickets/")
+    with count_queries() as counter:
+        assert rest.get("/api/v1/tickets/").status_code == 200
+        assert rest.get("/api/v1/nonconformities/").status_code == 200
+    assert not public_role_read(counter.statements), counter.statements
+    assert anonymous.get("/login/").status_code == 200
+    assert anonymous.get("/recurring/").status_code in (302, 401)
+    assert anonymous.get("/api/v1/tickets/").status_code == 401
+    with app.app_context():
+        sync_roles()
+    assert security.PUBLIC not in security._PERMISSIONS
+    with count_queries() as counter:
+        assert rest.get("/api/v1/tickets/").status_code == 200
+    assert public_role_read(counter.statements)

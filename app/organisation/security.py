@@ -222,7 +222,8 @@ def _too_many_logins(_limit):
 
 
 PERMISSIONS_TTL = 60.0  # seconds a worker keeps the permissions of a set of roles
-_PERMISSIONS: dict[frozenset, tuple[float, frozenset]] = {}  # role ids -> (until, {(permission, view)})
+_PERMISSIONS: dict[frozenset | None, tuple[float, frozenset]] = {}  # role ids -> (until, {(permission, view)})
+PUBLIC = None  # the key of the Public role's permissions (someone not signed in)
 
 
 def forget_permissions() -> None:
@@ -343,6 +344,17 @@ class QmsSecurityManager(SecurityManager):
             session.pop("_user_id", None)  # signed out: said once, not on every later page
             session.pop("_fresh", None)
         return None
+
+    def is_item_public(self, permission_name, view_name) -> bool:
+        """FAB asks this first on every protected request, with two queries (the Public role,
+        then its permissions): the Public role's permissions are read once per PERMISSIONS_TTL,
+        like any set of roles (see permissions_of)."""
+        kept = _PERMISSIONS.get(PUBLIC)
+        if kept is None or kept[0] < time.monotonic():
+            role = self.get_public_role()
+            pairs = frozenset((p.permission.name, p.view_menu.name) for p in (role.permissions if role else ()))
+            kept = _PERMISSIONS[PUBLIC] = (time.monotonic() + PERMISSIONS_TTL, pairs)
+        return (permission_name, view_name) in kept[1]
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """Check against the permissions of the user's roles (held directly or through a group)."""

@@ -109,7 +109,7 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
         UniqueConstraint("agency_id", "year", "number", name="uq_ticket_agency_year_number"),
         UniqueConstraint("agency_id", "external_source", "external_ref", name="uq_ticket_agency_external"),
         # the list's two orders (services.LIST_ORDERS), within an agency; on PostgreSQL migration
-        # 0014 also adds a trigram index on the searched text (app.tickets.search)
+        # 0018 also stores the folded searched text, with a trigram index (app.tickets.search)
         Index("ix_ticket_list_order", "agency_id", "year", "number", "id"),
         Index("ix_ticket_due_order", "agency_id", "due_date", "id"),
         # the compliance board's ticket figures, counted from the index alone (migration 0017)

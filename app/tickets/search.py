@@ -3,15 +3,20 @@
 Both dialects compare the same folded text, `qms_fold(text)`: lower case without diacritics
 (đ read as d).
 - PostgreSQL: migration 0014 creates `qms_fold` as an IMMUTABLE wrapper of the `unaccent`
-  extension, and a GIN trigram index (`pg_trgm`) on the folded searched text of a ticket, which
-  `LIKE '%…%'` uses.
-- SQLite: the same function in Python (`fold`), registered on every SQLite connection.
+  extension; migration 0018 stores a ticket's folded searched text in `ticket.searched_text`
+  (computed by the database when the ticket is written), with a GIN trigram index (`pg_trgm`)
+  that `LIKE '%…%'` uses.
+- SQLite: the same function in Python (`fold`), registered on every SQLite connection, folds
+  the text on the fly.
 """
 import sqlite3
 import unicodedata
 
-from sqlalchemy import event, func, literal, literal_column
+from sqlalchemy import Text, event, func, literal, literal_column
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 FOLD_FUNCTION = "qms_fold"
 _LETTERS = str.maketrans({"đ": "d", "Đ": "D"})
@@ -45,6 +50,28 @@ def folded(*columns):
         part = func.coalesce(column, literal_column("''"))
         expression = part if expression is None else expression.op("||")(literal_column("' '")).op("||")(part)
     return getattr(func, FOLD_FUNCTION)(expression)
+
+
+class StoredOnPostgres(ColumnElement):
+    """An expression, read on PostgreSQL from the column where the database stores it."""
+
+    inherit_cache = True
+    type = Text()
+    _traverse_internals = [("stored", InternalTraversal.dp_clauseelement),
+                           ("computed", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, stored, computed):
+        self.stored, self.computed = stored, computed
+
+
+@compiles(StoredOnPostgres)
+def _computed_here(element, compiler, **kw):
+    return compiler.process(element.computed, **kw)
+
+
+@compiles(StoredOnPostgres, "postgresql")
+def _read_stored(element, compiler, **kw):
+    return compiler.process(element.stored, **kw)
 
 
 def contains(expression, text: str):

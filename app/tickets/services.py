@@ -8,7 +8,7 @@ import datetime
 from dataclasses import dataclass
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import and_, case, func, literal_column, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
@@ -593,8 +593,9 @@ def ticket_list_query(user, args, late_ids: set[int] | None = None):
 
 
 # What the list's search box looks in, folded (accents and case ignored: app.tickets.search);
-# on PostgreSQL migration 0014 indexes this very expression.
-SEARCHED_TEXT = search.folded(Ticket.description, Ticket.cause, Ticket.measures)
+# on PostgreSQL the database stores it in ticket.searched_text (migration 0018), indexed.
+SEARCHED_TEXT = search.StoredOnPostgres(literal_column("ticket.searched_text"),
+                                        search.folded(Ticket.description, Ticket.cause, Ticket.measures))
 
 # The list's orders; migration 0014 indexes each (agency_id first: every query has it).
 LIST_ORDERS = {
