@@ -175,3 +175,20 @@ def test_workflow_help_page_lists_the_table(client_as_user):
     page = client_as_user("canbo.ktht").get("/help/workflow").text
     assert "<code>" not in page  # labels, never codes
     assert "Lãnh đạo Ban ISO" in page and "Kiểm tra xác nhận kết quả" in page
+
+
+def test_the_ticket_page_reads_the_people_it_names_at_once(make_ticket, client_as_user, count_queries):
+    """A ticket walked by several people: its page names each of them (requester, implementer,
+    each step's actor) and reads them in one statement, not one per person."""
+    ticket = make_ticket(state="verification")
+    client = client_as_user("truongban.iso")
+    client.get(f"/tickets/show/{ticket.id}")
+    with count_queries() as counter:
+        page = client.get(f"/tickets/show/{ticket.id}")
+    assert page.status_code == 200
+    for name in {e.actor.get_full_name() for e in ticket.events if e.actor} | {ticket.requester.get_full_name()}:
+        assert name in page.text, name
+    one_person_each = [s for s in counter.statements
+                       if s.lstrip().startswith("SELECT ab_user") and "JOIN" not in s and " IN " not in s]
+    assert one_person_each == [], "\n".join(s[s.index("FROM"):][:200] for s in one_person_each)
+    assert counter.count <= 15, "\n".join(s.split("\n")[0][:120] for s in counter.statements)

@@ -62,13 +62,24 @@ def nonconformity_visibility(user):
     return or_(*conditions)
 
 
-def get_ticket(user, ticket_id) -> Ticket:
+def get_ticket(user, ticket_id, *options) -> Ticket:
     ticket = db.session.scalar(
-        select(Ticket).where(Ticket.id == id_of(ticket_id), ticket_visibility(user))
+        select(Ticket).where(Ticket.id == id_of(ticket_id), ticket_visibility(user)).options(*options)
     )
     if ticket is None:
         raise NotFound(gettext("Ticket not found."))
     return ticket
+
+
+def ticket_for_page(user, ticket_id) -> Ticket:
+    """get_ticket with what its page shows read with it: its units, the people it names and its
+    follow-up in the ticket's statement, each history line and progress report with its author
+    in theirs (rather than one statement per person and unit)."""
+    return get_ticket(user, ticket_id, *(joinedload(relation) for relation in (
+        Ticket.requesting_unit, Ticket.implementing_unit, Ticket.assignee_unit, Ticket.follows,
+        Ticket.requester, Ticket.implementer, Ticket.verifier)),
+        selectinload(Ticket.events).joinedload(TicketEvent.actor),
+        selectinload(Ticket.progress_reports).joinedload(ProgressReport.author))
 
 
 def get_nonconformity(user, nc_id) -> Nonconformity:

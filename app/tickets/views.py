@@ -527,7 +527,7 @@ class TicketView(TicketRules, QmsModelView):
     @has_access
     def show(self, pk):
         try:
-            ticket = services.get_ticket(g.user, int(pk))
+            ticket = services.ticket_for_page(g.user, int(pk))
         except (ValueError, services.WorkflowError):
             return render_error(404)
         return self._page(ticket)
