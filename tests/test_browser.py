@@ -308,3 +308,32 @@ def test_a_forward_rings_the_secretarys_bell_and_so_does_a_mention(browser, live
     text = secretary.locator(".panel-body").inner_text()
     assert "nhắc đến bạn" in text and "Chuyển Thư ký ISO" in text and ticket.display_number in text
     secretary_context.close()
+
+
+def test_a_list_of_an_agency_of_many_units_finds_its_unit_filter_as_one_types(browser, live_server, db):
+    """400 units: the NC list carries none of them; FAB's unit filter finds one as it is typed
+    (app.organisation.unit_filter), filters the list by it and shows it chosen afterwards."""
+    from app.organisation.models import Unit
+
+    db.session.add_all(Unit(code=f"PX{n:04d}", name=f"Phường Xã thứ {n:04d} Đông Hải") for n in range(400))
+    db.session.commit()
+    chosen = db.session.query(Unit).filter_by(code="PX0123").one().id
+    context, page = signed_in(browser, live_server, "truongban.iso")
+    try:
+        page.goto(f"{live_server}/nonconformities/list/")
+        assert "PX0001" not in page.content()
+        page.click("a.accordion-toggle[href='#accordion1_href']")  # FAB's search panel
+        page.click("#filter_form .dropdown-toggle")
+        page.click("#filter_form a.filter[name=unit]")
+        page.click("#filter_form td.filter .select2-selection:near(select.remote-choices)")
+        page.fill(".select2-search__field", "thu 0123 dong")
+        page.click(".select2-results__option:has-text('PX0123')")
+        page.click("#filter_form button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert f"_flt_0_unit={chosen}" in page.url
+        assert "PX0123 — Phường Xã thứ 0123 Đông Hải" in page.locator("#filter_form").inner_text()
+        assert "Không tìm thấy bản ghi" in page.content() or "Không có bản ghi" in page.content()
+    finally:
+        context.close()
+        db.session.query(Unit).filter(Unit.code.like("PX%")).delete(synchronize_session=False)
+        db.session.commit()

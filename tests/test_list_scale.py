@@ -179,6 +179,10 @@ def test_an_agency_with_many_units_filters_the_list_by_a_unit_search(app, client
         assert [r["text"] for r in found] == ["PX0123 — Phường Xã thứ 0123 Đông Hải"]
         assert len(client.get("/tickets/units.json").json["results"]) == 30
         assert client_as_user("canbo.ktht").get("/tickets/units.json?q=KTHT").json["results"][0]["id"] == known
+        for other in ("/objectives/list/", "/reviews/list/", "/users/list/", "/nonconformities/list/"):
+            page = client_as_user("admin").get(other)
+            assert page.status_code == 200, other
+            assert "PX0001" not in page.text and len(page.data) <= PAGE_LIMIT, (other, len(page.data))
     finally:
         with app.app_context(), agency_named("CAMLAM"):
             db.session.query(Unit).filter(Unit.code.like("PX%")).delete(synchronize_session=False)

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.objectives import documents, services, workflow
 from app.objectives.models import ObjectivePlan
 from app.organisation.models import Unit
+from app.organisation.unit_filter import UnitFilterField
 from app.ui import QmsInterface, QmsModelView, refusal, render_error, transition_page
 from app.workflow import WorkflowError
 
@@ -47,6 +48,7 @@ class ObjectivePlanView(QmsModelView):
     }
     list_columns = ["year", "unit", "revision", "state", "submitted_on", "approved_on"]
     search_columns = ["year", "unit", "state"]
+    search_form_extra_fields = {"unit": UnitFilterField(_l("Agency / unit"))}
     formatters_columns = {"unit": _owner, "state": lambda s: str(workflow.STATES.get(s, s))}
 
     def pre_delete(self, item):

@@ -19,6 +19,7 @@ from wtforms import validators
 from app.organisation import roles
 from app.organisation.role_page import format_permissions, format_role_name
 from app.organisation.models import QmsUser
+from app.organisation.unit_filter import UnitFilterField
 from app.ui import QmsInterface, RecordActions, VietnameseDisplayMixin
 
 
@@ -58,6 +59,7 @@ class QmsUserDBModelView(RecordActions, VietnameseDisplayMixin, UserDBModelView)
     }
     list_columns = ["username", "last_name", "first_name", "unit", "position", "roles", "active"]
     search_columns = ["username", "first_name", "last_name", "email", "unit", "position", "active"]
+    search_form_extra_fields = {"unit": UnitFilterField(_l("Unit"))}
     show_fieldsets = [
         (_l("User info"), {"fields": ["username", "active", "roles", "login_count"]}),
         (

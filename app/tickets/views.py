@@ -17,6 +17,7 @@ from wtforms.validators import InputRequired
 
 from app.extensions import db
 from app.organisation.models import Unit
+from app.organisation.unit_filter import UNIT_RESULTS, UnitFilterField, unit_filter_choices, unit_text
 from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import NcCategory, Nonconformity, Ticket
@@ -27,8 +28,6 @@ from app.ui import (
 from app.workflow import choices_for
 
 PAGE_SIZE = 25
-UNIT_OPTIONS = 100  # more units than this: the list's unit filter searches (TicketView.units_json)
-UNIT_RESULTS = 30
 
 
 class VisibleTickets(BaseFilter):
@@ -160,6 +159,7 @@ class NonconformityView(NonconformityRules, QmsModelView):
         "correction_checked", "ticket", "created_by", "created_on",
     ]
     search_columns = ["unit", "category", "source", "detected_on", "description", "correction_checked"]
+    search_form_extra_fields = {"unit": UnitFilterField(_l("Unit"))}
     formatters_columns = {
         "source": lambda v: vocabulary.label(vocabulary.SOURCES, v),
         "disposition": lambda v: vocabulary.label(vocabulary.DISPOSITIONS, v),
@@ -434,13 +434,7 @@ class TicketView(TicketRules, QmsModelView):
         page = min(max(1, args.get("page", 1, type=int)), pages)
         tickets = services.ticket_page(query, args.get("sort", "number"), page, PAGE_SIZE)
         late = services.missing_report_ids(among=[t.id for t in tickets if t.state == "implementation"])
-        # a select of every unit up to UNIT_OPTIONS; beyond, the chosen one and a search (units_json)
-        units = db.session.scalars(select(Unit).order_by(Unit.code).limit(UNIT_OPTIONS + 1)).all()
-        units_remote = len(units) > UNIT_OPTIONS
-        if units_remote:
-            chosen = args.get("unit", "")
-            units = [db.session.get(Unit, int(chosen))] if chosen.isdigit() else []
-            units = [unit for unit in units if unit is not None]
+        units, units_remote = unit_filter_choices(args.getlist("unit"))
         return self.render_template(
             "ticket_list.html", title=self.list_title, tickets=tickets, total=total, page=page,
             pages=pages, page_links=page_links(page, pages), units=units, units_remote=units_remote,
@@ -458,8 +452,9 @@ class TicketView(TicketRules, QmsModelView):
     @has_access
     @permission_name("list")
     def units_json(self):
-        """The list's unit filter when the agency has too many units for one select: the
-        units whose code or name contains what was typed (accents and case ignored), a few."""
+        """The lists' unit filters when the agency has too many units for one select
+        (app.organisation.unit_filter): the units whose code or name contains what was typed
+        (accents and case ignored), a few."""
         from flask import jsonify
 
         from app.tickets import search
@@ -468,7 +463,7 @@ class TicketView(TicketRules, QmsModelView):
         query = select(Unit).order_by(Unit.code)
         if text:
             query = query.where(search.contains(search.folded(Unit.code, Unit.name), text))
-        return jsonify({"results": [{"id": unit.id, "text": f"{unit.code} — {unit.name}"}
+        return jsonify({"results": [{"id": unit.id, "text": unit_text(unit)}
                                     for unit in db.session.scalars(query.limit(UNIT_RESULTS))]})
 
     @expose("/binder")

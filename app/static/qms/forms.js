@@ -4,7 +4,10 @@
    - file inputs show a Vietnamese button and the chosen names instead of the browser's
      "Choose Files / No file chosen";
    - the searchable dropdown (select2) speaks the page's language, and a multiple select of
-     class "qms-multi" becomes one (the attendees of a meeting).
+     class "qms-multi" becomes one (the attendees of a meeting);
+   - a select of class "remote-choices" (a list's unit filter in an agency of many units:
+     app/organisation/unit_filter.py) finds its choices as one types, from its data-url,
+     also when FAB adds it to the list's filters after the page has loaded.
    The texts come from the page (#qms-ui-text), translated by the server. */
 (function () {
   "use strict";
@@ -149,6 +152,29 @@
     });
   }
 
+  // --- selects whose choices come as one types: <select class="remote-choices" data-url> --
+  function setUpRemoteSelects(root) {
+    if (!(window.jQuery && jQuery.fn.select2)) { return; }
+    jQuery(root).find("select.remote-choices").addBack("select.remote-choices").each(function () {
+      var select = jQuery(this);
+      if (select.data("select2")) { return; }
+      select.select2({
+        allowClear: true, width: "resolve", placeholder: select.attr("data-placeholder") || text("choose"),
+        ajax: {url: select.attr("data-url"), dataType: "json", delay: 250,
+               data: function (params) { return {q: params.term || ""}; }}
+      });
+    });
+  }
+  if (window.MutationObserver) {  // FAB adds a filter's field when the filter is chosen
+    new MutationObserver(function (changes) {
+      changes.forEach(function (change) {
+        Array.prototype.forEach.call(change.addedNodes, function (node) {
+          if (node.nodeType === 1) { setUpRemoteSelects(node); }
+        });
+      });
+    }).observe(document.documentElement, {childList: true, subtree: true});
+  }
+
   // --- the user menu's saved filters, read when the menu is first opened -------------------
   function setUpSavedFilters(root) {
     var slot = root.querySelector && root.querySelector("li.saved-filters-slot");
@@ -176,7 +202,9 @@
     });
   }
 
-  function setUp(root) { setUpDates(root); setUpFiles(root); setUpMultiSelects(root); setUpSavedFilters(root); }
+  function setUp(root) {
+    setUpDates(root); setUpFiles(root); setUpMultiSelects(root); setUpRemoteSelects(root); setUpSavedFilters(root);
+  }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { setUp(document); });
   } else {

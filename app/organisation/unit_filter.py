@@ -1,0 +1,56 @@
+"""A list's filter by unit that stays light whatever the number of units (issue 15: a page
+weighs what it shows). Up to UNIT_OPTIONS units it is a select of them all; beyond, the page
+carries only the units already chosen and the others are found as one types (select2 over
+TicketView.units_json, set up by app/static/qms/forms.js on every `select.remote-choices`)."""
+import re
+
+from flask import request, url_for
+from flask_babel import gettext
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from wtforms import Field
+from wtforms.widgets import html_params
+
+from app.extensions import db
+from app.organisation.models import Unit
+
+UNIT_OPTIONS = 100  # more units than this: the filter searches as one types
+UNIT_RESULTS = 30  # units a search answers with
+
+
+def unit_text(unit: Unit) -> str:
+    return f"{unit.code} — {unit.name}"
+
+
+def unit_filter_choices(chosen) -> tuple[list[Unit], bool]:
+    """The units a unit filter offers, and whether it searches: every unit (by code) up to
+    UNIT_OPTIONS; beyond, only those of `chosen` (ids as given in the address)."""
+    units = db.session.scalars(select(Unit).order_by(Unit.code).limit(UNIT_OPTIONS + 1)).all()
+    if len(units) <= UNIT_OPTIONS:
+        return units, False
+    ids = [int(value) for value in chosen if str(value).isdigit()]
+    return (db.session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.code)).all() if ids else []), True
+
+
+def _chosen(name: str) -> list[str]:
+    """The values of FAB's filters on column `name` in the address (_flt_<n>_<name>)."""
+    pattern = re.compile(rf"_flt_\d+_{re.escape(name)}")
+    return [value for key, value in request.args.items(multi=True) if pattern.fullmatch(key)]
+
+
+class UnitFilterWidget:
+    def __call__(self, field, **kwargs):
+        units, remote = unit_filter_choices(_chosen(field.name))
+        attrs = {"name": field.name, "id": field.id, "style": "width:100%",
+                 "class": "form-control " + ("remote-choices" if remote else "my_select2")}
+        if remote:
+            attrs.update({"data-url": url_for("TicketView.units_json"), "data-placeholder": gettext("Type to find a unit")})
+        options = "".join(f'<option value="{unit.id}">{escape(unit_text(unit))}</option>' for unit in units)
+        return Markup(f'<select {html_params(**attrs)}><option value=""></option>{options}</select>')
+
+
+class UnitFilterField(Field):
+    """The unit field of a list's filters (FAB's search form, `search_form_extra_fields`):
+    only rendered, FAB reads the filter's value from the address itself."""
+
+    widget = UnitFilterWidget()
