@@ -21,6 +21,15 @@ LIST = "SELECT {cols} FROM {source} WHERE {where} ORDER BY {order} LIMIT {limit}
 TICKET_COLS = "t.id, t.number, t.year, t.state, t.description, t.requested_on, t.due_date, u.name"
 TICKET_SRC = "ticket t JOIN unit u ON u.id = t.requesting_unit_id"
 
+RUNS = ("WITH closing AS (SELECT t.requesting_unit_id AS unit_id, n.category_id, max(t.closed_on) AS last_closed "
+        " FROM ticket t JOIN nonconformity n ON n.ticket_id = t.id WHERE t.state = 'closed' "
+        " AND t.kind = 'corrective' AND t.agency_id = :agency GROUP BY 1, 2), "
+        "run AS (SELECT n.unit_id, n.category_id, count(*) AS size FROM nonconformity n "
+        " LEFT JOIN closing c ON c.unit_id = n.unit_id AND c.category_id = n.category_id "
+        " WHERE n.agency_id = :agency AND (c.last_closed IS NULL OR n.detected_on > c.last_closed) "
+        " GROUP BY 1, 2 HAVING sum(CASE WHEN n.ticket_id IS NULL THEN 1 ELSE 0 END) > 0 "
+        " AND count(*) > (SELECT recurrence_threshold FROM agency WHERE id = :agency)) ")
+
 # figure: [(SQL, is a list needing a count)], each run with :agency, :user, :offset, :q, :id, :start, :end
 QUERIES = {
     "home": [
@@ -54,9 +63,22 @@ QUERIES = {
                      where="n.agency_id = :agency", order="n.detected_on DESC, n.id DESC", limit=PAGE), True),
         ("SELECT count(*) FROM nonconformity WHERE agency_id = :agency", False),
     ],
+    # the recurrence rule (5.2.2) as the product runs it: the series still open after each unit's
+    # and category's last effective corrective action, over the agency's threshold; how many,
+    # then a page of 25 with the 10 latest dates of each
     "recurring": [
-        ("SELECT n.unit_id, n.category_id, count(*) FROM nonconformity n WHERE n.agency_id = :agency "
-         "AND n.detected_on >= :start AND n.ticket_id IS NULL GROUP BY 1, 2 HAVING count(*) >= 3", False),
+        (RUNS + "SELECT count(*) FROM run", False),
+        (RUNS + ", shown AS (SELECT * FROM run ORDER BY unit_id, category_id LIMIT 25), "
+         "numbered AS (SELECT n.unit_id, n.category_id, n.detected_on, row_number() OVER ("
+         " PARTITION BY n.unit_id, n.category_id ORDER BY n.detected_on DESC, n.id DESC) AS k "
+         " FROM nonconformity n JOIN shown s ON s.unit_id = n.unit_id AND s.category_id = n.category_id "
+         " LEFT JOIN closing c ON c.unit_id = n.unit_id AND c.category_id = n.category_id "
+         " WHERE n.agency_id = :agency AND (c.last_closed IS NULL OR n.detected_on > c.last_closed)) "
+         "SELECT u.name, cat.name, s.size, string_agg(to_char(m.detected_on, 'DD/MM/YYYY'), ', ' "
+         " ORDER BY m.detected_on) FROM shown s JOIN unit u ON u.id = s.unit_id "
+         "JOIN nc_category cat ON cat.id = s.category_id JOIN numbered m ON m.unit_id = s.unit_id "
+         " AND m.category_id = s.category_id AND m.k <= 10 GROUP BY u.code, u.name, cat.name, s.size, s.unit_id, "
+         " s.category_id ORDER BY s.unit_id, s.category_id", False),
     ],
     "review_inputs": [
         ("SELECT state, count(*) FROM ticket WHERE agency_id = :agency AND requested_on BETWEEN :start AND :end "
