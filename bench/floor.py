@@ -23,7 +23,7 @@ TICKET_SRC = "ticket t JOIN unit u ON u.id = t.requesting_unit_id"
 
 RUNS = ("WITH closing AS (SELECT t.requesting_unit_id AS unit_id, n.category_id, max(t.closed_on) AS last_closed "
         " FROM ticket t JOIN nonconformity n ON n.ticket_id = t.id WHERE t.state = 'closed' "
-        " AND t.kind = 'corrective' AND t.agency_id = :agency GROUP BY 1, 2), "
+        " AND t.kind = 'corrective' AND t.agency_id = :agency AND n.agency_id = :agency GROUP BY 1, 2), "
         "run AS (SELECT n.unit_id, n.category_id, count(*) AS size FROM nonconformity n "
         " LEFT JOIN closing c ON c.unit_id = n.unit_id AND c.category_id = n.category_id "
         " WHERE n.agency_id = :agency AND (c.last_closed IS NULL OR n.detected_on > c.last_closed) "
