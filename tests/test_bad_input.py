@@ -277,3 +277,10 @@ def test_rison_arguments_are_checked_against_a_schema_checked_once(api, monkeypa
         refused = client.get("/api/v1/objective-plans/", query_string={"q": "(page_size:'x')"})
         assert refused.status_code == 400 and "Tham số" in refused.json["message"]
     assert len(checked) <= 1
+
+
+@pytest.mark.parametrize("query", ["unit=99999999999", "year=99999999999", "unit=%C2%B2", "year=%C2%B2",
+                                   "unit=1&unit=99999999999999999999"])
+def test_the_ticket_lists_numbers_beyond_any_id_show_no_tickets_not_a_500(as_iso_leader, query):
+    page = as_iso_leader.get(f"/tickets/list/?{query}")
+    assert page.status_code == 200, page.status_code

@@ -179,6 +179,9 @@ def test_an_agency_with_many_units_filters_the_list_by_a_unit_search(app, client
         assert [r["text"] for r in found] == ["PX0123 — Phường Xã thứ 0123 Đông Hải"]
         assert len(client.get("/tickets/units.json").json["results"]) == 30
         assert client_as_user("canbo.ktht").get("/tickets/units.json?q=KTHT").json["results"][0]["id"] == known
+        for strange in ("_flt_12_unit=99999999999", "_flt_0_unit=%C2%B2", "_flt_1_unit=99999999999999999999"):
+            assert client.get(f"/nonconformities/list/?{strange}").status_code in (200, 302), strange
+            assert client.get(f"/tickets/list/?unit={known}&unit=99999999999").status_code == 200
         for other in ("/objectives/list/", "/reviews/list/", "/users/list/", "/nonconformities/list/"):
             page = client_as_user("admin").get(other)
             assert page.status_code == 200, other

@@ -13,6 +13,7 @@ from wtforms.widgets import html_params
 
 from app.extensions import db
 from app.organisation.models import Unit
+from app.workflow import id_of
 
 UNIT_OPTIONS = 100  # more units than this: the filter searches as one types
 UNIT_RESULTS = 30  # units a search answers with
@@ -28,7 +29,7 @@ def unit_filter_choices(chosen) -> tuple[list[Unit], bool]:
     units = db.session.scalars(select(Unit).order_by(Unit.code).limit(UNIT_OPTIONS + 1)).all()
     if len(units) <= UNIT_OPTIONS:
         return units, False
-    ids = [int(value) for value in chosen if str(value).isdigit()]
+    ids = [key for key in map(id_of, chosen) if key is not None]
     return (db.session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.code)).all() if ids else []), True
 
 

@@ -570,15 +570,15 @@ def ticket_list_query(user, args, late_ids: set[int] | None = None):
         query = query.where(Ticket.state == args["state"])
     if args.get("open"):
         query = query.where(Ticket.state.in_(workflow.OPEN_STATES))
-    if str(args.get("unit", "")).isdigit():
-        unit_id = int(args["unit"])
+    unit_id = id_of(args.get("unit"))
+    if unit_id is not None:
         query = query.where(or_(Ticket.requesting_unit_id == unit_id, Ticket.implementing_unit_id == unit_id))
     if args.get("kind") in vocabulary.KINDS:
         query = query.where(Ticket.kind == args["kind"])
     if args.get("source") in vocabulary.SOURCES:
         query = query.where(Ticket.source == args["source"])
-    if str(args.get("year", "")).isdigit():
-        year = int(args["year"])
+    year = id_of(args.get("year"))  # a positive number an integer column holds, as an id
+    if year is not None:
         query = query.where(or_(Ticket.year == year, func.extract("year", Ticket.requested_on) == year))
     for name, column, compare in (("from", Ticket.requested_on, "__ge__"), ("to", Ticket.requested_on, "__le__"),
                                   ("closed_from", Ticket.closed_on, "__ge__"),
