@@ -159,7 +159,7 @@ def test_the_stored_searched_text_follows_every_edit(make_ticket, client_as_user
     assert ticket.id not in found("cap doi giay")
 
 
-def test_an_agency_with_many_units_filters_the_list_by_a_unit_search(app, client_as_user):
+def test_an_agency_with_many_units_filters_the_list_by_a_unit_search(app, client_as_user, many):
     from app.extensions import db
     from app.organisation.models import Unit
     from app.tenancy import agency_named
