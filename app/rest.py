@@ -139,8 +139,8 @@ class _SchemaCheckedOnce:
         self._validators: dict[int, tuple] = {}
 
     def validate(self, instance, schema) -> None:
-        kept = self._validators.get(id(schema))
-        if kept is None or kept[0] is not schema:
+        kept = self._validators.get(id(schema))  # the schema is kept with it: its id stays its own
+        if kept is None:
             cls = jsonschema.validators.validator_for(schema)
             cls.check_schema(schema)
             kept = self._validators[id(schema)] = (schema, cls(schema))

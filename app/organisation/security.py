@@ -228,6 +228,15 @@ _PERMISSIONS: dict[frozenset | None, tuple[float, frozenset]] = {}  # role ids -
 PUBLIC = None  # the key of the Public role's permissions (someone not signed in)
 
 
+def _kept_permissions(key, read) -> frozenset:
+    """The (permission, view) pairs kept under `key` (a set of role ids, or PUBLIC), read again
+    with `read()` once PERMISSIONS_TTL has passed."""
+    kept = _PERMISSIONS.get(key)
+    if kept is None or kept[0] < time.monotonic():
+        kept = _PERMISSIONS[key] = (time.monotonic() + PERMISSIONS_TTL, frozenset(read()))
+    return kept[1]
+
+
 def forget_permissions() -> None:
     """After roles changed (`flask qms sync-roles`): this process reads them again on the next
     check; other running workers do within PERMISSIONS_TTL."""
@@ -351,12 +360,11 @@ class QmsSecurityManager(SecurityManager):
         """FAB asks this first on every protected request, with two queries (the Public role,
         then its permissions): the Public role's permissions are read once per PERMISSIONS_TTL,
         like any set of roles (see permissions_of)."""
-        kept = _PERMISSIONS.get(PUBLIC)
-        if kept is None or kept[0] < time.monotonic():
+        def read():
             role = self.get_public_role()
-            pairs = frozenset((p.permission.name, p.view_menu.name) for p in (role.permissions if role else ()))
-            kept = _PERMISSIONS[PUBLIC] = (time.monotonic() + PERMISSIONS_TTL, pairs)
-        return (permission_name, view_name) in kept[1]
+            return ((p.permission.name, p.view_menu.name) for p in (role.permissions if role else ()))
+
+        return (permission_name, view_name) in _kept_permissions(PUBLIC, read)
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """Check against the permissions of the user's roles (held directly or through a group)."""
@@ -372,11 +380,11 @@ class QmsSecurityManager(SecurityManager):
         cached = g.get("qms_permissions")
         if cached is None or cached[0] != user.id:
             held = frozenset(role.id for role in roles.held_by(user))
-            kept = _PERMISSIONS.get(held)
-            if kept is None or kept[0] < time.monotonic():
+
+            def read():
                 by_role = self.get_user_roles_permissions(user) if held else {}
-                kept = (time.monotonic() + PERMISSIONS_TTL, frozenset(p for pairs in by_role.values() for p in pairs))
-                _PERMISSIONS[held] = kept
-            cached = (user.id, kept[1])
+                return (pair for pairs in by_role.values() for pair in pairs)
+
+            cached = (user.id, _kept_permissions(held, read))
             g.qms_permissions = cached
         return cached[1]
