@@ -136,9 +136,9 @@ def explain(engine, statements, limit=25) -> list[tuple]:
 
 
 def measure(url: str, rounds: int = 5, only=None, out=print) -> list[dict]:
-    logging.getLogger("qms.access").setLevel(logging.WARNING)
-    logging.getLogger("flask_appbuilder").setLevel(logging.ERROR)
     app = make_app(url)
+    logging.getLogger("qms.access").setLevel(logging.WARNING)  # after the app: it sets INFO
+    logging.getLogger("flask_appbuilder").setLevel(logging.ERROR)
     floor = create_floor_app(url).test_client()
     recorder = Recorder()
     event.listen(sa.engine.Engine, "before_cursor_execute", recorder.before)

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import and_, case, func, literal_column, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.history import changes
 from app.organisation import roles
+from app.organisation.models import QmsUser
 from app.organisation.services import current_agency
 from app.tickets import files, search, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
@@ -71,15 +73,27 @@ def get_ticket(user, ticket_id, *options) -> Ticket:
     return ticket
 
 
+TICKET_PEOPLE = ("requester", "created_by", "assignee", "implementer", "implementing_unit_head", "approved_by",
+                 "verifier", "verified_by", "closed_by")
+
+
 def ticket_for_page(user, ticket_id) -> Ticket:
-    """get_ticket with what its page shows read with it: its units, the people it names and its
-    follow-up in the ticket's statement, each history line and progress report with its author
-    in theirs (rather than one statement per person and unit)."""
-    return get_ticket(user, ticket_id, *(joinedload(relation) for relation in (
-        Ticket.requesting_unit, Ticket.implementing_unit, Ticket.assignee_unit, Ticket.follows,
-        Ticket.requester, Ticket.implementer, Ticket.verifier)),
-        selectinload(Ticket.events).joinedload(TicketEvent.actor),
-        selectinload(Ticket.progress_reports).joinedload(ProgressReport.author))
+    """get_ticket with what its page shows read with it: its units in the ticket's statement,
+    its history and progress reports in one statement each, then every person they name in
+    one more, set on the records (the session alone keeps no strong reference to them).
+    The people are not joined to the ticket: PostgreSQL takes about 7 ms to plan a statement
+    of eight joined tables, more than all of the page's queries take to run."""
+    ticket = get_ticket(user, ticket_id, *(joinedload(relation) for relation in (
+        Ticket.requesting_unit, Ticket.implementing_unit, Ticket.assignee_unit)),
+        selectinload(Ticket.events), selectinload(Ticket.progress_reports))
+    named = [(ticket, relation, getattr(ticket, relation + "_id")) for relation in TICKET_PEOPLE]
+    named += [(event, "actor", event.actor_id) for event in ticket.events]
+    named += [(report, "author", report.author_id) for report in ticket.progress_reports]
+    ids = {person_id for _, _, person_id in named if person_id is not None}
+    people = {person.id: person for person in db.session.scalars(select(QmsUser).where(QmsUser.id.in_(ids)))}
+    for record, relation, person_id in named:
+        set_committed_value(record, relation, people.get(person_id))
+    return ticket
 
 
 def get_nonconformity(user, nc_id) -> Nonconformity:
