@@ -4,7 +4,7 @@ from typing import Optional
 from flask_appbuilder import Model
 from sqlalchemy import (
     JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-    UniqueConstraint,
+    UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
@@ -12,6 +12,10 @@ from app.conversation.models import Comment
 from app.tenancy import AgencyOwned
 from app.history import HistoryEntry
 from app.organisation.models import QmsUser, Unit
+
+
+CORRECTIVE_CLOSING = "state = 'closed' AND kind = 'corrective'"
+"""The tickets that end a run of NCs (services._last_closings): a partial index holds only them."""
 
 
 def _now() -> datetime.datetime:
@@ -115,6 +119,10 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
         # the compliance board's ticket figures, counted from the index alone (migration 0017)
         Index("ix_ticket_open_figures", "state", "agency_id", "requested_on", "due_date"),
         Index("ix_ticket_closed_figures", "state", "closed_on", "agency_id"),
+        # the last effective corrective action of each unit (the recurrence rule, 5.2.2), migration 0019
+        Index("ix_ticket_corrective_closings", "agency_id", "requesting_unit_id", "closed_on",
+              postgresql_include=["id"], postgresql_where=text(CORRECTIVE_CLOSING),
+              sqlite_where=text(CORRECTIVE_CLOSING)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
