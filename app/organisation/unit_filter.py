@@ -1,11 +1,13 @@
-"""A list's filter by unit that stays light whatever the number of units (issue 15: a page
-weighs what it shows). Up to UNIT_OPTIONS units it is a select of them all; beyond, the page
-carries only the units already chosen and the others are found as one types (select2 over
+"""A list's filter by a related record (a unit, an NC category) that stays light (issue 15: a
+page weighs what it shows, in a fixed number of statements). Its options come from one plain
+query, where FAB's relation field runs the related list's whole query, its count included.
+The unit filter: up to UNIT_OPTIONS units it is a select of them all; beyond, the page carries
+only the units already chosen and the others are found as one types (select2 over
 TicketView.units_json, set up by app/static/qms/forms.js on every `select.remote-choices`)."""
 import re
 
 from flask import request, url_for
-from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from wtforms import Field
@@ -39,19 +41,31 @@ def _chosen(name: str) -> list[str]:
     return [value for key, value in request.args.items(multi=True) if pattern.fullmatch(key)]
 
 
-class UnitFilterWidget:
+class RecordFilterWidget:
     def __call__(self, field, **kwargs):
-        units, remote = unit_filter_choices(_chosen(field.name))
+        records, remote = field.records(_chosen(field.name))
         attrs = {"name": field.name, "id": field.id, "style": "width:100%",
                  "class": "form-control " + ("remote-choices" if remote else "my_select2")}
         if remote:
-            attrs.update({"data-url": url_for("TicketView.units_json"), "data-placeholder": gettext("Type to find a unit")})
-        options = "".join(f'<option value="{unit.id}">{escape(unit_text(unit))}</option>' for unit in units)
+            endpoint, placeholder = field.remote
+            attrs.update({"data-url": url_for(endpoint), "data-placeholder": str(placeholder)})
+        options = "".join(f'<option value="{record.id}">{escape(field.text(record))}</option>' for record in records)
         return Markup(f'<select {html_params(**attrs)}><option value=""></option>{options}</select>')
 
 
-class UnitFilterField(Field):
-    """The unit field of a list's filters (FAB's search form, `search_form_extra_fields`):
-    only rendered, FAB reads the filter's value from the address itself."""
+class RecordFilterField(Field):
+    """A relation's field in a list's filters (FAB's search form, `search_form_extra_fields`):
+    only rendered, FAB reads the filter's value from the address itself. `records(chosen)`
+    gives the records offered and whether the others are searched remotely, at `remote`
+    (endpoint, placeholder)."""
 
-    widget = UnitFilterWidget()
+    widget = RecordFilterWidget()
+
+    def __init__(self, label=None, *, records, text=str, remote=None, **kwargs):
+        super().__init__(label, **kwargs)
+        self.records, self.text, self.remote = records, text, remote
+
+
+def UnitFilterField(label):  # noqa: N802 (a field, as WTForms spells them)
+    return RecordFilterField(label, records=unit_filter_choices, text=unit_text,
+                             remote=("TicketView.units_json", _l("Type to find a unit")))

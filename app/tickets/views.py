@@ -17,7 +17,9 @@ from wtforms.validators import InputRequired
 
 from app.extensions import db
 from app.organisation.models import Unit
-from app.organisation.unit_filter import UNIT_RESULTS, UnitFilterField, unit_filter_choices, unit_text
+from app.organisation.unit_filter import (
+    UNIT_RESULTS, RecordFilterField, UnitFilterField, unit_filter_choices, unit_text,
+)
 from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import NcCategory, Nonconformity, Ticket
@@ -159,7 +161,11 @@ class NonconformityView(NonconformityRules, QmsModelView):
         "correction_checked", "ticket", "created_by", "created_on",
     ]
     search_columns = ["unit", "category", "source", "detected_on", "description", "correction_checked"]
-    search_form_extra_fields = {"unit": UnitFilterField(_l("Unit"))}
+    search_form_extra_fields = {
+        "unit": UnitFilterField(_l("Unit")),
+        "category": RecordFilterField(_l("Nonconformity content"), records=lambda chosen: (
+            db.session.scalars(select(NcCategory).order_by(NcCategory.name)).all(), False)),
+    }
     formatters_columns = {
         "source": lambda v: vocabulary.label(vocabulary.SOURCES, v),
         "disposition": lambda v: vocabulary.label(vocabulary.DISPOSITIONS, v),
