@@ -119,7 +119,9 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
         # the compliance board's ticket figures, counted from the index alone (migration 0017)
         Index("ix_ticket_open_figures", "state", "agency_id", "requested_on", "due_date"),
         Index("ix_ticket_closed_figures", "state", "closed_on", "agency_id"),
-        # the last effective corrective action of each unit (the recurrence rule, 5.2.2), migration 0019
+        # the tickets closed in a period; the last effective corrective action of each unit (the
+        # recurrence rule, 5.2.2): migration 0019
+        Index("ix_ticket_agency_closed_on", "agency_id", "closed_on"),
         Index("ix_ticket_corrective_closings", "agency_id", "requesting_unit_id", "closed_on",
               postgresql_include=["id"], postgresql_where=text(CORRECTIVE_CLOSING),
               sqlite_where=text(CORRECTIVE_CLOSING)),
