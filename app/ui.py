@@ -1,6 +1,7 @@
 """Shared pieces for our FAB views: eager-loading lists and Vietnamese value display."""
 import datetime
 import re
+from urllib.parse import quote
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from markupsafe import Markup
@@ -12,6 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 from werkzeug.datastructures import MultiDict
+from werkzeug.routing import BuildError
 from wtforms.widgets import TextInput
 
 
@@ -372,6 +374,42 @@ def take_typed(form: str) -> str:
         return ""
     session.pop(TYPED)
     return kept.get("text", "")
+
+
+class RecordLinks:
+    """The show, edit and delete links of a list's rows and their labels, worked out once per
+    list for macros/record_buttons.html: FAB's lib.btn_crud runs url_for and six translations
+    for every row, about 6 ms for a page of 25 (a fifth of a list page)."""
+
+    PLACEHOLDER = 987654321  # a key a route takes as <pk> or <int:pk>
+
+    def __init__(self, view_name: str, filters):
+        self.view_name = view_name
+        # a list shown inside a related record's page keeps that record's filter in its links
+        kept = "".join(f"&_flt_0_{flt.column_name}={value}" for flt, value in filters.get_filters_values()
+                       if flt.is_related_view)
+        self.kept = "?" + kept[1:] if kept else ""
+        self.parts = {}
+        for kind in ("show", "edit", "delete"):
+            try:
+                url = url_for(f"{view_name}.{kind}", pk=self.PLACEHOLDER)
+            except BuildError:  # the view has no such page
+                continue
+            head, placeholder, tail = url.partition(str(self.PLACEHOLDER))
+            self.parts[kind] = (head, tail) if placeholder else None  # None: url_for on each row
+        self.labels = {"show_record": gettext("Show record"), "show": gettext("Show"),
+                       "edit_record": gettext("Edit record"), "edit": gettext("Edit"),
+                       "delete_record": gettext("Delete record"), "delete": gettext("Delete"),
+                       "confirm_delete": gettext("Are you sure you want to delete this item?")}
+
+    def offers(self, kind: str) -> bool:
+        return kind in self.parts
+
+    def link(self, kind: str, pk) -> str:
+        parts = self.parts[kind]
+        url = (f"{parts[0]}{quote(str(pk), safe='')}{parts[1]}" if parts is not None
+               else url_for(f"{self.view_name}.{kind}", pk=pk))
+        return url if kind == "delete" else url + self.kept
 
 
 _BETWEEN_TAGS = re.compile(r">\s+<")
