@@ -207,6 +207,12 @@ def test_the_recurrence_rule_has_an_index_of_the_closings(db):
     folded = " ".join(definition.replace("(", " ").replace(")", " ").replace("::text", "").split())
     assert "agency_id, requesting_unit_id, closed_on" in folded
     assert "state = 'closed' AND kind = 'corrective'" in folded, definition
+    # the rule's statement carries the condition's values itself, so that PostgreSQL matches the
+    # index also with a prepared statement's generic plan
+    from app.tickets import services
+
+    statement = str(sa.select(services._last_closings()).compile(dialect=db.engine.dialect))
+    assert "ticket.state = 'closed'" in statement and "ticket.kind = 'corrective'" in statement, statement
 
 
 def test_the_row_buttons_are_fab_s_worked_out_once_per_list(app):

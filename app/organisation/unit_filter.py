@@ -44,6 +44,7 @@ def _chosen(name: str) -> list[str]:
 class RecordFilterWidget:
     def __call__(self, field, **kwargs):
         records, remote = field.records(_chosen(field.name))
+        remote = remote and field.remote is not None
         attrs = {"name": field.name, "id": field.id, "style": "width:100%",
                  "class": "form-control " + ("remote-choices" if remote else "my_select2")}
         if remote:
@@ -57,7 +58,7 @@ class RecordFilterField(Field):
     """A relation's field in a list's filters (FAB's search form, `search_form_extra_fields`):
     only rendered, FAB reads the filter's value from the address itself. `records(chosen)`
     gives the records offered and whether the others are searched remotely, at `remote`
-    (endpoint, placeholder)."""
+    (endpoint, placeholder): a field without `remote` offers every record `records` gives."""
 
     widget = RecordFilterWidget()
 

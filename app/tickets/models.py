@@ -14,8 +14,11 @@ from app.history import HistoryEntry
 from app.organisation.models import QmsUser, Unit
 
 
-CORRECTIVE_CLOSING = "state = 'closed' AND kind = 'corrective'"
-"""The tickets that end a run of NCs (services._last_closings): a partial index holds only them."""
+CLOSES_A_RUN = (("state", "closed"), ("kind", "corrective"))
+"""The tickets that end a run of NCs (services._last_closings): a partial index holds only them.
+Queries write these values into the SQL, not as parameters: a prepared statement's generic plan
+could not tell that its parameters match the index's condition."""
+CORRECTIVE_CLOSING = " AND ".join(f"{column} = '{value}'" for column, value in CLOSES_A_RUN)
 
 
 def _now() -> datetime.datetime:

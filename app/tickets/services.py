@@ -24,7 +24,7 @@ from app.workflow import (  # noqa: F401  (re-exported: the views and API use se
     commit, event_data, id_of, parse_fields, parse_value, run, snapshot, today,
 )
 from app.tickets.models import (
-    Attachment, ChangeRequest, Nonconformity, NonconformityEvent, ProgressReport, Ticket, TicketEvent,
+    CLOSES_A_RUN, Attachment, ChangeRequest, Nonconformity, NonconformityEvent, ProgressReport, Ticket, TicketEvent,
 )
 
 SEE_ALL_ROLES = (roles.ADMIN, roles.AUDITOR, roles.ISO_SECRETARY, roles.ISO_LEADER, roles.PROVINCE_INSPECTOR,
@@ -80,7 +80,8 @@ TICKET_PEOPLE = ("requester", "created_by", "assignee", "implementer", "implemen
 def ticket_for_page(user, ticket_id) -> Ticket:
     """get_ticket with what its page shows read with it: its units in the ticket's statement,
     its history and progress reports in one statement each, then every person they name in
-    one more, set on the records (the session alone keeps no strong reference to them).
+    one more, set on the records (the session alone keeps no strong reference to them); the
+    ticket it follows up, when it has one, in one more when the page names it.
     The people are not joined to the ticket: PostgreSQL takes about 7 ms to plan a statement
     of eight joined tables, more than all of the page's queries take to run."""
     ticket = get_ticket(user, ticket_id, *(joinedload(relation) for relation in (
@@ -655,7 +656,7 @@ def _last_closings(agencies=None):
     query = (select(Ticket.requesting_unit_id.label("unit_id"), Nonconformity.category_id.label("category_id"),
                     func.max(Ticket.closed_on).label("last_closed"))
              .join(Nonconformity, Nonconformity.ticket_id == Ticket.id)
-             .where(Ticket.state == "closed", Ticket.kind == "corrective")
+             .where(*(getattr(Ticket, column) == literal_column(f"'{value}'") for column, value in CLOSES_A_RUN))
              .group_by(Ticket.requesting_unit_id, Nonconformity.category_id))
     if agencies is not None:
         query = query.where(Ticket.agency_id.in_(agencies), Nonconformity.agency_id.in_(agencies))
