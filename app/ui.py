@@ -65,6 +65,16 @@ def format_yes_no(value) -> str:
     return "" if value is None else gettext("Yes") if value else gettext("No")
 
 
+def shortened(text, length: int = 80) -> str:
+    """A long text cut at the last word that fits in `length` characters, with "…" (a list shows
+    the beginning, the record's page the whole)."""
+    text = text or ""
+    if len(text) <= length:
+        return text
+    cut = text[:length - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
+
+
 def format_related(value) -> str:
     return "" if value is None else str(value)
 

@@ -9,7 +9,6 @@ from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import func, select
 from wtforms import SelectField, ValidationError
@@ -24,7 +23,7 @@ from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import NcCategory, Nonconformity, Ticket
 from app.ui import (
-    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error,
+    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error, shortened,
     transition_page, transition_values,
 )
 from app.workflow import choices_for
@@ -110,12 +109,6 @@ def _attach_files(attach, pk):
     return redirect(back)
 
 
-class NonconformityListWidget(ListWidget):
-    """FAB's list whose edit and delete links show only on the rows in `changeable`."""
-
-    template = "nonconformity_list_widget.html"
-
-
 class NcCategoryView(QmsModelView):
     datamodel = QmsInterface(NcCategory)
     route_base = "/nc-categories"
@@ -181,15 +174,16 @@ class NonconformityView(NonconformityRules, QmsModelView):
         "detected_on": _past_date_field(_l("Detected on")),
     }
 
-    list_widget = NonconformityListWidget
-
     def _get_list_widget(self, *args, **kwargs):
         """The rows that offer edit and delete: those the user may change now, by the rule
-        the edit and the delete themselves follow (NonconformityRules)."""
+        the edit and the delete themselves follow (NonconformityRules); each description
+        shortened (the record's page shows it whole)."""
         widgets = super()._get_list_widget(*args, **kwargs)
         listed = widgets["list"].template_args
         rows = (db.session.get(Nonconformity, pk) for pk in listed["pks"])  # loaded by the list's query
         listed["changeable"] = {nc.id for nc in rows if nc and services.may_change_nonconformity(g.user, nc)}
+        listed["value_columns"] = [{**values, "description": shortened(values["description"])}
+                                   for values in listed["value_columns"]]
         return widgets
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
