@@ -206,3 +206,28 @@ def test_the_ticket_page_keeps_each_statement_small(make_ticket, client_as_user,
     assert of_the_ticket, counter.statements
     widest = max(of_the_ticket, key=lambda s: s.count(" JOIN "))
     assert widest.count(" JOIN ") <= 3, widest[:400]
+
+
+def test_the_ticket_page_reads_its_progress_reports_files_at_once(make_ticket, client_as_user, count_queries, user):
+    """A ticket with many progress reports costs the page no more statements than one with one:
+    the reports' files are read together, not one statement per report."""
+    from app.tickets import services
+
+    ticket = make_ticket(state="implementation")
+    implementer = user("canbo.ktht")
+    client = client_as_user("truongban.iso")
+
+    def statements():
+        client.get(f"/tickets/show/{ticket.id}")
+        with count_queries() as counter:
+            page = client.get(f"/tickets/show/{ticket.id}")
+        assert page.status_code == 200
+        return counter.count, page.text
+
+    services.add_progress_report(implementer, ticket.id, "Báo cáo tiến độ lần 1")
+    one, _ = statements()
+    for n in range(2, 7):
+        services.add_progress_report(implementer, ticket.id, f"Báo cáo tiến độ lần {n}")
+    many, page = statements()
+    assert "Báo cáo tiến độ lần 6" in page
+    assert many == one, (one, many)
