@@ -232,3 +232,35 @@ def test_review_page_and_secretary_edits(client_as_user, db):
     assert draft.inputs["suppliers"] == "Nhà cung cấp phần mềm một cửa đáp ứng tốt"
     staff_page = client_as_user("canbo.ktht").get(f"/reviews/show/{draft.id}").text
     assert 'form="review-content"' not in staff_page
+
+
+def test_the_review_page_reads_its_actions_with_their_units_and_tickets_at_once(
+        db, user, unit, client_as_user, count_queries):
+    """A review whose minutes decided many follow-up actions costs its page no more statements
+    than one with a single action: each action's focal unit and ticket are not read one by one."""
+    secretary = user("thuky.iso")
+
+    def approved_review(actions):
+        review = services.create_review(secretary, "meeting", START, END)
+        services.save_content(secretary, review.id, {
+            "meeting_date": datetime.date.today().isoformat(), "start_time": "08:00", "end_time": "10:00",
+            "place": "Hội trường", "chair_id": user("chutich").id, "secretary_id": secretary.id,
+            "actions": [{"description": f"Hành động số {n}", "focal_unit_id": unit(code).id, "due_date": "2082-03-01"}
+                        for n, code in zip(range(actions), ["KTHT", "TNMT"] * actions)]})
+        services.apply_transition(secretary, review.id, "hold", {})
+        services.apply_transition(user("chutich"), review.id, "approve_minutes", {})
+        return review.id
+
+    client = client_as_user("truongban.iso")
+
+    def statements(review_id):
+        client.get(f"/reviews/show/{review_id}")
+        with count_queries() as counter:
+            page = client.get(f"/reviews/show/{review_id}")
+        assert page.status_code == 200
+        return counter.count, page.text
+
+    one, _ = statements(approved_review(1))
+    many, page = statements(approved_review(6))
+    assert "Hành động số 5" in page and page.count('class="review-ticket"') == 6
+    assert many == one, (one, many)

@@ -131,7 +131,7 @@ class ReviewView(QmsModelView):
     @has_access
     def show(self, pk):
         try:
-            return self._page(services.get_review(pk))
+            return self._page(services.review_for_page(pk))
         except WorkflowError:
             return render_error(404)
 
