@@ -65,16 +65,6 @@ def format_yes_no(value) -> str:
     return "" if value is None else gettext("Yes") if value else gettext("No")
 
 
-def shortened(text, length: int = 80) -> str:
-    """A long text cut at the last word that fits in `length` characters, with "…" (a list shows
-    the beginning, the record's page the whole)."""
-    text = text or ""
-    if len(text) <= length:
-        return text
-    cut = text[:length - 1]
-    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
-
-
 def format_related(value) -> str:
     return "" if value is None else str(value)
 
@@ -394,9 +384,9 @@ class RecordLinks:
     PLACEHOLDER = "987654321"  # a key every route of ours takes, as <pk> or as <int:pk>
 
     def __init__(self, view_name: str, filters):
-        # a list shown inside a related record's page keeps that record's filter in its links
-        self.kept = "".join(f"&_flt_0_{flt.column_name}={value}" for flt, value in filters.get_filters_values()
-                            if flt.is_related_view)
+        # a list shown inside a related record's page keeps that record's filter in its links:
+        # FAB's own filter, given no path, answers "?_flt_0_<column>=<value>…" or ""
+        self.kept = current_app.jinja_env.filters["set_link_filters"]("", filters)
         self.parts = {}
         for kind in ("show", "edit", "delete"):
             try:
@@ -418,7 +408,7 @@ class RecordLinks:
         url = f"{head}{quote(str(pk), safe='')}{tail}"
         if kind == "delete" or not self.kept:
             return url
-        return url + ("&" if "?" in url else "?") + self.kept[1:]
+        return url + ("&" + self.kept[1:] if "?" in url else self.kept)
 
 
 _BETWEEN_TAGS = re.compile(r">\s+<")

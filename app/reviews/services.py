@@ -237,8 +237,8 @@ def figure_label(figure: dict) -> str:
 
 # --- reviews -----------------------------------------------------------------------
 
-def get_review(review_id) -> Review:
-    review = db.session.get(Review, review_id)
+def get_review(review_id, *options) -> Review:
+    review = db.session.get(Review, review_id, options=options)
     if review is None:
         raise NotFound(gettext("Review not found."))
     return review
@@ -248,11 +248,7 @@ def review_for_page(review_id) -> Review:
     """get_review with its follow-up actions, each with its focal unit and ticket, read in one
     statement (not two for each action)."""
     actions = selectinload(Review.actions)
-    review = db.session.scalar(select(Review).where(Review.id == review_id).options(
-        actions.joinedload(ReviewAction.focal_unit), actions.joinedload(ReviewAction.ticket)))
-    if review is None:
-        raise NotFound(gettext("Review not found."))
-    return review
+    return get_review(review_id, actions.joinedload(ReviewAction.focal_unit), actions.joinedload(ReviewAction.ticket))
 
 
 def create_review(user, form: str, period_start: datetime.date, period_end: datetime.date) -> Review:

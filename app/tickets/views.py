@@ -1,6 +1,7 @@
 """Pages for nonconformities and tickets. Thin: every rule lives in services/workflow."""
 import datetime
 import math
+import textwrap
 from urllib.parse import quote
 
 from flask import Response, abort, flash, g, redirect, request, url_for
@@ -23,7 +24,7 @@ from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import NcCategory, Nonconformity, Ticket
 from app.ui import (
-    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error, shortened,
+    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error,
     transition_page, transition_values,
 )
 from app.workflow import choices_for
@@ -182,8 +183,9 @@ class NonconformityView(NonconformityRules, QmsModelView):
         listed = widgets["list"].template_args
         rows = (db.session.get(Nonconformity, pk) for pk in listed["pks"])  # loaded by the list's query
         listed["changeable"] = {nc.id for nc in rows if nc and services.may_change_nonconformity(g.user, nc)}
-        listed["value_columns"] = [{**values, "description": shortened(values["description"])}
-                                   for values in listed["value_columns"]]
+        listed["value_columns"] = [
+            {**values, "description": textwrap.shorten(values["description"] or "", 80, placeholder="…")}
+            for values in listed["value_columns"]]
         return widgets
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
