@@ -466,11 +466,16 @@ def test_review_inputs_count_the_agencys_records(app, xa_api, camlam):
     figures = {f["key"]: f["value"] for rows in answer.json["result"].values() for f in rows}
     from app.extensions import db
     from app.tickets.models import Nonconformity, Ticket
+    from app.tickets.services import overdue_condition
 
     with demo_agency(app, "CAMHIEP"):
         ncs = db.session.scalar(select(func.count(Nonconformity.id)).where(Nonconformity.detected_on >= start))
         tickets = db.session.scalar(select(func.count(Ticket.id)).where(Ticket.requested_on >= start))
+        overdue = db.session.scalar(select(func.count(Ticket.id)).where(overdue_condition()))
+    with demo_agency(app, "CAMLAM"):
+        assert db.session.scalar(select(func.count(Ticket.id)).where(overdue_condition())) > 0  # would be counted
     assert figures["nc_total"] == ncs and figures["tickets_total"] == tickets
+    assert figures["tickets_overdue_on"] == overdue
     assert not cam_lam_traces(str(answer.json), camlam)
 
 

@@ -4,7 +4,7 @@ import datetime
 from urllib.parse import urlencode
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import Integer, String, case, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -17,7 +17,7 @@ from app.reviews.models import (
 )
 from app.tickets import services as tickets
 from app.tickets import vocabulary
-from app.tickets.models import Nonconformity, Ticket
+from app.tickets.models import PERIOD_FIGURES, Nonconformity, Ticket
 from app.workflow import (
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, commit, get_by_id, looks_like_id,
     parse_date, run, today,
@@ -91,47 +91,53 @@ def _figure(key, value, link=None, name=None) -> dict:
     return {"key": key, "value": value, "link": link, "name": name}
 
 
-def _input_counts(start: datetime.date, end: datetime.date, user, on: datetime.date) -> dict:
-    """Every count of the inputs in one query: a UNION ALL of GROUP BYs over the NCs and
+def input_counts_query(start: datetime.date, end: datetime.date, user, on: datetime.date):
+    """Every count of the inputs in one statement: a UNION ALL of GROUP BYs over the NCs and
     tickets `user` sees (the lists' own conditions: nonconformity_visibility and
-    ticket_list_query), and the internal audits of the period."""
-    def part(kind, key=None, n1=None, value=None):
+    ticket_list_query), and the internal audits of the period. The tickets of the period are
+    read once, grouped by every column a figure counts by (ix_ticket_period holds them).
+    Each part counts a column of its table: the agency's condition (app.tenancy) is added to
+    the ORM entities a statement selects, and `count(*)` selects none."""
+    def part(kind, value, key=None, n1=None, n2=None):
         return [literal(kind, String).label("kind"),
                 cast(key if key is not None else null(), String).label("key"),  # typed NULLs (PostgreSQL)
                 cast(n1 if n1 is not None else null(), Integer).label("n1"),
+                cast(n2 if n2 is not None else null(), Integer).label("n2"),
                 cast(value, Integer).label("value")]
 
-    in_period = and_(tickets.ticket_visibility(user), Ticket.requested_on >= start, Ticket.requested_on <= end)
-    parts = [
-        select(*part("nc", Nonconformity.source, Nonconformity.unit_id, func.count(Nonconformity.id)))
+    period_columns = [getattr(Ticket, name) for name in PERIOD_FIGURES]
+    return union_all(
+        select(*part("nc", func.count(Nonconformity.id), Nonconformity.source, Nonconformity.unit_id))
         .where(tickets.nonconformity_visibility(user), Nonconformity.detected_on >= start,
                Nonconformity.detected_on <= end).group_by(Nonconformity.source, Nonconformity.unit_id),
-        # the list's unit filter takes the tickets a unit requested or carries out
-        select(*part("ticket_unit", None, Unit.id, func.count(func.distinct(Ticket.id))))
-        .join(Ticket, or_(Ticket.requesting_unit_id == Unit.id, Ticket.implementing_unit_id == Unit.id))
-        .where(in_period).group_by(Unit.id),
-        select(*part("ticket_source_state", Ticket.source + "|" + Ticket.state, None, func.count(Ticket.id)))
-        .where(in_period).group_by(Ticket.source, Ticket.state),
-        select(*part("ticket_kind", Ticket.kind, None, func.count(Ticket.id))).where(in_period).group_by(Ticket.kind),
-        select(*part("overdue", None, None, func.count(Ticket.id)))
-        .where(tickets.ticket_visibility(user), tickets.overdue_condition(on)),
-        select(*part("audits", None, None, func.count(InternalAudit.id)))
-        .where(InternalAudit.done_on >= start, InternalAudit.done_on <= end),
-    ]
+        select(*part("ticket", func.count(Ticket.id), Ticket.source + "|" + Ticket.state + "|" + Ticket.kind,
+                     Ticket.requesting_unit_id, Ticket.implementing_unit_id))
+        .where(tickets.ticket_visibility(user), Ticket.requested_on >= start, Ticket.requested_on <= end)
+        .group_by(*period_columns),
+        select(*part("overdue", func.count(Ticket.id))).where(tickets.ticket_visibility(user), tickets.overdue_condition(on)),
+        select(*part("audits", func.count(InternalAudit.id))).where(InternalAudit.done_on >= start, InternalAudit.done_on <= end),
+    )
+
+
+def _input_counts(start: datetime.date, end: datetime.date, user, on: datetime.date) -> dict:
     counts: dict = {"nc": {}, "ticket_unit": {}, "source": {}, "state": {}, "source_state": {}, "kind": {},
                     "overdue": 0, "audits": 0}
-    for kind, key, n1, value in db.session.execute(union_all(*parts)):
+
+    def add(figure, key, value):
+        counts[figure][key] = counts[figure].get(key, 0) + value
+
+    for kind, key, n1, n2, value in db.session.execute(input_counts_query(start, end, user, on)):
         if kind == "nc":
             counts["nc"][(key, n1)] = value
-        elif kind == "ticket_unit":
-            counts["ticket_unit"][n1] = value
-        elif kind == "ticket_source_state":
-            source, _, state = key.partition("|")
-            counts["source_state"][(source, state)] = value
-            counts["source"][source] = counts["source"].get(source, 0) + value
-            counts["state"][state] = counts["state"].get(state, 0) + value
-        elif kind == "ticket_kind":
-            counts["kind"][key] = value
+        elif kind == "ticket":
+            source, state, ticket_kind = key.split("|")
+            add("source_state", (source, state), value)
+            add("source", source, value)
+            add("state", state, value)
+            add("kind", ticket_kind, value)
+            # the list's unit filter takes the tickets a unit requested or carries out
+            for unit_id in {n1, n2} - {None}:
+                add("ticket_unit", unit_id, value)
         else:
             counts[kind] = value or 0
     return counts

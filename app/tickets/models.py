@@ -19,6 +19,8 @@ CLOSES_A_RUN = (("state", "closed"), ("kind", "corrective"))
 Queries write these values into the SQL, not as parameters: a prepared statement's generic plan
 could not tell that its parameters match the index's condition."""
 CORRECTIVE_CLOSING = " AND ".join(f"{column} = '{value}'" for column, value in CLOSES_A_RUN)
+PERIOD_FIGURES = ("source", "state", "kind", "requesting_unit_id", "implementing_unit_id")
+"""What the review inputs count the tickets of a period by (reviews.services.input_counts_query)."""
 
 
 def _now() -> datetime.datetime:
@@ -55,7 +57,9 @@ class Nonconformity(ExternalRecord, AgencyOwned, Model):
     __tablename__ = "nonconformity"
     __table_args__ = (
         UniqueConstraint("agency_id", "external_source", "external_ref", name="uq_nonconformity_agency_external"),
-        Index("ix_nonconformity_list_order", "agency_id", "detected_on", "id"),  # the list's order
+        # the list's order; the NCs of a period counted from the index alone (review inputs, 0020)
+        Index("ix_nonconformity_list_order", "agency_id", "detected_on", "id",
+              postgresql_include=["source", "unit_id"]),
         # the recurrence rule's runs, read from the index alone (tickets.services.open_runs_query)
         Index("ix_nonconformity_runs", "agency_id", "unit_id", "category_id", "detected_on",
               postgresql_include=["ticket_id"]),
@@ -125,6 +129,8 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
         # the tickets closed in a period; the last effective corrective action of each unit (the
         # recurrence rule, 5.2.2): migration 0019
         Index("ix_ticket_agency_closed_on", "agency_id", "closed_on"),
+        # the tickets requested in a period, counted from the index alone (review inputs, 0020)
+        Index("ix_ticket_period", "agency_id", "requested_on", postgresql_include=list(PERIOD_FIGURES)),
         Index("ix_ticket_corrective_closings", "agency_id", "requesting_unit_id", "closed_on",
               postgresql_include=["id"], postgresql_where=text(CORRECTIVE_CLOSING),
               sqlite_where=text(CORRECTIVE_CLOSING)),
