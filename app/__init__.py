@@ -31,6 +31,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     _register_id_converter(app)  # before any route is added
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    from app import transactions
+
+    transactions.init_app(app)  # a request that only read ends with COMMIT (prepared statements kept)
     with app.app_context():
         _check_database(app)
         _check_production(app)

@@ -1,0 +1,45 @@
+"""How a request's transaction ends.
+
+psycopg prepares a statement on its connection once it has run it five times, and PostgreSQL
+then stops planning it each time (the signed-in user's statement, on every request, takes
+1.7 ms to plan and 0.2 ms to run). But psycopg forgets every prepared statement at a ROLLBACK,
+and Flask-SQLAlchemy ends every request with one: no statement stayed prepared. A request that
+wrote nothing ends with COMMIT instead, which ends a transaction that only read in the same
+way. A request that wrote without committing, left changes pending, or failed is rolled back
+as before.
+"""
+from flask import Flask
+from sqlalchemy import event
+
+from app.extensions import db
+
+WROTE = "qms_wrote"  # in the connection's info: a statement other than a SELECT ran in this transaction
+
+
+def _note_writes(conn, cursor, statement, parameters, context, executemany) -> None:
+    if statement.lstrip()[:6].upper() != "SELECT":
+        conn.info[WROTE] = True
+
+
+def _transaction_ended(conn) -> None:
+    conn.info.pop(WROTE, None)
+
+
+def end_reading_transaction(error=None) -> None:
+    session = db.session()  # the request's own Session
+    if error is not None or not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    if not session.connection().info.get(WROTE):
+        session.commit()
+
+
+def init_app(app: Flask) -> None:
+    """After db.init_app: Flask runs its teardowns last registered first, so this one runs
+    before Flask-SQLAlchemy's, which rolls back and closes the session."""
+    with app.app_context():
+        engine = db.engine
+    if not event.contains(engine, "before_cursor_execute", _note_writes):
+        event.listen(engine, "before_cursor_execute", _note_writes)
+        event.listen(engine, "commit", _transaction_ended)
+        event.listen(engine, "rollback", _transaction_ended)
+    app.teardown_request(end_reading_transaction)
