@@ -88,8 +88,16 @@ def figures(engine) -> list[tuple]:
     ]
 
 
+WARM_UP = 12
+"""Requests before the timed ones, as a worker that has served the page a while: caches, the
+session, SQLAlchemy's compiled statements, and the statements psycopg prepares (from the sixth
+run on a connection) and PostgreSQL then runs with a plan it keeps (from the fifth run of the
+prepared statement, when that plan is not costlier; app.transactions)."""
+
+
 def _time(client, url, rounds, recorder):
-    response = client.get(url)  # warm: caches, session, first compile
+    for _ in range(WARM_UP):
+        response = client.get(url)
     status, size = response.status_code, len(response.data)
     timings, counts = [], []
     for _ in range(rounds):

@@ -276,7 +276,8 @@ def test_the_review_inputs_read_the_period_from_indexes_once(many, app, db):
     """The inputs of a review (5.8.1.1) count a period's tickets and NCs: each table is read once
     for the period (it was 3 times for the tickets, each through every ticket of the agency: 3.7
     of the statement's 9 ms at a province's volume), and an index that starts with the agency
-    and the date holds the columns counted (migration 0020). Which index PostgreSQL takes
+    and the date holds the columns counted (migration 0020; another one, with the state, holds
+    the home page's figures by state and unit). Which index PostgreSQL takes
     depends on the volume: bench/province.py shows it at a province's."""
     from app.organisation.models import QmsUser
     from app.reviews import services
@@ -302,7 +303,10 @@ def test_the_review_inputs_read_the_period_from_indexes_once(many, app, db):
     assert sorted(reads) == ["nonconformity", "ticket"], plan
     indexes = dict(db.session.execute(sa.text(
         "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN ('ix_ticket_period', "
-        "'ix_nonconformity_list_order')")).all())
-    assert "(agency_id, requested_on) INCLUDE (source, state, kind, requesting_unit_id, implementing_unit_id)" \
+        "'ix_nonconformity_list_order', 'ix_ticket_agency_state')")).all())
+    assert "(agency_id, requested_on) INCLUDE (id, source, state, kind, requesting_unit_id, implementing_unit_id)" \
         in indexes["ix_ticket_period"]
     assert "(agency_id, detected_on, id) INCLUDE (source, unit_id)" in indexes["ix_nonconformity_list_order"]
+    # the home page's figures by state and by unit (dashboard.services._ticket_counts)
+    assert "(agency_id, state) INCLUDE (id, due_date, approved_on, requesting_unit_id, implementing_unit_id)" \
+        in indexes["ix_ticket_agency_state"]

@@ -21,6 +21,8 @@ could not tell that its parameters match the index's condition."""
 CORRECTIVE_CLOSING = " AND ".join(f"{column} = '{value}'" for column, value in CLOSES_A_RUN)
 PERIOD_FIGURES = ("source", "state", "kind", "requesting_unit_id", "implementing_unit_id")
 """What the review inputs count the tickets of a period by (reviews.services.input_counts_query)."""
+STATE_FIGURES = ("due_date", "approved_on", "requesting_unit_id", "implementing_unit_id")
+"""What the home page counts an agency's tickets of each state by (dashboard.services._ticket_counts)."""
 
 
 def _now() -> datetime.datetime:
@@ -129,8 +131,10 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
         # the tickets closed in a period; the last effective corrective action of each unit (the
         # recurrence rule, 5.2.2): migration 0019
         Index("ix_ticket_agency_closed_on", "agency_id", "closed_on"),
-        # the tickets requested in a period, counted from the index alone (review inputs, 0020)
-        Index("ix_ticket_period", "agency_id", "requested_on", postgresql_include=list(PERIOD_FIGURES)),
+        # counted from the index alone (migration 0020): the tickets requested in a period (review
+        # inputs, the home page's months), an agency's tickets by state (the home page)
+        Index("ix_ticket_period", "agency_id", "requested_on", postgresql_include=["id", *PERIOD_FIGURES]),
+        Index("ix_ticket_agency_state", "agency_id", "state", postgresql_include=["id", *STATE_FIGURES]),
         Index("ix_ticket_corrective_closings", "agency_id", "requesting_unit_id", "closed_on",
               postgresql_include=["id"], postgresql_where=text(CORRECTIVE_CLOSING),
               sqlite_where=text(CORRECTIVE_CLOSING)),
