@@ -8,11 +8,15 @@ wrote nothing ends with COMMIT instead, which ends a transaction that only read 
 way. A request that wrote without committing, left changes pending, or failed is rolled back
 as before.
 """
+import logging
+
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 
+log = logging.getLogger(__name__)
 WROTE = "qms_wrote"  # in the connection's info: a statement other than a SELECT ran in this transaction
 
 
@@ -29,13 +33,20 @@ def end_reading_transaction(error=None) -> None:
     session = db.session()  # the request's own Session
     if error is not None or not session.in_transaction() or session.new or session.dirty or session.deleted:
         return
-    if not session.connection().info.get(WROTE):
-        session.commit()
+    try:
+        if not session.connection().info.get(WROTE):
+            session.commit()
+    except SQLAlchemyError as failure:  # the answer is already written: nothing was to be kept
+        log.warning("Ending a read-only transaction failed: %s", type(failure).__name__)
+        try:
+            session.rollback()
+        except SQLAlchemyError:  # the connection is gone: the pool replaces it
+            pass
 
 
 def init_app(app: Flask) -> None:
-    """After db.init_app: Flask runs its teardowns last registered first, so this one runs
-    before Flask-SQLAlchemy's, which rolls back and closes the session."""
+    """A request's teardown runs before its app context's, where Flask-SQLAlchemy rolls back
+    and closes the session."""
     with app.app_context():
         engine = db.engine
     if not event.contains(engine, "before_cursor_execute", _note_writes):

@@ -160,6 +160,7 @@ def test_the_searched_text_is_written_into_the_statement(many, app, client_as_us
     # (psycopg's statements double the percent sign)
     assert all("'tách thửa''\\%'" in statement.replace("%%", "%") for statement in searches), searches
     assert 'class="ticket-count">0<' in page  # a quote and a wildcard are searched as they are
+    assert client.get("/tickets/list/?q=t%C3%A1ch%00th%E1%BB%ADa").status_code == 200  # a NUL: no statement takes it
 
 
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
@@ -283,12 +284,18 @@ def test_the_review_inputs_read_the_period_from_indexes_once(many, app, db):
     from app.reviews import services
     from app.tenancy import agency_named
 
+    sent = []
+    keep = lambda conn, cursor, statement, parameters, *rest: sent.append((statement, parameters))  # noqa: E731
     with agency_named("CAMLAM"):
         leader = db.session.scalars(sa.select(QmsUser).filter_by(username="truongban.iso")).one()
-        statement = services.input_counts_query(datetime.date(2001, 1, 1), datetime.date(2001, 12, 31), leader,
-                                                datetime.date(2001, 12, 31))
-        sql = str(statement.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
-    plan = db.session.scalar(sa.text("EXPLAIN (FORMAT JSON) " + sql))
+        sa.event.listen(db.engine, "before_cursor_execute", keep)
+        try:  # the statement as the app sends it: with the agency's condition (app.tenancy)
+            services._input_counts(datetime.date(2001, 1, 1), datetime.date(2001, 12, 31), leader,
+                                   datetime.date(2001, 12, 31))
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", keep)
+    statement, parameters = sent[-1]
+    plan = db.session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
     reads = []
 
     def walk(node):
@@ -296,6 +303,7 @@ def test_the_review_inputs_read_the_period_from_indexes_once(many, app, db):
         if node.get("Relation Name") in ("ticket", "nonconformity") and ("requested_on" in conditions
                                                                          or "detected_on" in conditions):
             reads.append(node["Relation Name"])
+            assert "agency_id" in conditions, node
         for child in node.get("Plans", []):
             walk(child)
 

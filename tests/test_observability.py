@@ -97,10 +97,12 @@ def test_a_database_error_is_logged_once_with_its_traceback_but_no_parameters(ap
     from app.extensions import db
 
     secret = "MAT" + "-KHAU-" + "42"
+    name = "Nguy" + "ễn Văn A"  # a text written into a statement, as the words searched are
 
     def failing():
         params = {"code": secret}
-        db.session.execute(text("SELECT secret FROM no_such_table WHERE code = :code"), params)
+        written = "SELECT secret FROM no_such_table WHERE code = :code OR name = '" + name + "'"  # as a search is
+        db.session.execute(text(written), params)
 
     monkeypatch.setitem(app.view_functions, "observability.health", failing)
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
@@ -116,6 +118,7 @@ def test_a_database_error_is_logged_once_with_its_traceback_but_no_parameters(ap
     assert "\n" not in errors[0].getMessage()
     logged = "\n".join(caplog.text.splitlines() + [r.getMessage() for r in caplog.records])
     assert secret not in logged
+    assert name not in logged and "name = '…'" in line["error"]
     assert access_lines(caplog)[-1]["status"] == 500
 
 

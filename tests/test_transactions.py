@@ -2,9 +2,12 @@
 with COMMIT, so that psycopg keeps the statements it prepared (it forgets them all at every
 ROLLBACK, and PostgreSQL plans an unprepared statement anew each time); a request that wrote
 and did not commit, or failed, is still rolled back."""
+import logging
+
 import sqlalchemy as sa
 from flask import g
 
+from app.tenancy import agency_named
 from tests.conftest import demo_agency
 
 
@@ -52,7 +55,7 @@ def test_what_a_request_wrote_or_left_pending_without_committing_is_rolled_back(
 
     for subject, flushed in (("Ghi chưa lưu", True), ("Thêm chưa ghi", False)):
         def request():
-            with app.test_request_context("/"), demo_agency(app):
+            with app.test_request_context("/"), agency_named("CAMLAM"):  # the request's own session
                 g.user = None
                 db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("unit")))  # a read first
                 db.session.add(_notification(db, subject))
@@ -68,7 +71,7 @@ def test_a_failed_request_is_rolled_back(app):
 
     def request():
         try:
-            with app.test_request_context("/"), demo_agency(app):
+            with app.test_request_context("/"), agency_named("CAMLAM"):  # the request's own session
                 g.user = None
                 db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("unit")))
                 raise RuntimeError("hỏng giữa chừng")
@@ -76,3 +79,26 @@ def test_a_failed_request_is_rolled_back(app):
             pass
 
     assert _endings(app, request) == ["rollback"]
+
+
+def test_a_commit_that_fails_at_the_end_is_logged_not_raised(app, monkeypatch, caplog):
+    """The answer is already written when the request ends: a failed COMMIT of a transaction
+    that only read loses nothing, and is rolled back and logged, not turned into an error."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.extensions import db
+
+    caplog.set_level(logging.WARNING, logger="app.transactions")
+
+    def request():
+        with app.test_request_context("/"), agency_named("CAMLAM"):  # the request's own session
+            g.user = None
+            db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("unit")))
+
+            def broken():
+                raise OperationalError("COMMIT", {}, Exception("connection lost"))
+
+            monkeypatch.setattr(db.session(), "commit", broken)
+
+    assert _endings(app, request) == ["rollback"]
+    assert "Ending a read-only transaction failed: OperationalError" in caplog.text

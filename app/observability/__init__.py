@@ -4,7 +4,8 @@
   without its query string, status, duration in ms), the request id taken from a safe
   incoming X-Request-ID or generated, and sent back in X-Request-ID;
 - one JSON line per unhandled error on "qms.error", its traceback inside (SQL parameters are
-  never in it: the engine hides them, config.SQLALCHEMY_ENGINE_OPTIONS);
+  never in it: the engine hides them, config.SQLALCHEMY_ENGINE_OPTIONS; nor the texts a
+  statement carries written in, such as the words searched: app.tickets.search.contains);
 - /health (the process is up) and /ready (database reachable, migrations at head);
 - Prometheus metrics on /metrics, only for a bearer of QMS_METRICS_TOKEN.
 """
@@ -78,12 +79,21 @@ def _request_fields() -> dict:
     }
 
 
+_SQL_SHOWN = re.compile(r"(\[SQL: )(.*?)(\]\n)", re.S)
+_SQL_TEXT = re.compile(r"'(?:[^']|'')*'")
+
+
+def _without_sql_texts(text: str) -> str:
+    """The statements SQLAlchemy shows in an error ("[SQL: …]"), each text in quotes replaced by '…'."""
+    return _SQL_SHOWN.sub(lambda m: m.group(1) + _SQL_TEXT.sub("'…'", m.group(2)) + m.group(3), text)
+
+
 def _log_exception(exc_info) -> None:
     error = exc_info[1]
     error_log.error(json.dumps({
         **_request_fields(),
-        "error": f"{type(error).__name__}: {error}",
-        "traceback": "".join(traceback.format_exception(*exc_info)),
+        "error": _without_sql_texts(f"{type(error).__name__}: {error}"),
+        "traceback": _without_sql_texts("".join(traceback.format_exception(*exc_info))),
     }, ensure_ascii=False))
 
 

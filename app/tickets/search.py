@@ -78,8 +78,10 @@ def contains(expression, text: str):
     """`expression` (a folded text) contains the folded `text`, LIKE's wildcards taken literally.
     The text is written into the statement, not sent as a parameter: PostgreSQL plans the
     statement for it (a prepared statement's generic plan, made without it, does not use the
-    trigram index: 80 ms instead of 2 at 1 000 000 tickets)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = literal_column("'%'").op("||")(getattr(func, FOLD_FUNCTION)(literal(escaped, literal_execute=True))).op("||")(
-        literal_column("'%'"))
+    trigram index: 80 ms instead of 2 at 1 000 000 tickets). A NUL, which no statement can
+    carry, is left out; an error's log line shows the statement without its texts
+    (app.observability)."""
+    escaped = text.replace("\x00", "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    written = literal(escaped, literal_execute=True)
+    pattern = literal_column("'%'").op("||")(getattr(func, FOLD_FUNCTION)(written)).op("||")(literal_column("'%'"))
     return expression.like(pattern, escape="\\")
