@@ -6,7 +6,9 @@ then stops planning it each time (the signed-in user's statement, on every reque
 and Flask-SQLAlchemy ends every request with one: no statement stayed prepared. A request that
 wrote nothing ends with COMMIT instead, which ends a transaction that only read in the same
 way. A request that wrote without committing, left changes pending, or failed is rolled back
-as before.
+as before. This is done where Flask-SQLAlchemy ends the session, when the app context ends: in
+a web request, at its end; where a test or a job runs requests inside an app context of its own,
+when that one ends (the queue tests' worker otherwise waited 60 s).
 """
 import logging
 
@@ -30,7 +32,7 @@ def _transaction_ended(conn) -> None:
 
 
 def end_reading_transaction(error=None) -> None:
-    session = db.session()  # the request's own Session
+    session = db.session()  # the app context's own Session
     if error is not None or not session.in_transaction() or session.new or session.dirty or session.deleted:
         return
     try:
@@ -45,12 +47,12 @@ def end_reading_transaction(error=None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """A request's teardown runs before its app context's, where Flask-SQLAlchemy rolls back
-    and closes the session."""
+    """After db.init_app: Flask runs the app context's teardowns last registered first, so this
+    one runs before Flask-SQLAlchemy's, which rolls back and closes the session."""
     with app.app_context():
         engine = db.engine
     if not event.contains(engine, "before_cursor_execute", _note_writes):
         event.listen(engine, "before_cursor_execute", _note_writes)
         event.listen(engine, "commit", _transaction_ended)
         event.listen(engine, "rollback", _transaction_ended)
-    app.teardown_request(end_reading_transaction)
+    app.teardown_appcontext(end_reading_transaction)
