@@ -35,6 +35,8 @@ def end_reading_transaction(error=None) -> None:
     session = db.session()  # the app context's own Session
     if error is not None or not session.in_transaction() or session.new or session.dirty or session.deleted:
         return
+    expire_on_commit = session.expire_on_commit
+    session.expire_on_commit = False  # as Flask-SQLAlchemy's close: what was read stays loaded
     try:
         if not session.connection().info.get(WROTE):
             session.commit()
@@ -44,6 +46,8 @@ def end_reading_transaction(error=None) -> None:
             session.rollback()
         except SQLAlchemyError:  # the connection is gone: the pool replaces it
             pass
+    finally:
+        session.expire_on_commit = expire_on_commit
 
 
 def init_app(app: Flask) -> None:
