@@ -217,3 +217,23 @@ def test_the_sweep_re_enqueues_deliveries_the_queue_missed_once(app, monkeypatch
     last = runner.invoke(args=["qms", "jobs", "sweep"])
     assert last.exit_code == 0 and "Đã đưa lại 0 " in last.output and queue.count == 0
     assert len(receiver.received) == 1
+
+
+def test_a_worker_stops_at_once_when_its_listener_already_heard_the_unsubscribe(job_queue):
+    """RQ's worker listens for commands in a thread that sleeps up to 60 s when it is not
+    subscribed, and at its end unsubscribes then stops that thread. redis-py 8.2's stop() waits
+    for the thread with no limit, so a listener that heard the unsubscribe first kept a burst
+    worker (and every queue test) waiting 60 s; RQ bounds that wait to 1 s with redis < 8.2."""
+    import threading
+    import time
+
+    from rq import SimpleWorker
+
+    worker = SimpleWorker([job_queue], connection=job_queue.connection)
+    worker.subscribe()
+    worker.pubsub.unsubscribe()
+    time.sleep(0.5)  # the listener reads the reply and goes to sleep, not subscribed
+    stopping = threading.Thread(target=worker.unsubscribe, daemon=True)
+    stopping.start()
+    stopping.join(timeout=10)
+    assert not stopping.is_alive(), "the worker waited for its listener's 60-second sleep"
