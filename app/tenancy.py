@@ -13,6 +13,7 @@ The current agency (the *scope*) is:
   for the platform's own commands (migrations, role sync, the compliance board).
 """
 from contextlib import contextmanager
+from functools import lru_cache
 
 from flask import g, has_app_context, has_request_context, session as web_session
 from sqlalchemy import ForeignKey, event, inspect
@@ -126,7 +127,10 @@ def current_agency_id() -> int | None:
     return scope if isinstance(scope, int) else None
 
 
+@lru_cache(maxsize=1024)
 def _condition(scope):
+    """The options that limit a statement to `scope`, built once per scope: building them
+    (three lambdas SQLAlchemy analyses) cost about as much as running a small statement."""
     from flask_appbuilder.security.sqla.models import User
 
     from app.organisation.models import Agency
@@ -135,13 +139,13 @@ def _condition(scope):
     # every agency too (app.organisation.models maps its agency column), so it takes the
     # condition as well; QmsUser, a subclass of both, gets the same condition twice.
     if scope == NONE:
-        return [with_loader_criteria(AgencyOwned, lambda cls: cls.agency_id.is_(None), include_aliases=True),
-                with_loader_criteria(User, lambda cls: cls.agency_id.is_(None), include_aliases=True)]
-    return [
+        return (with_loader_criteria(AgencyOwned, lambda cls: cls.agency_id.is_(None), include_aliases=True),
+                with_loader_criteria(User, lambda cls: cls.agency_id.is_(None), include_aliases=True))
+    return (
         with_loader_criteria(AgencyOwned, lambda cls: cls.agency_id == scope, include_aliases=True),
         with_loader_criteria(User, lambda cls: cls.agency_id == scope, include_aliases=True),
         with_loader_criteria(Agency, lambda cls: cls.id == scope, include_aliases=True),
-    ]
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")
