@@ -54,7 +54,7 @@ class _Texts:
         self._done = {}
 
     def __call__(self, text) -> str:
-        """`text`: a lazy label (a step's, a state's) or a message already passed to gettext."""
+        """`text`: a lazy label (a step's, a message of this module), translated for the request."""
         key = id(text)
         if key not in self._done:
             self._done[key] = (text, str(text))  # the text is kept so its id is not reused
