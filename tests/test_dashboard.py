@@ -48,6 +48,7 @@ def test_my_work_names_the_action_for_each_user(user, make_ticket, db):
     items = services.my_work(user("truongphong.ktht"))
     mine = [i for i in items if i.link == f"/tickets/show/{waiting.id}"]
     assert mine and "Chuyển Thư ký ISO" in mine[0].action
+    assert mine[0].title == f"Phiếu {waiting.display_number}: Chờ lãnh đạo đơn vị xem xét — dashboard"
     assert not [i for i in services.my_work(user("truongphong.tnmt")) if i.link == f"/tickets/show/{waiting.id}"]
     assert not [i for i in services.my_work(user("admin")) if i.kind == "ticket"]  # may, but is not asked to
     verifying = make_ticket(state="verification")
@@ -56,3 +57,14 @@ def test_my_work_names_the_action_for_each_user(user, make_ticket, db):
     assert drafts and all("Trình phê duyệt" in i.action for i in drafts)
     dues = [i.due for i in items if i.due]
     assert dues == sorted(dues)  # most urgent first
+
+
+def test_my_work_is_named_in_the_language_of_the_request(app, user, make_ticket):
+    """Each text is translated once per call (services._Texts), for the request's language."""
+    from flask_babel import force_locale
+
+    waiting = make_ticket(state="unit_review", description="Ngôn ngữ của việc")
+    for locale, title, action in (("vi", "Phiếu", "Chuyển Thư ký ISO"), ("en", "Ticket", "Forward to the ISO secretary")):
+        with app.test_request_context("/"), force_locale(locale):
+            [item] = [i for i in services.my_work(user("truongphong.ktht")) if i.link == f"/tickets/show/{waiting.id}"]
+        assert item.title == f"{title} {waiting.display_number}: Ngôn ngữ của việc" and action in item.action
