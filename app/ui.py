@@ -6,6 +6,7 @@ from urllib.parse import quote
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 from flask_appbuilder import ModelView, expose
+from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Boolean, Date, DateTime, UniqueConstraint
@@ -17,8 +18,33 @@ from werkzeug.routing import BuildError
 from wtforms.widgets import TextInput
 
 
-class QmsInterface(SQLAInterface):
-    """FAB's SQLAInterface with two fixes for our views.
+class _ConvertOnce(SQLAFilterConverter):
+    """FAB's conversion of a column into its filters, kept on the model's interface."""
+
+    def convert(self, col_name):
+        known = self.datamodel.converted_filters
+        if col_name not in known:
+            known[col_name] = super().convert(col_name)
+        return None if known[col_name] is None else list(known[col_name])
+
+
+class ModelInterface(SQLAInterface):
+    """FAB's SQLAInterface, converting each column into its filters once.
+
+    FAB builds a `Filters` three times for a list page (REST too), and each converts every
+    column of the model (about 1.5 ms for the ticket); the answer depends only on the model.
+    A filter holds its column and this interface, nothing of a request.
+    """
+
+    filter_converter_class = _ConvertOnce
+
+    def __init__(self, obj, session=None):
+        self.converted_filters = {}
+        super().__init__(obj, session=session)
+
+
+class QmsInterface(ModelInterface):
+    """Our views' interface, with two fixes.
 
     - Lists load the named relations of a page of rows with the rows (many-to-one, joined)
       or in one query each (collections); FAB loads them lazily, one query per row and relation.

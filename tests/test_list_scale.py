@@ -318,3 +318,27 @@ def test_the_review_inputs_read_the_period_from_indexes_once(many, app, db):
     # the home page's figures by state and by unit (dashboard.services._ticket_counts)
     assert "(agency_id, state) INCLUDE (id, due_date, approved_on, requesting_unit_id, implementing_unit_id)" \
         in indexes["ix_ticket_agency_state"]
+
+
+@pytest.mark.parametrize("url", ["/reviews/list/", "/nonconformities/list/?_flt_0_source=internal_audit",
+                                 "/api/v1/tickets/", "/api/v1/nonconformities/"])
+def test_a_list_converts_its_model_s_columns_into_filters_once(app, as_iso_leader, api, monkeypatch, url):
+    """FAB builds a `Filters` three times for a list page, and each converts every column of
+    the model into its filters (about 1.5 ms for the ticket): the conversion depends only on
+    the model, so it is done once (app.ui.ModelInterface)."""
+    from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
+
+    converted = []
+    convert = SQLAFilterConverter.convert
+    monkeypatch.setattr(SQLAFilterConverter, "convert",
+                        lambda self, column: converted.append(column) or convert(self, column))
+    client = api("truongban.iso") if url.startswith("/api/") else as_iso_leader
+    first = client.get(url)
+    assert first.status_code == 200
+    converted.clear()
+    again = client.get(url)
+    assert again.status_code == 200 and converted == []
+    assert re.findall(r"/show/(\d+)", again.text) == re.findall(r"/show/(\d+)", first.text)
+    if "_flt_0_source" in url:  # the filter still filters
+        everything = re.findall(r"/show/(\d+)", client.get("/nonconformities/list/?_flt_0_source=feedback").text)
+        assert set(everything).isdisjoint(re.findall(r"/show/(\d+)", again.text))

@@ -1,13 +1,13 @@
 """REST API for objective plans: /api/v1/objective-plans/ with rows, report, transitions, PDF."""
 from flask import g, request
 from flask_appbuilder.api import ModelRestApi, expose, protect, safe
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 
 from app.objectives import services, workflow
 from app.objectives.models import ObjectivePlan
 from app.objectives.views import ObjectivePlanView
 from app.rest import WorkflowApi, transition_json
+from app.ui import ModelInterface
 from app.workflow import WorkflowError
 
 
@@ -35,7 +35,7 @@ def report_json(report) -> dict:
 
 class ObjectivePlanApi(WorkflowApi, ModelRestApi):
     resource_name = "objective-plans"
-    datamodel = SQLAInterface(ObjectivePlan)
+    datamodel = ModelInterface(ObjectivePlan)
     allow_browser_login = False  # JWT only: the API is exempt from CSRF
     list_columns = ["id", "year", "unit.id", "unit.name", "revision", "state", "version",
                     "submitted_on", "approved_on"]

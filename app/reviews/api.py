@@ -3,13 +3,13 @@ import datetime
 
 from flask import g, request
 from flask_appbuilder.api import ModelRestApi, expose, protect, safe
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext, lazy_gettext as _l
 
 from app.rest import WorkflowApi
 from app.reviews import services, workflow
 from app.reviews.models import Review
+from app.ui import ModelInterface
 from app.workflow import WorkflowError
 
 
@@ -22,7 +22,7 @@ def _figures_json(figures: dict) -> dict:
 
 class ReviewApi(WorkflowApi, ModelRestApi):
     resource_name = "reviews"
-    datamodel = SQLAInterface(Review)
+    datamodel = ModelInterface(Review)
     allow_browser_login = False  # JWT only: the API is exempt from CSRF
     list_columns = ["id", "year", "number", "form", "period_start", "period_end", "state", "version",
                     "approved_on"]

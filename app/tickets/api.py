@@ -6,7 +6,6 @@ from flask import g, request
 from flask_appbuilder.api import ModelRestApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext, lazy_gettext as _l
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -16,6 +15,7 @@ from app.tickets import files, services, vocabulary, workflow as ticket_workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import Nonconformity, Ticket
 from app.tickets.views import NonconformityView, TicketView, VisibleNonconformities, VisibleTickets
+from app.ui import ModelInterface
 
 INTEGRATION_LABELS = {
     "external_source": _l("Sending system"),
@@ -140,7 +140,7 @@ class FilesApi:
 
 class TicketApi(TicketRules, ExternalRefCreate, DateTimeFilters, FilesApi, WorkflowApi, ModelRestApi):
     resource_name = "tickets"
-    datamodel = SQLAInterface(Ticket)
+    datamodel = ModelInterface(Ticket)
     base_filters = [["id", VisibleTickets, None]]
     allow_browser_login = False  # JWT only: the API is exempt from CSRF
     page_size = 25
@@ -256,7 +256,7 @@ class TicketApi(TicketRules, ExternalRefCreate, DateTimeFilters, FilesApi, Workf
 
 class NonconformityApi(NonconformityRules, ExternalRefCreate, DateTimeFilters, FilesApi, WorkflowErrorsAsResponses, ModelRestApi):
     resource_name = "nonconformities"
-    datamodel = SQLAInterface(Nonconformity)
+    datamodel = ModelInterface(Nonconformity)
     base_filters = [["id", VisibleNonconformities, None]]
     allow_browser_login = False  # JWT only: the API is exempt from CSRF
     page_size = 25
