@@ -6,6 +6,7 @@ progress reports, change requests and files), which re-checks visibility (404), 
 """
 import datetime
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import and_, case, func, literal_column, or_, select, true
@@ -77,6 +78,17 @@ TICKET_PEOPLE = ("requester", "created_by", "assignee", "implementer", "implemen
                  "verifier", "verified_by", "closed_by")
 
 
+PAGE_COLLECTIONS = ("follow_ups", "nonconformities", "box2_revisions", "change_requests", "attachments")
+"""What a ticket's page lists that a ticket mostly has none of."""
+
+
+@lru_cache(maxsize=1)
+def _held_on_page() -> tuple:
+    """Whether a ticket has any of each of PAGE_COLLECTIONS: built once (building them costs
+    more than the statements they spare)."""
+    return tuple(getattr(Ticket, name).any().label(name) for name in PAGE_COLLECTIONS)
+
+
 def ticket_for_page(user, ticket_id) -> Ticket:
     """get_ticket with what its page shows read with it: its units in the ticket's statement,
     its history, its progress reports and their files in one statement each (not one for each
@@ -84,10 +96,22 @@ def ticket_for_page(user, ticket_id) -> Ticket:
     one more, set on the records (the session alone keeps no strong reference to them); the
     ticket it follows up, when it has one, in one more when the page names it.
     The people are not joined to the ticket: PostgreSQL takes about 7 ms to plan a statement
-    of eight joined tables, more than all of the page's queries take to run."""
-    ticket = get_ticket(user, ticket_id, *(joinedload(relation) for relation in (
-        Ticket.requesting_unit, Ticket.implementing_unit, Ticket.assignee_unit)),
-        selectinload(Ticket.events), selectinload(Ticket.progress_reports).selectinload(ProgressReport.attachments))
+    of eight joined tables, more than all of the page's queries take to run.
+    The ticket's statement also says which of PAGE_COLLECTIONS it has any of: those it has
+    none of are set empty, and the page reads only the others (each read costs about 0.8 ms)."""
+    found = db.session.execute(
+        select(Ticket, *_held_on_page())
+        .where(Ticket.id == id_of(ticket_id), ticket_visibility(user))
+        .options(*(joinedload(relation) for relation in (
+            Ticket.requesting_unit, Ticket.implementing_unit, Ticket.assignee_unit)),
+            selectinload(Ticket.events), selectinload(Ticket.progress_reports).selectinload(ProgressReport.attachments))
+    ).one_or_none()
+    if found is None:
+        raise NotFound(gettext("Ticket not found."))
+    ticket, *held = found
+    for name, any_held in zip(PAGE_COLLECTIONS, held):
+        if not any_held:
+            set_committed_value(ticket, name, [])
     named = [(ticket, relation, getattr(ticket, relation + "_id")) for relation in TICKET_PEOPLE]
     named += [(event, "actor", event.actor_id) for event in ticket.events]
     named += [(report, "author", report.author_id) for report in ticket.progress_reports]
