@@ -1,7 +1,6 @@
 """Pages for nonconformities and tickets. Thin: every rule lives in services/workflow."""
 import datetime
 import math
-import textwrap
 from urllib.parse import quote
 
 from flask import Response, abort, flash, g, redirect, request, url_for
@@ -24,7 +23,7 @@ from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import NcCategory, Nonconformity, Ticket
 from app.ui import (
-    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error,
+    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error, shorten,
     transition_page, transition_values,
 )
 from app.workflow import choices_for
@@ -184,7 +183,7 @@ class NonconformityView(NonconformityRules, QmsModelView):
         rows = (db.session.get(Nonconformity, pk) for pk in listed["pks"])  # loaded by the list's query
         listed["changeable"] = {nc.id for nc in rows if nc and services.may_change_nonconformity(g.user, nc)}
         listed["value_columns"] = [
-            {**values, "description": textwrap.shorten(values["description"] or "", 80, placeholder="…")}
+            {**values, "description": shorten(values["description"] or "", 80)}
             for values in listed["value_columns"]]
         return widgets
 
