@@ -11,7 +11,7 @@ from app.reminders import handoff, services as reminders
 from app.reminders.models import Notification, ReminderLog
 from app.tickets import services, workflow
 from app.tickets.models import Ticket
-from app.workflow import has_role
+from app.workflow import AtWork, has_role
 from tests.conftest import future, work
 from tests.test_reminders_overlap import _to
 
@@ -212,3 +212,21 @@ def test_mail_at_once_is_not_sent_to_who_chose_otherwise_since(job_queue, db, ma
         db.session.commit()
         work(job_queue)
         assert _to(smtp, secretary.email) == []
+
+
+def test_a_hand_off_loads_whole_only_the_people_it_tells(db, make_ticket, user, count_queries):
+    """Who acts next is found from every active person's unit and roles, read as plain rows in
+    one statement; only the people found are loaded as records. (Loading every person of the
+    agency with their roles and groups, on every step, cost a quarter of a transition's time
+    at the bench's province, and grows with the agency's staff.)"""
+    active = db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True)).order_by(QmsUser.id)).all()
+    for state in ("unit_review", "iso_review", "leader_review", "analysis"):
+        ticket = make_ticket(state=state)
+        steps = workflow.WORKFLOW.next_steps(state)
+        with count_queries() as counter:
+            found = handoff.next_actors(steps, ticket)
+        expected = [p for p in active if any(step.actor.allows(AtWork(p), ticket) for step in steps)]
+        assert found == expected and found, state
+        people = [s for s in counter.statements if s.lstrip().startswith("SELECT ab_user.id, ab_user.first_name")]
+        assert len(people) <= 1 and all(" IN " in s for s in people), counter.statements
+        assert counter.count <= 2, counter.statements
