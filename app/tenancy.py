@@ -52,9 +52,12 @@ def current_scope():
     try:
         if not user.is_authenticated:
             return ALL
+        # kept for this person's record itself: after a commit its attributes (its id too)
+        # would be read again, one statement more at the next query
+        person = user._get_current_object() if hasattr(user, "_get_current_object") else user
         cached = g.get("_user_scope")
-        if cached is None or cached[0] != user.id:
-            cached = (user.id, scope_of(user))
+        if cached is None or cached[0] is not person:
+            cached = (person, scope_of(person))
             g._user_scope = cached
         return cached[1]
     finally:

@@ -577,3 +577,23 @@ def test_review_content_naming_another_agencys_person_is_refused(app, xa_api, ca
     assert answer.status_code == 422, answer.text
     assert thuky.get(f"/api/v1/reviews/{review_id}/content").json["result"].get("attendee_ids") in ([], None)
     assert xa_api("xa.admin").delete(f"/api/v1/reviews/{review_id}").status_code == 200
+
+
+def test_the_agency_scope_is_kept_for_the_person_across_a_commit(app, count_queries):
+    """A request that commits and then queries again does not read the signed-in person back
+    from the database to know its agency (the commit expired every attribute of the record)."""
+    from flask import g
+
+    from app.extensions import db
+    from app.organisation.models import QmsUser
+    from app.tenancy import current_scope
+
+    with app.test_request_context("/"):
+        g.user = db.session.scalars(select(QmsUser).where(QmsUser.username == "canbo.ktht")).one()
+        scope = current_scope()
+        assert isinstance(scope, int)
+        db.session.commit()
+        with count_queries() as counter:
+            assert current_scope() == scope
+        assert counter.statements == []
+        db.session.rollback()
