@@ -197,6 +197,29 @@ def test_progress_reports_overdue_and_missing_reports(make_ticket, user, db):
         services.add_progress_report(user("canbo.ktht"), verification.id, "x")
 
 
+def test_a_ticket_s_missing_report_answers_as_the_lists_rule(make_ticket, user, db):
+    """report_missing (one ticket with its reports: its page) answers as missing_report_ids
+    (the SQL rule of the lists and the figures), whatever the dates and reports."""
+    day = datetime.timedelta(days=1)
+    today = datetime.date.today()
+    ticket = make_ticket(state="implementation")
+    for approved_ago, due_in, reported_ago in [(40, 60, None), (40, 60, 10), (40, 60, 35), (10, 60, None),
+                                               (40, -5, None), (40, -10, 45), (31, 60, 30), (29, 2, None)]:
+        for report in list(ticket.progress_reports):
+            db.session.delete(report)
+        ticket.approved_on, ticket.due_date = today - approved_ago * day, today + due_in * day
+        db.session.commit()
+        if reported_ago is not None:
+            report = services.add_progress_report(user("canbo.ktht"), ticket.id, "Báo cáo tiến độ")
+            report.reported_on = today - reported_ago * day
+            db.session.commit()
+        for on in (today, today + 20 * day, today + 31 * day):
+            case = (approved_ago, due_in, reported_ago, on)
+            assert services.report_missing(ticket, on) == (ticket.id in services.missing_report_ids(on=on)), case
+    verification = make_ticket(state="verification")
+    assert not services.report_missing(verification) and verification.id not in services.missing_report_ids()
+
+
 def test_visibility(make_ticket, user, db):
     ticket = make_ticket(creator="canbo.ktht", unit_code="KTHT", state="unit_review")
     for username, sees in [("canbo.ktht", True), ("truongphong.ktht", True), ("canbo.tnmt", False),

@@ -571,6 +571,17 @@ def missing_report_condition(on: datetime.date | None = None):
                 func.coalesce(last_report, Ticket.approved_on) < on - datetime.timedelta(days=interval))
 
 
+def report_missing(ticket: Ticket, on: datetime.date | None = None) -> bool:
+    """missing_report_condition for one ticket, read from its progress reports (its page has
+    them loaded: no statement more)."""
+    on = on or today()
+    interval = current_agency().report_interval_days
+    if ticket.state != "implementation" or not report_required(ticket, interval):
+        return False
+    last = max((report.reported_on for report in ticket.progress_reports), default=None)
+    return (last or ticket.approved_on) < on - datetime.timedelta(days=interval)
+
+
 def missing_report_ids(on: datetime.date | None = None, among=None) -> set[int]:
     """Tickets in implementation whose periodic progress report is late (one query); `among`,
     given, limits the look to those ticket ids (the rows a list page shows)."""

@@ -536,7 +536,7 @@ class TicketView(TicketRules, QmsModelView):
             available=services.available_transitions(g.user, ticket),
             next_steps=workflow.WORKFLOW.next_steps(ticket.state), workflow=workflow.WORKFLOW,
             states=workflow.STATES, vocabulary=vocabulary, today=services.today(),
-            overdue=services.is_overdue(ticket), late=ticket.id in services.missing_report_ids(among=[ticket.id]),
+            overdue=services.is_overdue(ticket), late=services.report_missing(ticket),
             report_required=services.report_required(ticket, services.current_agency().report_interval_days),
             may=may, amendments=ticket.amendments, change_fields=services.CHANGE_FIELDS,
             field_labels=workflow.FIELD_LABELS, change_value=_change_value,
