@@ -230,3 +230,18 @@ def test_a_hand_off_loads_whole_only_the_people_it_tells(db, make_ticket, user, 
         people = [s for s in counter.statements if s.lstrip().startswith("SELECT ab_user.id, ab_user.first_name")]
         assert len(people) <= 1 and all(" IN " in s for s in people), counter.statements
         assert counter.count <= 2, counter.statements
+
+
+def test_a_person_named_for_the_next_step_hears_of_it_even_without_a_role(db, make_ticket):
+    """The rules admit some people by name, not by role (the assignee, the implementer, the
+    verifier, the chair of a review): named for the next step, a person with no role left is
+    among those who act next."""
+    ticket = make_ticket(state="analysis")  # next: the assigned person proposes
+    person = QmsUser(first_name="Không", last_name="Vai trò", username="khong.vaitro",
+                     email="khong.vaitro@example.vn", active=True, unit_id=ticket.assignee_unit_id)
+    db.session.add(person)
+    db.session.flush()
+    ticket.assignee_id = person.id
+    found = handoff.next_actors(workflow.WORKFLOW.next_steps(ticket.state), ticket)
+    assert person in found
+    db.session.rollback()

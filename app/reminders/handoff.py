@@ -51,13 +51,16 @@ def next_actors(steps, record) -> list[QmsUser]:
     person's unit and roles (given directly or through a group) are read as plain rows in
     one statement and the steps' rules asked of them; only the people admitted are loaded
     as records. (Loading the whole staff with its roles and groups on every step cost a
-    quarter of a transition, and grew with the agency.)"""
-    direct = select(QmsUser.id, QmsUser.unit_id, Role.name).join(QmsUser.roles)
+    quarter of a transition, and grew with the agency.) A person with no role is read too:
+    some rules admit people by name (the assignee, the implementer, a review's chair)."""
+    direct = select(QmsUser.id, QmsUser.unit_id, Role.name).outerjoin(QmsUser.roles)
     by_group = select(QmsUser.id, QmsUser.unit_id, Role.name).join(QmsUser.groups).join(Group.roles)
     held = union_all(*(part.where(QmsUser.active.is_(True)) for part in (direct, by_group)))
     people: dict[int, _Holder] = {}
     for person_id, unit_id, role in db.session.execute(held):
-        people.setdefault(person_id, _Holder(person_id, unit_id)).roles.append(_RoleName(role))
+        person = people.setdefault(person_id, _Holder(person_id, unit_id))
+        if role is not None:
+            person.roles.append(_RoleName(role))
     admitted = [person_id for person_id, person in people.items()
                 if any(step.actor.allows(AtWork(person), record) for step in steps)]
     if not admitted:
