@@ -60,7 +60,7 @@ def test_my_work_names_the_action_for_each_user(user, make_ticket, db):
 
 
 def test_my_work_is_named_in_the_language_of_the_request(app, user, make_ticket):
-    """Each text is translated once per call (services._Texts), for the request's language."""
+    """Each item is named in the request's language."""
     from flask_babel import force_locale
 
     waiting = make_ticket(state="unit_review", description="Ngôn ngữ của việc")

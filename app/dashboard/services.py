@@ -42,33 +42,10 @@ def _sort_key(item: Work):
     return (item.due or datetime.date.max, since or datetime.date.max, item.title)
 
 
-_TICKET_TITLE = _l("Ticket %(number)s: %(text)s")
-_DRAFT = _l("(draft)")
-
-
-class _Texts:
-    """The translated texts of one my_work call, each translated once: it names up to hundreds
-    of items with a dozen texts, and each translation costs more than the rest of an item."""
-
-    def __init__(self):
-        self._done = {}
-
-    def __call__(self, text) -> str:
-        """`text`: a lazy label (a step's, a message of this module), translated for the request."""
-        key = id(text)
-        if key not in self._done:
-            self._done[key] = (text, str(text))  # the text is kept so its id is not reused
-        return self._done[key][1]
-
-    def steps(self, steps) -> str:
-        return ", ".join(self(s.label) for s in steps)
-
-
 def my_work(user, on: datetime.date | None = None) -> list[Work]:
     """Tickets, plans, reports and reviews waiting for this user's action, most urgent first."""
     on = on or today()
     person = AtWork(user)
-    texts = _Texts()
     items: list[Work] = []
     late = tickets.missing_report_condition(on)
     found = db.session.execute(  # only the tickets waiting for this person, not every open one
@@ -81,15 +58,15 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
     report_progress = gettext("Report progress")
     for ticket, late in found:
         steps = ticket_workflow.WORKFLOW.available(person, ticket)
-        title = _ticket_title(ticket, texts)
+        title = _ticket_title(ticket)
         link = f"/tickets/show/{ticket.id}"
         if steps:
-            items.append(Work("ticket", title, texts.steps(steps), link,
+            items.append(Work("ticket", title, _steps(steps), link,
                               ticket.due_date, ticket.created_on, f"ticket-{ticket.id}-{ticket.state}"))
         if late and ticket_workflow.IMPLEMENTER.allows(person, ticket):
             items.append(Work("progress", title, report_progress, link, on,
                               ticket.approved_on, f"progress-{ticket.id}"))
-    items += _change_work(user, person, texts) + _disposition_work(user, person)
+    items += _change_work(user, person) + _disposition_work(user, person)
     pending = ("draft", "submitted")
     plans = db.session.scalars(  # plans and reports in one query
         select(ObjectivePlan).outerjoin(ObjectivePlan.report)
@@ -98,15 +75,15 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
     ).unique().all()
     for plan in plans:
         if plan.state in pending:
-            items += _document_work(person, plan, "plan", objectives.plan_due(plan.year), texts)
+            items += _document_work(person, plan, "plan", objectives.plan_due(plan.year))
     for plan in plans:
         if plan.report is not None and plan.report.state in pending:
-            items += _document_work(person, plan.report, "report", objectives.report_due(plan.year), texts)
+            items += _document_work(person, plan.report, "report", objectives.report_due(plan.year))
     for review in db.session.scalars(select(Review).where(Review.state.notin_(review_workflow.FINAL_STATES))):
         steps = review_workflow.workflow_for(review).available(person, review)
         if steps:
             items.append(Work("review", gettext("Management review %(number)s", number=review.display_number),
-                              texts.steps(steps), f"/reviews/show/{review.id}", None,
+                              _steps(steps), f"/reviews/show/{review.id}", None,
                               review.created_on, f"review-{review.id}-{review.state}"))
     return sorted(items, key=_sort_key)
 
@@ -122,20 +99,23 @@ def my_work_page(user, page: int = 1, per_page: int = HOME_ROWS) -> tuple[list[W
     return items[start:start + per_page], len(items)
 
 
-def _ticket_title(ticket: Ticket, texts: _Texts) -> str:
-    """"Ticket <number>: <the first 70 letters>", its message translated once per `texts`."""
-    title = texts(_TICKET_TITLE)
-    return title % {"number": ticket.display_number or texts(_DRAFT), "text": ticket.description[:70]}
+def _steps(steps) -> str:
+    return ", ".join(str(s.label) for s in steps)
 
 
-def _change_work(user, person, texts: _Texts) -> list[Work]:
+def _ticket_title(ticket: Ticket) -> str:
+    return gettext("Ticket %(number)s: %(text)s", number=ticket.display_number or gettext("(draft)"),
+                   text=ticket.description[:70])
+
+
+def _change_work(user, person) -> list[Work]:
     """Change requests (5.5) waiting for the ISO committee leader's decision."""
     pending = db.session.scalars(
         select(ChangeRequest).join(Ticket).where(ChangeRequest.decision == "pending", tickets.ticket_visibility(user))
         .options(contains_eager(ChangeRequest.ticket))
     ).all()
     decide = gettext("Decide the change request")
-    return [Work("change", _ticket_title(c.ticket, texts), decide,
+    return [Work("change", _ticket_title(c.ticket), decide,
                  f"/tickets/show/{c.ticket_id}", None, c.requested_at, f"change-{c.id}")
             for c in pending if ticket_workflow.WORKFLOW.may("decide_change", person, c.ticket)]
 
@@ -154,7 +134,7 @@ def _disposition_work(user, person) -> list[Work]:
                  f"nc-{nc.id}") for nc in waiting]
 
 
-def _document_work(person, document, kind, due, texts: _Texts) -> list[Work]:
+def _document_work(person, document, kind, due) -> list[Work]:
     plan = objective_workflow.plan_of(document)
     steps = objective_workflow.WORKFLOW.available(person, document)
     if not steps:
@@ -162,7 +142,7 @@ def _document_work(person, document, kind, due, texts: _Texts) -> list[Work]:
     owner = plan.unit.name if plan.unit else gettext("The agency (whole)")
     name = gettext("Quality objective plan %(year)s", year=plan.year) if kind == "plan" \
         else gettext("Quality objective report %(year)s", year=plan.year)
-    return [Work(kind, f"{name} — {owner}", texts.steps(steps),
+    return [Work(kind, f"{name} — {owner}", _steps(steps),
                  f"/objectives/show/{plan.id}", due, document.created_on, f"{kind}-{document.id}-{document.state}")]
 
 
