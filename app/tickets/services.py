@@ -65,13 +65,19 @@ def nonconformity_visibility(user):
     return or_(*conditions)
 
 
-def get_ticket(user, ticket_id, *options) -> Ticket:
-    ticket = db.session.scalar(
-        select(Ticket).where(Ticket.id == id_of(ticket_id), ticket_visibility(user)).options(*options)
-    )
-    if ticket is None:
+def _visible_ticket(user, ticket_id, *columns):
+    """The statement of the ticket `ticket_id` if `user` may see it, `columns` beside it."""
+    return select(Ticket, *columns).where(Ticket.id == id_of(ticket_id), ticket_visibility(user))
+
+
+def _found(row):
+    if row is None:
         raise NotFound(gettext("Ticket not found."))
-    return ticket
+    return row
+
+
+def get_ticket(user, ticket_id, *options) -> Ticket:
+    return _found(db.session.scalar(_visible_ticket(user, ticket_id).options(*options)))
 
 
 TICKET_PEOPLE = ("requester", "created_by", "assignee", "implementer", "implementing_unit_head", "approved_by",
@@ -99,16 +105,12 @@ def ticket_for_page(user, ticket_id) -> Ticket:
     of eight joined tables, more than all of the page's queries take to run.
     The ticket's statement also says which of PAGE_COLLECTIONS it has any of: those it has
     none of are set empty, and the page reads only the others (each read costs about 0.8 ms)."""
-    found = db.session.execute(
-        select(Ticket, *_held_on_page())
-        .where(Ticket.id == id_of(ticket_id), ticket_visibility(user))
+    ticket, *held = _found(db.session.execute(
+        _visible_ticket(user, ticket_id, *_held_on_page())
         .options(*(joinedload(relation) for relation in (
             Ticket.requesting_unit, Ticket.implementing_unit, Ticket.assignee_unit)),
             selectinload(Ticket.events), selectinload(Ticket.progress_reports).selectinload(ProgressReport.attachments))
-    ).one_or_none()
-    if found is None:
-        raise NotFound(gettext("Ticket not found."))
-    ticket, *held = found
+    ).one_or_none())
     for name, any_held in zip(PAGE_COLLECTIONS, held):
         if not any_held:
             set_committed_value(ticket, name, [])
