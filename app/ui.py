@@ -9,7 +9,7 @@ from flask_appbuilder import ModelView, expose
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import Boolean, Date, DateTime, UniqueConstraint
+from sqlalchemy import Boolean, Column, Date, DateTime, UniqueConstraint
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
@@ -41,6 +41,10 @@ class ModelInterface(SQLAInterface):
     def __init__(self, obj, session=None):
         self.converted_filters = {}
         super().__init__(obj, session=session)
+        # a value a statement reads beside the row (QmsUser.unread_notifications): no column
+        # of the table, nothing a page lists, filters or edits
+        for name in [name for name, column in self.list_columns.items() if not isinstance(column, Column)]:
+            del self.list_columns[name], self.list_properties[name]
 
 
 class QmsInterface(ModelInterface):

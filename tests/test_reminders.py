@@ -103,3 +103,38 @@ def test_notifications_page_runs_a_few_queries(client_as_user, count_queries, db
 def test_remind_command(app):
     result = app.test_cli_runner().invoke(args=["qms", "remind", "--date", "2099-01-16"])
     assert result.exit_code == 0 and "Thông báo trong hệ thống" in result.output
+
+
+def test_unread_count_comes_with_the_person(client_as_user, count_queries, db, user):
+    """The bell's count is read in the statement that loads the signed-in person, not in one
+    of its own on every page; it is exact, and 0 on the page that marks them read."""
+    client = client_as_user("truongban.iso")
+    client.get("/notifications/")  # all read
+    db.session.add_all([Notification(user_id=user("truongban.iso").id, subject=f"Đếm {i}", body="Nội dung")
+                        for i in range(3)])
+    db.session.commit()
+    with count_queries() as counter:
+        page = client.get("/notifications/settings")
+    assert '<span class="badge notification-count">3</span>' in page.text.replace("\n", "")
+    counting = [s for s in counter.statements if "notification" in s.lower()]
+    assert len(counting) == 1 and "ab_user" in counting[0].lower(), counting
+    page = client.get("/notifications/")
+    assert "Đếm 2" in page.text and 'class="badge notification-count"' not in page.text
+
+
+def test_unread_count_after_a_commit_in_the_request(app, db, user):
+    """A request that commits before its page is drawn expires the person: the count is then
+    read on its own, still exact."""
+    from flask import g
+    from flask_login import login_user
+
+    from app.reminders.services import unread_count
+
+    person = user("truongban.iso")
+    with app.test_request_context("/"):
+        g.user = app.appbuilder.sm.get_user_by_id(person.id)
+        login_user(g.user)
+        before = unread_count(g.user)
+        db.session.add(Notification(user_id=person.id, subject="Sau khi lưu", body="Nội dung"))
+        db.session.commit()  # expires the person
+        assert unread_count(g.user) == before + 1

@@ -3,7 +3,7 @@ from typing import Optional
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import Group, User
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, event, true as sa_true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from app.tenancy import AgencyOwned
 
@@ -76,6 +76,9 @@ class QmsUser(AgencyOwned, User):
 
     unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id])
     agency: Mapped[Optional[Agency]] = relationship()
+    # The bell's count, read with the signed-in person (app.reminders.services.unread_count);
+    # None when not read with them, or after a commit expired them.
+    unread_notifications: Mapped[Optional[int]] = query_expression()
 
     @property
     def is_active(self) -> bool:

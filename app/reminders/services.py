@@ -12,6 +12,7 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import jobs
 from app.dashboard.services import my_work
@@ -248,6 +249,26 @@ def send_rows(user, day: datetime.date, condition, subject: str | None = None) -
     return len(ids)
 
 
+def unread_of_person():
+    """The person's unread notifications of their own agency, as a column of the statement
+    that loads them (QmsUser.unread_notifications)."""
+    return (select(func.count(Notification.id))
+            .where(Notification.user_id == QmsUser.id, Notification.agency_id == QmsUser.agency_id,
+                   Notification.read_at.is_(None)).scalar_subquery())
+
+
+def mark_all_read(user) -> None:
+    """Opening the notifications page reads them all; the bell drawn on it shows none."""
+    db.session.execute(update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=datetime.datetime.now()))
+    person = user._get_current_object() if hasattr(user, "_get_current_object") else user
+    set_committed_value(person, "unread_notifications", 0)
+
+
 def unread_count(user) -> int:
+    """The bell's count: as read with the signed-in person, else (a person of no agency, who
+    sees the agency they inspect, or a person a commit expired) read now."""
+    if user.agency_id is not None and user.unread_notifications is not None:
+        return user.unread_notifications
     return db.session.scalar(select(func.count(Notification.id)).where(
         Notification.user_id == user.id, Notification.read_at.is_(None))) or 0

@@ -1,13 +1,11 @@
-import datetime
-
 from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.extensions import db
-from app.reminders import handoff
+from app.reminders import handoff, services
 from app.reminders.models import Notification
 
 
@@ -26,8 +24,7 @@ class NotificationView(BaseView):
             .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(50)
         ).all()
         unread = {n.id for n in notifications if n.read_at is None}
-        db.session.execute(update(Notification).where(
-            Notification.user_id == g.user.id, Notification.read_at.is_(None)).values(read_at=datetime.datetime.now()))
+        services.mark_all_read(g.user)
         # rendered before the commit (the bell already reads them as read): a commit first would
         # expire the user, roles and permissions the menu reads, a dozen statements again
         page = self.render_template("notifications.html", notifications=notifications, unread=unread)
