@@ -78,6 +78,33 @@ def test_inputs_match_a_known_data_set(db, user, unit):
             assert figure["link"] is None or figure["link"].startswith(("/tickets/list/", "/nonconformities/list/"))
 
 
+def test_inputs_of_each_person_and_period(db, user, unit):
+    """The counting statement is built once per way of seeing the records and run with the
+    period: each person, each period and each day still gets its own figures, in any order."""
+    category_id = db.session.execute(db.text("SELECT id FROM nc_category LIMIT 1")).scalar()
+    staff, secretary = user("canbo.ktht"), user("thuky.iso")
+    for code, day in (("KTHT", datetime.date(2083, 2, 1)), ("TNMT", datetime.date(2083, 3, 1)),
+                      ("KTHT", datetime.date(2084, 2, 1))):
+        db.session.add(Nonconformity(unit_id=unit(code).id, source="feedback", detected_on=day,
+                                     description="Kiểm thử theo người", created_by_id=user("admin").id,
+                                     category_id=category_id))
+        db.session.add(Ticket(kind="corrective", source="feedback", requesting_unit_id=unit(code).id,
+                              description="x", requested_on=day, created_by_id=user("admin").id, state="analysis",
+                              due_date=day))
+    db.session.commit()
+
+    def totals(person, year):
+        rows = _values(services.gather_inputs(datetime.date(year, 1, 1), datetime.date(year, 12, 31), person),
+                       "nonconformities")
+        return rows[("nc_total", None)], rows[("tickets_total", None)]
+
+    for _ in range(2):
+        assert totals(staff, 2083) == (1, 1)  # the staff member's unit only
+        assert totals(secretary, 2083) == (2, 2)
+        assert totals(staff, 2084) == (1, 1) and totals(secretary, 2084) == (1, 1)
+        assert totals(secretary, 2085) == (0, 0)
+
+
 def test_figure_links_open_lists_with_the_same_count(db, client_as_user, user):
     figures = services.gather_inputs(START, END, user("thuky.iso"))
     client = client_as_user("thuky.iso")

@@ -1,9 +1,10 @@
 """Rules for quality-objective plans and reports (5.9, Phụ lục 3), shared by pages, API and CLI."""
 import datetime
+import functools
 import re
 
 from flask_babel import gettext
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -386,21 +387,27 @@ def summary(year: int, on: datetime.date | None = None) -> dict:
             "rate": round(100 * achieved / total) if total else None}
 
 
-def summary_counts(years: list[int], units: list) -> dict[int, dict]:
-    """For each year, what `summary` counts — every in-scope unit's and the agency's objectives
-    and achieved objectives, and the rates — in one grouped query (`units`: the agency's units,
-    already loaded; those active and in the QMS scope are its rows, in code order)."""
+@functools.cache
+def _summary_counts_statement():
+    """Built once, the years a parameter (the review inputs run it on every request)."""
     achieved = func.sum(case((ReportRow.achieved.is_(True), 1), else_=0))
-    found = db.session.execute(
+    return (
         select(ObjectivePlan.year, ObjectivePlan.unit_id, ObjectivePlan.state, ObjectiveReport.state,
                func.count(ReportRow.id), achieved)
         .outerjoin(ObjectiveReport, ObjectiveReport.plan_id == ObjectivePlan.id)
         .outerjoin(ReportRow, ReportRow.report_id == ObjectiveReport.id)
-        .where(ObjectivePlan.year.in_(years), ObjectivePlan.state != "superseded")
+        .where(ObjectivePlan.year.in_(bindparam("years", expanding=True)), ObjectivePlan.state != "superseded")
         .group_by(ObjectivePlan.id, ObjectivePlan.year, ObjectivePlan.unit_id, ObjectivePlan.state,
                   ObjectivePlan.revision, ObjectiveReport.state)
         .order_by(ObjectivePlan.revision)
-    ).all()
+    )
+
+
+def summary_counts(years: list[int], units: list) -> dict[int, dict]:
+    """For each year, what `summary` counts — every in-scope unit's and the agency's objectives
+    and achieved objectives, and the rates — in one grouped query (`units`: the agency's units,
+    already loaded; those active and in the QMS scope are its rows, in code order)."""
+    found = db.session.execute(_summary_counts_statement(), {"years": list(years)}).all()
     chosen: dict = {}
     for year, unit_id, state, report_state, rows, done in found:  # as current_plans chooses
         kept = chosen.get((year, unit_id))

@@ -1,10 +1,11 @@
 """Management review rules (5.8): creation, inputs gathered from the records, content,
 transitions, follow-up tickets, comments. Shared by pages, API and CLI."""
 import datetime
+import functools
 from urllib.parse import urlencode
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import Integer, String, case, cast, func, literal, null, select, union_all
+from sqlalchemy import Date, Integer, String, bindparam, case, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -67,8 +68,14 @@ FIGURE_LABELS = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
+def _query(pairs: tuple) -> str:
+    """urlencode, kept: the inputs' 40 links repeat the same dates, ids and codes."""
+    return urlencode(pairs)
+
+
 def _tickets_link(params: dict) -> str:
-    return "/tickets/list/?" + urlencode(params)
+    return "/tickets/list/?" + _query(tuple(params.items()))
 
 
 MONITORING_SOURCES = ("process_monitoring", "data_analysis", "process_results", "conformity_results")
@@ -84,7 +91,7 @@ def _nc_link(start, end, unit=None, source=None) -> str:
         query["_flt_0_unit"] = unit
     if source is not None:
         query["_flt_3_source"] = source
-    return "/nonconformities/list/?" + urlencode(query)
+    return "/nonconformities/list/?" + _query(tuple(query.items()))
 
 
 def _figure(key, value, link=None, name=None) -> dict:
@@ -119,6 +126,24 @@ def input_counts_query(start: datetime.date, end: datetime.date, user, on: datet
     )
 
 
+_COUNT_STATEMENTS: dict[tuple, object] = {}  # visibility_key -> input_counts_query with parameters
+_KEPT_STATEMENTS = 100  # people who see only their own: few open the inputs
+
+
+def _counts_statement(user):
+    """input_counts_query with the period and the day as parameters, built once per way of
+    seeing the records (tickets.visibility_key): building it cost about a third of running it.
+    The agency's condition is added when it runs (app.tenancy)."""
+    key = tickets.visibility_key(user)
+    statement = _COUNT_STATEMENTS.get(key)
+    if statement is None:
+        if len(_COUNT_STATEMENTS) >= _KEPT_STATEMENTS:
+            _COUNT_STATEMENTS.clear()
+        statement = _COUNT_STATEMENTS[key] = input_counts_query(
+            bindparam("start", type_=Date), bindparam("end", type_=Date), user, bindparam("on", type_=Date))
+    return statement
+
+
 def _input_counts(start: datetime.date, end: datetime.date, user, on: datetime.date) -> dict:
     counts: dict = {"nc": {}, "ticket_unit": {}, "source": {}, "state": {}, "source_state": {}, "kind": {},
                     "overdue": 0, "audits": 0}
@@ -126,7 +151,7 @@ def _input_counts(start: datetime.date, end: datetime.date, user, on: datetime.d
     def add(figure, key, value):
         counts[figure][key] = counts[figure].get(key, 0) + value
 
-    for kind, key, n1, n2, value in db.session.execute(input_counts_query(start, end, user, on)):
+    for kind, key, n1, n2, value in db.session.execute(_counts_statement(user), {"start": start, "end": end, "on": on}):
         if kind == "nc":
             counts["nc"][(key, n1)] = value
         elif kind == "ticket":
@@ -148,6 +173,13 @@ def _sorted(counts: dict) -> list[tuple]:
     return sorted(((k, v) for k, v in counts.items() if v), key=lambda item: (-item[1], str(item[0])))
 
 
+@functools.cache
+def _earlier_actions_statement():
+    """The actions decided by reviews of periods ended before `start`, with their tickets."""
+    return (select(ReviewAction).join(Review).where(Review.period_end < bindparam("start", type_=Date))
+            .order_by(ReviewAction.id).options(joinedload(ReviewAction.ticket)))
+
+
 def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
     """Figures for the inputs of 5.8.1.1 over a period, each with the list it comes from.
     Every figure with a link counts what that list shows `user`, with its filters and dates.
@@ -160,9 +192,7 @@ def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
     units = {u.id: u for u in unit_list}
     figures = {key: [] for key in INPUT_SECTIONS}
 
-    earlier = db.session.scalars(  # decided by reviews of earlier periods
-        select(ReviewAction).join(Review).where(Review.period_end < start).order_by(ReviewAction.id)
-        .options(joinedload(ReviewAction.ticket))).all()
+    earlier = db.session.scalars(_earlier_actions_statement(), {"start": start}).all()
     closed = [a for a in earlier if a.ticket and a.ticket.state in ("closed", "closed_ineffective", "declined")]
     figures["earlier_actions"] = [_figure("actions_total", len(earlier)),
                                   _figure("actions_closed", len(closed))] + [

@@ -56,6 +56,12 @@ def ticket_visibility(user):
     return or_(*conditions)
 
 
+def visibility_key(user) -> tuple:
+    """What ticket_visibility and nonconformity_visibility depend on: two users with the same
+    key get the same conditions (a statement built with them can be kept under it)."""
+    return (True,) if sees_everything(user) else (False, user.id, user.unit_id)
+
+
 def nonconformity_visibility(user):
     if sees_everything(user):
         return true()
@@ -549,8 +555,9 @@ def is_overdue(ticket: Ticket, on: datetime.date | None = None) -> bool:
     return ticket.state == "implementation" and ticket.due_date is not None and ticket.due_date < (on or today())
 
 
-def overdue_condition(on: datetime.date | None = None):
-    return and_(Ticket.state == "implementation", Ticket.due_date < (on or today()))
+def overdue_condition(on=None):
+    """`on`: a day, a bound parameter, or None for today."""
+    return and_(Ticket.state == "implementation", Ticket.due_date < (today() if on is None else on))
 
 
 def _days_between(first, last):
