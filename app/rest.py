@@ -14,6 +14,7 @@ import flask_appbuilder.api as fab_api
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext, lazy_gettext as _l
+from marshmallow import fields, missing
 
 from app.extensions import db
 from app.workflow import Invalid, WorkflowError, choices_for, get_by_id, looks_like_id, transition_schema
@@ -348,6 +349,59 @@ class WorkflowErrorsAsResponses:
             return super().delete_headless(pk)
         except WorkflowError as error:
             return self._answer(error)
+
+
+def _iso(value) -> str:
+    return value.isoformat()
+
+
+def _row_writer(schema):
+    """A function writing one record as `schema` dumps it. Integers, texts, ISO dates and
+    times, yes/no and one related record are written directly; any other field through its
+    own serialize."""
+    plan = []
+    for name, field in schema.dump_fields.items():
+        kind = type(field)
+        if kind is fields.Integer and not field.as_string:
+            write = int
+        elif kind is fields.String:
+            write = str
+        elif kind in (fields.Date, fields.DateTime) and field.format in (None, "iso"):
+            write = _iso
+        elif kind is fields.Boolean:
+            write = bool
+        elif kind is fields.Nested and not field.many:
+            write = _row_writer(field.schema)
+        else:
+            write = None
+        plan.append((field.data_key or name, field.attribute or name, write, field))
+
+    def row(record) -> dict:
+        written = {}
+        for key, attribute, write, field in plan:
+            if write is None:
+                value = field.serialize(attribute, record, accessor=schema.get_attribute)
+                if value is not missing:
+                    written[key] = value
+            else:
+                value = getattr(record, attribute)
+                written[key] = None if value is None else write(value)
+        return written
+
+    return row
+
+
+class QuickListDump:
+    """A REST list's rows written straight from the records: marshmallow's field machinery
+    cost about 15 µs a row and column (1.8 ms for a page of 100 tickets). The schema stays
+    what FAB made (the OpenAPI document describes it); its dump gives the same JSON
+    (tests/test_list_scale.py)."""
+
+    def _init_model_schemas(self) -> None:
+        super()._init_model_schemas()
+        schema = self.list_model_schema
+        row = _row_writer(schema)
+        schema.dump = lambda records, *, many=None: [row(r) for r in records] if many else row(records)
 
 
 class WorkflowApi(WorkflowErrorsAsResponses):

@@ -6,7 +6,7 @@ from flask_appbuilder.security.decorators import permission_name
 from app.objectives import services, workflow
 from app.objectives.models import ObjectivePlan
 from app.objectives.views import ObjectivePlanView
-from app.rest import WorkflowApi, transition_json
+from app.rest import QuickListDump, WorkflowApi, transition_json
 from app.ui import ModelInterface
 from app.workflow import WorkflowError
 
@@ -33,7 +33,7 @@ def report_json(report) -> dict:
     }
 
 
-class ObjectivePlanApi(WorkflowApi, ModelRestApi):
+class ObjectivePlanApi(WorkflowApi, QuickListDump, ModelRestApi):
     resource_name = "objective-plans"
     datamodel = ModelInterface(ObjectivePlan)
     allow_browser_login = False  # JWT only: the API is exempt from CSRF

@@ -6,7 +6,7 @@ from flask_appbuilder.api import ModelRestApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext, lazy_gettext as _l
 
-from app.rest import WorkflowApi
+from app.rest import QuickListDump, WorkflowApi
 from app.reviews import services, workflow
 from app.reviews.models import Review
 from app.ui import ModelInterface
@@ -20,7 +20,7 @@ def _figures_json(figures: dict) -> dict:
     return {key: [{**f, "label": services.figure_label(f)} for f in rows] for key, rows in figures.items()}
 
 
-class ReviewApi(WorkflowApi, ModelRestApi):
+class ReviewApi(WorkflowApi, QuickListDump, ModelRestApi):
     resource_name = "reviews"
     datamodel = ModelInterface(Review)
     allow_browser_login = False  # JWT only: the API is exempt from CSRF

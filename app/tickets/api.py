@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.official import services as official
-from app.rest import WorkflowApi, WorkflowErrorsAsResponses, is_auto_label
+from app.rest import QuickListDump, WorkflowApi, WorkflowErrorsAsResponses, is_auto_label
 from app.tickets import files, services, vocabulary, workflow as ticket_workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import Nonconformity, Ticket
@@ -138,7 +138,7 @@ class FilesApi:
         return self.response(201, ids=[attachment.id for attachment in stored])
 
 
-class TicketApi(TicketRules, ExternalRefCreate, DateTimeFilters, FilesApi, WorkflowApi, ModelRestApi):
+class TicketApi(TicketRules, ExternalRefCreate, DateTimeFilters, FilesApi, WorkflowApi, QuickListDump, ModelRestApi):
     resource_name = "tickets"
     datamodel = ModelInterface(Ticket)
     base_filters = [["id", VisibleTickets, None]]
@@ -254,7 +254,8 @@ class TicketApi(TicketRules, ExternalRefCreate, DateTimeFilters, FilesApi, Workf
         return official.served(ticket, "ticket", preview="preview" in request.args)
 
 
-class NonconformityApi(NonconformityRules, ExternalRefCreate, DateTimeFilters, FilesApi, WorkflowErrorsAsResponses, ModelRestApi):
+class NonconformityApi(NonconformityRules, ExternalRefCreate, DateTimeFilters, FilesApi, WorkflowErrorsAsResponses,
+                       QuickListDump, ModelRestApi):
     resource_name = "nonconformities"
     datamodel = ModelInterface(Nonconformity)
     base_filters = [["id", VisibleNonconformities, None]]
