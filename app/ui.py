@@ -4,7 +4,7 @@ import re
 from urllib.parse import quote
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -430,9 +430,10 @@ def take_typed(form: str) -> str:
 
 
 class RecordLinks:
-    """The show, edit and delete links of a list's rows and their labels, worked out once per
-    list for macros/record_buttons.html: FAB's lib.btn_crud runs url_for and six translations
-    for every row, about 6 ms for a page of 25 (a fifth of a list page)."""
+    """The show, edit and delete buttons of a list's rows (`buttons`), FAB's lib.btn_crud
+    markup from links and labels worked out once per list: FAB's macro runs url_for and six
+    translations for every row, about 6 ms for a page of 25 (a fifth of a list page), and a
+    Jinja macro writing the same from these links still cost about 70 µs a row."""
 
     PLACEHOLDER = "987654321"  # a key every route of ours takes, as <pk> or as <int:pk>
 
@@ -455,6 +456,29 @@ class RecordLinks:
 
     def offers(self, kind: str) -> bool:
         return kind in self.parts
+
+    def buttons(self, pk, show: bool, edit: bool, delete: bool) -> Markup:
+        """A row's buttons: those of `show`, `edit` and `delete` the view has."""
+        from app import csp_nonce
+
+        labels = {key: escape(label) for key, label in self.labels.items()}
+        html = ['<div class="btn-group btn-group-xs" style="display: flex;">']
+        for kind, wanted, icon in (("show", show, "fa-search"), ("edit", edit, "fa-edit")):
+            if wanted and self.offers(kind):
+                html.append(f'<a href="{escape(self.link(kind, pk))}" class="btn btn-sm btn-default" '
+                            f'data-toggle="tooltip" rel="tooltip" title="{labels[kind + "_record"]}">'
+                            f'<span class="sr-only">{labels[kind]}</span><i class="fa {icon}"></i></a>')
+        if delete and self.offers("delete"):
+            path = escape(self.link("delete", pk))
+            html.append(
+                f'<a id="btn-delete-{path}" href="#" class="btn btn-sm btn-default confirm" rel="tooltip" '
+                f'title="{labels["delete_record"]}" ><span class="sr-only">{labels["delete"]}</span>'
+                f'<i class="fa fa-trash"></i></a><script nonce="{escape(csp_nonce())}"> '
+                f'document.getElementById("btn-delete-{path}") .addEventListener("click", function () {{ '
+                f'const adminAction = new AdminActions(); return adminAction.execute_single_delete('
+                f"'{path}','{labels['confirm_delete']}'); }}) </script>")
+        html.append("</div>")
+        return Markup("".join(html))
 
     def link(self, kind: str, pk) -> str:
         head, tail = self.parts[kind]
