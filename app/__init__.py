@@ -207,11 +207,12 @@ def _check_database(app: Flask) -> None:
 
 def _register_template_filters(app: Flask) -> None:
     from app.tickets import workflow
-    from app.ui import RecordLinks, date_input_value, format_date, tight
+    from app.ui import RecordLinks, date_input_value, format_date, row_cells, tight
 
     app.jinja_env.filters["vn_date"] = format_date
     app.jinja_env.filters["tight"] = tight
     app.jinja_env.globals["record_links"] = RecordLinks
+    app.jinja_env.globals["row_cells"] = row_cells
     app.jinja_env.filters["date_input"] = date_input_value  # a date field's value: dd/mm/yyyy
     app.jinja_env.filters["ticket_state"] = workflow.WORKFLOW.state_label
     app.jinja_env.globals["today"] = datetime.date.today

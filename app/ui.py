@@ -488,6 +488,16 @@ class RecordLinks:
         return url + ("&" + self.kept[1:] if "?" in url else self.kept)
 
 
+def row_cells(item: dict, columns, formatters: dict) -> Markup:
+    """A list row's cells, as FAB's widget loop writes them (each value, or its formatter's
+    answer, escaped): the loop cost about 60 µs a row in Jinja's calls."""
+    cells = []
+    for column in columns:
+        formatter = formatters.get(column)
+        cells.append(f"<td>{escape(formatter(item[column]) if formatter else item[column])}</td>")
+    return Markup("".join(cells))
+
+
 _BETWEEN_TAGS = re.compile(r">\s+<")
 
 

@@ -403,3 +403,26 @@ def test_a_rest_list_writes_the_same_json_as_its_schema(app, db, resource):
         assert schema.dump(records[0]) == type(schema).dump(schema, records[0])
         if resource == "NonconformityApi":  # an NC without a ticket: its related record is null
             assert any(row["ticket"] is None for row in written) and any(row["ticket"] for row in written)
+
+
+def test_a_list_writes_its_cells_as_fab_s_loop_does(app):
+    """A row's cells are written by app.ui.row_cells, as the list widget's Jinja loop wrote
+    them (each value escaped, a formatter's answer too, markup kept): the loop cost about
+    60 µs a row."""
+    import datetime
+
+    from flask_babel import lazy_gettext
+    from markupsafe import Markup
+
+    loop = ("{% for value in include_columns %}{% set formatter = formatters_columns.get(value) %}"
+            "{% if formatter %}<td>{{ formatter(item[value]) }}</td>{% else %}<td>{{ item[value] }}</td>"
+            "{% endif %}{% endfor %}")
+    item = {"text": "Hồ sơ <trễ> & \"hạn\"", "none": None, "number": 7, "day": datetime.date(2026, 12, 5),
+            "markup": Markup("<b>đậm</b>"), "lazy": lazy_gettext("Show"), "state": "draft", "zero": 0}
+    formatters = {"state": lambda v: f"<{v}>", "zero": lambda v: Markup("<i>0</i>") if v == 0 else v}
+    with app.test_request_context():
+        expected = app.jinja_env.from_string(loop).render(
+            item=item, include_columns=list(item), formatters_columns=formatters)
+        got = app.jinja_env.from_string("{{ row_cells(item, include_columns, formatters_columns) }}").render(
+            item=item, include_columns=list(item), formatters_columns=formatters)
+    assert got == expected and "&lt;trễ&gt;" in got and "<b>đậm</b>" in got
