@@ -68,3 +68,46 @@ def test_my_work_is_named_in_the_language_of_the_request(app, user, make_ticket)
         with app.test_request_context("/"), force_locale(locale):
             [item] = [i for i in services.my_work(user("truongphong.ktht")) if i.link == f"/tickets/show/{waiting.id}"]
         assert item.title == f"{title} {waiting.display_number}: Ngôn ngữ của việc" and action in item.action
+
+
+def test_steering_counts_follow_the_person_the_day_and_the_agency_s_numbers(app, db, user):
+    """The home page's counting statement is built once per way of seeing the records and the
+    agency's numbers, and run with the day's dates: each person, day and setting still gets the
+    counts a statement built for it alone gives."""
+    import datetime
+
+    from flask import g
+
+    from app.organisation.models import Agency
+    from app.tenancy import agency_named
+
+    def fresh(person, on, first, last, retention):
+        """The counts from a statement built for this call alone; the kept statements stay."""
+        kept = dict(services._STATEMENTS)
+        services._STATEMENTS.clear()
+        try:
+            return services._ticket_counts(person, on, first, last, retention)
+        finally:
+            services._STATEMENTS.clear()
+            services._STATEMENTS.update(kept)
+
+    today = datetime.date.today()
+    days = [today, today + datetime.timedelta(days=45), datetime.date(today.year + 1, 3, 1)]
+    with app.test_request_context(), agency_named("CAMLAM") as agency:
+        leader, staff = user("truongban.iso"), user("canbo.ktht")
+        settings = [(agency.report_interval_days, agency.recurrence_threshold, agency.retention_years),
+                    (10, 1, 1)]
+        seen = []
+        for interval, threshold, years in settings:
+            agency = db.session.get(Agency, agency.id)
+            agency.report_interval_days, agency.recurrence_threshold, agency.retention_years = interval, threshold, years
+            db.session.flush()
+            for on in days:
+                first, last = services._month_bounds(on, 11)[0], services._month_bounds(on, 0)[1]
+                for person, retention in ((leader, False), (staff, False), (user("thuky.iso"), True)):
+                    g.user = person
+                    kept = services._ticket_counts(person, on, first, last, retention)
+                    assert kept == fresh(person, on, first, last, retention), (interval, on, person.username)
+                    seen.append(kept)
+        db.session.rollback()
+    assert len({repr(counts) for counts in seen}) > 6  # the cases differ

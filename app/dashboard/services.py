@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from app.extensions import db
@@ -181,13 +181,24 @@ def _month_bounds(on: datetime.date, back: int) -> tuple[datetime.date, datetime
     return first, following - datetime.timedelta(days=1)
 
 
-def _ticket_counts(user, on: datetime.date, first: datetime.date, last: datetime.date, retention: bool) -> dict:
+_STATEMENTS: dict[tuple, object] = {}  # see _ticket_counts_statement
+_KEPT_STATEMENTS = 200
+
+
+def _ticket_counts_statement(user, retention: bool):
     """Every ticket figure of the home page in one grouped query (UNION ALL of GROUP BYs), each
     part with the same conditions as the ticket list its figure links to (ticket_list_query):
     by state (with the overdue and missing-report tickets among them), open by unit, opened and
     closed per month, the recurring series, the records past retention, and the year's reviews
-    and internal audits (for reviews.warning_messages)."""
-    from app.records import services as records
+    and internal audits (for reviews.warning_messages). The day's dates are parameters (on,
+    first, last, year, cutoff, retention_limit): the statement is built once per way of seeing
+    the records and agency numbers (building it cost about a third of the page's figures).
+    The agency's condition is added when it runs (app.tenancy)."""
+    agency = current_agency()
+    key = (tickets.visibility_key(user), agency.report_interval_days, agency.recurrence_threshold, retention)
+    statement = _STATEMENTS.get(key)
+    if statement is not None:
+        return statement
 
     def part(kind, key=None, n1=None, n2=None, value=None, overdue=None, late=None):
         # typed NULLs: PostgreSQL matches the columns of a UNION branch by branch
@@ -198,34 +209,51 @@ def _ticket_counts(user, on: datetime.date, first: datetime.date, last: datetime
                 cast(overdue if overdue is not None else literal(0), Integer).label("overdue"),
                 cast(late if late is not None else literal(0), Integer).label("late")]
 
+    on, first, last = bindparam("on", type_=Date), bindparam("first", type_=Date), bindparam("last", type_=Date)
+    year = bindparam("year", type_=Integer)
     visible = tickets.ticket_visibility(user)
     one = literal(1)
+    late = tickets.missing_report_condition(cutoff=bindparam("cutoff", type_=Date))
     parts = [
         select(*part("state", Ticket.state, value=func.count(Ticket.id),
                      overdue=func.sum(case((tickets.overdue_condition(on), one), else_=0)),
-                     late=func.sum(case((tickets.missing_report_condition(on), one), else_=0))))
+                     late=func.sum(case((late, one), else_=0))))
         .where(visible).group_by(Ticket.state),
         select(*part("unit", n1=Unit.id, value=func.count(func.distinct(Ticket.id))))
         .join(Ticket, or_(Ticket.requesting_unit_id == Unit.id, Ticket.implementing_unit_id == Unit.id))
         .where(visible, Ticket.state.in_(ticket_workflow.OPEN_STATES)).group_by(Unit.id),
     ]
     for kind, column in (("opened", Ticket.requested_on), ("closed", Ticket.closed_on)):
-        year, month = func.extract("year", column), func.extract("month", column)
-        parts.append(select(*part(kind, n1=year, n2=month, value=func.count(Ticket.id)))
-                     .where(visible, column >= first, column <= last).group_by(year, month))
-    runs = tickets.open_runs_query(user, threshold=current_agency().recurrence_threshold).subquery("run")
+        column_year, month = func.extract("year", column), func.extract("month", column)
+        parts.append(select(*part(kind, n1=column_year, n2=month, value=func.count(Ticket.id)))
+                     .where(visible, column >= first, column <= last).group_by(column_year, month))
+    runs = tickets.open_runs_query(user, threshold=agency.recurrence_threshold).subquery("run")
     parts.append(select(*part("recurring", value=func.count())).select_from(runs))
     if retention:
         parts.append(select(*part("retention", value=func.count(Ticket.id))).where(
             Ticket.state.in_(ticket_workflow.FINAL_STATES), Ticket.closed_on.is_not(None),
-            Ticket.closed_on <= records.retention_limit(on)))
+            Ticket.closed_on <= bindparam("retention_limit", type_=Date)))
     final = Review.state.in_(review_workflow.FINAL_STATES)
-    parts += [select(*part("reviews_done", value=func.count(Review.id))).where(Review.year == on.year, final),
-              select(*part("reviews_planned", value=func.count(Review.id))).where(Review.year == on.year, ~final),
-              select(*part("audits", value=func.count(InternalAudit.id))).where(InternalAudit.year == on.year)]
+    parts += [select(*part("reviews_done", value=func.count(Review.id))).where(Review.year == year, final),
+              select(*part("reviews_planned", value=func.count(Review.id))).where(Review.year == year, ~final),
+              select(*part("audits", value=func.count(InternalAudit.id))).where(InternalAudit.year == year)]
+    if len(_STATEMENTS) >= _KEPT_STATEMENTS:
+        _STATEMENTS.clear()
+    statement = _STATEMENTS[key] = union_all(*parts)
+    return statement
+
+
+def _ticket_counts(user, on: datetime.date, first: datetime.date, last: datetime.date, retention: bool) -> dict:
+    """The home page's ticket figures (_ticket_counts_statement) on day `on`, the months from
+    `first` to `last`."""
+    from app.records import services as records
+
+    dates = {"on": on, "first": first, "last": last, "year": on.year, "cutoff": tickets.report_cutoff(on)}
+    if retention:
+        dates["retention_limit"] = records.retention_limit(on)
     counts: dict = {"state": {}, "unit": {}, "opened": {}, "closed": {}, "overdue": 0, "late": 0,
                     "recurring": 0, "retention": 0}
-    for kind, key, n1, n2, value, overdue, late in db.session.execute(union_all(*parts)):
+    for kind, key, n1, n2, value, overdue, late in db.session.execute(_ticket_counts_statement(user, retention), dates):
         if kind == "state":
             counts["state"][key] = value
             counts["overdue"] += overdue or 0

@@ -567,17 +567,22 @@ def _days_between(first, last):
     return last - first
 
 
-def missing_report_condition(on: datetime.date | None = None):
+def report_cutoff(on: datetime.date | None = None) -> datetime.date:
+    """A ticket's last progress report (or its approval) before this day is late on `on`."""
+    return (on or today()) - datetime.timedelta(days=current_agency().report_interval_days)
+
+
+def missing_report_condition(on: datetime.date | None = None, cutoff=None):
     """SQL condition: a ticket in implementation whose periodic progress report is late —
     reports are due when the due date is more than one interval after approval, and the last
-    report (or the approval) is more than one interval old."""
-    on = on or today()
+    report (or the approval) is more than one interval old (before `cutoff`: report_cutoff(on),
+    or a bound parameter of a statement built once)."""
     interval = current_agency().report_interval_days
     last_report = (select(func.max(ProgressReport.reported_on)).where(ProgressReport.ticket_id == Ticket.id)
                    .correlate(Ticket).scalar_subquery())
     return and_(Ticket.state == "implementation", Ticket.approved_on.is_not(None), Ticket.due_date.is_not(None),
                 _days_between(Ticket.approved_on, Ticket.due_date) > interval,
-                func.coalesce(last_report, Ticket.approved_on) < on - datetime.timedelta(days=interval))
+                func.coalesce(last_report, Ticket.approved_on) < (report_cutoff(on) if cutoff is None else cutoff))
 
 
 def report_missing(ticket: Ticket, on: datetime.date | None = None) -> bool:
