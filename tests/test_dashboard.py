@@ -111,3 +111,35 @@ def test_steering_counts_follow_the_person_the_day_and_the_agency_s_numbers(app,
                     seen.append(kept)
         db.session.rollback()
     assert len({repr(counts) for counts in seen}) > 6  # the cases differ
+
+
+def test_my_work_reads_each_waiting_ticket_once(app, db, user, make_ticket, count_queries):
+    """My work leaves a ticket's long texts in the database (TICKET_TEXTS): one its items or the
+    workflow's actors used would be read ticket by ticket. Every person of the agency, with
+    tickets waiting in every open state, gets their items in a fixed number of statements."""
+    from sqlalchemy import select
+
+    from app.organisation.models import QmsUser
+    from app.tickets import workflow
+
+    for state in workflow.OPEN_STATES:
+        make_ticket(state=state)
+        make_ticket(state=state)
+    ids = db.session.scalars(select(QmsUser.id).where(QmsUser.agency_id == user("truongban.iso").agency_id,
+                                                      QmsUser.active.is_(True))).all()
+    waiting = 0
+    for person in map(app.appbuilder.sm.get_user_by_id, ids):  # as a request loads them
+        with count_queries() as counter:
+            items = services.my_work(person)
+        assert counter.count <= 6, (person.username, [s.split("\n")[0][:120] for s in counter.statements])
+        waiting += sum(item.kind in ("ticket", "progress") for item in items)
+    assert waiting >= 2 * len(workflow.OPEN_STATES)
+
+
+def test_the_home_page_names_the_person_s_unit_from_the_person_s_statement(client_as_user, count_queries):
+    client = client_as_user("canbo.ktht")
+    client.get("/")
+    with count_queries() as counter:
+        page = client.get("/")
+    assert "Phòng Kinh tế và Hạ tầng" in page.text
+    assert not [s for s in counter.statements if "FROM unit WHERE unit.id" in " ".join(s.split())]

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, func, literal, null, or_, select, union_all
-from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy.orm import aliased, contains_eager, defer, joinedload
 
 from app.extensions import db
 from app.objectives import services as objectives
@@ -42,6 +42,12 @@ def _sort_key(item: Work):
     return (item.due or datetime.date.max, since or datetime.date.max, item.title)
 
 
+# The long texts of a ticket, which "My work" never shows and no actor of the workflow reads:
+# they stay in the database (one would be read when first used).
+TICKET_TEXTS = (Ticket.related_documents, Ticket.signs, Ticket.cause, Ticket.measures, Ticket.result_summary,
+                Ticket.verification_result, Ticket.evidence_text)
+
+
 def my_work(user, on: datetime.date | None = None) -> list[Work]:
     """Tickets, plans, reports and reviews waiting for this user's action, most urgent first."""
     on = on or today()
@@ -53,7 +59,7 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
         .where(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES),
                or_(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
                    and_(late, ticket_workflow.IMPLEMENTER.where(person))))
-        .options(joinedload(Ticket.requesting_unit))
+        .options(*map(defer, TICKET_TEXTS))
     ).all()
     report_progress = gettext("Report progress")
     for ticket, late in found:
