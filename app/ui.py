@@ -18,6 +18,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 from wtforms.widgets import TextInput
 
+from app.tenancy import current_scope
+
 
 class _ConvertOnce(SQLAFilterConverter):
     """FAB's conversion of a column into its filters, kept on the model's interface."""
@@ -46,6 +48,16 @@ class ModelInterface(SQLAInterface):
         # of the table, nothing a page lists, filters or edits
         for name in [name for name, column in self.list_columns.items() if not isinstance(column, Column)]:
             del self.list_columns[name], self.list_properties[name]
+
+    def get_related_obj(self, col_name: str, value):
+        """The record a relation filter names (?_flt_0_unit=7), read once per session: FAB's
+        filter reads it again for the count and for the page (the session keeps no strong
+        reference to it in between)."""
+        kept = self.session.info.setdefault("qms_related_records", {})
+        key = (current_scope(), self.get_related_model(col_name), str(value))
+        if key not in kept:
+            kept[key] = super().get_related_obj(col_name, value)
+        return kept[key]
 
     def query_count(self, query, filters=None, select_columns=None) -> int:
         """The filtered rows counted without the joins and column options FAB adds for the
