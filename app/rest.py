@@ -1,4 +1,5 @@
 """Shared behaviour of our REST APIs (FAB ModelRestApi)."""
+import datetime
 import importlib
 import json
 import logging
@@ -351,10 +352,6 @@ class WorkflowErrorsAsResponses:
             return self._answer(error)
 
 
-def _iso(value) -> str:
-    return value.isoformat()
-
-
 def _row_writer(schema):
     """A function writing one record as `schema` dumps it. Integers, texts, ISO dates and
     times, yes/no and one related record are written directly; any other field through its
@@ -367,7 +364,7 @@ def _row_writer(schema):
         elif kind is fields.String:
             write = str
         elif kind in (fields.Date, fields.DateTime) and field.format in (None, "iso"):
-            write = _iso
+            write = datetime.date.isoformat if kind is fields.Date else datetime.datetime.isoformat
         elif kind is fields.Boolean:
             write = bool
         elif kind is fields.Nested and not field.many:

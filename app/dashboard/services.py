@@ -201,7 +201,8 @@ def _ticket_counts_statement(user, retention: bool):
     the records and agency numbers (building it cost about a third of the page's figures).
     The agency's condition is added when it runs (app.tenancy)."""
     agency = current_agency()
-    key = (tickets.visibility_key(user), agency.report_interval_days, agency.recurrence_threshold, retention)
+    key = (db.engine.dialect.name,  # how a number of days is counted (tickets._days_between)
+           tickets.visibility_key(user), agency.report_interval_days, agency.recurrence_threshold, retention)
     statement = _STATEMENTS.get(key)
     if statement is not None:
         return statement
