@@ -242,8 +242,8 @@ def _collections_read(statements) -> set[str]:
 
 def test_the_ticket_page_reads_only_the_collections_the_ticket_has(make_ticket, client_as_user, count_queries, db):
     """The ticket's own statement says which of its follow-ups, linked NCs, revisions of box 2,
-    change requests and files exist: the page reads only those (a ticket has few of them; each
-    read cost about 0.8 ms, a fifth of the page)."""
+    change requests, files and progress reports exist: the page reads only those (a ticket has
+    few of them; each read cost about 0.8 ms, a fifth of the page)."""
     from app.tickets.models import Ticket
 
     ticket = make_ticket(state="verification")
@@ -252,6 +252,7 @@ def test_the_ticket_page_reads_only_the_collections_the_ticket_has(make_ticket, 
     with count_queries() as counter:
         assert client.get(f"/tickets/show/{ticket.id}").status_code == 200
     assert _collections_read(counter.statements) == set(), counter.statements
+    assert not [s for s in counter.statements if s.lstrip().startswith("SELECT progress_report.")]  # it has none
 
     follow_up = make_ticket(description="Phiếu tiếp theo — kiểm thử")
     follow_up.follows_id = ticket.id

@@ -90,7 +90,8 @@ TICKET_PEOPLE = ("requester", "created_by", "assignee", "implementer", "implemen
                  "verifier", "verified_by", "closed_by")
 
 
-PAGE_COLLECTIONS = ("follow_ups", "nonconformities", "box2_revisions", "change_requests", "attachments")
+PAGE_COLLECTIONS = ("follow_ups", "nonconformities", "box2_revisions", "change_requests", "attachments",
+                    "progress_reports")
 """What a ticket's page lists that a ticket mostly has none of."""
 
 
@@ -115,11 +116,15 @@ def ticket_for_page(user, ticket_id) -> Ticket:
         _visible_ticket(user, ticket_id, *_held_on_page())
         .options(*(joinedload(relation) for relation in (
             Ticket.requesting_unit, Ticket.implementing_unit, Ticket.assignee_unit)),
-            selectinload(Ticket.events), selectinload(Ticket.progress_reports).selectinload(ProgressReport.attachments))
+            selectinload(Ticket.events))
     ).one_or_none())
     for name, any_held in zip(PAGE_COLLECTIONS, held):
         if not any_held:
             set_committed_value(ticket, name, [])
+        elif name == "progress_reports":
+            set_committed_value(ticket, name, db.session.scalars(
+                select(ProgressReport).where(ProgressReport.ticket_id == ticket.id).order_by(ProgressReport.id)
+                .options(selectinload(ProgressReport.attachments))).all())
     named = [(ticket, relation, getattr(ticket, relation + "_id")) for relation in TICKET_PEOPLE]
     named += [(event, "actor", event.actor_id) for event in ticket.events]
     named += [(report, "author", report.author_id) for report in ticket.progress_reports]
