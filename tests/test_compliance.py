@@ -680,3 +680,16 @@ def test_board_workbook_cells_are_typed(client_as_user, camhiep):
         for cell in row:
             if isinstance(cell.value, str):
                 assert not re.search(r"\d{2}/\d{2}/\d{4}", cell.value), (row[0].value, cell.value)
+
+
+def test_an_inspected_agency_is_read_once_per_page(client_as_user, count_queries):
+    """The province inspector belongs to no agency: the agency they inspect was read again at
+    every use of its settings on a page (the session kept no reference to it)."""
+    client = client_as_user("so.khcn")
+    client.get("/compliance/inspect/CAMLAM")
+    client.get("/tickets/list/")
+    with count_queries() as counter:
+        page = client.get("/tickets/list/")
+    assert page.status_code == 200 and 'class="ticket-row"' in page.text
+    agency_reads = [s for s in counter.statements if " ".join(s.split()).startswith("SELECT agency.id")]
+    assert len(agency_reads) <= 1, agency_reads

@@ -15,6 +15,8 @@ def current_agency() -> Agency:
     the default lines of a new agency, never saved."""
     agency_id = current_agency_id()
     agency = db.session.get(Agency, agency_id) if agency_id is not None else None
+    if agency is not None:  # kept for the session: nothing else may hold it (the inspector's agency)
+        db.session.info.setdefault("qms_agencies", {})[agency_id] = agency
     return agency or Agency(
         **{c.key: c.default.arg for c in Agency.__table__.columns if c.default is not None}
     )
