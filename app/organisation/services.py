@@ -1,5 +1,5 @@
 """Organisation rules as plain functions: settings, role sync, user creation."""
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import select
 
@@ -15,8 +15,10 @@ def current_agency() -> Agency:
     the default lines of a new agency, never saved."""
     agency_id = current_agency_id()
     agency = db.session.get(Agency, agency_id) if agency_id is not None else None
-    if agency is not None:  # kept for the session: nothing else may hold it (the inspector's agency)
-        db.session.info.setdefault("qms_agencies", {})[agency_id] = agency
+    if agency is not None and has_request_context():
+        # kept for the request: nothing else may hold it (the inspector's agency), and the
+        # session would read it again at each use (a command's session lasts longer: not there)
+        g.qms_agency = agency
     return agency or Agency(
         **{c.key: c.default.arg for c in Agency.__table__.columns if c.default is not None}
     )
