@@ -1,6 +1,7 @@
 """Test fixtures: one app on a real database (SQLite file, or PostgreSQL when
 DATABASE_URL says so, in a schema of its own), migrated and loaded with demo data."""
 import contextvars
+import datetime
 import itertools
 import os
 import re
@@ -24,6 +25,16 @@ ROLE_USERS = {
     "ProvinceInspector": "so.khcn",
 }
 _addresses = itertools.count(1)
+
+
+def day(offset: int = 0) -> datetime.date:
+    """Today plus `offset` days, read when used: a run that crosses midnight keeps its dates
+    right (a module's constant read at import would be yesterday's)."""
+    return datetime.date.today() + datetime.timedelta(days=offset)
+
+
+def iso_day(offset: int = 0) -> str:
+    return day(offset).isoformat()
 
 
 class IsolatedClient(FlaskClient):

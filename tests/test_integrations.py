@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-TODAY = datetime.date.today().isoformat()
+from tests.conftest import iso_day
+
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -16,7 +17,7 @@ def _ref():
 
 def _ticket_body(unit, ref, **extra):
     return {"kind": "corrective", "source": "feedback", "requesting_unit": unit("KTHT").id,
-            "description": "Công dân phản ánh qua Một cửa", "requested_on": TODAY,
+            "description": "Công dân phản ánh qua Một cửa", "requested_on": iso_day(),
             "external_source": "DVC", "external_ref": ref, **extra}
 
 
@@ -24,7 +25,7 @@ def _nc_body(db, unit, ref, **extra):
     from app.tickets.models import NcCategory
 
     category = db.session.query(NcCategory).first().id
-    return {"unit": unit("KTHT").id, "detected_on": TODAY, "description": "Hồ sơ trả trễ (Một cửa)",
+    return {"unit": unit("KTHT").id, "detected_on": iso_day(), "description": "Hồ sơ trả trễ (Một cửa)",
             "source": "feedback", "category": category, "external_source": "DVC", "external_ref": ref, **extra}
 
 

@@ -6,9 +6,8 @@ import itertools
 
 import pytest
 
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, iso_day
 
-TODAY = datetime.date.today().isoformat()
 VIETNAMESE = set("ăâđêôơưàáảãạấầẩẫậắằẳẵặèéẻẽẹếềểễệìíỉĩịòóỏõọốồổỗộớờởỡợùúủũụứừửữựỳýỷỹỵ")
 _years = itertools.count(2061)  # years no demo data or other test uses
 
@@ -179,11 +178,11 @@ def test_page_edit_cannot_move_a_draft_or_an_nc_to_another_unit(client_as_user, 
     page = client.get(f"/tickets/edit/{ticket.id}")
     client.post(f"/tickets/edit/{ticket.id}", data={
         "kind": "corrective", "source": "feedback", "requesting_unit": str(unit("TNMT").id),
-        "description": "Chuyển sang đơn vị khác", "requested_on": TODAY, "csrf_token": csrf_token(page.text)})
+        "description": "Chuyển sang đơn vị khác", "requested_on": iso_day(), "csrf_token": csrf_token(page.text)})
     nc_id = nonconformity()
     page = client.get(f"/nonconformities/edit/{nc_id}")
     client.post(f"/nonconformities/edit/{nc_id}", data={
-        "unit": str(unit("TNMT").id), "detected_on": TODAY, "description": "Chuyển đơn vị",
+        "unit": str(unit("TNMT").id), "detected_on": iso_day(), "description": "Chuyển đơn vị",
         "source": "feedback", "category": str(db.session.query(NcCategory).first().id),
         "csrf_token": csrf_token(page.text)})
     db.session.expire_all()
@@ -199,13 +198,13 @@ def test_nested_objects_and_unknown_ids_are_refused_without_new_rows(api, userna
 
     client = api(username)
     before = _counts(db)
-    ticket = {"kind": "corrective", "source": "feedback", "description": "Lồng đối tượng", "requested_on": TODAY}
+    ticket = {"kind": "corrective", "source": "feedback", "description": "Lồng đối tượng", "requested_on": iso_day()}
     for value in ({"id": 99997, "name": "Đơn vị giả"}, {"name": "Đơn vị giả"}, 99997, 2 ** 40, "abc", True,
                   [unit("KTHT").id]):
         body = _refused(client.post("/api/v1/tickets/", json={**ticket, "requesting_unit": value}), 422)
         assert "Đơn vị đề nghị" in body["errors"]["requesting_unit"], body
     category = db.session.query(NcCategory).first().id
-    nc = {"unit": unit("KTHT").id, "detected_on": TODAY, "description": "Lồng đối tượng", "source": "feedback",
+    nc = {"unit": unit("KTHT").id, "detected_on": iso_day(), "description": "Lồng đối tượng", "source": "feedback",
           "category": category}
     for field, value in (("category", {"name": "Nội dung mới"}), ("category", 99997),
                          ("unit", {"id": 99996, "name": "Đơn vị giả"}), ("unit", 99996)):
@@ -260,7 +259,7 @@ def test_bad_values_are_refused_in_vietnamese_naming_the_field(api, unit, make_t
 
     client = api("canbo.ktht")
     ticket = {"kind": "corrective", "source": "feedback", "requesting_unit": unit("KTHT").id,
-              "description": "Giá trị sai", "requested_on": TODAY}
+              "description": "Giá trị sai", "requested_on": iso_day()}
     for field, value, label in (("kind", "x", "Loại hành động"), ("source", "nowhere", "Nguồn thông tin đầu vào"),
                                 ("requested_on", "hôm qua", "Ngày"), ("description", None, "Mô tả")):
         body = _refused(client.post("/api/v1/tickets/", json={**ticket, field: value}), 422)
@@ -273,7 +272,7 @@ def test_bad_values_are_refused_in_vietnamese_naming_the_field(api, unit, make_t
     assert "Nguồn thông tin đầu vào" in body["errors"]["source"]
     category = db.session.query(NcCategory).first().id
     body = _refused(client.post("/api/v1/nonconformities/", json={
-        "unit": unit("KTHT").id, "detected_on": TODAY, "description": "x", "source": "?", "category": category}),
+        "unit": unit("KTHT").id, "detected_on": iso_day(), "description": "x", "source": "?", "category": category}),
         422)
     assert "Nguồn thông tin đầu vào" in body["errors"]["source"]
 

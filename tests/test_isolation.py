@@ -13,10 +13,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token, demo_agency
+from tests.conftest import csrf_token, day, demo_agency
 
 MISSING = 10 ** 8  # an id no record has: what a hidden record must look like
-TODAY = datetime.date.today()
 
 # Route arguments that are not record ids (their values are chosen below).
 NOT_IDS = {"name", "document", "kind"}
@@ -417,7 +416,7 @@ def xa_api(app):
 
 @pytest.mark.parametrize("url", [
     "/", "/tickets/list/", "/tickets/list/?q=Cam+L%C3%A2m", "/nonconformities/list/", "/recurring/",
-    "/objectives/list/", "/objectives-summary/", f"/objectives-summary/?year={TODAY.year - 1}",
+    "/objectives/list/", "/objectives-summary/", f"/objectives-summary/?year={day().year - 1}",
     "/reviews/list/", "/internal-audits/list/", "/nc-categories/list/", "/unitmodelview/list/",
     "/users/list/", "/settings/list/", "/retention/", "/notifications/", "/tickets/present",
 ])
@@ -430,7 +429,7 @@ def test_pages_hold_none_of_another_agencys_rows(xa_admin, camlam, url):
 def test_search_by_another_agencys_ticket_number_finds_nothing(app, xa_admin, xa_api, camlam, camhiep):
     number = max(camlam["numbers"])
     assert number > len(camhiep["tickets"])  # Cam Hiệp has no ticket with this number
-    page = xa_admin.get(f"/tickets/list/?q={number:03d}/{TODAY.year}")
+    page = xa_admin.get(f"/tickets/list/?q={number:03d}/{day().year}")
     assert page.status_code == 200 and not cam_lam_traces(page.text, camlam)
     assert not re.findall(r"/tickets/show/(\d+)", page.text)
     found = xa_api("xa.admin").get(f"/api/v1/tickets/?q=(filters:!((col:number,opr:eq,value:{number})))").json
@@ -460,7 +459,7 @@ def test_dashboard_figures_are_the_agencys(app, xa_admin, camhiep):
 
 
 def test_review_inputs_count_the_agencys_records(app, xa_api, camlam):
-    start, end = datetime.date(TODAY.year - 1, 1, 1), TODAY
+    start, end = datetime.date(day().year - 1, 1, 1), day()
     answer = xa_api("xa.admin").get(f"/api/v1/reviews/inputs?from={start}&to={end}")
     assert answer.status_code == 200
     figures = {f["key"]: f["value"] for rows in answer.json["result"].values() for f in rows}
@@ -482,11 +481,11 @@ def test_review_inputs_count_the_agencys_records(app, xa_api, camlam):
 def test_binder_of_the_ticket_list_holds_the_agencys_tickets_only(xa_admin, camlam, camhiep):
     from tests.test_binder import binder, pages_of
 
-    answer = binder(xa_admin, year=TODAY.year)
+    answer = binder(xa_admin, year=day().year)
     assert answer.status_code == 200 and answer.mimetype == "application/pdf"
     text = "\n".join(pages_of(answer.data))
     assert "CAM HIỆP" in text and not cam_lam_traces(" ".join(text.split()), camlam)
-    assert f"Số phiếu: 001/{TODAY.year}" in " ".join(text.split())
+    assert f"Số phiếu: 001/{day().year}" in " ".join(text.split())
 
 
 def _options(html: str, name: str) -> set[int]:
@@ -550,8 +549,8 @@ def test_rest_post_naming_another_agencys_record_is_refused(app, xa_api, camlam,
     from app.tickets.models import Nonconformity, Ticket
 
     body = {"kind": "corrective", "source": "feedback", "requesting_unit": camhiep["unit"],
-            "description": "Không được lưu", "requested_on": TODAY.isoformat()} if resource == "tickets" else {
-        "unit": camhiep["unit"], "detected_on": TODAY.isoformat(), "description": "Không được lưu",
+            "description": "Không được lưu", "requested_on": day().isoformat()} if resource == "tickets" else {
+        "unit": camhiep["unit"], "detected_on": day().isoformat(), "description": "Không được lưu",
         "source": "feedback", "category": camhiep["category"]}
     body[field] = camlam[kind]
     answer = xa_api("xa.admin").post(f"/api/v1/{resource}/", json=body)
@@ -567,8 +566,8 @@ def test_rest_post_naming_another_agencys_record_is_refused(app, xa_api, camlam,
 
 def test_review_content_naming_another_agencys_person_is_refused(app, xa_api, camlam):
     thuky = xa_api("xa.thuky")
-    created = thuky.post("/api/v1/reviews/", json={"form": "meeting", "period_start": f"{TODAY.year}-01-01",
-                                                   "period_end": TODAY.isoformat()})
+    created = thuky.post("/api/v1/reviews/", json={"form": "meeting", "period_start": f"{day().year}-01-01",
+                                                   "period_end": day().isoformat()})
     assert created.status_code == 201, created.text
     review_id = created.json["id"]
     answer = thuky.put(f"/api/v1/reviews/{review_id}/content", json={"attendee_ids": [camlam["user"]]})

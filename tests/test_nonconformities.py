@@ -1,9 +1,7 @@
 """Nonconformities (5.1): recording, the unit head's disposition, links to tickets, recurrence."""
 import datetime
 
-from tests.conftest import csrf_token
-
-TODAY = datetime.date.today().isoformat()
+from tests.conftest import csrf_token, iso_day
 
 
 def _category(db):
@@ -17,7 +15,7 @@ def test_staff_records_a_nonconformity_for_own_unit(client_as_user, unit, db):
 
     client = client_as_user("canbo.ktht")
     page = client.get("/nonconformities/add")
-    data = {"detected_on": TODAY, "description": "Hồ sơ số 45 trả trễ 1 ngày", "related_process": "Cấp phép xây dựng",
+    data = {"detected_on": iso_day(), "description": "Hồ sơ số 45 trả trễ 1 ngày", "related_process": "Cấp phép xây dựng",
             "source": "nonconforming_activity", "category": str(_category(db).id),
             "beyond_authority": "y", "csrf_token": csrf_token(page.text)}
     refused = client.post("/nonconformities/add", data={**data, "unit": str(unit("TNMT").id)})

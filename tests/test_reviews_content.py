@@ -12,14 +12,8 @@ from app.organisation.models import QmsUser, Unit
 from app.reviews import services
 from app.reviews.models import Review, ReviewAction
 from app.tickets.models import Ticket
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, day, iso_day
 from tests.test_i18n import english_left
-
-TODAY = datetime.date.today()
-PAST = (TODAY - datetime.timedelta(days=3)).isoformat()
-TOMORROW = (TODAY + datetime.timedelta(days=1)).isoformat()
-YESTERDAY = (TODAY - datetime.timedelta(days=1)).isoformat()
-DUE = (TODAY + datetime.timedelta(days=40)).isoformat()
 
 
 def _meeting(user, year):
@@ -31,7 +25,7 @@ def _page_form(user, unit, version):
     """Everything the review page holds, as the browser posts it."""
     return {
         "version": str(version),
-        "meeting_date": PAST, "start_time": "08:00", "end_time": "10:30", "place": "Hội trường tầng 2",
+        "meeting_date": iso_day(-3), "start_time": "08:00", "end_time": "10:30", "place": "Hội trường tầng 2",
         "chair_id": str(user("chutich").id), "secretary_id": str(user("thuky.iso").id),
         "attendees": [str(user("truongban.iso").id), str(user("truongphong.ktht").id)],
         "other_attendees": "Đại diện Mặt trận Tổ quốc",
@@ -41,9 +35,9 @@ def _page_form(user, unit, version):
         "presentation-0-reporter": "Thư ký ISO", "presentation-0-summary": "Báo cáo vận hành HTQLCL",
         "presentation-1-reporter": "Trưởng phòng KTHT", "presentation-1-summary": "Báo cáo MTCL",
         "action-0-description": "Rà soát quy trình cấp phép", "action-0-focal_unit_id": str(unit("KTHT").id),
-        "action-0-due_date": DUE,
+        "action-0-due_date": iso_day(40),
         "action-1-description": "Bổ sung nhân lực một cửa", "action-1-focal_unit_id": str(unit("VP").id),
-        "action-1-due_date": DUE,
+        "action-1-due_date": iso_day(40),
         "general_conclusion": "HTQLCL phù hợp, có hiệu lực", "improvement_needs": "Cải tiến quy trình đất đai",
         "qms_change_needs": "Cập nhật phạm vi", "resource_needs": "Thêm 01 công chức",
     }
@@ -68,7 +62,7 @@ def test_the_page_saves_all_its_content_with_one_submit(db, client_as_user, user
     assert response.status_code == 302, response.text
     db.session.expire_all()
     review = db.session.get(Review, review.id)
-    assert review.meeting_date.isoformat() == PAST and review.place == "Hội trường tầng 2"
+    assert review.meeting_date.isoformat() == iso_day(-3) and review.place == "Hội trường tầng 2"
     assert {u.username for u in review.attendees} == {"truongban.iso", "truongphong.ktht"}
     assert review.inputs["context"] == "Bối cảnh: sắp xếp bộ máy"
     assert [i.conclusion for i in review.items] == [f"Kết luận mục {n}" for n in range(1, 8)]
@@ -87,7 +81,7 @@ def test_the_page_saves_all_its_content_with_one_submit(db, client_as_user, user
         "action-0-id": str(first_action), "action-0-remove": "1",
         "action-1-id": str(review.actions[1].id),
         "action-2-description": "Số hóa hồ sơ lưu", "action-2-focal_unit_id": str(unit("TNMT").id),
-        "action-2-due_date": DUE,
+        "action-2-due_date": iso_day(40),
     })
     assert _post(client, review.id, form).status_code == 302
     db.session.expire_all()
@@ -102,9 +96,9 @@ def test_a_refused_save_shows_the_page_again_with_everything_typed(db, client_as
     client = client_as_user("thuky.iso")
     form = _page_form(user, unit, review.version)
     # typed as the page takes dates, dd/mm/yyyy
-    tomorrow = datetime.date.fromisoformat(TOMORROW).strftime("%d/%m/%Y")
+    tomorrow = datetime.date.fromisoformat(iso_day(1)).strftime("%d/%m/%Y")
     form["meeting_date"] = tomorrow  # the meeting cannot have been held tomorrow
-    form["action-1-due_date"] = datetime.date.fromisoformat(YESTERDAY).strftime("%d/%m/%Y")  # nor due yesterday
+    form["action-1-due_date"] = datetime.date.fromisoformat(iso_day(-1)).strftime("%d/%m/%Y")  # nor due yesterday
     response = _post(client, review.id, form)
     assert response.status_code == 422
     text = response.text
@@ -152,21 +146,21 @@ def test_meeting_date_cannot_be_in_the_future_and_actions_not_due_in_the_past(db
     review = _meeting(user, 2075)
     secretary = user("thuky.iso")
     with pytest.raises(services.Invalid) as refused:
-        services.save_content(secretary, review.id, {"meeting_date": TOMORROW})
+        services.save_content(secretary, review.id, {"meeting_date": iso_day(1)})
     assert "meeting_date" in refused.value.errors and "Ngày họp" in refused.value.errors["meeting_date"]
     with pytest.raises(services.Invalid) as refused:
         services.save_content(secretary, review.id, {"actions": [
-            {"description": "Việc trễ", "focal_unit_id": unit("KTHT").id, "due_date": YESTERDAY}]})
+            {"description": "Việc trễ", "focal_unit_id": unit("KTHT").id, "due_date": iso_day(-1)}]})
     assert "Hạn hoàn thành" in " ".join(refused.value.errors.values())
-    services.save_content(secretary, review.id, {"meeting_date": TODAY.isoformat(), "actions": [
-        {"description": "Việc đúng hạn", "focal_unit_id": unit("KTHT").id, "due_date": TODAY.isoformat()}]})
+    services.save_content(secretary, review.id, {"meeting_date": day().isoformat(), "actions": [
+        {"description": "Việc đúng hạn", "focal_unit_id": unit("KTHT").id, "due_date": day().isoformat()}]})
 
 
 # --- 2. the REST API runs a whole review ---------------------------------------------------
 
 def _content(user, unit):
     return {
-        "meeting_date": PAST, "start_time": "14:00", "end_time": "16:00", "place": "Phòng họp số 1",
+        "meeting_date": iso_day(-3), "start_time": "14:00", "end_time": "16:00", "place": "Phòng họp số 1",
         "chair_id": user("chutich").id, "secretary_id": user("thuky.iso").id,
         "attendee_ids": [user("truongban.iso").id, user("truongphong.tnmt").id],
         "other_attendees": "Khách mời",
@@ -174,8 +168,8 @@ def _content(user, unit):
         "items": [{"position": n, "discussion": f"Thảo luận {n}", "conclusion": f"Kết luận {n}"}
                   for n in range(1, 8)],
         "presentations": [{"reporter": "Thư ký ISO", "summary": "Báo cáo qua API"}],
-        "actions": [{"description": "Hành động qua API 1", "focal_unit_id": unit("TNMT").id, "due_date": DUE},
-                    {"description": "Hành động qua API 2", "focal_unit_id": unit("KTHT").id, "due_date": DUE}],
+        "actions": [{"description": "Hành động qua API 1", "focal_unit_id": unit("TNMT").id, "due_date": iso_day(40)},
+                    {"description": "Hành động qua API 2", "focal_unit_id": unit("KTHT").id, "due_date": iso_day(40)}],
         "general_conclusion": "Kết luận qua API", "improvement_needs": "Cải tiến",
         "qms_change_needs": "Thay đổi", "resource_needs": "Nguồn lực",
     }
@@ -193,14 +187,14 @@ def test_a_whole_meeting_review_through_the_api(db, api, user, unit):
     users, units = db.session.query(QmsUser).count(), db.session.query(Unit).count()
     for bad in ({"chair_id": {"id": 99997, "username": "moi"}}, {"attendee_ids": [99998]},
                 {"actions": [{"description": "x", "focal_unit_id": {"id": 99999, "name": "Đơn vị mới"},
-                              "due_date": DUE}]},
-                {"actions": [{"description": "x", "focal_unit_id": 99999, "due_date": DUE}]},
+                              "due_date": iso_day(40)}]},
+                {"actions": [{"description": "x", "focal_unit_id": 99999, "due_date": iso_day(40)}]},
                 {"secretary_id": 10 ** 30}, {"attendee_ids": ["١٢"]}, {"items": [{"position": "²"}]},
                 {"items": [{"position": 9, "conclusion": "x"}]}, {"no_such_part": 1}, {"place": ["x"]}):
         answer = secretary.put(url, json=bad)
         assert answer.status_code == 422, (bad, answer.status_code, answer.text)
         assert answer.json["message"] and "_id" not in answer.json["message"]
-    assert secretary.put(url, json={"meeting_date": TOMORROW}).json["errors"]["meeting_date"].startswith("Ngày họp")
+    assert secretary.put(url, json={"meeting_date": iso_day(1)}).json["errors"]["meeting_date"].startswith("Ngày họp")
     assert (db.session.query(QmsUser).count(), db.session.query(Unit).count()) == (users, units)
     assert api("canbo.ktht").put(url, json={"place": "x"}).status_code == 403
 
@@ -252,7 +246,7 @@ def test_the_report_and_notice_form_through_the_api(db, api, user, unit):
     assert secretary.put(url, json={"inputs": {"feedback": "đổi"}}).status_code == 409
     assert secretary.put(f"{url}?regather=1", json={}).status_code == 409
     assert secretary.put(url, json={"general_conclusion": "HTQLCL phù hợp", "actions": [
-        {"description": "Rà soát phạm vi", "focal_unit_id": unit("VP").id, "due_date": DUE}]}).status_code == 200
+        {"description": "Rà soát phạm vi", "focal_unit_id": unit("VP").id, "due_date": iso_day(40)}]}).status_code == 200
     assert secretary.post(f"{step}/submit_notice", json={}).status_code == 200
     assert top.post(f"{step}/issue_notice", json={}).status_code == 200
     result = secretary.get(url).json["result"]
@@ -307,7 +301,7 @@ def _list_count(client, link):
 
 def test_every_linked_figure_equals_its_list_over_the_demo_data(db, client_as_user, user):
     # a period over the demo records that ends before today: overdue is not "at the period end"
-    start, end = TODAY - datetime.timedelta(days=120), TODAY - datetime.timedelta(days=10)
+    start, end = day(-120), day(-10)
     review = services.create_review(user("thuky.iso"), "report", start, end)
     client = client_as_user("thuky.iso")
     checked = set()

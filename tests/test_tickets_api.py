@@ -2,9 +2,7 @@
 import datetime
 
 
-from tests.conftest import future, new_client
-
-TODAY = datetime.date.today().isoformat()
+from tests.conftest import future, iso_day, new_client
 
 
 def _do(client, ticket_id, name, **fields):
@@ -32,7 +30,7 @@ def test_happy_path_through_the_api(api, unit, user):
         "canbo.ktht", "truongphong.ktht", "truongban.iso", "chutich", "thuky.iso"))
     created = staff.post("/api/v1/tickets/", json={
         "kind": "corrective", "source": "feedback", "requesting_unit": unit("KTHT").id,
-        "description": "Công dân phản ánh qua API", "requested_on": TODAY})
+        "description": "Công dân phản ánh qua API", "requested_on": iso_day()})
     assert created.status_code == 201, created.text
     ticket_id = created.json["id"]
     assert set(_available(staff, ticket_id)) == {"submit"}
@@ -56,7 +54,7 @@ def test_happy_path_through_the_api(api, unit, user):
     _do(leader, ticket_id, "approve", implementing_unit=unit("KTHT").id,
         implementer=user("canbo.ktht").id, due_date=future(10))
     _do(staff, ticket_id, "report_done", result_summary="Đã áp dụng")
-    _do(top, ticket_id, "verify", result="pass", verified_on=TODAY)
+    _do(top, ticket_id, "verify", result="pass", verified_on=iso_day())
     closed = _do(secretary, ticket_id, "close", evidence="Quyết định 12/QĐ")
     assert closed.status_code == 200
     result = closed.json["result"]
@@ -72,7 +70,7 @@ def test_happy_path_through_the_api(api, unit, user):
 def test_ineffective_path_through_the_api(api, make_ticket):
     ticket = make_ticket(state="verification")
     top = api("chutich")
-    response = _do(top, ticket.id, "verify", result="new_measure", verified_on=TODAY)
+    response = _do(top, ticket.id, "verify", result="new_measure", verified_on=iso_day())
     assert response.status_code == 200
     assert response.json["result"]["state"] == "closed_ineffective"
     follow_ups = top.get("/api/v1/tickets/?q=(filters:!((col:state,opr:eq,value:iso_review)),page_size:100)").json["result"]
@@ -101,11 +99,11 @@ def test_error_codes(api, make_ticket, unit):
     assert api("canbo.tnmt").get(f"/api/v1/tickets/{ticket.id}/pdf").status_code == 404
     other_unit = api("canbo.ktht").post("/api/v1/tickets/", json={
         "kind": "corrective", "source": "feedback", "requesting_unit": unit("TNMT").id,
-        "description": "x", "requested_on": TODAY})
+        "description": "x", "requested_on": iso_day()})
     assert other_unit.status_code == 403
     bad_kind = api("canbo.ktht").post("/api/v1/tickets/", json={
         "kind": "whatever", "source": "feedback", "requesting_unit": unit("KTHT").id,
-        "description": "x", "requested_on": TODAY})
+        "description": "x", "requested_on": iso_day()})
     assert bad_kind.status_code == 422
     assert api("canbo.ktht").put(f"/api/v1/tickets/{ticket.id}", json={"description": "sửa"}).status_code == 409
 
@@ -124,13 +122,13 @@ def test_nonconformities_api(api, unit, db):
     category = db.session.query(NcCategory).first()
     client = api("canbo.tnmt")
     created = client.post("/api/v1/nonconformities/", json={
-        "unit": unit("TNMT").id, "detected_on": TODAY, "description": "KPH qua API",
+        "unit": unit("TNMT").id, "detected_on": iso_day(), "description": "KPH qua API",
         "source": "feedback", "category": category.id})
     assert created.status_code == 201, created.text
     nc_id = created.json["id"]
     assert client.get(f"/api/v1/nonconformities/{nc_id}").json["result"]["description"] == "KPH qua API"
     assert api("canbo.ktht").get(f"/api/v1/nonconformities/{nc_id}").status_code == 404
     refused = client.post("/api/v1/nonconformities/", json={
-        "unit": unit("KTHT").id, "detected_on": TODAY, "description": "x", "source": "feedback",
+        "unit": unit("KTHT").id, "detected_on": iso_day(), "description": "x", "source": "feedback",
         "category": category.id})
     assert refused.status_code == 403

@@ -5,9 +5,8 @@ import re
 import pytest
 
 from app.tickets import workflow
-from tests.conftest import csrf_token, future
+from tests.conftest import csrf_token, future, iso_day
 
-TODAY = datetime.date.today().isoformat()
 # transition: (state to start from, allowed user, refused user, form fields)
 CASES = {
     "submit": ("draft", "canbo.ktht", "truongphong.ktht", {}),
@@ -21,7 +20,7 @@ CASES = {
     "reject_proposal": ("approval", "truongban.iso", "canbo.ktht", {"comment": "Chưa đủ"}),
     "approve": ("approval", "truongban.iso", "chutich", "APPROVE"),
     "report_done": ("implementation", "canbo.ktht", "truongban.iso", {"result_summary": "Xong"}),
-    "verify": ("verification", "chutich", "thuky.iso", {"result": "pass", "verified_on": TODAY}),
+    "verify": ("verification", "chutich", "thuky.iso", {"result": "pass", "verified_on": iso_day()}),
     "close": ("verified", "thuky.iso", "chutich", {"evidence": "Biên bản kiểm tra số 3"}),
 }
 
@@ -112,7 +111,7 @@ def test_staff_opens_a_ticket_for_own_unit_only(client_as_user, unit, db):
     client = client_as_user("canbo.ktht")
     page = client.get("/tickets/add")
     base = {"kind": "corrective", "source": "feedback", "description": "Phản ánh của công dân về hồ sơ",
-            "requested_on": TODAY, "csrf_token": csrf_token(page.text)}
+            "requested_on": iso_day(), "csrf_token": csrf_token(page.text)}
     refused = client.post("/tickets/add", data={**base, "requesting_unit": str(unit("TNMT").id)})
     assert refused.status_code == 200 and "đơn vị của mình" in refused.text
     assert "Phản ánh của công dân về hồ sơ" in refused.text

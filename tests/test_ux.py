@@ -8,10 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from flask_babel import force_locale
 
-from tests.conftest import ROLE_USERS, csrf_token
-
-TODAY = datetime.date.today()
-TOMORROW = (TODAY + datetime.timedelta(days=1)).isoformat()
+from tests.conftest import ROLE_USERS, csrf_token, day, iso_day
 
 
 class _Form(HTMLParser):
@@ -70,7 +67,7 @@ def _new_nc(db, user, unit, unit_code="KTHT", creator="canbo.ktht", **fields):
     from app.tickets.models import NcCategory, Nonconformity
 
     nc = Nonconformity(
-        unit_id=unit(unit_code).id, detected_on=fields.pop("detected_on", TODAY),
+        unit_id=unit(unit_code).id, detected_on=fields.pop("detected_on", day()),
         description=fields.pop("description", "KPH kiểm thử giao diện"), source="nonconforming_activity",
         category_id=db.session.query(NcCategory).first().id, created_by_id=user(creator).id,
         detected_by_id=user(creator).id, **fields,
@@ -185,11 +182,11 @@ def test_history_changes_helper(db, user, unit):
     assert changes(nc, ("description", "category")) == {}
     nc.description = "Sau khi sửa"
     nc.category = other
-    nc.detected_on = TODAY - datetime.timedelta(days=3)
+    nc.detected_on = day(-3)
     assert changes(nc, ("description", "category", "detected_on", "source")) == {
         "description": ["Trước khi sửa", "Sau khi sửa"],
         "category": [db.session.get(NcCategory, nc.category_id).name, other.name],
-        "detected_on": [TODAY.isoformat(), (TODAY - datetime.timedelta(days=3)).isoformat()],
+        "detected_on": [day().isoformat(), (day(-3)).isoformat()],
     }
     db.session.rollback()
 
@@ -201,7 +198,7 @@ def test_nc_history_records_creation_edits_and_disposition(client_as_user, db, u
     page = client.get("/nonconformities/add").text
     category = db.session.query(NcCategory).filter_by(active=True).first()
     client.post("/nonconformities/add", data={
-        "unit": unit("KTHT").id, "detected_on": TODAY.isoformat(), "description": "KPH có lịch sử",
+        "unit": unit("KTHT").id, "detected_on": day().isoformat(), "description": "KPH có lịch sử",
         "source": "feedback", "category": category.id, "csrf_token": csrf_token(page)})
     nc = db.session.query(Nonconformity).filter_by(description="KPH có lịch sử").one()
     assert [e.name for e in nc.events] == ["create"] and nc.events[0].actor.username == "canbo.ktht"
@@ -251,26 +248,26 @@ def test_nc_detected_on_cannot_be_in_the_future(client_as_user, api, db, user, u
     category = db.session.query(NcCategory).filter_by(active=True).first()
     client = client_as_user("canbo.ktht")
     page = client.get("/nonconformities/add").text
-    data = {"unit": unit("KTHT").id, "detected_on": TOMORROW, "description": "KPH phát hiện ngày mai",
+    data = {"unit": unit("KTHT").id, "detected_on": iso_day(1), "description": "KPH phát hiện ngày mai",
             "source": "feedback", "category": category.id, "csrf_token": csrf_token(page)}
     refused = client.post("/nonconformities/add", data=data, follow_redirects=True)
     assert "Ngày phát hiện không được sau ngày hôm nay" in refused.text
     assert not db.session.query(Nonconformity).filter_by(description="KPH phát hiện ngày mai").count()
 
     nc = _new_nc(db, user, unit)
-    values = {**form_values(client.get(f"/nonconformities/edit/{nc.id}").text), "detected_on": TOMORROW}
+    values = {**form_values(client.get(f"/nonconformities/edit/{nc.id}").text), "detected_on": iso_day(1)}
     refused = client.post(f"/nonconformities/edit/{nc.id}", data=values, follow_redirects=True)
     assert "Ngày phát hiện không được sau ngày hôm nay" in refused.text
     db.session.expire_all()
-    assert db.session.get(Nonconformity, nc.id).detected_on == TODAY
+    assert db.session.get(Nonconformity, nc.id).detected_on == day()
 
     staff = api("canbo.ktht")
     created = staff.post("/api/v1/nonconformities/", json={
-        "unit": unit("KTHT").id, "detected_on": TOMORROW, "description": "KPH qua API ngày mai",
+        "unit": unit("KTHT").id, "detected_on": iso_day(1), "description": "KPH qua API ngày mai",
         "source": "feedback", "category": category.id})
     assert created.status_code == 422 and "Ngày phát hiện" in created.json["message"]
     assert "detected_on" in created.json["errors"]
-    edited = staff.put(f"/api/v1/nonconformities/{nc.id}", json={"detected_on": TOMORROW})
+    edited = staff.put(f"/api/v1/nonconformities/{nc.id}", json={"detected_on": iso_day(1)})
     assert edited.status_code == 422 and "Ngày phát hiện" in edited.json["message"]
 
 
@@ -280,24 +277,24 @@ def test_ticket_date_cannot_be_in_the_future(client_as_user, api, make_ticket, d
     client = client_as_user("canbo.ktht")
     page = client.get("/tickets/add").text
     data = {"kind": "corrective", "source": "feedback", "requesting_unit": unit("KTHT").id,
-            "description": "Phiếu đề ngày mai", "requested_on": TOMORROW, "csrf_token": csrf_token(page)}
+            "description": "Phiếu đề ngày mai", "requested_on": iso_day(1), "csrf_token": csrf_token(page)}
     refused = client.post("/tickets/add", data=data, follow_redirects=True)
     assert "Ngày đề nghị không được sau ngày hôm nay" in refused.text
     assert not db.session.query(Ticket).filter_by(description="Phiếu đề ngày mai").count()
 
     ticket = make_ticket()
-    values = {**form_values(client.get(f"/tickets/edit/{ticket.id}").text), "requested_on": TOMORROW}
+    values = {**form_values(client.get(f"/tickets/edit/{ticket.id}").text), "requested_on": iso_day(1)}
     refused = client.post(f"/tickets/edit/{ticket.id}", data=values, follow_redirects=True)
     assert "Ngày đề nghị không được sau ngày hôm nay" in refused.text
     db.session.expire_all()
-    assert db.session.get(Ticket, ticket.id).requested_on == TODAY
+    assert db.session.get(Ticket, ticket.id).requested_on == day()
 
     staff = api("canbo.ktht")
     created = staff.post("/api/v1/tickets/", json={
         "kind": "corrective", "source": "feedback", "requesting_unit": unit("KTHT").id,
-        "description": "Phiếu API đề ngày mai", "requested_on": TOMORROW})
+        "description": "Phiếu API đề ngày mai", "requested_on": iso_day(1)})
     assert created.status_code == 422 and "Ngày đề nghị" in created.json["message"]
-    edited = staff.put(f"/api/v1/tickets/{ticket.id}", json={"requested_on": TOMORROW})
+    edited = staff.put(f"/api/v1/tickets/{ticket.id}", json={"requested_on": iso_day(1)})
     assert edited.status_code == 422 and "requested_on" in edited.json["errors"]
 
 
@@ -315,7 +312,7 @@ def test_pending_change_request_waits_for_the_iso_leader(make_ticket, db, user):
         mine = [i for i in my_work(leader) if i.key == f"change-{change.id}"]
         assert mine and mine[0].link == f"/tickets/show/{ticket.id}"
         assert mine[0].action == "Quyết định yêu cầu thay đổi"
-        assert any(lead.key == f"work:change-{change.id}" for lead in leads_for(leader, TODAY))
+        assert any(lead.key == f"work:change-{change.id}" for lead in leads_for(leader, day()))
     assert not [i for i in my_work(user("thuky.iso")) if i.key == f"change-{change.id}"]
     assert not [i for i in my_work(user("admin")) if i.key == f"change-{change.id}"]
     services.decide_change(leader, change.id, True, "Đồng ý")
@@ -333,7 +330,7 @@ def test_nc_waiting_for_disposition_waits_for_the_unit_head(db, user, unit):
         mine = [i for i in my_work(head) if i.key == f"nc-{nc.id}"]
         assert mine and mine[0].link == f"/nonconformities/show/{nc.id}"
         assert "KPH chờ quyết định xử lý" in mine[0].title and mine[0].action == "Quyết định hình thức xử lý"
-        assert any(lead.key == f"work:nc-{nc.id}" for lead in leads_for(head, TODAY))
+        assert any(lead.key == f"work:nc-{nc.id}" for lead in leads_for(head, day()))
     for other in ("truongphong.tnmt", "canbo.ktht", "admin"):
         assert not [i for i in my_work(user(other)) if i.key == f"nc-{nc.id}"], other
     services.decide_disposition(head, nc.id, {"disposition": "repair"})
@@ -369,10 +366,10 @@ def test_reminder_with_a_due_date_speaks_vietnamese(make_ticket, db, user):
     from app.reminders.services import leads_for
 
     ticket = make_ticket(state="approval")
-    ticket.due_date = TODAY + datetime.timedelta(days=9)
+    ticket.due_date = day(9)
     db.session.commit()
     with force_locale("vi"):
-        [lead] = [lead for lead in leads_for(user("truongban.iso"), TODAY) if lead.link == f"/tickets/show/{ticket.id}"]
+        [lead] = [lead for lead in leads_for(user("truongban.iso"), day()) if lead.link == f"/tickets/show/{ticket.id}"]
     assert f"{ticket.due_date:%d/%m/%Y}" in lead.text and "hạn" in lead.text
     assert not re.search(r"\bdue\b", lead.text)
 
@@ -401,7 +398,7 @@ def test_recurring_series_honours_visibility(client_as_user, db, user, unit):
     for days in (9, 7, 5, 3):
         db.session.add(Nonconformity(
             unit_id=unit("TNMT").id, category_id=category.id, source="internal_audit",
-            detected_on=TODAY - datetime.timedelta(days=days), description=f"KPH lặp lại TNMT {days}",
+            detected_on=day() - datetime.timedelta(days=days), description=f"KPH lặp lại TNMT {days}",
             created_by_id=user("canbo.tnmt").id))
     db.session.commit()
     assert category.name in client_as_user("canbo.tnmt").get("/recurring/").text
@@ -444,7 +441,7 @@ def test_after_saving_the_user_lands_on_the_record(make_ticket, client_as_user, 
     page = client.get("/tickets/add").text
     added = client.post("/tickets/add", data={
         "kind": "corrective", "source": "feedback", "requesting_unit": unit("KTHT").id,
-        "description": "Phiếu chuyển về trang của nó", "requested_on": TODAY.isoformat(),
+        "description": "Phiếu chuyển về trang của nó", "requested_on": day().isoformat(),
         "csrf_token": csrf_token(page)})
     ticket = db.session.query(Ticket).filter_by(description="Phiếu chuyển về trang của nó").one()
     assert added.headers["Location"].endswith(f"/tickets/show/{ticket.id}")
@@ -457,7 +454,7 @@ def test_after_saving_the_user_lands_on_the_record(make_ticket, client_as_user, 
     page = client.get("/nonconformities/add").text
     category = db.session.query(NcCategory).filter_by(active=True).first()
     added = client.post("/nonconformities/add", data={
-        "unit": unit("KTHT").id, "detected_on": TODAY.isoformat(), "description": "KPH về trang của nó",
+        "unit": unit("KTHT").id, "detected_on": day().isoformat(), "description": "KPH về trang của nó",
         "source": "feedback", "category": category.id, "csrf_token": csrf_token(page)})
     nc = db.session.query(Nonconformity).filter_by(description="KPH về trang của nó").one()
     assert added.headers["Location"].endswith(f"/nonconformities/show/{nc.id}")

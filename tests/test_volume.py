@@ -6,10 +6,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import demo_agency
+from tests.conftest import day, demo_agency
 
 MARK = "VOLUME-I15 "
-TODAY = datetime.date.today()
 
 
 def _add_volume(app, tickets: int, ncs: int, seed: int, creator: str | None) -> None:
@@ -33,7 +32,7 @@ def _add_volume(app, tickets: int, ncs: int, seed: int, creator: str | None) -> 
         for i in range(tickets):
             n = seed + i
             state = states[n % len(states)]
-            requested = TODAY - datetime.timedelta(days=(n * 7) % 1500)
+            requested = day() - datetime.timedelta(days=(n * 7) % 1500)
             final = state in workflow.FINAL_STATES
             rows.append({
                 "agency_id": agency_id, "kind": "corrective" if n % 3 else "preventive",
@@ -42,7 +41,7 @@ def _add_volume(app, tickets: int, ncs: int, seed: int, creator: str | None) -> 
                 "description": f"{MARK}phiếu {n}", "requested_on": requested,
                 "created_by_id": author or people[n % len(people)], "requester_id": author or people[n % len(people)],
                 "assignee_id": people[(n + 1) % len(people)], "implementer_id": people[(n + 2) % len(people)],
-                "due_date": TODAY + datetime.timedelta(days=(n % 60) - 30),
+                "due_date": day() + datetime.timedelta(days=(n % 60) - 30),
                 "approved_on": requested if state == "implementation" else None,
                 "closed_on": requested + datetime.timedelta(days=30) if final else None,
                 "created_on": datetime.datetime.combine(requested, datetime.time(8)),
@@ -58,7 +57,7 @@ def _add_volume(app, tickets: int, ncs: int, seed: int, creator: str | None) -> 
             link = next((t for t, u in closed if u == unit_id), None) if n % 11 == 0 else None
             nc_rows.append({
                 "agency_id": agency_id, "unit_id": unit_id, "category_id": category_id,
-                "detected_on": TODAY - datetime.timedelta(days=(n * 3) % 1400),
+                "detected_on": day() - datetime.timedelta(days=(n * 3) % 1400),
                 "description": f"{MARK}KPH {n}", "source": ("feedback", "internal_audit", "process_monitoring")[n % 3],
                 "ticket_id": link, "correction_done": False, "correction_checked": False,
                 "beyond_authority": False, "created_on": datetime.datetime.now(),
@@ -151,7 +150,7 @@ def test_review_inputs_run_the_same_few_queries_at_any_volume(app, api, count_qu
 
     client, secretary = api("thuky.iso"), user("thuky.iso")
     secretary.roles, secretary.groups  # loaded before counting: the caller has them
-    start, end = datetime.date(TODAY.year - 3, 1, 1), TODAY
+    start, end = datetime.date(day().year - 3, 1, 1), day()
     url = f"/api/v1/reviews/inputs?from={start}&to={end}"
     volume(30, 30)
     small, first = _measure(count_queries, lambda: client.get(url))

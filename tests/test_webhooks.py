@@ -1,6 +1,5 @@
 """Outbound webhooks (issue 14 item 9): every transition and every new NC is POSTed, signed,
 to the agency's registered URLs, without ever failing the request that caused it."""
-import datetime
 import hashlib
 import hmac
 import json
@@ -10,10 +9,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, iso_day
 
 SECRET = "bi-mat-thu-nghiem-0123456789"
-TODAY = datetime.date.today().isoformat()
 
 
 class Receiver:
@@ -108,12 +106,12 @@ def test_a_new_nonconformity_is_posted_from_the_page_and_the_api(receiver, webho
     client = client_as_user("canbo.ktht")
     page = client.get("/nonconformities/add")
     response = client.post("/nonconformities/add", data={
-        "detected_on": TODAY, "description": "KPH gửi webhook", "source": "nonconforming_activity",
+        "detected_on": iso_day(), "description": "KPH gửi webhook", "source": "nonconforming_activity",
         "category": str(category.id), "unit": str(unit("KTHT").id), "csrf_token": csrf_token(page.text)})
     assert response.status_code == 302
     nc = db.session.query(Nonconformity).filter_by(description="KPH gửi webhook").one()
     created = api("canbo.ktht").post("/api/v1/nonconformities/", json={
-        "unit": unit("KTHT").id, "detected_on": TODAY, "description": "KPH webhook qua API",
+        "unit": unit("KTHT").id, "detected_on": iso_day(), "description": "KPH webhook qua API",
         "source": "feedback", "category": category.id})
     assert created.status_code == 201, created.text
     sent = receiver.events("nonconformity_created")
