@@ -21,7 +21,8 @@ OPEN = ("unit_review", "iso_review", "leader_review", "analysis", "approval", "i
 @pytest.fixture(scope="module")
 def camhiep(app):
     """CAMHIEP's records for YEAR: its plan approved after 30/01, an internal audit, a ticket
-    overdue, one closed effective and one closed as not effective; no review, no report."""
+    overdue, one closed effective and one closed as not effective; no review, no report.
+    Removed after the module: other modules count the commune's demo records."""
     from app.extensions import db
     from app.objectives.models import ObjectivePlan
     from app.organisation.models import QmsUser, Unit
@@ -31,21 +32,27 @@ def camhiep(app):
     with demo_agency(app, "CAMHIEP"):
         staff = db.session.scalar(sa.select(QmsUser).filter_by(username="xa.canbo"))
         unit = db.session.scalar(sa.select(Unit).filter_by(code="KT"))
-        db.session.add(ObjectivePlan(year=YEAR, unit_id=None, state="approved",
-                                     submitted_on=datetime.date(YEAR, 1, 20),
-                                     approved_on=datetime.date(YEAR, 2, 10)))
-        db.session.add(InternalAudit(year=YEAR, done_on=datetime.date(YEAR, 6, 1), scope="Toàn xã"))
         common = dict(kind="corrective", source="nonconforming_activity", requesting_unit_id=unit.id,
                       requested_on=datetime.date(YEAR, 3, 1), requester_id=staff.id, created_by_id=staff.id)
-        db.session.add(Ticket(state="implementation", due_date=day(-5),
-                              description="Xã: quá hạn khắc phục", implementing_unit_id=unit.id,
-                              implementer_id=staff.id, **common))
-        db.session.add(Ticket(state="closed", closed_on=datetime.date(YEAR, 9, 1),
-                              description="Xã: đã đóng có hiệu quả", **common))
-        db.session.add(Ticket(state="closed_ineffective", closed_on=datetime.date(YEAR, 10, 1),
-                              description="Xã: đóng không hiệu quả", **common))
+        records = [
+            ObjectivePlan(year=YEAR, unit_id=None, state="approved", submitted_on=datetime.date(YEAR, 1, 20),
+                          approved_on=datetime.date(YEAR, 2, 10)),
+            InternalAudit(year=YEAR, done_on=datetime.date(YEAR, 6, 1), scope="Toàn xã"),
+            Ticket(state="implementation", due_date=day(-5), description="Xã: quá hạn khắc phục",
+                   implementing_unit_id=unit.id, implementer_id=staff.id, **common),
+            Ticket(state="closed", closed_on=datetime.date(YEAR, 9, 1), description="Xã: đã đóng có hiệu quả",
+                   **common),
+            Ticket(state="closed_ineffective", closed_on=datetime.date(YEAR, 10, 1),
+                   description="Xã: đóng không hiệu quả", **common),
+        ]
+        db.session.add_all(records)
         db.session.commit()
-    return "CAMHIEP"
+        added = [(type(record), record.id) for record in records]
+    yield "CAMHIEP"
+    with demo_agency(app, "CAMHIEP"):
+        for model, record_id in added:
+            db.session.delete(db.session.get(model, record_id))
+        db.session.commit()
 
 
 def hand_counts(app, code, year=YEAR):
