@@ -80,16 +80,16 @@ def test_steering_counts_follow_the_person_the_day_and_the_agency_s_numbers(app,
 
     from app.organisation.models import Agency
     from app.tenancy import agency_named
+    from app.tickets.services import KeptStatements
 
     def fresh(person, on, first, last, retention):
         """The counts from a statement built for this call alone; the kept statements stay."""
-        kept = dict(services._STATEMENTS)
-        services._STATEMENTS.clear()
+        kept = services._STATEMENTS
+        services._STATEMENTS = KeptStatements(1)
         try:
             return services._ticket_counts(person, on, first, last, retention)
         finally:
-            services._STATEMENTS.clear()
-            services._STATEMENTS.update(kept)
+            services._STATEMENTS = kept
 
     today = datetime.date.today()
     days = [today, today + datetime.timedelta(days=45), datetime.date(today.year + 1, 3, 1)]

@@ -187,8 +187,7 @@ def _month_bounds(on: datetime.date, back: int) -> tuple[datetime.date, datetime
     return first, following - datetime.timedelta(days=1)
 
 
-_STATEMENTS: dict[tuple, object] = {}  # see _ticket_counts_statement
-_KEPT_STATEMENTS = 200
+_STATEMENTS = tickets.KeptStatements(200)  # see _ticket_counts_statement
 
 
 def _ticket_counts_statement(user, retention: bool):
@@ -203,10 +202,10 @@ def _ticket_counts_statement(user, retention: bool):
     agency = current_agency()
     key = (db.engine.dialect.name,  # how a number of days is counted (tickets._days_between)
            tickets.visibility_key(user), agency.report_interval_days, agency.recurrence_threshold, retention)
-    statement = _STATEMENTS.get(key)
-    if statement is not None:
-        return statement
+    return _STATEMENTS.get(key, lambda: _build_ticket_counts(user, agency.recurrence_threshold, retention))
 
+
+def _build_ticket_counts(user, threshold: int, retention: bool):
     def part(kind, key=None, n1=None, n2=None, value=None, overdue=None, late=None):
         # typed NULLs: PostgreSQL matches the columns of a UNION branch by branch
         return [literal(kind, String).label("kind"), cast(key if key is not None else null(), String).label("key"),
@@ -234,7 +233,7 @@ def _ticket_counts_statement(user, retention: bool):
         column_year, month = func.extract("year", column), func.extract("month", column)
         parts.append(select(*part(kind, n1=column_year, n2=month, value=func.count(Ticket.id)))
                      .where(visible, column >= first, column <= last).group_by(column_year, month))
-    runs = tickets.open_runs_query(user, threshold=agency.recurrence_threshold).subquery("run")
+    runs = tickets.open_runs_query(user, threshold=threshold).subquery("run")
     parts.append(select(*part("recurring", value=func.count())).select_from(runs))
     if retention:
         parts.append(select(*part("retention", value=func.count(Ticket.id))).where(
@@ -244,10 +243,7 @@ def _ticket_counts_statement(user, retention: bool):
     parts += [select(*part("reviews_done", value=func.count(Review.id))).where(Review.year == year, final),
               select(*part("reviews_planned", value=func.count(Review.id))).where(Review.year == year, ~final),
               select(*part("audits", value=func.count(InternalAudit.id))).where(InternalAudit.year == year)]
-    if len(_STATEMENTS) >= _KEPT_STATEMENTS:
-        _STATEMENTS.clear()
-    statement = _STATEMENTS[key] = union_all(*parts)
-    return statement
+    return union_all(*parts)
 
 
 def _ticket_counts(user, on: datetime.date, first: datetime.date, last: datetime.date, retention: bool) -> dict:

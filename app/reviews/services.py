@@ -126,22 +126,14 @@ def input_counts_query(start: datetime.date, end: datetime.date, user, on: datet
     )
 
 
-_COUNT_STATEMENTS: dict[tuple, object] = {}  # visibility_key -> input_counts_query with parameters
-_KEPT_STATEMENTS = 100  # people who see only their own: few open the inputs
+_COUNT_STATEMENTS = tickets.KeptStatements(100)  # people who see only their own: few open the inputs
 
 
 def _counts_statement(user):
-    """input_counts_query with the period and the day as parameters, built once per way of
-    seeing the records (tickets.visibility_key): building it cost about a third of running it.
-    The agency's condition is added when it runs (app.tenancy)."""
-    key = tickets.visibility_key(user)
-    statement = _COUNT_STATEMENTS.get(key)
-    if statement is None:
-        if len(_COUNT_STATEMENTS) >= _KEPT_STATEMENTS:
-            _COUNT_STATEMENTS.clear()
-        statement = _COUNT_STATEMENTS[key] = input_counts_query(
-            bindparam("start", type_=Date), bindparam("end", type_=Date), user, bindparam("on", type_=Date))
-    return statement
+    """input_counts_query with the period and the day as parameters, kept per way of seeing the
+    records. The agency's condition is added when it runs (app.tenancy)."""
+    return _COUNT_STATEMENTS.get(tickets.visibility_key(user), lambda: input_counts_query(
+        bindparam("start", type_=Date), bindparam("end", type_=Date), user, bindparam("on", type_=Date)))
 
 
 def _input_counts(start: datetime.date, end: datetime.date, user, on: datetime.date) -> dict:
