@@ -4,6 +4,8 @@ import email
 import email.policy
 import socket
 
+from sqlalchemy import func, select
+
 from app.reminders import services
 from app.reminders.models import Notification, ReminderLog
 
@@ -98,6 +100,26 @@ def test_notifications_page_runs_a_few_queries(client_as_user, count_queries, db
         page = client.get("/notifications/")
     assert page.status_code == 200 and page.text.count("Thử ") >= 30
     assert counter.count <= 9, counter.statements
+
+
+def test_notifications_page_writes_only_when_something_is_unread(client_as_user, count_queries, db, user):
+    """Opening the page with every notification already read changes nothing: no UPDATE, no
+    commit of one (it was a write on every visit); an unread one is still marked read."""
+    client = client_as_user("truongban.iso")
+    client.get("/notifications/")  # all read
+    with count_queries() as counter:
+        page = client.get("/notifications/")
+    assert page.status_code == 200
+    assert not [s for s in counter.statements if s.lstrip().upper().startswith("UPDATE")], counter.statements
+    db.session.add(Notification(user_id=user("truongban.iso").id, subject="Chưa đọc", body="Nội dung"))
+    db.session.commit()
+    with count_queries() as counter:
+        page = client.get("/notifications/")
+    assert "Chưa đọc" in page.text and 'class="badge notification-count"' not in page.text
+    assert [s for s in counter.statements if s.lstrip().upper().startswith("UPDATE")]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == user("truongban.iso").id, Notification.read_at.is_(None))) == 0
 
 
 def test_remind_command(app):

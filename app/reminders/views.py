@@ -24,6 +24,8 @@ class NotificationView(BaseView):
             .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(50)
         ).all()
         unread = {n.id for n in notifications if n.read_at is None}
+        if not services.unread_count(g.user):  # every one read already: nothing to write
+            return self.render_template("notifications.html", notifications=notifications, unread=unread)
         services.mark_all_read(g.user)
         # rendered before the commit (the bell already reads them as read): a commit first would
         # expire the user, roles and permissions the menu reads, a dozen statements again
