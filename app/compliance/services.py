@@ -79,8 +79,11 @@ def list_links(year: int) -> dict[str, str]:
     }
 
 
-def inspect_link(code: str, target: str) -> str:
-    return f"/compliance/inspect/{code}?" + urlencode({"next": target})
+def inspect_links(links: dict[str, str]):
+    """The links that open each of `links` in an agency, given its code: the targets, the same
+    for every agency, encoded once (the board encoded them for each of 300 agencies, 14 each)."""
+    encoded = {key: urlencode({"next": target}) for key, target in links.items()}
+    return lambda code: {key: f"/compliance/inspect/{code}?{query}" for key, query in encoded.items()}
 
 
 def _per_agency(query) -> dict:
@@ -138,7 +141,7 @@ def board(year: int, on: datetime.date | None = None, recurring: bool = True) ->
                 reviews[agency_id] = (form, held)
         counts = _ticket_counts(ticket_filters(year))
         series = _recurring_counts() if recurring else {}
-    links = list_links(year)
+    links_of = inspect_links(list_links(year))
     rows = []
     for agency in agencies:
         plan_on, report_on, report_submitted_on = plans.get(agency.id) or (None, None, None)
@@ -156,7 +159,7 @@ def board(year: int, on: datetime.date | None = None, recurring: bool = True) ->
             **figures,
             "effective_share": round(100 * figures["closed"] / finished) if finished else None,
             "recurring": series.get(agency.id, 0) if recurring else None,
-            "links": {key: inspect_link(agency.code, target) for key, target in links.items()},
+            "links": links_of(agency.code),
         }
         row["reasons"] = late_reasons(row)
         row["late"] = bool(row["reasons"])
