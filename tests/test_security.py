@@ -1,9 +1,11 @@
 """Production safety (issue 14, items 2 and 3): refusing to start unsafely, the API login's
 rate limit, logout ending the session on the server, security headers, no advertised API keys."""
+import datetime
 import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -223,3 +225,32 @@ def test_openapi_advertises_no_api_key(api):
         for operation in path.values():
             for requirement in operation.get("security", []):
                 assert "api_key" not in requirement
+
+
+def test_a_verified_token_is_kept_until_it_expires(app, api, user, monkeypatch):
+    """PyJWT checked every character of the token in Python, four times on every API request:
+    a worker keeps the claims of a token it verified. A token changed in one character is
+    verified anew and refused; a kept token is refused once it expires."""
+    from flask_jwt_extended import create_access_token, decode_token, jwt_manager
+
+    verified = []
+    decode = jwt_manager._decode_jwt
+    monkeypatch.setattr(jwt_manager, "_decode_jwt", lambda **kw: verified.append(1) or decode(**kw))
+    client = api("truongban.iso")
+    assert client.get("/api/v1/tickets/").status_code == 200
+    assert client.get("/api/v1/tickets/").status_code == 200
+    assert len(verified) == 1
+
+    token = client.environ_base["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
+    tail = "A" if token[-1] != "A" else "B"
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token[:-1]}{tail}"
+    assert client.get("/api/v1/tickets/").status_code in (401, 422)
+
+    with app.app_context():
+        short = create_access_token(str(user("truongban.iso").id), fresh=True,
+                                    expires_delta=datetime.timedelta(seconds=2))
+        expires = decode_token(short)["exp"]
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {short}"
+    assert client.get("/api/v1/tickets/").status_code == 200
+    time.sleep(max(0.0, expires - time.time()) + 0.2)
+    assert client.get("/api/v1/tickets/").status_code == 401
