@@ -310,6 +310,23 @@ def test_a_forward_rings_the_secretarys_bell_and_so_does_a_mention(browser, live
     secretary_context.close()
 
 
+def test_the_ticket_list_s_unit_filter_offers_the_units_when_opened(browser, live_server, unit):
+    """The unit filter reads its units when opened (issue 15, 3), the first ones at once: one
+    is chosen without typing, the list filtered by it, and it stays shown as chosen."""
+    known = unit("KTHT").id
+    context, page = signed_in(browser, live_server, "truongban.iso")
+    try:
+        page.goto(f"{live_server}/tickets/list/")
+        page.click(".select2-selection:near(select[name=unit])")
+        page.click(".select2-results__option:has-text('KTHT')")
+        page.click("form.form-inline button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert f"unit={known}" in page.url
+        assert "KTHT" in page.locator("form.form-inline .select2-selection").first.inner_text()
+    finally:
+        context.close()
+
+
 def test_a_list_of_an_agency_of_many_units_finds_its_unit_filter_as_one_types(browser, live_server, db):
     """400 units: the NC list carries none of them; FAB's unit filter finds one as it is typed
     (app.organisation.unit_filter), filters the list by it and shows it chosen afterwards."""

@@ -219,6 +219,27 @@ def test_an_agency_with_many_units_filters_the_list_by_a_unit_search(app, client
 
 
 
+@pytest.mark.parametrize("url, chosen", [("/tickets/list/", "unit={id}"), ("/nonconformities/list/", "_flt_0_unit={id}"),
+                                         ("/objectives/list/", "_flt_0_unit={id}")])
+def test_a_list_s_unit_filter_reads_only_the_units_chosen(client_as_user, count_queries, unit, url, chosen):
+    """Issue 15, 3: a filter loads its choices on demand, with search. The unit filter found
+    its units as one types (TicketView.units_json) only past 100 units; below, every page read
+    them all in a statement of its own. Now the page carries the units chosen, and only those."""
+    def shown(page):  # FAB writes its filters' fields as JSON in the page
+        return page.text.replace("\\u003c", "<").replace("\\u003e", ">").replace('\\"', '"')
+
+    client = client_as_user("truongban.iso")
+    known = unit("KTHT").id
+    client.get(url)
+    with count_queries() as counter:
+        page = client.get(url)
+    assert page.status_code == 200 and "remote-choices" in page.text and 'data-url="/tickets/units.json"' in shown(page)
+    assert not [s for s in counter.statements if re.search(r"FROM unit\b", s) and "JOIN" not in s], counter.statements
+    assert not re.search(rf'<option value="{known}"( selected)?>KTHT ', shown(page))
+    page = client.get(url + "?" + chosen.format(id=known))
+    assert page.status_code == 200 and re.search(rf'<option value="{known}"( selected)?>KTHT ', shown(page))
+
+
 def test_the_recurrence_rule_has_an_index_of_the_closings(db):
     """The last effective corrective action of each unit (5.2.2) has a partial index of its own
     (migration 0019): at a province's volume the compliance board read every ticket of the

@@ -1,8 +1,8 @@
 """A list's filter by a related record (a unit, an NC category) that stays light (issue 15: a
 page weighs what it shows, in a fixed number of statements). Its options come from one plain
 query, where FAB's relation field runs the related list's whole query, its count included.
-The unit filter: up to UNIT_OPTIONS units it is a select of them all; beyond, the page carries
-only the units already chosen and the others are found as one types (select2 over
+The unit filter carries only the units already chosen (none read when none is): the others are
+found as one types, the first UNIT_RESULTS as soon as it opens (select2 over
 TicketView.units_json, set up by app/static/qms/forms.js on every `select.remote-choices`)."""
 import re
 
@@ -17,7 +17,6 @@ from app.extensions import db
 from app.organisation.models import Unit
 from app.workflow import id_of
 
-UNIT_OPTIONS = 100  # more units than this: the filter searches as one types
 UNIT_RESULTS = 30  # units a search answers with
 
 
@@ -25,14 +24,10 @@ def unit_text(unit: Unit) -> str:
     return f"{unit.code} — {unit.name}"
 
 
-def unit_filter_choices(chosen) -> tuple[list[Unit], bool]:
-    """The units a unit filter offers, and whether it searches: every unit (by code) up to
-    UNIT_OPTIONS; beyond, only those of `chosen` (ids as given in the address)."""
-    units = db.session.scalars(select(Unit).order_by(Unit.code).limit(UNIT_OPTIONS + 1)).all()
-    if len(units) <= UNIT_OPTIONS:
-        return units, False
+def chosen_units(chosen) -> list[Unit]:
+    """The units of `chosen` (ids as given in the address), by code: no statement when none."""
     ids = [key for key in map(id_of, chosen) if key is not None]
-    return (db.session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.code)).all() if ids else []), True
+    return db.session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.code)).all() if ids else []
 
 
 def _chosen(name: str) -> list[str]:
@@ -43,22 +38,21 @@ def _chosen(name: str) -> list[str]:
 
 class RecordFilterWidget:
     def __call__(self, field, **kwargs):
-        records, remote = field.records(_chosen(field.name))
-        remote = remote and field.remote is not None
         attrs = {"name": field.name, "id": field.id, "style": "width:100%",
-                 "class": "form-control " + ("remote-choices" if remote else "my_select2")}
-        if remote:
+                 "class": "form-control " + ("remote-choices" if field.remote else "my_select2")}
+        if field.remote:
             endpoint, placeholder = field.remote
             attrs.update({"data-url": url_for(endpoint), "data-placeholder": str(placeholder)})
-        options = "".join(f'<option value="{record.id}">{escape(field.text(record))}</option>' for record in records)
+        options = "".join(f'<option value="{record.id}">{escape(field.text(record))}</option>'
+                          for record in field.records(_chosen(field.name)))
         return Markup(f'<select {html_params(**attrs)}><option value=""></option>{options}</select>')
 
 
 class RecordFilterField(Field):
     """A relation's field in a list's filters (FAB's search form, `search_form_extra_fields`):
     only rendered, FAB reads the filter's value from the address itself. `records(chosen)`
-    gives the records offered and whether the others are searched remotely, at `remote`
-    (endpoint, placeholder): a field without `remote` offers every record `records` gives."""
+    gives the records the page carries; given `remote` (endpoint, placeholder), the others are
+    found there as one types."""
 
     widget = RecordFilterWidget()
 
@@ -68,5 +62,5 @@ class RecordFilterField(Field):
 
 
 def UnitFilterField(label):  # noqa: N802 (a field, as WTForms spells them)
-    return RecordFilterField(label, records=unit_filter_choices, text=unit_text,
+    return RecordFilterField(label, records=chosen_units, text=unit_text,
                              remote=("TicketView.units_json", _l("Type to find a unit")))

@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired
 from app.extensions import db
 from app.organisation.models import Unit
 from app.organisation.unit_filter import (
-    UNIT_RESULTS, RecordFilterField, UnitFilterField, unit_filter_choices, unit_text,
+    UNIT_RESULTS, RecordFilterField, UnitFilterField, chosen_units, unit_text,
 )
 from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
@@ -157,7 +157,7 @@ class NonconformityView(NonconformityRules, QmsModelView):
     search_form_extra_fields = {
         "unit": UnitFilterField(_l("Unit")),
         "category": RecordFilterField(_l("Nonconformity content"), records=lambda chosen: (
-            db.session.scalars(select(NcCategory).order_by(NcCategory.name)).all(), False)),
+            db.session.scalars(select(NcCategory).order_by(NcCategory.name)).all())),
     }
     formatters_columns = {
         "source": lambda v: vocabulary.label(vocabulary.SOURCES, v),
@@ -435,10 +435,9 @@ class TicketView(TicketRules, QmsModelView):
         page = min(max(1, args.get("page", 1, type=int)), pages)
         tickets = services.ticket_page(query, args.get("sort", "number"), page, PAGE_SIZE)
         late = services.missing_report_ids(among=[t.id for t in tickets if t.state == "implementation"])
-        units, units_remote = unit_filter_choices(args.getlist("unit"))
         return self.render_template(
             "ticket_list.html", title=self.list_title, tickets=tickets, total=total, page=page,
-            pages=pages, page_links=page_links(page, pages), units=units, units_remote=units_remote,
+            pages=pages, page_links=page_links(page, pages), units=chosen_units(args.getlist("unit")),
             late=late, args=args,
             today=services.today(),
             states=workflow.STATES, kinds=vocabulary.KINDS, sources=vocabulary.SOURCES,
@@ -453,9 +452,8 @@ class TicketView(TicketRules, QmsModelView):
     @has_access
     @permission_name("list")
     def units_json(self):
-        """The lists' unit filters when the agency has too many units for one select
-        (app.organisation.unit_filter): the units whose code or name contains what was typed
-        (accents and case ignored), a few."""
+        """The lists' unit filters (app.organisation.unit_filter): the units whose code or name
+        contains what was typed (accents and case ignored), a few."""
         from flask import jsonify
 
         from app.tickets import search
