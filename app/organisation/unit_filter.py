@@ -1,12 +1,13 @@
 """A list's filter by a related record (a unit, an NC category) that stays light (issue 15: a
 page weighs what it shows, in a fixed number of statements). Its options come from one plain
 query, where FAB's relation field runs the related list's whole query, its count included.
-The unit filter carries only the units already chosen (none read when none is): the others are
-found as one types, the first UNIT_RESULTS as soon as it opens (select2 over
-TicketView.units_json, set up by app/static/qms/forms.js on every `select.remote-choices`)."""
+A filter carries only the records already chosen (none read when none is): the others are
+found as one types, the first RESULTS as soon as it opens (select2 over `found_json`, as
+TicketView.units_json and NonconformityView.categories_json, set up by app/static/qms/forms.js
+on every `select.remote-choices`)."""
 import re
 
-from flask import request, url_for
+from flask import jsonify, request, url_for
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
@@ -17,17 +18,36 @@ from app.extensions import db
 from app.organisation.models import Unit
 from app.workflow import id_of
 
-UNIT_RESULTS = 30  # units a search answers with
+RESULTS = 30  # records a filter's search answers with
 
 
 def unit_text(unit: Unit) -> str:
     return f"{unit.code} — {unit.name}"
 
 
-def chosen_units(chosen) -> list[Unit]:
-    """The units of `chosen` (ids as given in the address), by code: no statement when none."""
-    ids = [key for key in map(id_of, chosen) if key is not None]
-    return db.session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.code)).all() if ids else []
+def chosen_records(model, order):
+    """records(chosen) of a RecordFilterField: the records of `chosen` (ids as given in the
+    address) in `order`, no statement when none."""
+    def records(chosen) -> list:
+        ids = [key for key in map(id_of, chosen) if key is not None]
+        return db.session.scalars(select(model).where(model.id.in_(ids)).order_by(order)).all() if ids else []
+    return records
+
+
+chosen_units = chosen_records(Unit, Unit.code)
+
+
+def found_json(model, columns, order, text):
+    """A filter's search: the first RESULTS records whose `columns` contain what was typed
+    (accents and case ignored), as select2 reads them: {"results": [{"id", "text"}]}."""
+    from app.tickets import search
+
+    typed = request.args.get("q", "").strip()
+    query = select(model).order_by(order)
+    if typed:
+        query = query.where(search.contains(search.folded(*columns), typed))
+    return jsonify({"results": [{"id": record.id, "text": text(record)}
+                                for record in db.session.scalars(query.limit(RESULTS))]})
 
 
 def _chosen(name: str) -> list[str]:

@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired
 from app.extensions import db
 from app.organisation.models import Unit
 from app.organisation.unit_filter import (
-    UNIT_RESULTS, RecordFilterField, UnitFilterField, chosen_units, unit_text,
+    RecordFilterField, UnitFilterField, chosen_records, chosen_units, found_json, unit_text,
 )
 from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
@@ -156,8 +156,9 @@ class NonconformityView(NonconformityRules, QmsModelView):
     search_columns = ["unit", "category", "source", "detected_on", "description", "correction_checked"]
     search_form_extra_fields = {
         "unit": UnitFilterField(_l("Unit")),
-        "category": RecordFilterField(_l("Nonconformity content"), records=lambda chosen: (
-            db.session.scalars(select(NcCategory).order_by(NcCategory.name)).all())),
+        "category": RecordFilterField(
+            _l("Nonconformity content"), records=chosen_records(NcCategory, NcCategory.name),
+            remote=("NonconformityView.categories_json", _l("Type to find a category"))),
     }
     formatters_columns = {
         "source": lambda v: vocabulary.label(vocabulary.SOURCES, v),
@@ -186,6 +187,14 @@ class NonconformityView(NonconformityRules, QmsModelView):
             {**values, "description": shorten(values["description"] or "", 80)}
             for values in listed["value_columns"]]
         return widgets
+
+    @expose("/categories.json")
+    @has_access
+    @permission_name("list")
+    def categories_json(self):
+        """The list's category filter (app.organisation.unit_filter): the categories whose name
+        contains what was typed."""
+        return found_json(NcCategory, (NcCategory.name,), NcCategory.name, str)
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
@@ -453,17 +462,8 @@ class TicketView(TicketRules, QmsModelView):
     @permission_name("list")
     def units_json(self):
         """The lists' unit filters (app.organisation.unit_filter): the units whose code or name
-        contains what was typed (accents and case ignored), a few."""
-        from flask import jsonify
-
-        from app.tickets import search
-
-        text = request.args.get("q", "").strip()
-        query = select(Unit).order_by(Unit.code)
-        if text:
-            query = query.where(search.contains(search.folded(Unit.code, Unit.name), text))
-        return jsonify({"results": [{"id": unit.id, "text": unit_text(unit)}
-                                    for unit in db.session.scalars(query.limit(UNIT_RESULTS))]})
+        contains what was typed."""
+        return found_json(Unit, (Unit.code, Unit.name), Unit.code, unit_text)
 
     @expose("/binder")
     @has_access
