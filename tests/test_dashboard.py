@@ -143,3 +143,30 @@ def test_the_home_page_names_the_person_s_unit_from_the_person_s_statement(clien
         page = client.get("/")
     assert "Phòng Kinh tế và Hạ tầng" in page.text
     assert not [s for s in counter.statements if "FROM unit WHERE unit.id" in " ".join(s.split())]
+
+
+def test_the_objective_flags_follow_the_objectives_summary_for_each_year(app, db, user):
+    """The home page's late and missing plans and reports (its statement built once, the year a
+    parameter) are those of the objectives summary, year after year."""
+    import datetime
+
+    from flask import g
+
+    from app.objectives import services as objectives
+    from app.organisation.models import Unit
+    from app.tenancy import agency_named
+
+    today = datetime.date.today()
+    with app.test_request_context(), agency_named("CAMLAM"):
+        g.user = user("truongban.iso")
+        units = db.session.query(Unit).filter(Unit.active.is_(True)).order_by(Unit.code).all()
+        seen = set()
+        for year in (today.year, today.year - 1, 2095):
+            flagged = {(f["owner"].id if f["owner"] else None, f["plan_flag"], f["report_flag"])
+                       for f in services._objective_flags(year, today, units)}
+            expected = {(r["owner"].id if r["owner"] else None, r["plan_flag"], r["report_flag"])
+                        for r in objectives.summary(year, today)["rows"]
+                        if {r["plan_flag"], r["report_flag"]} & {"late", "missing"}}
+            assert flagged == expected, year
+            seen.add(frozenset(flagged))
+        assert len(seen) > 1  # the years differ: each read its own plans

@@ -1,6 +1,7 @@
 """What waits for whom, and the steering figures. Every ticket figure is counted with the
 ticket list's own query (tickets.services.ticket_list_query), so it equals the list it links to."""
 import datetime
+import functools
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -270,18 +271,22 @@ def _ticket_counts(user, on: datetime.date, first: datetime.date, last: datetime
     return counts
 
 
+@functools.cache
+def _objective_flags_statement():
+    """Built once, the year a parameter (the steering home page runs it on every request)."""
+    replaced = aliased(ObjectivePlan)
+    return (select(ObjectivePlan.unit_id, ObjectivePlan.state, ObjectivePlan.approved_on, ObjectivePlan.replaces_id,
+                   replaced.approved_on, ObjectiveReport.state, ObjectiveReport.approved_on)
+            .outerjoin(ObjectiveReport, ObjectiveReport.plan_id == ObjectivePlan.id)
+            .outerjoin(replaced, replaced.id == ObjectivePlan.replaces_id)
+            .where(ObjectivePlan.year == bindparam("year", type_=Integer), ObjectivePlan.state != "superseded")
+            .order_by(ObjectivePlan.revision))
+
+
 def _objective_flags(year: int, on: datetime.date, units: list) -> list[dict]:
     """The plans and reports of the year late or missing, by owner (one query; the same rule
     as the objectives summary: objectives.current_plans and objectives.status_row)."""
-    replaced = aliased(ObjectivePlan)
-    found = db.session.execute(
-        select(ObjectivePlan.unit_id, ObjectivePlan.state, ObjectivePlan.approved_on, ObjectivePlan.replaces_id,
-               replaced.approved_on, ObjectiveReport.state, ObjectiveReport.approved_on)
-        .outerjoin(ObjectiveReport, ObjectiveReport.plan_id == ObjectivePlan.id)
-        .outerjoin(replaced, replaced.id == ObjectivePlan.replaces_id)
-        .where(ObjectivePlan.year == year, ObjectivePlan.state != "superseded")
-        .order_by(ObjectivePlan.revision)
-    ).all()
+    found = db.session.execute(_objective_flags_statement(), {"year": year}).all()
     chosen: dict = {}
     for row in found:
         kept = chosen.get(row[0])
