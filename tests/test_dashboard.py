@@ -170,3 +170,44 @@ def test_the_objective_flags_follow_the_objectives_summary_for_each_year(app, db
             assert flagged == expected, year
             seen.add(frozenset(flagged))
         assert len(seen) > 1  # the years differ: each read its own plans
+
+
+def test_my_work_from_kept_statements_is_what_fresh_ones_give(app, db, user):
+    """"My work"'s statements are built once per person (and who sees what, agency numbers)
+    and run with the day's dates: each person, day and setting still gets the work that
+    statements built for it alone give."""
+    import datetime
+
+    from flask import g
+
+    from app.organisation.models import Agency
+    from app.tenancy import agency_named
+    from app.tickets.services import KeptStatements
+
+    def work(person, on):
+        return [(w.kind, w.title, w.action, w.link, w.due, w.since, w.key) for w in services.my_work(person, on)]
+
+    def fresh(person, on):
+        kept = services._WAITING, services._CHANGES
+        services._WAITING, services._CHANGES = KeptStatements(1), KeptStatements(1)
+        try:
+            return work(person, on)
+        finally:
+            services._WAITING, services._CHANGES = kept
+
+    today = datetime.date.today()
+    names = ("truongban.iso", "thuky.iso", "canbo.ktht", "truongphong.ktht", "chutich")
+    with app.test_request_context(), agency_named("CAMLAM") as agency:
+        found = set()
+        for interval in (agency.report_interval_days, 1):
+            settings = db.session.get(Agency, agency.id)
+            settings.report_interval_days = interval
+            db.session.flush()
+            for on in (today, today + datetime.timedelta(days=45), datetime.date(today.year + 1, 3, 1)):
+                for name in names:
+                    g.user = person = user(name)
+                    kept = work(person, on)
+                    assert kept == fresh(person, on), (interval, on, name)
+                    found.add(tuple(kept))
+        db.session.rollback()
+    assert len(found) > len(names)  # the people, days and settings differ in their work

@@ -49,19 +49,46 @@ TICKET_TEXTS = (Ticket.related_documents, Ticket.signs, Ticket.cause, Ticket.mea
                 Ticket.verification_result, Ticket.evidence_text)
 
 
+_WAITING = tickets.KeptStatements(200)  # see _waiting_tickets_statement
+
+
+def _waiting_tickets_statement(user, person: AtWork):
+    """The tickets waiting for this person, each with whether its progress report is late:
+    built once per person (whose id, unit and roles shape it), who sees what and agency
+    numbers, run with the day's dates as parameters (on, cutoff)."""
+    key = (db.engine.dialect.name, tickets.visibility_key(user), person.id, person.unit_id,
+           frozenset(role.name for role in person.roles), current_agency().report_interval_days)
+
+    def build():
+        late = tickets.missing_report_condition(cutoff=bindparam("cutoff", type_=Date))
+        return (select(Ticket, late.label("late"))  # only the tickets waiting for this person
+                .where(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES),
+                       or_(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
+                           and_(late, ticket_workflow.IMPLEMENTER.where(person))))
+                .options(*map(defer, TICKET_TEXTS)))
+    return _WAITING.get(key, build)
+
+
+@functools.cache
+def _pending_plans_statement():
+    """Plans and reports waiting for a step, in one query."""
+    pending = ("draft", "submitted")
+    return (select(ObjectivePlan).outerjoin(ObjectivePlan.report)
+            .where(or_(ObjectivePlan.state.in_(pending), ObjectiveReport.state.in_(pending)))
+            .options(contains_eager(ObjectivePlan.report), joinedload(ObjectivePlan.unit)))
+
+
+@functools.cache
+def _open_reviews_statement():
+    return select(Review).where(Review.state.notin_(review_workflow.FINAL_STATES))
+
+
 def my_work(user, on: datetime.date | None = None) -> list[Work]:
     """Tickets, plans, reports and reviews waiting for this user's action, most urgent first."""
     on = on or today()
     person = AtWork(user)
     items: list[Work] = []
-    late = tickets.missing_report_condition(on)
-    found = db.session.execute(  # only the tickets waiting for this person, not every open one
-        select(Ticket, late.label("late"))
-        .where(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES),
-               or_(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
-                   and_(late, ticket_workflow.IMPLEMENTER.where(person))))
-        .options(*map(defer, TICKET_TEXTS))
-    ).all()
+    found = db.session.execute(_waiting_tickets_statement(user, person), {"cutoff": tickets.report_cutoff(on)}).all()
     report_progress = gettext("Report progress")
     for ticket, late in found:
         steps = ticket_workflow.WORKFLOW.available(person, ticket)
@@ -75,18 +102,14 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
                               ticket.approved_on, f"progress-{ticket.id}"))
     items += _change_work(user, person) + _disposition_work(user, person)
     pending = ("draft", "submitted")
-    plans = db.session.scalars(  # plans and reports in one query
-        select(ObjectivePlan).outerjoin(ObjectivePlan.report)
-        .where(or_(ObjectivePlan.state.in_(pending), ObjectiveReport.state.in_(pending)))
-        .options(contains_eager(ObjectivePlan.report), joinedload(ObjectivePlan.unit))
-    ).unique().all()
+    plans = db.session.scalars(_pending_plans_statement()).unique().all()
     for plan in plans:
         if plan.state in pending:
             items += _document_work(person, plan, "plan", objectives.plan_due(plan.year))
     for plan in plans:
         if plan.report is not None and plan.report.state in pending:
             items += _document_work(person, plan.report, "report", objectives.report_due(plan.year))
-    for review in db.session.scalars(select(Review).where(Review.state.notin_(review_workflow.FINAL_STATES))):
+    for review in db.session.scalars(_open_reviews_statement()):
         steps = review_workflow.workflow_for(review).available(person, review)
         if steps:
             items.append(Work("review", gettext("Management review %(number)s", number=review.display_number),
@@ -115,12 +138,15 @@ def _ticket_title(ticket: Ticket) -> str:
                    text=ticket.description[:70])
 
 
+_CHANGES = tickets.KeptStatements(200)  # see _change_work
+
+
 def _change_work(user, person) -> list[Work]:
-    """Change requests (5.5) waiting for the ISO committee leader's decision."""
-    pending = db.session.scalars(
+    """Change requests (5.5) waiting for the ISO committee leader's decision (the statement
+    kept per way of seeing the tickets)."""
+    pending = db.session.scalars(_CHANGES.get(tickets.visibility_key(user), lambda: (
         select(ChangeRequest).join(Ticket).where(ChangeRequest.decision == "pending", tickets.ticket_visibility(user))
-        .options(contains_eager(ChangeRequest.ticket))
-    ).all()
+        .options(contains_eager(ChangeRequest.ticket))))).all()
     decide = gettext("Decide the change request")
     return [Work("change", _ticket_title(c.ticket), decide,
                  f"/tickets/show/{c.ticket_id}", None, c.requested_at, f"change-{c.id}")
