@@ -202,7 +202,7 @@ def test_the_ticket_page_keeps_each_statement_small(make_ticket, client_as_user,
     client.get(f"/tickets/show/{ticket.id}")
     with count_queries() as counter:
         assert client.get(f"/tickets/show/{ticket.id}").status_code == 200
-    of_the_ticket = [s for s in counter.statements if s.lstrip().startswith("SELECT ticket.id, ticket.number")]
+    of_the_ticket = [s for s in counter.statements if "ticket.id, ticket.number" in s.split("FROM ticket")[0]]
     assert of_the_ticket, counter.statements
     widest = max(of_the_ticket, key=lambda s: s.count(" JOIN "))
     assert widest.count(" JOIN ") <= 3, widest[:400]
@@ -262,3 +262,45 @@ def test_the_ticket_page_reads_only_the_collections_the_ticket_has(make_ticket, 
     assert f'>{follow_up.display_number or ""}</a>' in page.text and 'class="follow-up"' in page.text
     db.session.delete(db.session.get(Ticket, follow_up.id))
     db.session.commit()
+
+
+def test_the_ticket_page_reads_its_nonconformities_files_and_comments_only_when_it_has_some(
+        make_ticket, client_as_user, count_queries, db, user):
+    """A ticket with no linked NC and no comment: its page reads neither (each read cost a
+    statement on every ticket page). With linked NCs, their evidence files come in the same
+    statement as the NCs, only those of the NCs the reader may see."""
+    from app.tickets.models import Attachment, Nonconformity
+
+    ticket = make_ticket(state="analysis")
+    client = client_as_user("truongban.iso")
+    client.get(f"/tickets/show/{ticket.id}")
+    with count_queries() as counter:
+        assert client.get(f"/tickets/show/{ticket.id}").status_code == 200
+    assert not [s for s in counter.statements if re.match(r"\s*SELECT (nonconformity|attachment|comment)\.", s)]
+
+    staff = user("canbo.ktht")
+    ncs = db.session.query(Nonconformity).filter(Nonconformity.ticket_id.is_(None)).order_by(Nonconformity.id).all()
+    seen = next(nc for nc in ncs if nc.unit.code == "KTHT")
+    hidden = next(nc for nc in ncs if nc.unit.code != "KTHT" and staff.id not in (nc.created_by_id, nc.detected_by_id))
+    for nc in (seen, hidden):
+        nc.ticket_id = ticket.id
+        db.session.add(Attachment(nonconformity_id=nc.id, filename=f"bang-chung-{nc.id}.pdf",
+                                  content_type="application/pdf", size=2048, data=b"%PDF-1.4",
+                                  uploaded_by_id=staff.id))
+    db.session.commit()
+    try:
+        for reader, shown in (("truongban.iso", {seen, hidden}), ("canbo.ktht", {seen})):
+            client = client_as_user(reader)
+            client.get(f"/tickets/show/{ticket.id}")
+            with count_queries() as counter:
+                page = client.get(f"/tickets/show/{ticket.id}").text
+            reading = [s for s in counter.statements if re.match(r"\s*SELECT (nonconformity|attachment)\.", s)]
+            assert len(reading) == 1, reading
+            for nc in (seen, hidden):
+                assert f"/nonconformities/show/{nc.id}" in page
+                assert (f"bang-chung-{nc.id}.pdf" in page) == (nc in shown), (reader, nc.id)
+    finally:
+        for nc in (seen, hidden):
+            db.session.query(Attachment).filter_by(nonconformity_id=nc.id).delete()
+            nc.ticket_id = None
+        db.session.commit()

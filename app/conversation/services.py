@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import event, func, select
+from sqlalchemy import event, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.conversation.kinds import KINDS, Kind, conversed, kind_of
@@ -56,8 +56,18 @@ def may_comment(user, record) -> bool:
     return True
 
 
+def commented(model):
+    """Whether a record of `model` has any comment: an EXISTS to read with the record, as its
+    `has_comments` (a query expression), so that its page reads no comments when it has none."""
+    kind = next(kind for kind in KINDS.values() if kind.model is model)
+    return exists().where(Comment.agency_id == model.agency_id, Comment.record_type == kind.code,
+                          Comment.record_id == model.id)
+
+
 def comments(record) -> list[Comment]:
     record = conversed(record)
+    if getattr(record, "has_comments", None) is False:  # read with the record: it has none
+        return []
     return db.session.scalars(
         select(Comment).where(Comment.record_type == kind_of(record).code, Comment.record_id == record.id)
         .options(selectinload(Comment.author), selectinload(Comment.attachments)).order_by(Comment.id)

@@ -6,7 +6,7 @@ from sqlalchemy import (
     JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
     UniqueConstraint, text,
 )
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, query_expression, relationship
 
 from app.conversation.models import Comment
 from app.tenancy import AgencyOwned
@@ -199,6 +199,8 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
     )
     follow_ups: Mapped[list["Ticket"]] = relationship(back_populates="follows")
     nonconformities: Mapped[list[Nonconformity]] = relationship(back_populates="ticket")
+    # whether its conversation has any comment, when read with it (app.conversation.services.commented)
+    has_comments: Mapped[Optional[bool]] = query_expression()
     events: Mapped[list["TicketEvent"]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )
