@@ -2,6 +2,7 @@
 import datetime
 import email
 import email.policy
+import re
 import socket
 
 from sqlalchemy import func, select
@@ -98,7 +99,7 @@ def test_notifications_page_runs_a_few_queries(client_as_user, count_queries, db
     db.session.commit()
     with count_queries() as counter:
         page = client.get("/notifications/")
-    assert page.status_code == 200 and page.text.count("Thử ") >= 30
+    assert page.status_code == 200 and page.text.count("Thử ") == 25  # a page of them
     assert counter.count <= 9, counter.statements
 
 
@@ -120,6 +121,35 @@ def test_notifications_page_writes_only_when_something_is_unread(client_as_user,
     db.session.expire_all()
     assert db.session.scalar(select(func.count(Notification.id)).where(
         Notification.user_id == user("truongban.iso").id, Notification.read_at.is_(None))) == 0
+
+
+def test_the_notifications_page_shows_25_at_a_time_and_reaches_the_oldest(client_as_user, count_queries, db, user):
+    """The page showed the 50 latest and no way to older ones: now 25 a page, newest first,
+    with links to older and newer pages (no count of them all: one statement for the page)."""
+    import datetime
+
+    person = user("truongban.iso")
+    earlier = db.session.query(Notification).filter_by(user_id=person.id).count()
+    start = datetime.datetime(2098, 1, 1, 8, 0)  # newer than every other test's
+    db.session.add_all([Notification(user_id=person.id, subject=f"Trang {i:02d}", body="Nội dung",
+                                     created_at=start + datetime.timedelta(hours=i)) for i in range(30)])
+    db.session.commit()
+    client = client_as_user("truongban.iso")
+    client.get("/notifications/")
+    with count_queries() as counter:
+        first = client.get("/notifications/").text
+    shown = re.findall(r"<strong>Trang (\d+)</strong>", first)
+    assert shown == [f"{i:02d}" for i in range(29, 4, -1)]  # the 25 latest, newest first
+    assert 'href="/notifications/?page=2"' in first and "?page=0" not in first
+    assert len([s for s in counter.statements if s.lstrip().startswith("SELECT notification.")]) == 1
+    assert not [s for s in counter.statements if "count(" in s and "ab_user" not in s], counter.statements
+    second = client.get("/notifications/?page=2").text
+    assert re.findall(r"<strong>Trang (\d+)</strong>", second) == [f"{i:02d}" for i in range(4, -1, -1)]
+    assert 'href="/notifications/?page=1"' in second and ("?page=3" in second) == (earlier > 20)
+    assert client.get("/notifications/?page=abc").status_code == 200
+    assert "Trang 29" in client.get("/notifications/?page=-4").text
+    db.session.query(Notification).filter(Notification.subject.like("Trang %")).delete()
+    db.session.commit()
 
 
 def test_remind_command(app):

@@ -2,11 +2,9 @@ from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext
-from sqlalchemy import select
 
 from app.extensions import db
 from app.reminders import handoff, services
-from app.reminders.models import Notification
 
 
 class NotificationView(BaseView):
@@ -19,17 +17,16 @@ class NotificationView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        notifications = db.session.scalars(
-            select(Notification).where(Notification.user_id == g.user.id)
-            .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(50)
-        ).all()
-        unread = {n.id for n in notifications if n.read_at is None}
+        number = max(1, request.args.get("page", 1, type=int))
+        notifications, older = services.notifications_page(g.user, number)
+        shown = {"notifications": notifications, "unread": {n.id for n in notifications if n.read_at is None},
+                 "page": number, "older": older}
         if not services.unread_count(g.user):  # every one read already: nothing to write
-            return self.render_template("notifications.html", notifications=notifications, unread=unread)
+            return self.render_template("notifications.html", **shown)
         services.mark_all_read(g.user)
         # rendered before the commit (the bell already reads them as read): a commit first would
         # expire the user, roles and permissions the menu reads, a dozen statements again
-        page = self.render_template("notifications.html", notifications=notifications, unread=unread)
+        page = self.render_template("notifications.html", **shown)
         db.session.commit()
         return page
 
