@@ -254,3 +254,16 @@ def test_a_verified_token_is_kept_until_it_expires(app, api, user, monkeypatch):
     assert client.get("/api/v1/tickets/").status_code == 200
     time.sleep(max(0.0, expires - time.time()) + 0.2)
     assert client.get("/api/v1/tickets/").status_code == 401
+
+
+def test_the_person_is_found_by_any_spelling_of_their_id_and_nothing_else(app, user):
+    """get_user_by_id runs one statement built once: an id as text finds the person; what is no
+    id, or no integer PostgreSQL takes, finds nobody (no error)."""
+    person = user("truongban.iso")
+    with app.test_request_context():
+        manager = app.appbuilder.sm
+        found = manager.get_user_by_id(str(person.id))
+        assert found is not None and found.username == "truongban.iso" and found.unread_notifications is not None
+        assert {role.name for role in found.roles} == {role.name for role in person.roles}
+        for nothing in ("abc", None, 2 ** 40, -1, 0):
+            assert manager.get_user_by_id(nothing) is None, nothing
