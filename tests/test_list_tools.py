@@ -166,14 +166,16 @@ def test_a_filter_is_saved_and_deleted_from_the_list(db, user, as_staff, as_unit
     from app.saved_filters.models import SavedFilter
 
     page = as_staff.get("/tickets/list/?state=draft&overdue=1")
-    assert "Bộ lọc đã lưu (0)" in page.text and 'name="query" value="state=draft&amp;overdue=1"' in page.text
+    assert 'name="query" value="state=draft&amp;overdue=1"' in page.text
     token = csrf_token(page.text)
     saved = as_staff.post("/saved-filters/save", data={
         "csrf_token": token, "list": "tickets", "name": "Nháp quá hạn", "query": "state=draft&overdue=1"})
     assert saved.status_code == 302 and saved.headers["Location"].endswith("/tickets/list/?state=draft&overdue=1")
-    listed = as_staff.get("/tickets/list/").text
-    assert re.search(r'href="/tickets/list/\?state=draft&amp;overdue=1"[^>]*>Nháp quá hạn</a>', listed)
-    assert "Nháp quá hạn" not in as_unit_head.get("/tickets/list/").text  # only its user sees it
+    assert "Đã lưu bộ lọc “Nháp quá hạn”." in as_staff.get(saved.headers["Location"]).text
+    listed = as_staff.get("/saved-filters/menu.json?list=tickets").json
+    assert [(f["name"], f["url"]) for f in listed] == [("Nháp quá hạn", "/tickets/list/?state=draft&overdue=1")]
+    assert as_unit_head.get("/saved-filters/menu.json?list=tickets").json == []  # only its user sees it
+    assert as_staff.get("/saved-filters/menu.json?list=nonconformities").json == []  # each list its own
     replaced = as_staff.post("/saved-filters/save", data={
         "csrf_token": token, "list": "tickets", "name": "Nháp quá hạn", "query": "state=draft"}, follow_redirects=True)
     assert "Đã thay thế bộ lọc “Nháp quá hạn”." in replaced.text and "Đã lưu bộ lọc" not in replaced.text
@@ -193,7 +195,24 @@ def test_a_filter_is_saved_and_deleted_from_the_list(db, user, as_staff, as_unit
     assert deleted.status_code == 302 and deleted.headers["Location"].endswith("/tickets/list/?state=draft")
     db.session.expire_all()
     assert db.session.get(SavedFilter, filter_id) is None
-    assert "Bộ lọc đã lưu (0)" in as_staff.get("/nonconformities/list/").text
+    assert as_staff.get("/saved-filters/menu.json?list=tickets").json == []
+    assert as_staff.get("/saved-filters/menu.json?list=nowhere").status_code == 404
+
+
+def test_a_list_reads_its_saved_filters_only_when_their_menu_opens(in_request, db, user, as_staff, count_queries):
+    """The list's bar of saved filters read them on every page (a statement of its own): its
+    menu now reads them when opened, as the user menu does (app/static/qms/forms.js)."""
+    from app.saved_filters import services
+
+    services.save_filter(user("canbo.ktht"), "tickets", "Của tôi", "state=draft")
+    db.session.commit()
+    as_staff.get("/tickets/list/")
+    for url in ("/tickets/list/", "/nonconformities/list/"):
+        with count_queries() as counter:
+            page = as_staff.get(url).text
+        assert not [s for s in counter.statements if "saved_filter" in s], counter.statements
+        assert 'class="saved-filters-slot disabled" data-src="/saved-filters/menu.json?list=' in page
+        assert "Của tôi" not in page
 
 
 # --- the meeting's attendees ----------------------------------------------------------------------
@@ -265,6 +284,16 @@ def test_the_iso_leader_assigns_three_tickets_at_once_and_reopens_a_saved_filter
     page.click("a.saved-filter-menu-item:has-text('Phiếu yêu cầu HĐKP/cải tiến: Chờ phân công')")
     page.wait_for_load_state("networkidle")
     assert page.url.endswith("/tickets/list/?state=leader_review")
+
+    page.on("dialog", lambda dialog: dialog.accept())  # "Xóa bộ lọc đã lưu “Chờ phân công”?"
+    page.click(".saved-filters-toggle")
+    page.click("li:has(a.saved-filter:has-text('Chờ phân công')) button.delete-saved-filter")
+    page.wait_for_load_state("networkidle")
+    assert "Đã xóa bộ lọc đã lưu “Chờ phân công”." in page.content()
+    assert page.url.endswith("/tickets/list/?state=leader_review")
+    page.click(".saved-filters-toggle")
+    none = page.wait_for_selector(".saved-filters-menu li.disabled:not(.saved-filters-slot)")
+    assert none.inner_text().startswith("Chưa có bộ lọc")
     pages.close()
     db.session.expire_all()
     assert {db.session.get(Ticket, t.id).state for t in tickets} == {"analysis"}
@@ -275,6 +304,7 @@ def test_the_user_menu_lists_only_the_users_own_saved_filters(in_request, db, us
     from app.saved_filters import services
 
     services.save_filter(user("canbo.ktht"), "nonconformities", "KPH của đơn vị", "unit=2")
+    saved = services.own_filters(user("canbo.ktht"), "nonconformities")[0]
     assert as_staff.get("/saved-filters/menu.json").json == [
-        {"list": "Sự không phù hợp", "name": "KPH của đơn vị", "url": "/nonconformities/list/?unit=2"}]
+        {"id": saved.id, "list": "Sự không phù hợp", "name": "KPH của đơn vị", "url": "/nonconformities/list/?unit=2"}]
     assert as_unit_head.get("/saved-filters/menu.json").json == []

@@ -38,10 +38,11 @@ def own_filters(user, list_key: str | None = None) -> list[SavedFilter]:
     return list(db.session.scalars(query.order_by(SavedFilter.list_key, SavedFilter.name)))
 
 
-def menu(user) -> list[dict]:
-    """The user's saved filters for the menu: each with its list's title and the address it opens."""
-    return [{"list": str(LISTS[saved.list_key][1]), "name": saved.name, "url": filter_url(saved)}
-            for saved in own_filters(user) if saved.list_key in LISTS]
+def menu(user, list_key: str | None = None) -> list[dict]:
+    """The user's saved filters (of one list, or of all), read when a menu of them opens: each
+    with its id, its list's title and the address it opens."""
+    return [{"id": saved.id, "list": str(LISTS[saved.list_key][1]), "name": saved.name, "url": filter_url(saved)}
+            for saved in own_filters(user, list_key) if saved.list_key in LISTS]
 
 
 def own_filter(user, filter_id) -> SavedFilter:

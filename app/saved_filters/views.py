@@ -38,8 +38,12 @@ class SavedFilterView(BaseView):
     @has_access
     @permission_name("save")
     def menu(self):
-        """The user's saved filters, read when the user menu opens (not on every page)."""
-        return jsonify(services.menu(g.user))
+        """The user's saved filters, read when the user menu opens, or those of one list (`list`)
+        when its bar's menu opens (not on every page)."""
+        list_key = request.args.get("list")
+        if list_key is not None and list_key not in services.LISTS:
+            return render_error(404)
+        return jsonify(services.menu(g.user, list_key))
 
     @expose("/<int:pk>/delete", methods=["POST"])
     @has_access

@@ -175,30 +175,55 @@
     }).observe(document.documentElement, {childList: true, subtree: true});
   }
 
-  // --- the user menu's saved filters, read when the menu is first opened -------------------
+  // --- saved filters, read when their menu first opens: the user menu's (every list's, named
+  // with their list) and a list's own bar (with a button deleting each: macros/saved_filters.html)
+  function savedFilterItem(slot, saved) {
+    var li = document.createElement("li"), a = document.createElement("a");
+    a.textContent = slot.getAttribute("data-with-list") ? saved.list + ": " + saved.name : saved.name;
+    a.href = saved.url;
+    a.className = slot.getAttribute("data-item-class");
+    li.appendChild(a);
+    var action = slot.getAttribute("data-delete");
+    if (!action) { return li; }
+    li.style.display = "flex"; li.style.alignItems = "center"; a.style.flex = "1";
+    var form = document.createElement("form"), button = document.createElement("button");
+    form.method = "post"; form.action = action.replace("/0/", "/" + saved.id + "/"); form.style.margin = "0 8px";
+    [["csrf_token", "data-csrf"], ["query", "data-query"]].forEach(function (pair) {
+      var input = document.createElement("input");
+      input.type = "hidden"; input.name = pair[0]; input.value = slot.getAttribute(pair[1]) || "";
+      form.appendChild(input);
+    });
+    button.type = "submit"; button.className = "btn btn-link btn-xs delete-saved-filter";
+    button.title = slot.getAttribute("data-title") || "";
+    button.innerHTML = '<i class="fa fa-trash"></i>';
+    form.appendChild(button);
+    var question = (slot.getAttribute("data-confirm") || "").replace("{name}", saved.name);
+    form.addEventListener("submit", function (event) { if (!window.confirm(question)) { event.preventDefault(); } });
+    li.appendChild(form);
+    return li;
+  }
   function setUpSavedFilters(root) {
-    var slot = root.querySelector && root.querySelector("li.saved-filters-slot");
-    if (!slot || !window.fetch) { return; }
-    var toggle = slot.parentNode.parentNode.querySelector(".dropdown-toggle"), loaded = false;
-    function item(text, href) {
-      var li = document.createElement("li"), a = document.createElement("a");
-      a.textContent = text;
-      if (href) { a.href = href; a.className = "saved-filter-menu-item"; } else { li.className = "disabled"; }
-      li.appendChild(a);
-      return li;
-    }
-    toggle.addEventListener("click", function () {
-      if (loaded) { return; }
-      loaded = true;
-      fetch(slot.getAttribute("data-src"), {credentials: "same-origin"})
-        .then(function (response) { return response.ok ? response.json() : []; })
-        .catch(function () { return []; })
-        .then(function (saved) {
-          var list = slot.parentNode;
-          saved.forEach(function (s) { list.insertBefore(item(s.list + ": " + s.name, s.url), slot); });
-          if (!saved.length) { list.insertBefore(item(slot.getAttribute("data-none")), slot); }
-          list.removeChild(slot);
-        });
+    if (!root.querySelectorAll || !window.fetch) { return; }
+    Array.prototype.forEach.call(root.querySelectorAll("li.saved-filters-slot"), function (slot) {
+      var toggle = slot.parentNode.parentNode.querySelector(".dropdown-toggle"), loaded = false;
+      if (!toggle) { return; }
+      toggle.addEventListener("click", function () {
+        if (loaded) { return; }
+        loaded = true;
+        fetch(slot.getAttribute("data-src"), {credentials: "same-origin"})
+          .then(function (response) { return response.ok ? response.json() : []; })
+          .catch(function () { return []; })
+          .then(function (found) {
+            var list = slot.parentNode;
+            found.forEach(function (saved) { list.insertBefore(savedFilterItem(slot, saved), slot); });
+            if (!found.length) {
+              var none = document.createElement("li"), text = document.createElement("a");
+              none.className = "disabled"; text.textContent = slot.getAttribute("data-none");
+              none.appendChild(text); list.insertBefore(none, slot);
+            }
+            list.removeChild(slot);
+          });
+      });
     });
   }
 
