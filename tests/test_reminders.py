@@ -9,6 +9,13 @@ from sqlalchemy import func, select
 
 from app.reminders import services
 from app.reminders.models import Notification, ReminderLog
+from tests.conftest import csrf_token
+
+
+def read_all(client):
+    """Every notification of the client's person marked read, with the page's button."""
+    token = csrf_token(client.get("/notifications/settings").text)
+    assert client.post("/notifications/read-all", data={"csrf_token": token}).status_code == 302
 
 
 def _subjects(inbox, address):
@@ -78,6 +85,7 @@ def test_deadline_leads_before_30_january(db, user):
 
 def test_unread_count_in_the_navbar(client_as_user, db, user):
     client = client_as_user("truongban.iso")
+    read_all(client)
     db.session.add(Notification(user_id=user("truongban.iso").id, subject="Kiểm thử", body="Nội dung nhắc"))
     db.session.commit()
     assert 'class="badge notification-count"' in client.get("/tickets/list/").text
@@ -93,7 +101,7 @@ def test_notifications_page_runs_a_few_queries(client_as_user, count_queries, db
     from app.reminders.models import Notification
 
     client = client_as_user("truongban.iso")
-    client.get("/notifications/")
+    read_all(client)
     db.session.add_all([Notification(user_id=user("truongban.iso").id, subject=f"Thử {i}", body="Nội dung")
                         for i in range(30)])
     db.session.commit()
@@ -107,7 +115,7 @@ def test_notifications_page_writes_only_when_something_is_unread(client_as_user,
     """Opening the page with every notification already read changes nothing: no UPDATE, no
     commit of one (it was a write on every visit); an unread one is still marked read."""
     client = client_as_user("truongban.iso")
-    client.get("/notifications/")  # all read
+    read_all(client)
     with count_queries() as counter:
         page = client.get("/notifications/")
     assert page.status_code == 200
@@ -148,7 +156,38 @@ def test_the_notifications_page_shows_25_at_a_time_and_reaches_the_oldest(client
     assert 'href="/notifications/?page=1"' in second and ("?page=3" in second) == (earlier > 20)
     assert client.get("/notifications/?page=abc").status_code == 200
     assert "Trang 29" in client.get("/notifications/?page=-4").text
+    assert client.get("/notifications/?page=10000000000000000000").status_code == 200
     db.session.query(Notification).filter(Notification.subject.like("Trang %")).delete()
+    db.session.commit()
+
+
+def test_opening_a_page_of_notifications_reads_those_shown_only(client_as_user, db, user):
+    """Those on other pages stay unread, highlighted, and counted by the bell until their page
+    is opened."""
+    import datetime
+
+    person = user("truongban.iso")
+    client = client_as_user("truongban.iso")
+    read_all(client)
+    start = datetime.datetime(2097, 1, 1, 8, 0)
+    db.session.add_all([Notification(user_id=person.id, subject=f"Đọc {i:02d}", body="Nội dung",
+                                     created_at=start + datetime.timedelta(hours=i)) for i in range(30)])
+    db.session.commit()
+    first = client.get("/notifications/").text
+    assert first.count("alert alert-info") == 25  # shown as new, then read
+    assert '<span class="badge notification-count">5</span>' in first.replace("\n", "")
+    assert '<span class="badge notification-count">5</span>' in client.get("/notifications/settings").text
+    assert "Đánh dấu tất cả là đã đọc (còn 5 ở các trang khác)" in first
+    second = client.get("/notifications/?page=2").text
+    assert second.count("alert alert-info") == 5 and 'class="badge notification-count"' not in second
+    assert "Đánh dấu tất cả là đã đọc" not in second
+    db.session.query(Notification).filter(Notification.subject.like("Đọc %")).update({"read_at": None})
+    db.session.commit()
+    assert '<span class="badge notification-count">30</span>' in client.get("/notifications/settings").text
+    read_all(client)
+    assert "Đã đánh dấu mọi thông báo là đã đọc." in client.get("/notifications/").text
+    assert 'class="badge notification-count"' not in client.get("/notifications/settings").text
+    db.session.query(Notification).filter(Notification.subject.like("Đọc %")).delete()
     db.session.commit()
 
 
@@ -161,7 +200,7 @@ def test_unread_count_comes_with_the_person(client_as_user, count_queries, db, u
     """The bell's count is read in the statement that loads the signed-in person, not in one
     of its own on every page; it is exact, and 0 on the page that marks them read."""
     client = client_as_user("truongban.iso")
-    client.get("/notifications/")  # all read
+    read_all(client)
     db.session.add_all([Notification(user_id=user("truongban.iso").id, subject=f"Đếm {i}", body="Nội dung")
                         for i in range(3)])
     db.session.commit()

@@ -258,6 +258,7 @@ def unread_of_person():
 
 
 NOTIFICATIONS_PAGE = 25  # notifications on a page of the notifications page
+LAST_PAGE = 10 ** 6  # a page asked beyond is this one (an offset the databases still take)
 
 
 def notifications_page(user, page: int) -> tuple[list, bool]:
@@ -271,11 +272,23 @@ def notifications_page(user, page: int) -> tuple[list, bool]:
 
 
 def mark_all_read(user) -> None:
-    """Opening the notifications page reads them all; the bell drawn on it shows none."""
+    """"Mark all as read" on the notifications page: those of every page."""
     db.session.execute(update(Notification).where(
         Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=datetime.datetime.now()))
+
+
+def mark_read(user, notifications: list) -> None:
+    """A page of notifications opened reads those it shows (the others stay unread until their
+    page is opened); the bell drawn on it counts the others."""
+    ids = [n.id for n in notifications if n.read_at is None]
+    if not ids:
+        return
+    before = unread_count(user)
+    db.session.execute(update(Notification).where(
+        Notification.id.in_(ids), Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=datetime.datetime.now()))
     person = user._get_current_object() if hasattr(user, "_get_current_object") else user
-    set_committed_value(person, "unread_notifications", 0)
+    set_committed_value(person, "unread_notifications", max(0, before - len(ids)))
 
 
 def unread_count(user) -> int:

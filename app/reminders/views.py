@@ -8,8 +8,8 @@ from app.reminders import handoff, services
 
 
 class NotificationView(BaseView):
-    """The user's own reminders and hand-offs; opening the page marks them read. The user
-    chooses there whether they also come by e-mail."""
+    """The user's own reminders and hand-offs, 25 a page; opening a page marks those it shows
+    read. The user chooses there whether they also come by e-mail."""
 
     route_base = "/notifications"
     default_view = "index"
@@ -17,18 +17,27 @@ class NotificationView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        number = max(1, request.args.get("page", 1, type=int))
+        number = min(max(1, request.args.get("page", 1, type=int)), services.LAST_PAGE)
         notifications, older = services.notifications_page(g.user, number)
-        shown = {"notifications": notifications, "unread": {n.id for n in notifications if n.read_at is None},
-                 "page": number, "older": older}
-        if not services.unread_count(g.user):  # every one read already: nothing to write
+        unread = {n.id for n in notifications if n.read_at is None}
+        shown = {"notifications": notifications, "unread": unread, "page": number, "older": older}
+        if not unread:  # every one shown read already: nothing to write
             return self.render_template("notifications.html", **shown)
-        services.mark_all_read(g.user)
+        services.mark_read(g.user, notifications)
         # rendered before the commit (the bell already reads them as read): a commit first would
         # expire the user, roles and permissions the menu reads, a dozen statements again
         page = self.render_template("notifications.html", **shown)
         db.session.commit()
         return page
+
+    @expose("/read-all", methods=["POST"])
+    @has_access
+    @permission_name("index")
+    def read_all(self):
+        services.mark_all_read(g.user)
+        db.session.commit()
+        flash(gettext("Every notification is marked as read."), "success")
+        return redirect(url_for(".index"))
 
     @expose("/settings", methods=["GET", "POST"])
     @has_access
