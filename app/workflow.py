@@ -14,7 +14,7 @@ from dataclasses import dataclass, field as dataclass_field
 from typing import Callable
 
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import and_, false, inspect, or_, select, true
+from sqlalchemy import Column, and_, false, inspect, or_, select, true
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import webhooks
@@ -219,8 +219,10 @@ def check_transition(workflow: Workflow, user, record, name: str, raw: dict, ver
 
 
 def snapshot(record) -> dict:
-    """The record's column values, to tell afterwards what an action changed."""
-    return {attr.key: getattr(record, attr.key) for attr in inspect(record).mapper.column_attrs}
+    """The record's column values, to tell afterwards what an action changed (its table's
+    columns: not what a statement reads with it, such as Ticket.has_comments)."""
+    return {attr.key: getattr(record, attr.key) for attr in inspect(record).mapper.column_attrs
+            if isinstance(attr.expression, Column) and attr.expression.table is not None}
 
 
 def changed_since(record, before: dict, skip=("state", "version")) -> dict:

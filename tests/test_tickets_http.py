@@ -304,3 +304,21 @@ def test_the_ticket_page_reads_its_nonconformities_files_and_comments_only_when_
             db.session.query(Attachment).filter_by(nonconformity_id=nc.id).delete()
             nc.ticket_id = None
         db.session.commit()
+
+
+def test_a_ticket_s_snapshot_holds_its_columns_only(app, make_ticket, db):
+    """What a statement reads with a ticket (whether it has comments) is no column of it: the
+    history of a step never reports it as changed."""
+    from flask import g
+
+    from app.tickets import services
+    from app.workflow import changed_since, snapshot
+
+    ticket = make_ticket()
+    with app.test_request_context():
+        g.user = ticket.created_by
+        read = services.ticket_for_page(ticket.created_by, ticket.id)
+        before = snapshot(read)
+        assert "has_comments" not in before and "description" in before
+        db.session.flush()
+        assert changed_since(read, before) == {}
