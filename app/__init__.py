@@ -279,23 +279,14 @@ def _register_template_filters(app: Flask) -> None:
 
     @app.context_processor
     def saved_filters():
-        from flask import g
-
         from app.saved_filters import services
         from app.ui import take_typed
-
-        def own_saved_filters(list_key: str):
-            """The signed-in user's saved filters of a list, each with the address it opens."""
-            user = getattr(g, "user", None)
-            if user is None or not user.is_authenticated:
-                return []
-            return [(saved, services.filter_url(saved)) for saved in services.own_filters(user, list_key)]
 
         def refused_filter_name(list_key: str) -> str:
             """The name just refused for this list's filter (once), to be typed again."""
             return take_typed(services.typed_form(list_key))
 
-        return {"own_saved_filters": own_saved_filters, "refused_filter_name": refused_filter_name}
+        return {"refused_filter_name": refused_filter_name}
 
     @app.context_processor
     def inspection():

@@ -197,7 +197,7 @@
     button.title = slot.getAttribute("data-title") || "";
     button.innerHTML = '<i class="fa fa-trash"></i>';
     form.appendChild(button);
-    var question = (slot.getAttribute("data-confirm") || "").replace("{name}", saved.name);
+    var question = (slot.getAttribute("data-confirm") || "").replace("{name}", function () { return saved.name; });
     form.addEventListener("submit", function (event) { if (!window.confirm(question)) { event.preventDefault(); } });
     li.appendChild(form);
     return li;
