@@ -16,6 +16,7 @@ from wtforms.widgets import html_params
 
 from app.extensions import db
 from app.organisation.models import Unit
+from app.tickets import search
 from app.workflow import id_of
 
 RESULTS = 30  # records a filter's search answers with
@@ -25,23 +26,20 @@ def unit_text(unit: Unit) -> str:
     return f"{unit.code} — {unit.name}"
 
 
-def chosen_records(model, order):
-    """records(chosen) of a RecordFilterField: the records of `chosen` (ids as given in the
-    address) in `order`, no statement when none."""
-    def records(chosen) -> list:
-        ids = [key for key in map(id_of, chosen) if key is not None]
-        return db.session.scalars(select(model).where(model.id.in_(ids)).order_by(order)).all() if ids else []
-    return records
+def chosen_records(model, order, chosen) -> list:
+    """The records of `model` named in `chosen` (ids as given in the address), in `order`: no
+    statement when none is."""
+    ids = [key for key in map(id_of, chosen) if key is not None]
+    return db.session.scalars(select(model).where(model.id.in_(ids)).order_by(order)).all() if ids else []
 
 
-chosen_units = chosen_records(Unit, Unit.code)
+def chosen_units(chosen) -> list[Unit]:
+    return chosen_records(Unit, Unit.code, chosen)
 
 
 def found_json(model, columns, order, text):
     """A filter's search: the first RESULTS records whose `columns` contain what was typed
     (accents and case ignored), as select2 reads them: {"results": [{"id", "text"}]}."""
-    from app.tickets import search
-
     typed = request.args.get("q", "").strip()
     query = select(model).order_by(order)
     if typed:
@@ -58,29 +56,26 @@ def _chosen(name: str) -> list[str]:
 
 class RecordFilterWidget:
     def __call__(self, field, **kwargs):
-        attrs = {"name": field.name, "id": field.id, "style": "width:100%",
-                 "class": "form-control " + ("remote-choices" if field.remote else "my_select2")}
-        if field.remote:
-            endpoint, placeholder = field.remote
-            attrs.update({"data-url": url_for(endpoint), "data-placeholder": str(placeholder)})
-        options = "".join(f'<option value="{record.id}">{escape(field.text(record))}</option>'
-                          for record in field.records(_chosen(field.name)))
+        attrs = {"name": field.name, "id": field.id, "style": "width:100%", "class": "form-control remote-choices",
+                 "data-url": url_for(field.endpoint), "data-placeholder": str(field.placeholder)}
+        chosen = chosen_records(field.model, field.order, _chosen(field.name))
+        options = "".join(f'<option value="{record.id}">{escape(field.text(record))}</option>' for record in chosen)
         return Markup(f'<select {html_params(**attrs)}><option value=""></option>{options}</select>')
 
 
 class RecordFilterField(Field):
     """A relation's field in a list's filters (FAB's search form, `search_form_extra_fields`):
-    only rendered, FAB reads the filter's value from the address itself. `records(chosen)`
-    gives the records the page carries; given `remote` (endpoint, placeholder), the others are
-    found there as one types."""
+    only rendered, FAB reads the filter's value from the address itself. The page carries the
+    records of `model` chosen, in `order`; the others are found at `endpoint` (found_json) as
+    one types."""
 
     widget = RecordFilterWidget()
 
-    def __init__(self, label=None, *, records, text=str, remote=None, **kwargs):
+    def __init__(self, label=None, *, model, order, endpoint, placeholder, text=str, **kwargs):
         super().__init__(label, **kwargs)
-        self.records, self.text, self.remote = records, text, remote
+        self.model, self.order, self.endpoint, self.placeholder, self.text = model, order, endpoint, placeholder, text
 
 
 def UnitFilterField(label):  # noqa: N802 (a field, as WTForms spells them)
-    return RecordFilterField(label, records=chosen_units, text=unit_text,
-                             remote=("TicketView.units_json", _l("Type to find a unit")))
+    return RecordFilterField(label, model=Unit, order=Unit.code, endpoint="TicketView.units_json",
+                             placeholder=_l("Type to find a unit"), text=unit_text)

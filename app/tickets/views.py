@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired
 from app.extensions import db
 from app.organisation.models import Unit
 from app.organisation.unit_filter import (
-    RecordFilterField, UnitFilterField, chosen_records, chosen_units, found_json, unit_text,
+    RecordFilterField, UnitFilterField, chosen_units, found_json, unit_text,
 )
 from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
@@ -157,8 +157,8 @@ class NonconformityView(NonconformityRules, QmsModelView):
     search_form_extra_fields = {
         "unit": UnitFilterField(_l("Unit")),
         "category": RecordFilterField(
-            _l("Nonconformity content"), records=chosen_records(NcCategory, NcCategory.name),
-            remote=("NonconformityView.categories_json", _l("Type to find a category"))),
+            _l("Nonconformity content"), model=NcCategory, order=NcCategory.name,
+            endpoint="NonconformityView.categories_json", placeholder=_l("Type to find a category")),
     }
     formatters_columns = {
         "source": lambda v: vocabulary.label(vocabulary.SOURCES, v),
