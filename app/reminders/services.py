@@ -271,24 +271,26 @@ def notifications_page(user, page: int) -> tuple[list, bool]:
     return found[:NOTIFICATIONS_PAGE], len(found) > NOTIFICATIONS_PAGE
 
 
+def _read(user, *among) -> None:
+    db.session.execute(update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None),
+                                                  *among).values(read_at=datetime.datetime.now()))
+
+
 def mark_all_read(user) -> None:
     """"Mark all as read" on the notifications page: those of every page."""
-    db.session.execute(update(Notification).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=datetime.datetime.now()))
+    _read(user)
 
 
 def mark_read(user, notifications: list) -> None:
     """A page of notifications opened reads those it shows (the others stay unread until their
-    page is opened); the bell drawn on it counts the others."""
+    page is opened); the bell drawn on it counts the others. Nothing written when all are read."""
     ids = [n.id for n in notifications if n.read_at is None]
     if not ids:
         return
-    before = unread_count(user)
-    db.session.execute(update(Notification).where(
-        Notification.id.in_(ids), Notification.user_id == user.id, Notification.read_at.is_(None))
-        .values(read_at=datetime.datetime.now()))
+    left = max(0, unread_count(user) - len(ids))
+    _read(user, Notification.id.in_(ids))
     person = user._get_current_object() if hasattr(user, "_get_current_object") else user
-    set_committed_value(person, "unread_notifications", max(0, before - len(ids)))
+    set_committed_value(person, "unread_notifications", left)
 
 
 def unread_count(user) -> int:

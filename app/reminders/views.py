@@ -20,14 +20,13 @@ class NotificationView(BaseView):
         number = min(max(1, request.args.get("page", 1, type=int)), services.LAST_PAGE)
         notifications, older = services.notifications_page(g.user, number)
         unread = {n.id for n in notifications if n.read_at is None}
-        shown = {"notifications": notifications, "unread": unread, "page": number, "older": older}
-        if not unread:  # every one shown read already: nothing to write
-            return self.render_template("notifications.html", **shown)
         services.mark_read(g.user, notifications)
         # rendered before the commit (the bell already reads them as read): a commit first would
         # expire the user, roles and permissions the menu reads, a dozen statements again
-        page = self.render_template("notifications.html", **shown)
-        db.session.commit()
+        page = self.render_template("notifications.html", notifications=notifications, unread=unread,
+                                    page=number, older=older)
+        if unread:
+            db.session.commit()
         return page
 
     @expose("/read-all", methods=["POST"])
