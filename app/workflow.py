@@ -222,7 +222,7 @@ def snapshot(record) -> dict:
     """The record's column values, to tell afterwards what an action changed (its table's
     columns: not what a statement reads with it, such as Ticket.has_comments)."""
     return {attr.key: getattr(record, attr.key) for attr in inspect(record).mapper.column_attrs
-            if isinstance(attr.expression, Column) and attr.expression.table is not None}
+            if isinstance(attr.expression, Column)}
 
 
 def changed_since(record, before: dict, skip=("state", "version")) -> dict:

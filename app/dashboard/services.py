@@ -69,12 +69,14 @@ def _waiting_tickets_statement(user, person: AtWork):
     return _WAITING.get(key, build)
 
 
+PENDING = ("draft", "submitted")  # the states of a plan or report waiting for a step
+
+
 @functools.cache
 def _pending_plans_statement():
     """Plans and reports waiting for a step, in one query."""
-    pending = ("draft", "submitted")
     return (select(ObjectivePlan).outerjoin(ObjectivePlan.report)
-            .where(or_(ObjectivePlan.state.in_(pending), ObjectiveReport.state.in_(pending)))
+            .where(or_(ObjectivePlan.state.in_(PENDING), ObjectiveReport.state.in_(PENDING)))
             .options(contains_eager(ObjectivePlan.report), joinedload(ObjectivePlan.unit)))
 
 
@@ -101,13 +103,12 @@ def my_work(user, on: datetime.date | None = None) -> list[Work]:
             items.append(Work("progress", title, report_progress, link, on,
                               ticket.approved_on, f"progress-{ticket.id}"))
     items += _change_work(user, person) + _disposition_work(user, person)
-    pending = ("draft", "submitted")
     plans = db.session.scalars(_pending_plans_statement()).unique().all()
     for plan in plans:
-        if plan.state in pending:
+        if plan.state in PENDING:
             items += _document_work(person, plan, "plan", objectives.plan_due(plan.year))
     for plan in plans:
-        if plan.report is not None and plan.report.state in pending:
+        if plan.report is not None and plan.report.state in PENDING:
             items += _document_work(person, plan.report, "report", objectives.report_due(plan.year))
     for review in db.session.scalars(_open_reviews_statement()):
         steps = review_workflow.workflow_for(review).available(person, review)
