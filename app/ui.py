@@ -449,10 +449,10 @@ class RecordLinks:
 
     PLACEHOLDER = "987654321"  # a key every route of ours takes, as <pk> or as <int:pk>
 
-    def __init__(self, view_name: str, filters):
+    def __init__(self, view_name: str, filters=None):
         # a list shown inside a related record's page keeps that record's filter in its links:
         # FAB's own filter, given no path, answers "?_flt_0_<column>=<value>…" or ""
-        self.kept = current_app.jinja_env.filters["set_link_filters"]("", filters)
+        self.kept = current_app.jinja_env.filters["set_link_filters"]("", filters) if filters is not None else ""
         self.parts = {}
         for kind in ("show", "edit", "delete"):
             try:

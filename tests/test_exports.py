@@ -93,9 +93,9 @@ def test_nonconformity_list_exports_with_its_filters(client_as_user, db, unit, u
             created_by_id=user("thuky.iso").id))
     db.session.commit()
     client = client_as_user("thuky.iso")
-    page = client.get(f"/nonconformities/list/?_flt_2_description={marker}")
-    assert "/nonconformities/export.xlsx?" in page.text
-    sheet = _sheet(client.get(f"/nonconformities/export.xlsx?_flt_2_description={marker}").data)
+    page = client.get(f"/nonconformities/list/?q={marker}")
+    assert f"/nonconformities/export.xlsx?q={marker}" in page.text
+    sheet = _sheet(client.get(f"/nonconformities/export.xlsx?q={marker}").data)
     rows = _rows(sheet)
     assert len(rows) == 2
     headings = [c.value for c in sheet[rows[0][0].row - 1]]
@@ -104,7 +104,7 @@ def test_nonconformity_list_exports_with_its_filters(client_as_user, db, unit, u
     assert values["Mô tả"].value.startswith("=1+1") and values["Mô tả"].data_type == "s"
     assert values["Nguồn thông tin đầu vào (5.1.2)"].value == "Kết quả đánh giá chất lượng nội bộ"
     staff = client_as_user("canbo.ktht")
-    sheet = _sheet(staff.get(f"/nonconformities/export.xlsx?_flt_2_description={marker}").data)
+    sheet = _sheet(staff.get(f"/nonconformities/export.xlsx?q={marker}").data)
     assert [row[1].value for row in _rows(sheet)] == ["Phòng Kinh tế và Hạ tầng"]
 
 

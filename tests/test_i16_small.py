@@ -66,7 +66,7 @@ def _row_links(html, pk):
 def test_nc_list_offers_delete_and_edit_only_where_allowed(client_as, client_as_user, db, user, unit):
     open_nc = _new_nc(db, user, unit, "KPH còn sửa được")
     settled = _new_nc(db, user, unit, "KPH đã kiểm tra khắc phục", correction_checked=True)
-    listing = "/nonconformities/list/?psize_NonconformityView=100"
+    listing = "/nonconformities/list/?q=KPH"
     admin = client_as("Admin")  # the only role that deletes NCs
     page = admin.get(listing).text
     assert _row_links(page, open_nc.id) == {"edit", "delete"}
@@ -103,7 +103,7 @@ def test_nc_list_shows_the_description_shortened(client_as_user, db, user, unit)
     nc = _new_nc(db, user, unit, long_text)
     client = client_as_user("canbo.ktht")
     assert "ĐOẠN CUỐI" in client.get(f"/nonconformities/show/{nc.id}").text  # whole on its page
-    page = client.get("/nonconformities/list/?psize_NonconformityView=100").text
+    page = client.get("/nonconformities/list/?q=trả kết quả trễ hạn").text
     assert re.search(r"<th>(<a [^>]*>)?Mô tả", page)
     assert "Hồ sơ cấp phép xây dựng trả kết quả trễ hạn" in page
     assert "ĐOẠN CUỐI" not in page and "…" in page

@@ -118,27 +118,24 @@ def test_the_category_filter_reads_only_the_category_chosen(client_as_user, coun
     chosen, and only it (issue 15, 3: choices on demand); the others are found where
     NonconformityView.categories_json searches them (accents and case ignored); a category
     chosen still filters the list."""
-    import json
     import re
 
     from app.tickets.models import NcCategory, Nonconformity
 
-    def filter_fields(page):  # FAB's filters carry each field's HTML as JSON: labels, then fields
-        decoder = json.JSONDecoder()
-        labels, end = decoder.raw_decode(page, page.index("{", page.index("'#filter_form'")))
-        return decoder.raw_decode(page, page.index("{", end))[0]
+    def filter_field(page):
+        return re.search(r'<select[^>]*name="category".*?</select>', page, re.S).group(0)
 
     client = client_as_user("thuky.iso")
     client.get("/nonconformities/list/")
     with count_queries() as counter:
         page = client.get("/nonconformities/list/").text
     assert not [s for s in counter.statements if "FROM nc_category" in s], counter.statements
-    form = filter_fields(page)["category"]
+    form = filter_field(page)
     assert "remote-choices" in form and 'data-url="/nonconformities/categories.json"' in form
-    assert re.findall(r'<option value="(\d*)">', form) == [""]
+    assert re.findall(r'<option value="(\d*)"', form) == [""]
     chosen = db.session.query(Nonconformity).filter(Nonconformity.category_id.is_not(None)).first().category
-    filtered = client.get("/nonconformities/list/", query_string={"_flt_0_category": chosen.id}).text
-    assert f'<option value="{chosen.id}">{chosen.name}</option>' in filter_fields(filtered)["category"]
+    filtered = client.get("/nonconformities/list/", query_string={"category": chosen.id}).text
+    assert f'<option value="{chosen.id}" selected>{chosen.name}</option>' in filter_field(filtered)
     typed = chosen.name.split()[-1].upper()
     found = client.get("/nonconformities/categories.json", query_string={"q": typed}).json["results"]
     assert {"id": chosen.id, "text": chosen.name} in found
@@ -146,3 +143,80 @@ def test_the_category_filter_reads_only_the_category_chosen(client_as_user, coun
     assert len(client.get("/nonconformities/categories.json").json["results"]) == min(every, 30)
     shown = re.findall(r'href="/nonconformities/show/(\d+)', filtered)
     assert shown and all(db.session.get(Nonconformity, int(i)).category_id == chosen.id for i in shown)
+
+
+def test_nc_list_filters_and_orders(client_as_user, db, user, unit):
+    """The NC list's own filters (issue 15: the list is a page of its own, as the ticket list
+    is): text in the description (accents and case ignored), unit, category, source, detection
+    dates, whether the correction was checked, and the order; a staff member still sees only
+    their unit's NCs."""
+    import re
+    import uuid
+
+    from app.tickets.models import NcCategory, Nonconformity
+
+    marker = uuid.uuid4().hex[:10]
+    first, second = db.session.query(NcCategory).order_by(NcCategory.id).limit(2).all()
+    made = {}
+    for key, code, category, source, day, checked, text in (
+            ("a", "KTHT", first, "feedback", datetime.date(2019, 3, 4), True, "Hồ sơ tách thửa"),
+            ("b", "TNMT", first, "internal_audit", datetime.date(2019, 5, 6), False, "Giấy tờ"),
+            ("c", "KTHT", second, "feedback", datetime.date(2019, 7, 8), None, "Biên bản")):
+        made[key] = Nonconformity(unit_id=unit(code).id, category_id=category.id, source=source, detected_on=day,
+                                  correction_checked=checked, description=f"{text} {marker} {key}",
+                                  created_by_id=user("thuky.iso").id)
+        db.session.add(made[key])
+    db.session.commit()
+    names = {nc.id: key for key, nc in made.items()}
+    client = client_as_user("thuky.iso")
+
+    def listed(client, **args):
+        page = client.get("/nonconformities/list/", query_string={"q": marker, **args})
+        assert page.status_code == 200
+        shown = [names[int(i)] for i in re.findall(r'href="/nonconformities/show/(\d+)"', page.text)]
+        assert page.text.split('class="nc-count">')[1].startswith(f"{len(shown)}<")
+        return "".join(shown)
+
+    assert listed(client) == "cba"
+    assert listed(client, sort="oldest") == "abc"
+    assert listed(client, q=f"TACH THUA {marker}") == "a"
+    assert listed(client, unit=unit("KTHT").id) == "ca"
+    assert listed(client, category=second.id) == "c"
+    assert listed(client, source="internal_audit") == "b"
+    assert listed(client, **{"from": "2019-05-01", "to": "31/07/2019"}) == "cb"
+    assert listed(client, checked="1") == "a" and listed(client, checked="0") == "cb"
+    assert listed(client_as_user("canbo.tnmt")) == "b"
+    page = client.get("/nonconformities/list/", query_string={"q": marker, "from": "2019-05-01"}).text
+    assert 'name="from" style="width:120px" value="01/05/2019"' in page  # shown as Vietnamese write dates
+
+
+def test_an_address_of_fab_s_nc_list_opens_the_same_filter(client_as_user, db, unit):
+    """The NC list was FAB's list until issue 15: its addresses (bookmarks, saved filters, links
+    in earlier reports) open the same filter on the list's own arguments; a condition the list
+    has no equal for is left out, and the page says so."""
+    from urllib.parse import parse_qs, urlsplit
+
+    client = client_as_user("thuky.iso")
+    ktht = unit("KTHT").id
+
+    def moved(query):
+        answer = client.get("/nonconformities/list/?" + query)
+        assert answer.status_code == 302
+        target = urlsplit(answer.headers["Location"])
+        assert target.path == "/nonconformities/list/"
+        return {name: values[0] for name, values in parse_qs(target.query).items()}
+
+    assert moved(f"_flt_0_unit={ktht}&_flt_2_description=trễ hạn&_flt_3_source=feedback") == {
+        "unit": str(ktht), "q": "trễ hạn", "source": "feedback"}
+    assert moved("_flt_1_detected_on=2026-01-31&_flt_2_detected_on=2027-01-01") == {
+        "from": "2026-02-01", "to": "2026-12-31"}
+    assert moved("_flt_0_detected_on=2026-03-04") == {"from": "2026-03-04", "to": "2026-03-04"}
+    assert moved("_flt_0_correction_checked=y") == {"checked": "1"}
+    assert moved("_flt_1_correction_checked=y") == {"checked": "0"}
+    assert moved("_flt_0_category=7&page_NonconformityView=1&psize_NonconformityView=100"
+                 "&_oc_NonconformityView=detected_on&_od_NonconformityView=asc") == {
+        "category": "7", "page": "2", "sort": "oldest"}
+    followed = client.get("/nonconformities/list/?_flt_6_description=x&_flt_3_source=feedback", follow_redirects=True)
+    assert followed.status_code == 200
+    assert "Một số điều kiện của địa chỉ này không còn áp dụng được và đã được bỏ qua." in followed.text
+    assert 'value="feedback" selected' in followed.text

@@ -82,15 +82,12 @@ MONITORING_SOURCES = ("process_monitoring", "data_analysis", "process_results", 
 
 
 def _nc_link(start, end, unit=None, source=None) -> str:
-    """FAB's list filters, by position in its filter lists: for a date, 1 'greater than' and
-    2 'smaller than'; for a text, 3 'equal to'; for a relation, 0 'equal to'. (Its 'one of'
-    filter is not used: FAB's sort and page links keep only one value of an argument.)"""
-    query = {"_flt_1_detected_on": (start - datetime.timedelta(days=1)).isoformat(),
-             "_flt_2_detected_on": (end + datetime.timedelta(days=1)).isoformat()}
+    """The NC list's arguments (tickets.services.nonconformity_list_query) behind a figure."""
+    query = {"from": start.isoformat(), "to": end.isoformat()}
     if unit is not None:
-        query["_flt_0_unit"] = unit
+        query["unit"] = unit
     if source is not None:
-        query["_flt_3_source"] = source
+        query["source"] = source
     return "/nonconformities/list/?" + _query(tuple(query.items()))
 
 

@@ -1,6 +1,7 @@
 """Pages for nonconformities and tickets. Thin: every rule lives in services/workflow."""
 import datetime
 import math
+import re
 from urllib.parse import quote
 
 from flask import Response, abort, flash, g, redirect, request, url_for
@@ -16,14 +17,12 @@ from wtforms.validators import InputRequired
 
 from app.extensions import db
 from app.organisation.models import Unit
-from app.organisation.unit_filter import (
-    RecordFilterField, UnitFilterField, chosen_units, found_json, unit_text,
-)
+from app.organisation.unit_filter import chosen_records, chosen_units, found_json, unit_text
 from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app.tickets.models import NcCategory, Nonconformity, Ticket
 from app.ui import (
-    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error, shorten,
+    QmsInterface, QmsModelView, RecordLinks, date_field, format_date, format_yes_no, refusal, render_error, shorten,
     transition_page, transition_values,
 )
 from app.workflow import choices_for
@@ -121,13 +120,52 @@ class NcCategoryView(QmsModelView):
     base_order = ("name", "asc")
 
 
+FAB_LIST_ARGS = ("_flt_", "_oc_", "_od_", "page_", "psize_")
+"""The arguments of FAB's list pages, which the NC list was until issue 15."""
+
+_FAB_FILTER = re.compile(r"_flt_(\d+)_(\w+)")
+
+
+def nc_list_args(args) -> tuple[dict, bool]:
+    """The NC list's own arguments for an address of FAB's list (`_flt_<n>_<column>`, `n` the
+    filter's place in FAB's list for the column's type), and whether some of its conditions
+    have no equal here (FAB's "not equal", "not starts with"…: left out)."""
+    own, dropped = {name: args[name] for name in services.NC_LIST_ARGS if args.get(name)}, False
+    for name, value in args.items(multi=True):
+        found = _FAB_FILTER.fullmatch(name)
+        if not found:
+            if name.startswith("page_") and value.isdigit():  # FAB counts pages from 0
+                own["page"] = int(value) + 1
+            elif name.startswith("_od_"):
+                own["sort"] = "oldest" if value == "asc" else "newest"
+            continue
+        place, column = int(found.group(1)), found.group(2)
+        if column in ("unit", "category") and place == 0:
+            own[column] = value
+        elif column == "source" and place in (0, 2, 3) and value in vocabulary.SOURCES:
+            own["source"] = value
+        elif column == "description" and place in (0, 1, 2, 3):
+            own["q"] = value
+        elif column == "detected_on" and place in (0, 1, 2) and services._date_arg({"d": value}, "d"):
+            day = services._date_arg({"d": value}, "d")
+            if place in (0, 1):  # equal to, greater than
+                own["from"] = (day + datetime.timedelta(days=place)).isoformat()
+            if place in (0, 2):  # equal to, smaller than
+                own["to"] = (day - datetime.timedelta(days=place // 2)).isoformat()
+        elif column == "correction_checked" and place in (0, 1):
+            checked = value.strip().lower() in ("y", "1", "true", "on")
+            own["checked"] = "1" if checked == (place == 0) else "0"
+        else:
+            dropped = True
+    return own, dropped
+
+
 class NonconformityView(NonconformityRules, QmsModelView):
     datamodel = QmsInterface(Nonconformity, eager=("unit", "category", "ticket"))
     route_base = "/nonconformities"
     base_filters = [["id", VisibleNonconformities, None]]
     base_order = ("detected_on", "desc")
     show_template = "nonconformity_show.html"
-    list_template = "nonconformity_list.html"
     list_title = _l("Nonconformities")
     show_title = _l("Nonconformity")
     add_title = _l("Record a nonconformity")
@@ -142,8 +180,6 @@ class NonconformityView(NonconformityRules, QmsModelView):
         "beyond_authority": _l("Beyond authority, reported to the leader"),
         "ticket": _l("Ticket"), "created_by": _l("Recorded by"), "created_on": _l("Recorded on"),
     }
-    list_columns = ["detected_on", "unit", "description", "category", "source", "disposition",
-                    "correction_checked", "ticket"]
     add_columns = edit_columns = [
         "unit", "detected_on", "description", "related_process", "source", "category",
         "correction_done", "beyond_authority",
@@ -153,13 +189,6 @@ class NonconformityView(NonconformityRules, QmsModelView):
         "correction_done", "beyond_authority", "disposition", "disposition_by", "disposition_on",
         "correction_checked", "ticket", "created_by", "created_on",
     ]
-    search_columns = ["unit", "category", "source", "detected_on", "description", "correction_checked"]
-    search_form_extra_fields = {
-        "unit": UnitFilterField(_l("Unit")),
-        "category": RecordFilterField(
-            _l("Nonconformity content"), model=NcCategory, order=NcCategory.name,
-            endpoint="NonconformityView.categories_json", placeholder=_l("Type to find a category")),
-    }
     formatters_columns = {
         "source": lambda v: vocabulary.label(vocabulary.SOURCES, v),
         "disposition": lambda v: vocabulary.label(vocabulary.DISPOSITIONS, v),
@@ -174,19 +203,6 @@ class NonconformityView(NonconformityRules, QmsModelView):
         ),
         "detected_on": _past_date_field(_l("Detected on")),
     }
-
-    def _get_list_widget(self, *args, **kwargs):
-        """The rows that offer edit and delete: those the user may change now, by the rule
-        the edit and the delete themselves follow (NonconformityRules); each description
-        shortened (the record's page shows it whole)."""
-        widgets = super()._get_list_widget(*args, **kwargs)
-        listed = widgets["list"].template_args
-        rows = (db.session.get(Nonconformity, pk) for pk in listed["pks"])  # loaded by the list's query
-        listed["changeable"] = {nc.id for nc in rows if nc and services.may_change_nonconformity(g.user, nc)}
-        listed["value_columns"] = [
-            {**values, "description": shorten(values["description"] or "", 80)}
-            for values in listed["value_columns"]]
-        return widgets
 
     @expose("/categories.json")
     @has_access
@@ -280,24 +296,55 @@ class NonconformityView(NonconformityRules, QmsModelView):
     @has_access
     @permission_name("export")
     def export(self):
-        """The list as an Excel workbook: FAB's own query of the list with its filters (the
-        `_flt_` arguments, the visibility base filter) and its order, every row."""
-        from flask_appbuilder.urltools import get_filter_args, get_order_args
-
+        """The list as an Excel workbook: the list's own query (its filters, the user's
+        visibility) and its order, every row."""
         from app.objectives.documents import xlsx_response
         from app.tickets import exports
 
-        get_filter_args(self._filters)
-        order_column, order_direction = get_order_args().get(self.__class__.__name__) or self.base_order
-        count, items = self.datamodel.query(self._filters.get_joined_filters(self._base_filters),
-                                            order_column, order_direction, page_size=exports.ROW_LIMIT)
+        query = services.nonconformity_list_query(g.user, request.args)
+        count = db.session.scalar(select(func.count()).select_from(query.subquery()))
         if count > exports.ROW_LIMIT:
             flash(gettext("%(count)s rows are too many for one workbook (at most %(limit)s): narrow the filter.",
                           count=count, limit=exports.ROW_LIMIT), "warning")
             return redirect(url_for(".list", **request.args))
+        items = services.nonconformity_page(query, request.args.get("sort", "newest"), 1, exports.ROW_LIMIT)
         scope = gettext("As of %(day)s", day=format_date(services.today()))
         return xlsx_response(exports.nonconformities_workbook(items, scope),
                              f"KPH-{services.today():%Y%m%d}.xlsx")
+
+    # last in the class: the method's name hides the built-in list from here on
+    @expose("/list/")
+    @has_access
+    def list(self):
+        """A page of the NCs the user sees, under the address's filters
+        (services.nonconformity_list_query); an address of FAB's list (a bookmark, an older saved
+        filter) is read as the same filter, where it can be."""
+        args = request.args
+        if any(name.startswith(FAB_LIST_ARGS) for name in args):
+            own, dropped = nc_list_args(args)
+            if dropped:
+                flash(gettext("Some conditions of this address can no longer be applied and were left out."),
+                      "warning")
+            return redirect(url_for(".list", **own))
+        query = services.nonconformity_list_query(g.user, args)
+        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        page = min(max(1, args.get("page", 1, type=int)), pages)
+        ncs = services.nonconformity_page(query, args.get("sort", "newest"), page, PAGE_SIZE)
+        may = self.appbuilder.sm.has_access
+        return self.render_template(
+            "nonconformity_list.html", title=self.list_title, ncs=ncs, total=total, page=page, pages=pages,
+            page_links=page_links(page, pages), args=args,
+            units=chosen_units(args.getlist("unit")),
+            categories=chosen_records(NcCategory, NcCategory.name, args.getlist("category")),
+            days={name: format_date(services._date_arg(args, name)) for name in ("from", "to")},
+            changeable={nc.id for nc in ncs if services.may_change_nonconformity(g.user, nc)},
+            links=RecordLinks(self.endpoint), sources=vocabulary.SOURCES, dispositions=vocabulary.DISPOSITIONS,
+            shorten=shorten, yes_no=format_yes_no,
+            can_add=may("can_add", self.class_permission_name), can_edit=may("can_edit", self.class_permission_name),
+            can_delete=may("can_delete", self.class_permission_name),
+            can_export=may("can_export", self.class_permission_name),
+        )
 
 
 RECURRING_DATES = 10  # the latest NCs of a series shown by date; the count says how many in all
