@@ -332,16 +332,28 @@ def test_the_ticket_list_s_unit_filter_offers_the_units_when_opened(browser, liv
 
 
 def test_a_list_of_an_agency_of_many_units_finds_its_unit_filter_as_one_types(browser, live_server, db):
-    """400 units: the NC list carries none of them; FAB's unit filter finds one as it is typed
-    (app.organisation.unit_filter), filters the list by it and shows it chosen afterwards."""
+    """400 units: no list carries them. The NC list's unit filter, and FAB's on the users'
+    list, find one as it is typed (app.organisation.unit_filter), filter the list by it and show
+    it chosen afterwards."""
     from app.organisation.models import Unit
 
     db.session.add_all(Unit(code=f"PX{n:04d}", name=f"Phường Xã thứ {n:04d} Đông Hải") for n in range(400))
     db.session.commit()
     chosen = db.session.query(Unit).filter_by(code="PX0123").one().id
-    context, page = signed_in(browser, live_server, "truongban.iso")
+    context, page = signed_in(browser, live_server, "admin")
     try:
         page.goto(f"{live_server}/nonconformities/list/")
+        assert "PX0001" not in page.content()
+        page.click(".list-filters .select2-selection:near(select[name=unit])")
+        page.fill(".select2-search__field", "thu 0123 dong")
+        page.click(".select2-results__option:has-text('PX0123')")
+        page.click(".list-filters button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert f"unit={chosen}" in page.url
+        assert "PX0123 — Phường Xã thứ 0123 Đông Hải" in page.locator(".list-filters").inner_text()
+        assert page.locator(".record-count").inner_text() == "0"
+
+        page.goto(f"{live_server}/users/list/")
         assert "PX0001" not in page.content()
         page.click("a.accordion-toggle[href='#accordion1_href']")  # FAB's search panel
         page.click("#filter_form .dropdown-toggle")
@@ -353,8 +365,35 @@ def test_a_list_of_an_agency_of_many_units_finds_its_unit_filter_as_one_types(br
         page.wait_for_load_state("networkidle")
         assert f"_flt_0_unit={chosen}" in page.url
         assert "PX0123 — Phường Xã thứ 0123 Đông Hải" in page.locator("#filter_form").inner_text()
-        assert "Không tìm thấy bản ghi" in page.content() or "Không có bản ghi" in page.content()
     finally:
         context.close()
         db.session.query(Unit).filter(Unit.code.like("PX%")).delete(synchronize_session=False)
         db.session.commit()
+
+
+def test_a_draft_plan_is_deleted_from_the_list_and_the_nc_list_filters(browser, live_server, db, unit):
+    """The lists of our own (app/record_list.py): a row's delete button asks, then deletes
+    (FAB's confirmation and its POST with the CSRF token); the NC list's filter form filters,
+    its dates typed as Vietnamese write them."""
+    from app.objectives import services as objectives
+    from app.objectives.models import ObjectivePlan
+    from app.organisation.models import QmsUser
+
+    drafter = db.session.query(QmsUser).filter_by(username="canbo.tnmt").one()
+    plan_id = objectives.create_plan(drafter, 2091, unit("TNMT").id).id
+    context, page = signed_in(browser, live_server, "canbo.tnmt")
+    page.goto(f"{live_server}/objectives/list/?year=2091")
+    page.click(f"#btn-delete-\\/objectives\\/delete\\/{plan_id}")
+    page.click("#modal-confirm-ok")
+    page.wait_for_load_state("networkidle")
+    db.session.expire_all()
+    assert db.session.get(ObjectivePlan, plan_id) is None
+    page.goto(f"{live_server}/nonconformities/list/")
+    page.fill("input[name=from]", "01/01/2000")
+    page.fill("input[name=to]", "31/12/2000")
+    page.keyboard.press("Escape")
+    page.click(".list-filters button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "from=01%2F01%2F2000" in page.url and page.locator(".record-count").inner_text() == "0"
+    assert page.locator("input[name=from]").input_value() == "01/01/2000"
+    context.close()

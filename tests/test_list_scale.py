@@ -56,7 +56,7 @@ def _page_links(html: str) -> list[int]:
 
 
 def test_page_links_are_the_first_the_last_and_a_window():
-    from app.tickets.views import page_links
+    from app.record_list import page_links
 
     assert page_links(1, 1) == [1]
     assert page_links(1, 4005) == [1, 2, 3, 4, None, 4005]
@@ -220,7 +220,7 @@ def test_an_agency_with_many_units_filters_the_list_by_a_unit_search(app, client
 
 
 @pytest.mark.parametrize("url, chosen", [("/tickets/list/", "unit={id}"), ("/nonconformities/list/", "unit={id}"),
-                                         ("/objectives/list/", "_flt_0_unit={id}")])
+                                         ("/objectives/list/", "unit={id}")])
 def test_a_list_s_unit_filter_reads_only_the_units_chosen(client_as_user, count_queries, unit, url, chosen):
     """Issue 15, 3: a filter loads its choices on demand, with search. The unit filter found
     its units as one types (TicketView.units_json) only past 100 units; below, every page read
@@ -342,7 +342,7 @@ def test_the_review_inputs_read_the_period_from_indexes_once(many, app, db):
         in indexes["ix_ticket_agency_state"]
 
 
-@pytest.mark.parametrize("url", ["/reviews/list/", "/objectives/list/?_flt_0_year=2026",
+@pytest.mark.parametrize("url", ["/internal-audits/list/", "/internal-audits/list/?_flt_0_year=2026",
                                  "/api/v1/tickets/", "/api/v1/nonconformities/"])
 def test_a_list_converts_its_model_s_columns_into_filters_once(app, as_iso_leader, api, monkeypatch, url):
     """FAB builds a `Filters` three times for a list page, and each converts every column of
@@ -362,7 +362,7 @@ def test_a_list_converts_its_model_s_columns_into_filters_once(app, as_iso_leade
     assert again.status_code == 200 and converted == []
     assert re.findall(r"/show/(\d+)", again.text) == re.findall(r"/show/(\d+)", first.text)
     if "_flt_0_year" in url:  # the filter still filters
-        other = re.findall(r"/show/(\d+)", client.get("/objectives/list/?_flt_0_year=2025").text)
+        other = re.findall(r"/show/(\d+)", client.get("/internal-audits/list/?_flt_0_year=2025").text)
         assert set(other).isdisjoint(re.findall(r"/show/(\d+)", again.text))
 
 

@@ -268,3 +268,31 @@ def test_objective_plans_through_the_api(api, unit):
     assert staff.post(f"/api/v1/objective-plans/{plan_id}/report/transitions/submit", json={}).status_code == 200
     pdf = staff.get(f"/api/v1/objective-plans/{plan_id}/pdf?document=report")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_the_plan_list_filters_and_reads_fab_s_addresses(new_plan, client_as_user, user, unit):
+    """The plan list is a page of its own (issue 15): filters by year, unit and state in its
+    address; an address of FAB's list (the compliance board linked `?_flt_0_year=`) opens the same
+    filter; only a draft its drafter may delete offers the delete button."""
+    import re
+
+    year = next(_years)
+    ktht, tnmt = new_plan("KTHT", year=year), new_plan("TNMT", year=year)
+    approve(ktht, user)
+    client = client_as_user("canbo.ktht")
+
+    def listed(**args):
+        page = client.get("/objectives/list/", query_string={"year": year, **args})
+        assert page.status_code == 200
+        shown = [int(i) for i in re.findall(r'href="/objectives/show/(\d+)"', page.text)]
+        assert page.text.split('class="record-count">')[1].startswith(f"{len(shown)}<")
+        return shown, page.text
+
+    assert sorted(listed()[0]) == sorted([ktht.id, tnmt.id])
+    assert listed(unit=unit("TNMT").id)[0] == [tnmt.id]
+    assert listed(state="approved")[0] == [ktht.id]
+    moved = client.get(f"/objectives/list/?_flt_0_year={year}&_flt_3_state=approved")
+    assert moved.status_code == 302 and moved.headers["Location"] == f"/objectives/list/?year={year}&state=approved"
+    drafts = client_as_user("canbo.tnmt").get("/objectives/list/", query_string={"year": year}).text
+    assert f"/objectives/delete/{tnmt.id}" in drafts and f"/objectives/delete/{ktht.id}" not in drafts
+    assert 'id="delete_form"' in drafts

@@ -112,7 +112,7 @@ def test_figure_links_open_lists_with_the_same_count(db, client_as_user, user):
         if not figure["link"]:
             continue
         page = client.get(figure["link"]).text
-        shown = "ticket-count" if figure["link"].startswith("/tickets/") else "nc-count"
+        shown = "ticket-count" if figure["link"].startswith("/tickets/") else "record-count"
         count = int(page.split(f'class="{shown}">')[1].split("<")[0])
         assert count == figure["value"], (figure, count)
 
@@ -288,3 +288,25 @@ def test_the_review_page_reads_its_actions_with_their_units_and_tickets_at_once(
     many, page = statements(approved_review(6))
     assert "Hành động số 5" in page and page.count('class="review-ticket"') == 6
     assert many == one, (one, many)
+
+
+def test_the_review_list_filters_and_reads_fab_s_addresses(db, client_as_user, user):
+    """The review list is a page of its own (issue 15): filters by year, form and state in its
+    address, the latest period first; an address of FAB's list (the compliance board linked
+    `?_flt_0_year=`) opens the same filter."""
+    meeting = services.create_review(user("thuky.iso"), "meeting", datetime.date(2082, 1, 1),
+                                     datetime.date(2082, 6, 30))
+    report = services.create_review(user("thuky.iso"), "report", datetime.date(2082, 7, 1),
+                                    datetime.date(2082, 12, 31))
+    client = client_as_user("thuky.iso")
+
+    def listed(**args):
+        page = client.get("/reviews/list/", query_string={"year": 2082, **args})
+        assert page.status_code == 200
+        return [int(i) for i in re.findall(r'href="/reviews/show/(\d+)"', page.text)]
+
+    assert listed() == [report.id, meeting.id]
+    assert listed(form="meeting") == [meeting.id]
+    assert listed(state="draft") == [report.id, meeting.id] and listed(state="minutes_approved") == []
+    moved = client.get("/reviews/list/?_flt_0_year=2082&_flt_0_form=report")
+    assert moved.status_code == 302 and moved.headers["Location"] == "/reviews/list/?year=2082&form=report"

@@ -5,13 +5,13 @@ import re
 
 from flask_babel import gettext
 from sqlalchemy import bindparam, case, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.objectives import workflow
 from app.objectives.models import ObjectivePlan, ObjectiveReport, ObjectiveRow, ReportRow
 from app.organisation.models import Unit
-from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, parse_date, run, today
+from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, id_of, parse_date, run, today
 
 _NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
 
@@ -59,6 +59,28 @@ def is_achieved(kind: str, target: float | None, actual: float | None) -> bool |
 
 
 # --- loading and rights -------------------------------------------------------------
+
+PLAN_LIST_ARGS = ("year", "unit", "state")
+
+
+def plan_list_query(args):
+    """The plans the list's address asks for: of a year, of a unit, in a state."""
+    query = select(ObjectivePlan)
+    for name, column in (("year", ObjectivePlan.year), ("unit", ObjectivePlan.unit_id)):
+        value = id_of(args.get(name))
+        if value is not None:
+            query = query.where(column == value)
+    if args.get("state") in workflow.STATES:
+        query = query.where(ObjectivePlan.state == args["state"])
+    return query
+
+
+def plan_page(query, page: int, page_size: int) -> list[ObjectivePlan]:
+    """A page of the list, the latest year first, with each plan's unit."""
+    return db.session.scalars(query.options(joinedload(ObjectivePlan.unit))
+                              .order_by(ObjectivePlan.year.desc(), ObjectivePlan.id.desc())
+                              .limit(page_size).offset((page - 1) * page_size)).all()
+
 
 def get_plan(plan_id) -> ObjectivePlan:
     plan = db.session.get(ObjectivePlan, plan_id)

@@ -12,8 +12,10 @@ from app.extensions import db
 from app.objectives import documents, services, workflow
 from app.objectives.models import ObjectivePlan
 from app.organisation.models import Unit
-from app.organisation.unit_filter import UnitFilterField
-from app.ui import QmsInterface, QmsModelView, refusal, render_error, transition_page
+from app import record_list
+from app.organisation.unit_filter import unit_choices
+from app.record_list import Filter
+from app.ui import QmsInterface, QmsModelView, format_date, refusal, render_error, transition_page
 from app.workflow import WorkflowError
 
 
@@ -35,21 +37,35 @@ def _back(plan_id, anchor=""):
     return redirect(_back_url(plan_id) + anchor)
 
 
+def _fab_plan_filter(column: str, place: int, value: str) -> dict | None:
+    """The plan list's arguments for FAB's filter number `place` on `column` ("equal to" is
+    0 for a number and a relation, 3 for a text), or None."""
+    if column in ("year", "unit") and place == 0:
+        return {column: value}
+    if column == "state" and place in (0, 3) and value in workflow.STATES:
+        return {"state": value}
+    return None
+
+
+PLAN_FILTERS = [
+    Filter("year", _l("Year"), width=90),
+    Filter("unit", _l("Agency / unit"), any_label=_l("All units"), endpoint="TicketView.units_json",
+           chosen=unit_choices),
+    Filter("state", _l("State"), choices=workflow.STATES, any_label=_l("All states")),
+]
+
+
 class ObjectivePlanView(QmsModelView):
     datamodel = QmsInterface(ObjectivePlan, eager=("unit",))
     route_base = "/objectives"
     base_permissions = ["can_list", "can_show", "can_add", "can_delete", "can_edit_rows",
                         "can_transition", "can_export"]
-    base_order = ("year", "desc")
     list_title = _l("Quality objective plans")
     label_columns = {
         "year": _l("Year"), "unit": _l("Agency / unit"), "revision": _l("Revision"),
         "state": _l("State"), "approved_on": _l("Approved on"), "submitted_on": _l("Submitted on"),
     }
     list_columns = ["year", "unit", "revision", "state", "submitted_on", "approved_on"]
-    search_columns = ["year", "unit", "state"]
-    search_form_extra_fields = {"unit": UnitFilterField(_l("Agency / unit"))}
-    formatters_columns = {"unit": _owner, "state": lambda s: str(workflow.STATES.get(s, s))}
 
     def pre_delete(self, item):
         services.check_plan_delete(g.user, item)
@@ -267,6 +283,24 @@ class ObjectivePlanView(QmsModelView):
         if kind == "pdf":
             return official_response(data, filename, copy)
         return documents.xlsx_response(data, filename)
+
+    # --- the list (last in the class: the method's name hides the built-in list) ------------
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        moved = record_list.moved_from_fab(services.PLAN_LIST_ARGS, _fab_plan_filter)
+        if moved is not None:
+            return moved
+        query = services.plan_list_query(request.args)
+        total, page, pages = record_list.count_and_page(query)
+        plans = services.plan_page(query, page, record_list.PAGE_SIZE)
+        rows = [(plan.id, workflow.WORKFLOW.may("delete_draft", g.user, plan), record_list.cells((
+            plan.year, _owner(plan.unit), plan.revision, workflow.STATES.get(plan.state, plan.state),
+            format_date(plan.submitted_on), format_date(plan.approved_on)))) for plan in plans]
+        return record_list.render(
+            self, filters=PLAN_FILTERS, headings=[self.label_columns[name] for name in self.list_columns], rows=rows,
+            total=total, page=page, pages=pages, add_label=_l("New quality objective plan"))
 
 
 class ObjectiveSummaryView(BaseView):

@@ -37,6 +37,11 @@ def chosen_units(chosen) -> list[Unit]:
     return chosen_records(Unit, Unit.code, chosen)
 
 
+def unit_choices(chosen) -> list[tuple[int, str]]:
+    """(id, text) of the units named in `chosen`, as a list's unit filter offers them."""
+    return [(unit.id, unit_text(unit)) for unit in chosen_units(chosen)]
+
+
 def found_json(model, columns, order, text):
     """A filter's search: the first RESULTS records whose `columns` contain what was typed
     (accents and case ignored), as select2 reads them: {"results": [{"id", "text"}]}."""

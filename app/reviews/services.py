@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Date, Integer, String, bindparam, case, cast, func, literal, null, select, union_all
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.extensions import db
@@ -20,8 +20,8 @@ from app.tickets import services as tickets
 from app.tickets import vocabulary
 from app.tickets.models import PERIOD_FIGURES, Nonconformity, Ticket
 from app.workflow import (
-    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, commit, get_by_id, looks_like_id,
-    parse_date, run, today,
+    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, commit, get_by_id, id_of,
+    looks_like_id, parse_date, run, today,
 )
 
 # The inputs of 5.8.1.1, in the order of the procedure. Sections with figures are computed
@@ -261,6 +261,30 @@ def figure_label(figure: dict) -> str:
 
 
 # --- reviews -----------------------------------------------------------------------
+
+REVIEW_LIST_ARGS = ("year", "form", "state")
+
+
+def review_list_query(args):
+    """The reviews the list's address asks for: of a year, of a form, in a state."""
+    query = select(Review)
+    year = id_of(args.get("year"))
+    if year is not None:
+        query = query.where(Review.year == year)
+    if args.get("form") in workflow.FORMS:
+        query = query.where(Review.form == args["form"])
+    if args.get("state") in workflow.STATES:
+        query = query.where(Review.state == args["state"])
+    return query
+
+
+def review_page(query, page: int, page_size: int) -> list[Review]:
+    """A page of the list, the latest period first, without the reviews' contents."""
+    return db.session.scalars(
+        query.options(load_only(Review.year, Review.number, Review.form, Review.period_start, Review.period_end,
+                                Review.state, Review.approved_on))
+        .order_by(Review.period_end.desc(), Review.id.desc()).limit(page_size).offset((page - 1) * page_size)).all()
+
 
 def get_review(review_id, *options) -> Review:
     review = db.session.get(Review, review_id, options=options)

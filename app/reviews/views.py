@@ -13,7 +13,9 @@ from app.organisation.models import QmsUser, Unit
 from app.reviews import documents, services, workflow
 from app.reviews.documents import REVIEW_DOCUMENTS
 from app.reviews.models import InternalAudit, Review
-from app.ui import QmsInterface, QmsModelView, refusal, render_error, transition_page
+from app import record_list
+from app.record_list import Filter
+from app.ui import QmsInterface, QmsModelView, format_date, refusal, render_error, transition_page
 from app.workflow import WorkflowError, parse_date
 
 
@@ -87,12 +89,29 @@ class InternalAuditView(QmsModelView):
     base_order = ("done_on", "desc")
 
 
+def _fab_review_filter(column: str, place: int, value: str) -> dict | None:
+    """The review list's arguments for FAB's filter number `place` on `column` ("equal to" is
+    0 for a number, 3 for a text), or None."""
+    if column == "year" and place == 0:
+        return {"year": value}
+    choices = {"form": workflow.FORMS, "state": workflow.STATES}.get(column)
+    if choices is not None and place in (0, 3) and value in choices:
+        return {column: value}
+    return None
+
+
+REVIEW_FILTERS = [
+    Filter("year", _l("Year"), width=90),
+    Filter("form", _l("Form"), choices=workflow.FORMS, any_label=_l("All forms")),
+    Filter("state", _l("State"), choices=workflow.STATES, any_label=_l("All states")),
+]
+
+
 class ReviewView(QmsModelView):
     datamodel = QmsInterface(Review)
     route_base = "/reviews"
     base_permissions = ["can_list", "can_show", "can_add", "can_write", "can_transition", "can_comment",
                         "can_export"]
-    base_order = ("period_end", "desc")
     list_title = _l("Management reviews")
     label_columns = {
         "display_number": _l("Number"), "year": _l("Year"), "form": _l("Form"),
@@ -100,11 +119,6 @@ class ReviewView(QmsModelView):
         "approved_on": _l("Approved on"),
     }
     list_columns = ["display_number", "form", "period_start", "period_end", "state", "approved_on"]
-    search_columns = ["year", "form", "state"]
-    formatters_columns = {
-        "form": lambda v: str(workflow.FORMS.get(v, v)),
-        "state": lambda v: str(workflow.STATES.get(v, v)),
-    }
 
     def _page(self, review, content=None, errors=None, status=200):
         """The review page; its one content form shows `content`: the review's own, or what
@@ -240,3 +254,21 @@ class ReviewView(QmsModelView):
         except ReportError as error:
             return render_error(503, str(error))
         return official_response(data, filename, copy)
+
+    # --- the list (last in the class: the method's name hides the built-in list) ------------
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        moved = record_list.moved_from_fab(services.REVIEW_LIST_ARGS, _fab_review_filter)
+        if moved is not None:
+            return moved
+        query = services.review_list_query(request.args)
+        total, page, pages = record_list.count_and_page(query)
+        rows = [(review.id, False, record_list.cells((
+            review.display_number, workflow.FORMS.get(review.form, review.form), format_date(review.period_start),
+            format_date(review.period_end), workflow.STATES.get(review.state, review.state),
+            format_date(review.approved_on)))) for review in services.review_page(query, page, record_list.PAGE_SIZE)]
+        return record_list.render(
+            self, filters=REVIEW_FILTERS, headings=[self.label_columns[name] for name in self.list_columns],
+            rows=rows, total=total, page=page, pages=pages, add_label=_l("New management review"))

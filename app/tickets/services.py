@@ -22,7 +22,7 @@ from app.tickets import files, search, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, changed_since, check_date, choices_for,
-    commit, event_data, id_of, parse_fields, parse_value, run, snapshot, today,
+    commit, date_arg, event_data, id_of, parse_fields, parse_value, run, snapshot, today,
 )
 from app.tickets.models import (
     CLOSES_A_RUN, Attachment, ChangeRequest, NcCategory, Nonconformity, NonconformityEvent, ProgressReport, Ticket,
@@ -645,16 +645,6 @@ def missing_report_ids(on: datetime.date | None = None, among=None) -> set[int]:
 
 # --- the ticket list's filters ------------------------------------------------------------
 
-def _date_arg(args, name):
-    """A date argument of a list URL, as 2026-12-31 or 31/12/2026."""
-    value = str(args.get(name) or "").strip()
-    for parse in (datetime.date.fromisoformat, lambda v: datetime.datetime.strptime(v, "%d/%m/%Y").date()):
-        try:
-            return parse(value) if value else None
-        except ValueError:
-            continue
-    return None  # a malformed date in a link filters nothing
-
 
 # The arguments of a ticket list URL: its filters (read by ticket_list_query) and its order.
 LIST_ARGS = ("q", "state", "open", "unit", "kind", "source", "year", "from", "to", "closed_from", "closed_to",
@@ -683,11 +673,11 @@ def ticket_list_query(user, args, late_ids: set[int] | None = None):
     for name, column, compare in (("from", Ticket.requested_on, "__ge__"), ("to", Ticket.requested_on, "__le__"),
                                   ("closed_from", Ticket.closed_on, "__ge__"),
                                   ("closed_to", Ticket.closed_on, "__le__")):
-        day = _date_arg(args, name)
+        day = date_arg(args, name)
         if day is not None:
             query = query.where(getattr(column, compare)(day))
     if args.get("overdue"):
-        query = query.where(overdue_condition(_date_arg(args, "overdue_on")))
+        query = query.where(overdue_condition(date_arg(args, "overdue_on")))
     if args.get("missing_report"):
         query = query.where(missing_report_condition() if late_ids is None else Ticket.id.in_(late_ids or [-1]))
     text = str(args.get("q", "")).strip()
@@ -754,7 +744,7 @@ def nonconformity_list_query(user, args):
             query = query.where(column == key)
     if args.get("source") in vocabulary.SOURCES:
         query = query.where(Nonconformity.source == args["source"])
-    start, end = _date_arg(args, "from"), _date_arg(args, "to")
+    start, end = date_arg(args, "from"), date_arg(args, "to")
     if start is not None:
         query = query.where(Nonconformity.detected_on >= start)
     if end is not None:

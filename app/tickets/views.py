@@ -1,7 +1,6 @@
 """Pages for nonconformities and tickets. Thin: every rule lives in services/workflow."""
 import datetime
 import math
-import re
 from urllib.parse import quote
 
 from flask import Response, abort, flash, g, redirect, request, url_for
@@ -17,15 +16,17 @@ from wtforms.validators import InputRequired
 
 from app.extensions import db
 from app.organisation.models import Unit
-from app.organisation.unit_filter import chosen_records, chosen_units, found_json, unit_text
+from app.organisation.unit_filter import chosen_records, chosen_units, found_json, unit_choices, unit_text
+from app.record_list import Filter, page_links
 from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
+from app import record_list
 from app.tickets.models import NcCategory, Nonconformity, Ticket
 from app.ui import (
-    QmsInterface, QmsModelView, RecordLinks, date_field, format_date, format_yes_no, refusal, render_error, shorten,
+    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error, shorten,
     transition_page, transition_values,
 )
-from app.workflow import choices_for
+from app.workflow import choices_for, date_arg
 
 PAGE_SIZE = 25
 
@@ -120,44 +121,47 @@ class NcCategoryView(QmsModelView):
     base_order = ("name", "asc")
 
 
-FAB_LIST_ARGS = ("_flt_", "_oc_", "_od_", "page_", "psize_")
-"""The arguments of FAB's list pages, which the NC list was until issue 15."""
+def _fab_nc_filter(column: str, place: int, value: str) -> dict | None:
+    """The NC list's arguments for FAB's filter number `place` on `column` (its place in FAB's
+    filters for the column's type: for a text 0 "starts with", 2 "contains", 3 "equal to"; for a
+    date 0 "equal to", 1 "greater than", 2 "smaller than"; for a relation or a yes/no 0 "equal
+    to", 1 "not equal to"), or None when the list has no equal (FAB's other negations)."""
+    day = date_arg({"day": value}, "day")
+    if column in ("unit", "category") and place == 0:
+        return {column: value}
+    if column == "source" and place in (0, 2, 3) and value in vocabulary.SOURCES:
+        return {"source": value}
+    if column == "description" and place in (0, 1, 2, 3):
+        return {"q": value}
+    if column == "detected_on" and day is not None and place in (0, 1, 2):
+        one_day = datetime.timedelta(days=1)
+        return ({"from": day.isoformat(), "to": day.isoformat()}, {"from": (day + one_day).isoformat()},
+                {"to": (day - one_day).isoformat()})[place]
+    if column == "correction_checked" and place in (0, 1):
+        checked = value.strip().lower() in ("y", "1", "true", "on")
+        return {"checked": "1" if checked == (place == 0) else "0"}
+    return None
 
-_FAB_FILTER = re.compile(r"_flt_(\d+)_(\w+)")
+
+def _chosen_categories(ids) -> list[tuple[int, str]]:
+    return [(category.id, category.name) for category in chosen_records(NcCategory, NcCategory.name, ids)]
 
 
-def nc_list_args(args) -> tuple[dict, bool]:
-    """The NC list's own arguments for an address of FAB's list (`_flt_<n>_<column>`, `n` the
-    filter's place in FAB's list for the column's type), and whether some of its conditions
-    have no equal here (FAB's "not equal", "not starts with"…: left out)."""
-    own, dropped = {name: args[name] for name in services.NC_LIST_ARGS if args.get(name)}, False
-    for name, value in args.items(multi=True):
-        found = _FAB_FILTER.fullmatch(name)
-        if not found:
-            if name.startswith("page_") and value.isdigit():  # FAB counts pages from 0
-                own["page"] = int(value) + 1
-            elif name.startswith("_od_"):
-                own["sort"] = "oldest" if value == "asc" else "newest"
-            continue
-        place, column = int(found.group(1)), found.group(2)
-        if column in ("unit", "category") and place == 0:
-            own[column] = value
-        elif column == "source" and place in (0, 2, 3) and value in vocabulary.SOURCES:
-            own["source"] = value
-        elif column == "description" and place in (0, 1, 2, 3):
-            own["q"] = value
-        elif column == "detected_on" and place in (0, 1, 2) and services._date_arg({"d": value}, "d"):
-            day = services._date_arg({"d": value}, "d")
-            if place in (0, 1):  # equal to, greater than
-                own["from"] = (day + datetime.timedelta(days=place)).isoformat()
-            if place in (0, 2):  # equal to, smaller than
-                own["to"] = (day - datetime.timedelta(days=place // 2)).isoformat()
-        elif column == "correction_checked" and place in (0, 1):
-            checked = value.strip().lower() in ("y", "1", "true", "on")
-            own["checked"] = "1" if checked == (place == 0) else "0"
-        else:
-            dropped = True
-    return own, dropped
+NC_FILTERS = [
+    Filter("q", _l("Text in the description")),
+    Filter("unit", _l("Unit"), any_label=_l("All units"), endpoint="TicketView.units_json", chosen=unit_choices),
+    Filter("category", _l("Nonconformity content"), any_label=_l("All categories"),
+           endpoint="NonconformityView.categories_json", chosen=_chosen_categories),
+    Filter("source", _l("Source (5.1.2)"), choices=vocabulary.SOURCES, any_label=_l("All sources"), width=220),
+    Filter("from", _l("Detected from"), date=True, width=120),
+    Filter("to", _l("Detected until"), date=True, width=120),
+    Filter("checked", _l("Correction checked"), any_label=_l("Checked or not"),
+           choices={"1": _l("Correction checked"), "0": _l("Correction not checked yet")}),
+    Filter("sort", _l("Sort by"), choices={"newest": _l("Latest detected first"),
+                                           "oldest": _l("Earliest detected first")}),
+]
+NC_COLUMNS = ("detected_on", "unit", "description", "category", "source", "disposition", "correction_checked",
+              "ticket")
 
 
 class NonconformityView(NonconformityRules, QmsModelView):
@@ -317,34 +321,22 @@ class NonconformityView(NonconformityRules, QmsModelView):
     @has_access
     def list(self):
         """A page of the NCs the user sees, under the address's filters
-        (services.nonconformity_list_query); an address of FAB's list (a bookmark, an older saved
-        filter) is read as the same filter, where it can be."""
-        args = request.args
-        if any(name.startswith(FAB_LIST_ARGS) for name in args):
-            own, dropped = nc_list_args(args)
-            if dropped:
-                flash(gettext("Some conditions of this address can no longer be applied and were left out."),
-                      "warning")
-            return redirect(url_for(".list", **own))
-        query = services.nonconformity_list_query(g.user, args)
-        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        page = min(max(1, args.get("page", 1, type=int)), pages)
-        ncs = services.nonconformity_page(query, args.get("sort", "newest"), page, PAGE_SIZE)
-        may = self.appbuilder.sm.has_access
-        return self.render_template(
-            "nonconformity_list.html", title=self.list_title, ncs=ncs, total=total, page=page, pages=pages,
-            page_links=page_links(page, pages), args=args,
-            units=chosen_units(args.getlist("unit")),
-            categories=chosen_records(NcCategory, NcCategory.name, args.getlist("category")),
-            days={name: format_date(services._date_arg(args, name)) for name in ("from", "to")},
-            changeable={nc.id for nc in ncs if services.may_change_nonconformity(g.user, nc)},
-            links=RecordLinks(self.endpoint), sources=vocabulary.SOURCES, dispositions=vocabulary.DISPOSITIONS,
-            shorten=shorten, yes_no=format_yes_no,
-            can_add=may("can_add", self.class_permission_name), can_edit=may("can_edit", self.class_permission_name),
-            can_delete=may("can_delete", self.class_permission_name),
-            can_export=may("can_export", self.class_permission_name),
-        )
+        (services.nonconformity_list_query)."""
+        moved = record_list.moved_from_fab(services.NC_LIST_ARGS, _fab_nc_filter)
+        if moved is not None:
+            return moved
+        query = services.nonconformity_list_query(g.user, request.args)
+        total, page, pages = record_list.count_and_page(query)
+        ncs = services.nonconformity_page(query, request.args.get("sort", "newest"), page, record_list.PAGE_SIZE)
+        rows = [(nc.id, services.may_change_nonconformity(g.user, nc), record_list.cells((
+            format_date(nc.detected_on), nc.unit.name, shorten(nc.description or "", 80),
+            nc.category.name if nc.category else "", vocabulary.label(vocabulary.SOURCES, nc.source),
+            vocabulary.label(vocabulary.DISPOSITIONS, nc.disposition), format_yes_no(nc.correction_checked),
+            nc.ticket or ""))) for nc in ncs]
+        return record_list.render(
+            self, filters=NC_FILTERS, headings=[self.label_columns[name] for name in NC_COLUMNS], rows=rows,
+            total=total, page=page, pages=pages, saved_filters="nonconformities", add_label=self.add_title,
+            export=True)
 
 
 RECURRING_DATES = 10  # the latest NCs of a series shown by date; the count says how many in all
@@ -387,7 +379,7 @@ class RecurringNonconformityView(BaseView):
 
 def date_chips(args) -> list[str]:
     """The list's date filters as read on screen, dates dd/mm/yyyy whatever the URL wrote."""
-    day = {name: services._date_arg(args, name) for name in ("from", "to", "closed_from", "closed_to", "overdue_on")}
+    day = {name: services.date_arg(args, name) for name in ("from", "to", "closed_from", "closed_to", "overdue_on")}
     shown = {name: format_date(value) if value else "…" for name, value in day.items()}
     chips = []
     if args.get("overdue") and day["overdue_on"]:
@@ -398,18 +390,6 @@ def date_chips(args) -> list[str]:
         chips.append(gettext("Closed between %(start)s and %(end)s", start=shown["closed_from"],
                              end=shown["closed_to"]))
     return chips
-
-
-def page_links(page: int, pages: int, around: int = 3) -> list[int | None]:
-    """The page numbers a list links to: the first, the last and a few around the current
-    one, None where pages are skipped (however many pages there are)."""
-    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
-    links = []
-    for number in shown:
-        if links and number - links[-1] > 1:
-            links.append(None)
-        links.append(number)
-    return links
 
 
 class TicketView(TicketRules, QmsModelView):

@@ -1,0 +1,111 @@
+"""A list page of our own (the NC list, the objective plans, the management reviews): its
+filters in the address, one page of records, a bounded bar of page links, the rows' show, edit
+and delete buttons (app.ui.RecordLinks). FAB's list and search widgets cost about 40 % of such
+a page (issue 15); the view gives the statement, the filters, the headings and each row's cells.
+
+Addresses of FAB's list (`_flt_<n>_<column>`, `page_<View>`…), kept in bookmarks, saved filters
+and earlier reports, are read as the same filter where the list has one (`own_args`)."""
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import flash, redirect, request, url_for
+from flask_babel import gettext
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.ui import RecordLinks, format_date
+from app.workflow import date_arg
+
+PAGE_SIZE = 25
+FAB_LIST_ARGS = ("_flt_", "_oc_", "_od_", "page_", "psize_")
+_FAB_FILTER = re.compile(r"_flt_(\d+)_(\w+)")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A field of a list's filter form, named as its argument in the address: a text (no
+    choices), a select of `choices` (code -> label), a date (dd/mm/yyyy) or records found as
+    one types at `endpoint` (`chosen` gives those the address names)."""
+
+    name: str
+    label: object
+    choices: dict | None = None
+    any_label: object = None  # the choice of no condition
+    date: bool = False
+    endpoint: str | None = None
+    chosen: Callable | None = None
+    width: int = 0
+
+
+def page_links(page: int, pages: int, around: int = 3) -> list[int | None]:
+    """The page numbers a list links to: the first, the last and a few around the current
+    one, None where pages are skipped (however many pages there are)."""
+    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    links = []
+    for number in shown:
+        if links and number - links[-1] > 1:
+            links.append(None)
+        links.append(number)
+    return links
+
+
+def own_args(args, own_names, condition: Callable) -> tuple[dict, bool]:
+    """The list's own arguments for an address of FAB's list, and whether some of its
+    conditions have no equal here (left out). `condition(column, place, value)` answers the
+    own arguments of FAB's filter number `place` on `column` (its place in FAB's filters for
+    the column's type), or None."""
+    own, dropped = {name: args[name] for name in own_names if args.get(name)}, False
+    for name, value in args.items(multi=True):
+        found = _FAB_FILTER.fullmatch(name)
+        if found:
+            answer = condition(found.group(2), int(found.group(1)), value)
+            own.update(answer or {})
+            dropped = dropped or answer is None
+        elif name.startswith("page_") and value.isdigit():  # FAB counts pages from 0
+            own["page"] = int(value) + 1
+    return own, dropped
+
+
+def moved_from_fab(own_names, condition):
+    """The redirect from an address of FAB's list to the list's own, or None for any other."""
+    args = request.args
+    if not any(name.startswith(FAB_LIST_ARGS) for name in args):
+        return None
+    own, dropped = own_args(args, own_names, condition)
+    if dropped:
+        flash(gettext("Some conditions of this address can no longer be applied and were left out."), "warning")
+    return redirect(url_for(request.endpoint, **own))
+
+
+def count_and_page(query) -> tuple[int, int, int]:
+    """(records, page asked for, pages) of a list's statement, the page kept within the list."""
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    return total, min(max(1, request.args.get("page", 1, type=int)), pages), pages
+
+
+def cells(values) -> Markup:
+    """A row's cells, each value escaped."""
+    return Markup("".join(f"<td>{escape('' if value is None else value)}</td>" for value in values))
+
+
+def render(view, *, filters: list[Filter], headings: list, rows: list[tuple], total: int, page: int, pages: int,
+           saved_filters: str | None = None, add_label=None, export: bool = False):
+    """The list page (record_list.html). `rows`: (pk, whether the user may change it now, cells)."""
+    may = view.appbuilder.sm.has_access
+    permission = view.class_permission_name
+    links = RecordLinks(view.endpoint)
+    can_edit, can_delete = may("can_edit", permission), may("can_delete", permission)
+    return view.render_template(
+        "record_list.html", title=view.list_title, filters=filters, headings=headings, total=total,
+        rows=[(links.buttons(pk, True, can_edit and changeable, can_delete and changeable), row_cells)
+              for pk, changeable, row_cells in rows],
+        page=page, pages=pages, page_links=page_links(page, pages), args=request.args,
+        typed={f.name: format_date(date_arg(request.args, f.name)) if f.date else request.args.get(f.name, "")
+               for f in filters if f.choices is None and f.endpoint is None},
+        saved_filters=saved_filters, add_label=add_label if may("can_add", permission) else None,
+        export=export and total and may("can_export", permission),
+    )
