@@ -262,7 +262,11 @@ def test_drill_down_sets_the_scope_and_lists_only_that_agency(client_as_user, ap
         assert re.search(r'class="ticket-count">(\d+)<', shown).group(1) == str(hiep[key]), key
     all_tickets = client.get("/tickets/list/?q=" + quote("Xã: đã đóng")).text
     assert "Xã: đã đóng có hiệu quả" in all_tickets
-    # FAB's year filter on the other lists
+    # the year's plans and reviews, read-only; FAB's year filter on the audits
+    for key, add in (("plan_on", "/objectives/add"), ("review_on", "/reviews/add")):
+        listed = client.get(services.list_links(YEAR)[key])
+        assert listed.status_code == 200 and add not in listed.text and "/delete/" not in listed.text, key
+    assert "10/02/" + str(YEAR) in client.get(services.list_links(YEAR)["plan_on"]).text
     audits = client.get(services.list_links(YEAR)["audits"]).text
     assert f"01/06/{YEAR}" in audits
     assert f"01/06/{YEAR}" not in client.get(services.list_links(YEAR - 1)["audits"]).text

@@ -69,10 +69,10 @@ def list_links(year: int) -> dict[str, str]:
     """The agency's pages behind each figure (opened read-only once the agency is chosen)."""
     filters = ticket_filters(year)
     return {
-        "plan_on": f"/objectives/list/?_flt_0_year={year}",
+        "plan_on": f"/objectives/list/?year={year}",
         "report_on": f"/objectives-summary/?year={year}",
         "audits": f"/internal-audits/list/?_flt_0_year={year}",
-        "review_on": f"/reviews/list/?_flt_0_year={year}",
+        "review_on": f"/reviews/list/?year={year}",
         **{key: "/tickets/list/?" + urlencode(args) for key, args in filters.items()},
         "effective_share": "/tickets/list/?" + urlencode(filters["closed"]),
         "recurring": "/recurring/",
