@@ -15,6 +15,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_jwt_extended import JWTManager
 from flask_jwt_extended.config import config as jwt_config
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import joinedload, with_expression
 from werkzeug.security import check_password_hash
@@ -280,6 +281,15 @@ class QmsSecurityManager(SecurityManager):
     authdbview = QmsAuthDBView
     userdbmodelview = QmsUserDBModelView
     rolemodelview = QmsRoleModelView
+
+    @staticmethod
+    def before_request():
+        """g.user is the signed-in person's record itself, not flask-login's proxy to it (FAB
+        sets the proxy): the rules read it dozens of times a page (about 175 times for a list
+        of 25 NCs), each read through two proxies. A static file needs nobody: it keeps the
+        proxy, which loads no one unless asked."""
+        g.user = current_user if request.endpoint in ("static", "appbuilder.static") \
+            else current_user._get_current_object()
     groupmodelview = QmsGroupModelView
 
     def __init__(self, appbuilder):
