@@ -7,7 +7,7 @@ Addresses of FAB's list (`_flt_<n>_<column>`, `page_<View>`…), kept in bookmar
 and earlier reports, are read as the same filter where the list has one (`own_args`)."""
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from flask import flash, redirect, request, url_for
@@ -92,6 +92,13 @@ def cells(values) -> Markup:
     return Markup("".join(f"<td>{escape('' if value is None else value)}</td>" for value in values))
 
 
+def _translated(shown: Filter) -> Filter:
+    """The filter with its texts in the request's language, each translated once (Jinja's
+    escaping would translate a lazy text twice, at each use)."""
+    return replace(shown, label=str(shown.label), any_label=str(shown.any_label or ""),
+                   choices=None if shown.choices is None else {code: str(text) for code, text in shown.choices.items()})
+
+
 def render(view, *, filters: list[Filter], headings: list, rows: list[tuple], total: int, page: int, pages: int,
            saved_filters: str | None = None, add_label=None, export: bool = False):
     """The list page (record_list.html). `rows`: (pk, whether the user may change it now, cells)."""
@@ -100,7 +107,8 @@ def render(view, *, filters: list[Filter], headings: list, rows: list[tuple], to
     links = RecordLinks(view.endpoint)
     can_edit, can_delete = may("can_edit", permission), may("can_delete", permission)
     return view.render_template(
-        "record_list.html", title=view.list_title, filters=filters, headings=headings, total=total,
+        "record_list.html", title=view.list_title, filters=[_translated(f) for f in filters],
+        headings=[str(heading) for heading in headings], total=total,
         rows=[(links.buttons(pk, True, can_edit and changeable, can_delete and changeable), row_cells)
               for pk, changeable, row_cells in rows],
         page=page, pages=pages, page_links=page_links(page, pages), args=request.args,
