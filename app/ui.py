@@ -11,7 +11,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.utils.base import get_column_root_relation, is_column_dotted
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Boolean, Column, Date, DateTime, UniqueConstraint
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import Load, joinedload, selectinload
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 from werkzeug.datastructures import MultiDict
@@ -43,6 +43,7 @@ class ModelInterface(SQLAInterface):
 
     def __init__(self, obj, session=None):
         self.converted_filters = {}
+        self.loaded_columns = {}  # the plain columns of a REST list -> the attributes they load
         super().__init__(obj, session=session)
         # a value a statement reads beside the row (QmsUser.unread_notifications): no column
         # of the table, nothing a page lists, filters or edits
@@ -58,6 +59,21 @@ class ModelInterface(SQLAInterface):
         if key not in kept:
             kept[key] = super().get_related_obj(col_name, value)
         return kept[key]
+
+    def apply_inner_select_joins(self, query, select_columns=None, aliases_mapping=None):
+        """FAB's, with the plain columns a REST list shows loaded by one option: FAB adds one
+        `load_only` per column, each a copy of the query, and asks each time whether the column
+        is a relation or a property (about a tenth of a list of 100 tickets)."""
+        if not select_columns:
+            return query
+        plain = tuple(column for column in select_columns if not is_column_dotted(column))
+        if plain not in self.loaded_columns:
+            self.loaded_columns[plain] = [getattr(self.obj, column) for column in plain
+                                          if not self.is_relation(column) and not self.is_property_or_function(column)]
+        if self.loaded_columns[plain]:
+            query = query.options(Load(self.obj).load_only(*self.loaded_columns[plain]))
+        dotted = [column for column in select_columns if is_column_dotted(column)]
+        return super().apply_inner_select_joins(query, dotted, aliases_mapping) if dotted else query
 
     def query_count(self, query, filters=None, select_columns=None) -> int:
         """The filtered rows counted without the joins and column options FAB adds for the
