@@ -410,6 +410,28 @@ def test_a_rest_list_counts_without_the_joins_of_its_columns(api, count_queries,
     assert answer.json["count"] == len(everything) > 0
 
 
+@pytest.mark.parametrize("query", ["page_size:100", "columns:!(id,description,requesting_unit.name,state),page_size:50",
+                                   "order_column:due_date,order_direction:asc,page_size:10,page:1",
+                                   "columns:!(number,year),filters:!((col:source,opr:eq,value:feedback))"])
+def test_a_rest_list_loads_its_columns_with_one_option(api, count_queries, monkeypatch, query):
+    """A REST list loads the plain columns it shows with one `load_only` (FAB adds one per
+    column, each a copy of the query: app.ui.ModelInterface.apply_inner_select_joins): the same
+    answer as FAB's, reading only those columns."""
+    from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+    from app.ui import ModelInterface
+
+    client = api("truongban.iso")
+    client.get(f"/api/v1/tickets/?q=({query})")
+    with count_queries() as counter:
+        ours = client.get(f"/api/v1/tickets/?q=({query})").json
+    [rows_read] = [s for s in counter.statements if "FROM ticket" in s and "count(" not in s.lower()]
+    assert "ticket.cause" not in rows_read and "ticket.measures" not in rows_read, rows_read
+    monkeypatch.setattr(ModelInterface, "apply_inner_select_joins", SQLAInterface.apply_inner_select_joins)
+    fabs = client.get(f"/api/v1/tickets/?q=({query})").json
+    assert ours == fabs and ours["count"] > 0 and ours["result"]
+
+
 @pytest.mark.parametrize("resource", ["TicketApi", "NonconformityApi", "ObjectivePlanApi", "ReviewApi"])
 def test_a_rest_list_writes_the_same_json_as_its_schema(app, db, resource):
     """A REST list writes its rows straight from the records (app.rest.QuickListDump), not
@@ -452,3 +474,27 @@ def test_a_list_writes_its_cells_as_fab_s_loop_does(app):
         got = app.jinja_env.from_string("{{ row_cells(item, include_columns, formatters_columns) }}").render(
             item=item, include_columns=list(item), formatters_columns=formatters)
     assert got == expected and "&lt;trễ&gt;" in got and "<b>đậm</b>" in got
+
+
+def test_g_user_is_the_signed_in_person_itself(app, client_as_user, count_queries, monkeypatch):
+    """Every rule reads g.user, dozens of times a page: it is the person's record itself, not
+    flask-login's proxy (two proxies a read); a static file still loads nobody; after signing
+    out the next page has nobody."""
+    from flask import g
+
+    from app.organisation.models import QmsUser
+    from app.tickets import services
+
+    seen, original = [], services.sees_everything
+    monkeypatch.setattr(services, "sees_everything", lambda user: seen.append(user) or original(user))
+    client = client_as_user("canbo.ktht")
+    assert client.get("/nonconformities/list/").status_code == 200
+    assert seen and all(type(user) is QmsUser and user.username == "canbo.ktht" for user in seen)
+    with count_queries() as counter:
+        assert client.get("/static/qms/forms.js").status_code == 200
+    assert counter.count == 0, counter.statements
+    with app.test_request_context("/static/qms/forms.js"):
+        app.preprocess_request()
+        assert type(g.user).__name__ == "LocalProxy"
+    client.get("/logout/")
+    assert "/login/" in client.get("/nonconformities/list/").headers.get("Location", "")
