@@ -42,6 +42,21 @@ def test_an_unsafe_request_id_is_replaced_and_anonymous_is_a_dash(app, caplog):
     assert line["request_id"] == generated and line["user"] == "-"
 
 
+def test_the_sign_in_s_access_line_names_who_signed_in(app, caplog):
+    """g.user is who made the request, set before it (anonymous at a sign-in): the access line
+    of the sign-in names the person who signed in, as before."""
+    from tests.conftest import csrf_token
+
+    client = new_client(app)
+    token = csrf_token(client.get("/login/").text)
+    caplog.set_level(logging.INFO, logger=ACCESS)
+    caplog.clear()
+    answer = client.post("/login/", data={"username": "thuky.iso", "password": "CamLam@2026", "csrf_token": token})
+    assert answer.status_code == 302
+    [line] = access_lines(caplog)
+    assert line["user"] == "thuky.iso" and line["path"] == "/login/"
+
+
 def test_health_answers_without_login(app):
     response = new_client(app).get("/health")
     assert response.status_code == 200

@@ -101,8 +101,10 @@ def _username() -> str:
     """The signed-in user's name, or "-"; never a database query of its own (the request
     may have failed because the database did)."""
     user = g.get("user")
-    if user is None or isinstance(user, LocalProxy):
-        user = g.get("_login_user")  # what Flask-Login loaded, if anything asked for it
+    if user is None or isinstance(user, LocalProxy) or not getattr(user, "is_authenticated", False):
+        # what Flask-Login loaded, if anything asked for it: after a sign-in, the person signed in
+        # (g.user is who made the request, set before it)
+        user = g.get("_login_user")
     try:
         if user is None or not user.is_authenticated:
             return "-"
