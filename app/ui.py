@@ -43,7 +43,7 @@ class ModelInterface(SQLAInterface):
 
     def __init__(self, obj, session=None):
         self.converted_filters = {}
-        self.loaded_columns = {}  # the plain columns of a REST list -> the attributes they load
+        self.loaded_columns = {}  # a column a REST list shows -> the attribute it loads, or None
         super().__init__(obj, session=session)
         # a value a statement reads beside the row (QmsUser.unread_notifications): no column
         # of the table, nothing a page lists, filters or edits
@@ -66,14 +66,19 @@ class ModelInterface(SQLAInterface):
         is a relation or a property (about a tenth of a list of 100 tickets)."""
         if not select_columns:
             return query
-        plain = tuple(column for column in select_columns if not is_column_dotted(column))
-        if plain not in self.loaded_columns:
-            self.loaded_columns[plain] = [getattr(self.obj, column) for column in plain
-                                          if not self.is_relation(column) and not self.is_property_or_function(column)]
-        if self.loaded_columns[plain]:
-            query = query.options(Load(self.obj).load_only(*self.loaded_columns[plain]))
+        loaded = [attribute for attribute in map(self._loaded_column, select_columns) if attribute is not None]
+        if loaded:
+            query = query.options(Load(self.obj).load_only(*loaded))
         dotted = [column for column in select_columns if is_column_dotted(column)]
         return super().apply_inner_select_joins(query, dotted, aliases_mapping) if dotted else query
+
+    def _loaded_column(self, column: str):
+        """The attribute a plain column of a REST list loads (None for a dotted one, a relation
+        or a property), found once per column."""
+        if column not in self.loaded_columns:
+            self.loaded_columns[column] = None if is_column_dotted(column) or self.is_relation(column) \
+                or self.is_property_or_function(column) else getattr(self.obj, column)
+        return self.loaded_columns[column]
 
     def query_count(self, query, filters=None, select_columns=None) -> int:
         """The filtered rows counted without the joins and column options FAB adds for the

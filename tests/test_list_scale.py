@@ -432,6 +432,19 @@ def test_a_rest_list_loads_its_columns_with_one_option(api, count_queries, monke
     assert ours == fabs and ours["count"] > 0 and ours["result"]
 
 
+def test_a_rest_list_keeps_what_each_column_loads_not_each_choice_of_columns(app, api):
+    """What a column loads is kept per column: clients choosing columns in every order (and
+    repeating them) add nothing to what a worker keeps."""
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "NonconformityApi")
+    client = api("truongban.iso")
+    before = set(view.datamodel.loaded_columns)
+    for copies in range(1, 30):
+        assert client.get(f"/api/v1/nonconformities/?q=(select_columns:!({','.join(['id'] * copies)},source))"
+                          ).status_code == 200
+        assert client.get("/api/v1/nonconformities/?q=(select_columns:!(source,id))").status_code == 200
+    assert set(view.datamodel.loaded_columns) - before <= {"id", "source"}
+
+
 @pytest.mark.parametrize("resource", ["TicketApi", "NonconformityApi", "ObjectivePlanApi", "ReviewApi"])
 def test_a_rest_list_writes_the_same_json_as_its_schema(app, db, resource):
     """A REST list writes its rows straight from the records (app.rest.QuickListDump), not
