@@ -7,6 +7,7 @@ Addresses of FAB's list (`_flt_<n>_<column>`, `page_<View>`…), kept in bookmar
 and earlier reports, are read as the same filter where the list has one (`own_args`)."""
 import math
 import re
+from urllib.parse import urlencode
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -52,6 +53,22 @@ def page_links(page: int, pages: int, around: int = 3) -> list[int | None]:
     return links
 
 
+def kept_args(names) -> list[tuple[str, str]]:
+    """The address's arguments among the list's own `names`, in order, empty ones left out:
+    what its links carry (any other argument, `endpoint` or `_method`, would break url_for)."""
+    return [(name, value) for name, value in request.args.items(multi=True) if name in names and value]
+
+
+def with_args(url: str, args: list[tuple]) -> str:
+    return f"{url}?{urlencode(args)}" if args else url
+
+
+def linked_pages(kept: list[tuple], page: int, pages: int) -> list[tuple]:
+    """(number, address) of each page link (page_links), the list's own arguments kept."""
+    here = url_for(request.endpoint)
+    return [(number, number and with_args(here, [*kept, ("page", number)])) for number in page_links(page, pages)]
+
+
 def own_args(args, own_names, condition: Callable) -> tuple[dict, bool]:
     """The list's own arguments for an address of FAB's list, and whether some of its
     conditions have no equal here (left out). `condition(column, place, value)` answers the
@@ -64,7 +81,7 @@ def own_args(args, own_names, condition: Callable) -> tuple[dict, bool]:
             answer = condition(found.group(2), int(found.group(1)), value)
             own.update(answer or {})
             dropped = dropped or answer is None
-        elif name.startswith("page_") and value.isdigit():  # FAB counts pages from 0
+        elif name.startswith("page_") and value.isascii() and value.isdigit():  # FAB counts pages from 0
             own["page"] = int(value) + 1
     return own, dropped
 
@@ -101,19 +118,23 @@ def _translated(shown: Filter) -> Filter:
 
 def render(view, *, filters: list[Filter], headings: list, rows: list[tuple], total: int, page: int, pages: int,
            saved_filters: str | None = None, add_label=None, export: bool = False):
-    """The list page (record_list.html). `rows`: (pk, whether the user may change it now, cells)."""
+    """The list page (record_list.html). `rows`: (pk, whether the user may change it now, cells).
+    Its links carry the list's own arguments only."""
     may = view.appbuilder.sm.has_access
     permission = view.class_permission_name
     links = RecordLinks(view.endpoint)
     can_edit, can_delete = may("can_edit", permission), may("can_delete", permission)
+    kept = kept_args({f.name for f in filters})
+    view.update_redirect()  # a delete from the list comes back to it, as from FAB's list
     return view.render_template(
         "record_list.html", title=view.list_title, filters=[_translated(f) for f in filters],
         headings=[str(heading) for heading in headings], total=total,
         rows=[(links.buttons(pk, True, can_edit and changeable, can_delete and changeable), row_cells)
               for pk, changeable, row_cells in rows],
-        page=page, pages=pages, page_links=page_links(page, pages), args=request.args,
+        page=page, pages=pages, page_links=linked_pages(kept, page, pages), args=request.args,
         typed={f.name: format_date(date_arg(request.args, f.name)) if f.date else request.args.get(f.name, "")
                for f in filters if f.choices is None and f.endpoint is None},
         saved_filters=saved_filters, add_label=add_label if may("can_add", permission) else None,
-        export=export and total and may("can_export", permission),
+        export=with_args(url_for(f"{view.endpoint}.export"), kept) if export and total and may("can_export", permission)
+        else None,
     )

@@ -216,7 +216,44 @@ def test_an_address_of_fab_s_nc_list_opens_the_same_filter(client_as_user, db, u
     assert moved("_flt_0_category=7&page_NonconformityView=1&psize_NonconformityView=100"
                  "&_oc_NonconformityView=detected_on&_od_NonconformityView=asc") == {
         "category": "7", "page": "2"}
+    assert moved("_flt_1_detected_on=9999-12-31&_flt_0_unit=7") == {"unit": "7"}  # no day after the last
+    assert moved("page_NonconformityView=%C2%B2&_flt_0_unit=7") == {"unit": "7"}
+    export = client.get("/nonconformities/export.xlsx?_flt_2_description=trễ")
+    assert export.status_code == 302 and export.headers["Location"] == "/nonconformities/export.xlsx?q=tr%E1%BB%85"
     followed = client.get("/nonconformities/list/?_flt_6_description=x&_flt_3_source=feedback", follow_redirects=True)
     assert followed.status_code == 200
     assert "Một số điều kiện của địa chỉ này không còn áp dụng được và đã được bỏ qua." in followed.text
     assert 'value="feedback" selected' in followed.text
+
+
+def test_the_nc_list_s_links_carry_its_own_arguments_and_a_delete_comes_back(client_as, db, unit, user):
+    """The page links and the export carry the list's own arguments only (an argument such as
+    `endpoint` or `_method` broke them); deleting from the list comes back to the list, as from
+    FAB's list, wherever the user was before."""
+    import re
+
+    from app.tickets.models import NcCategory, Nonconformity
+    from tests.conftest import csrf_token
+
+    admin = client_as("Admin")
+    page = admin.get("/nonconformities/list/?endpoint=x&_method=POST&_external=1&source=feedback&page=1")
+    assert page.status_code == 200
+    links = re.findall(r'href="(/nonconformities/(?:list/|export\.xlsx)\?[^"]*)"', page.text)
+    assert links and all(set(re.findall(r"[?&]([^=&]+)=", link)) <= {"source", "page"} for link in links), links
+    tickets = admin.get("/tickets/list/?endpoint=x&_method=POST&source=feedback")  # the ticket list's too
+    assert tickets.status_code == 200
+    links = re.findall(r'href="(/tickets/(?:list/|export\.xlsx|binder)[^"]*\?[^"]*)"', tickets.text)
+    assert links and all("endpoint" not in link and "_method" not in link for link in links), links
+    nc = Nonconformity(unit_id=unit("KTHT").id, category_id=db.session.query(NcCategory).first().id,
+                       source="feedback", detected_on=datetime.date(2019, 1, 2), description="KPH để xoá",
+                       created_by_id=user("admin").id)
+    db.session.add(nc)
+    db.session.commit()
+    gone = nc.id
+    other = db.session.query(Nonconformity.id).filter(Nonconformity.id != gone).first()[0]
+    admin.get(f"/nonconformities/show/{other}")
+    token = csrf_token(admin.get("/nonconformities/list/?q=KPH để xoá").text)
+    deleted = admin.post(f"/nonconformities/delete/{gone}", data={"csrf_token": token})
+    assert deleted.status_code == 302 and "/nonconformities/list/?q=" in deleted.headers["Location"]
+    db.session.expire_all()
+    assert db.session.query(Nonconformity).filter_by(id=gone).count() == 0

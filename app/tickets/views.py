@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired
 from app.extensions import db
 from app.organisation.models import Unit
 from app.organisation.unit_filter import chosen_records, chosen_units, found_json, unit_choices, unit_text
-from app.record_list import Filter, page_links
+from app.record_list import Filter
 from app.tickets import services, vocabulary, workflow
 from app.tickets.crud import NonconformityRules, TicketRules
 from app import record_list
@@ -134,9 +134,13 @@ def _fab_nc_filter(column: str, place: int, value: str) -> dict | None:
     if column == "description" and place in (0, 1, 2, 3):
         return {"q": value}
     if column == "detected_on" and day is not None and place in (0, 1, 2):
-        one_day = datetime.timedelta(days=1)
-        return ({"from": day.isoformat(), "to": day.isoformat()}, {"from": (day + one_day).isoformat()},
-                {"to": (day - one_day).isoformat()})[place]
+        try:  # "greater than" a day is from the next one, "smaller than" until the one before
+            shifted = day + datetime.timedelta(days=(0, 1, -1)[place])
+        except OverflowError:  # the first or last day a date can be
+            return None
+        if place == 0:
+            return {"from": shifted.isoformat(), "to": shifted.isoformat()}
+        return {"from" if place == 1 else "to": shifted.isoformat()}
     if column == "correction_checked" and place in (0, 1):
         checked = value.strip().lower() in ("y", "1", "true", "on")
         return {"checked": "1" if checked == (place == 0) else "0"}
@@ -305,6 +309,9 @@ class NonconformityView(NonconformityRules, QmsModelView):
         from app.objectives.documents import xlsx_response
         from app.tickets import exports
 
+        moved = record_list.moved_from_fab(services.NC_LIST_ARGS, _fab_nc_filter)
+        if moved is not None:  # an export address from FAB's list
+            return moved
         query = services.nonconformity_list_query(g.user, request.args)
         count = db.session.scalar(select(func.count()).select_from(query.subquery()))
         if count > exports.ROW_LIMIT:
@@ -471,9 +478,11 @@ class TicketView(TicketRules, QmsModelView):
         page = min(max(1, args.get("page", 1, type=int)), pages)
         tickets = services.ticket_page(query, args.get("sort", "number"), page, PAGE_SIZE)
         late = services.missing_report_ids(among=[t.id for t in tickets if t.state == "implementation"])
+        kept = record_list.kept_args(services.LIST_ARGS)
         return self.render_template(
             "ticket_list.html", title=self.list_title, tickets=tickets, total=total, page=page,
-            pages=pages, page_links=page_links(page, pages), units=chosen_units(args.getlist("unit")),
+            pages=pages, page_links=record_list.linked_pages(kept, page, pages), kept=kept,
+            with_args=record_list.with_args, units=chosen_units(args.getlist("unit")),
             late=late, args=args,
             today=services.today(),
             states=workflow.STATES, kinds=vocabulary.KINDS, sources=vocabulary.SOURCES,
