@@ -138,3 +138,15 @@ def render(view, *, filters: list[Filter], headings: list, rows: list[tuple], to
         export=with_args(url_for(f"{view.endpoint}.export"), kept) if export and total and may("can_export", permission)
         else None,
     )
+
+
+def list_page(view, *, arg_names, fab_filter: Callable, query, read_page: Callable, row: Callable, **shown):
+    """A whole list page: an address of FAB's list moved to the list's own arguments
+    (`moved_from_fab`), else the count of `query`, the page `read_page(query, page, PAGE_SIZE)`
+    reads and each record's `row(record)` = (pk, may change it now, cells), rendered (`render`)."""
+    moved = moved_from_fab(arg_names, fab_filter)
+    if moved is not None:
+        return moved
+    total, page, pages = count_and_page(query)
+    return render(view, rows=[row(record) for record in read_page(query, page, PAGE_SIZE)], total=total, page=page,
+                  pages=pages, **shown)

@@ -412,6 +412,12 @@ def id_of(raw) -> int | None:
     return key if key is not None and 0 < key < 2**31 else None
 
 
+def id_conditions(args, columns: dict) -> list:
+    """`column == id` for each argument of `columns` (its name -> the column) that `args` (a
+    list's address) gives as an id; nothing for one missing or not an id."""
+    return [column == key for name, column in columns.items() if (key := id_of(args.get(name))) is not None]
+
+
 def get_by_id(model, raw):
     """The row a reference names, or None."""
     key = id_of(raw)

@@ -342,29 +342,26 @@ def test_a_list_of_an_agency_of_many_units_finds_its_unit_filter_as_one_types(br
     chosen = db.session.query(Unit).filter_by(code="PX0123").one().id
     context, page = signed_in(browser, live_server, "admin")
     try:
+        def choose_unit(form, field):  # the unit the filter finds as it is typed, then the filter applied
+            page.click(f"{form} {field}")
+            page.fill(".select2-search__field", "thu 0123 dong")
+            page.click(".select2-results__option:has-text('PX0123')")
+            page.click(f"{form} button[type=submit]")
+            page.wait_for_load_state("networkidle")
+            assert "PX0123 — Phường Xã thứ 0123 Đông Hải" in page.locator(form).inner_text()
+
         page.goto(f"{live_server}/nonconformities/list/")
         assert "PX0001" not in page.content()
-        page.click(".list-filters .select2-selection:near(select[name=unit])")
-        page.fill(".select2-search__field", "thu 0123 dong")
-        page.click(".select2-results__option:has-text('PX0123')")
-        page.click(".list-filters button[type=submit]")
-        page.wait_for_load_state("networkidle")
-        assert f"unit={chosen}" in page.url
-        assert "PX0123 — Phường Xã thứ 0123 Đông Hải" in page.locator(".list-filters").inner_text()
-        assert page.locator(".record-count").inner_text() == "0"
+        choose_unit(".list-filters", ".select2-selection:near(select[name=unit])")
+        assert f"unit={chosen}" in page.url and page.locator(".record-count").inner_text() == "0"
 
         page.goto(f"{live_server}/users/list/")
         assert "PX0001" not in page.content()
         page.click("a.accordion-toggle[href='#accordion1_href']")  # FAB's search panel
         page.click("#filter_form .dropdown-toggle")
         page.click("#filter_form a.filter[name=unit]")
-        page.click("#filter_form td.filter .select2-selection:near(select.remote-choices)")
-        page.fill(".select2-search__field", "thu 0123 dong")
-        page.click(".select2-results__option:has-text('PX0123')")
-        page.click("#filter_form button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        choose_unit("#filter_form", "td.filter .select2-selection:near(select.remote-choices)")
         assert f"_flt_0_unit={chosen}" in page.url
-        assert "PX0123 — Phường Xã thứ 0123 Đông Hải" in page.locator("#filter_form").inner_text()
     finally:
         context.close()
         db.session.query(Unit).filter(Unit.code.like("PX%")).delete(synchronize_session=False)

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.objectives import workflow
 from app.objectives.models import ObjectivePlan, ObjectiveReport, ObjectiveRow, ReportRow
 from app.organisation.models import Unit
-from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, id_of, parse_date, run, today
+from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, id_conditions, parse_date, run, today
 
 _NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
 
@@ -65,11 +65,7 @@ PLAN_LIST_ARGS = ("year", "unit", "state")
 
 def plan_list_query(args):
     """The plans the list's address asks for: of a year, of a unit, in a state."""
-    query = select(ObjectivePlan)
-    for name, column in (("year", ObjectivePlan.year), ("unit", ObjectivePlan.unit_id)):
-        value = id_of(args.get(name))
-        if value is not None:
-            query = query.where(column == value)
+    query = select(ObjectivePlan).where(*id_conditions(args, {"year": ObjectivePlan.year, "unit": ObjectivePlan.unit_id}))
     if args.get("state") in workflow.STATES:
         query = query.where(ObjectivePlan.state == args["state"])
     return query

@@ -289,18 +289,16 @@ class ObjectivePlanView(QmsModelView):
     @expose("/list/")
     @has_access
     def list(self):
-        moved = record_list.moved_from_fab(services.PLAN_LIST_ARGS, _fab_plan_filter)
-        if moved is not None:
-            return moved
-        query = services.plan_list_query(request.args)
-        total, page, pages = record_list.count_and_page(query)
-        plans = services.plan_page(query, page, record_list.PAGE_SIZE)
-        rows = [(plan.id, workflow.WORKFLOW.may("delete_draft", g.user, plan), record_list.cells((
-            plan.year, _owner(plan.unit), plan.revision, workflow.STATES.get(plan.state, plan.state),
-            format_date(plan.submitted_on), format_date(plan.approved_on)))) for plan in plans]
-        return record_list.render(
-            self, filters=PLAN_FILTERS, headings=[self.label_columns[name] for name in self.list_columns], rows=rows,
-            total=total, page=page, pages=pages, add_label=_l("New quality objective plan"))
+        def row(plan):
+            return plan.id, workflow.WORKFLOW.may("delete_draft", g.user, plan), record_list.cells((
+                plan.year, _owner(plan.unit), plan.revision, workflow.STATES.get(plan.state, plan.state),
+                format_date(plan.submitted_on), format_date(plan.approved_on)))
+
+        return record_list.list_page(
+            self, arg_names=services.PLAN_LIST_ARGS, fab_filter=_fab_plan_filter,
+            query=services.plan_list_query(request.args), read_page=services.plan_page, row=row,
+            filters=PLAN_FILTERS, headings=[self.label_columns[name] for name in self.list_columns],
+            add_label=_l("New quality objective plan"))
 
 
 class ObjectiveSummaryView(BaseView):

@@ -20,7 +20,7 @@ from app.tickets import services as tickets
 from app.tickets import vocabulary
 from app.tickets.models import PERIOD_FIGURES, Nonconformity, Ticket
 from app.workflow import (
-    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, commit, get_by_id, id_of,
+    STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, commit, get_by_id, id_conditions,
     looks_like_id, parse_date, run, today,
 )
 
@@ -267,10 +267,7 @@ REVIEW_LIST_ARGS = ("year", "form", "state")
 
 def review_list_query(args):
     """The reviews the list's address asks for: of a year, of a form, in a state."""
-    query = select(Review)
-    year = id_of(args.get("year"))
-    if year is not None:
-        query = query.where(Review.year == year)
+    query = select(Review).where(*id_conditions(args, {"year": Review.year}))
     if args.get("form") in workflow.FORMS:
         query = query.where(Review.form == args["form"])
     if args.get("state") in workflow.STATES:

@@ -260,15 +260,14 @@ class ReviewView(QmsModelView):
     @expose("/list/")
     @has_access
     def list(self):
-        moved = record_list.moved_from_fab(services.REVIEW_LIST_ARGS, _fab_review_filter)
-        if moved is not None:
-            return moved
-        query = services.review_list_query(request.args)
-        total, page, pages = record_list.count_and_page(query)
-        rows = [(review.id, False, record_list.cells((
-            review.display_number, workflow.FORMS.get(review.form, review.form), format_date(review.period_start),
-            format_date(review.period_end), workflow.STATES.get(review.state, review.state),
-            format_date(review.approved_on)))) for review in services.review_page(query, page, record_list.PAGE_SIZE)]
-        return record_list.render(
-            self, filters=REVIEW_FILTERS, headings=[self.label_columns[name] for name in self.list_columns],
-            rows=rows, total=total, page=page, pages=pages, add_label=_l("New management review"))
+        def row(review):
+            return review.id, False, record_list.cells((
+                review.display_number, workflow.FORMS.get(review.form, review.form), format_date(review.period_start),
+                format_date(review.period_end), workflow.STATES.get(review.state, review.state),
+                format_date(review.approved_on)))
+
+        return record_list.list_page(
+            self, arg_names=services.REVIEW_LIST_ARGS, fab_filter=_fab_review_filter,
+            query=services.review_list_query(request.args), read_page=services.review_page, row=row,
+            filters=REVIEW_FILTERS, headings=[self.label_columns[name] for name in self.list_columns],
+            add_label=_l("New management review"))

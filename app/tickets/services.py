@@ -22,7 +22,7 @@ from app.tickets import files, search, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, changed_since, check_date, choices_for,
-    commit, date_arg, event_data, id_of, parse_fields, parse_value, run, snapshot, today,
+    commit, date_arg, event_data, id_conditions, id_of, parse_fields, parse_value, run, snapshot, today,
 )
 from app.tickets.models import (
     CLOSES_A_RUN, Attachment, ChangeRequest, NcCategory, Nonconformity, NonconformityEvent, ProgressReport, Ticket,
@@ -737,11 +737,8 @@ NC_LIST_ORDERS = {
 
 def nonconformity_list_query(user, args):
     """The NCs an NC list URL shows, the page and its Excel export alike."""
-    query = select(Nonconformity).where(nonconformity_visibility(user))
-    for name, column in (("unit", Nonconformity.unit_id), ("category", Nonconformity.category_id)):
-        key = id_of(args.get(name))
-        if key is not None:
-            query = query.where(column == key)
+    query = select(Nonconformity).where(nonconformity_visibility(user), *id_conditions(
+        args, {"unit": Nonconformity.unit_id, "category": Nonconformity.category_id}))
     if args.get("source") in vocabulary.SOURCES:
         query = query.where(Nonconformity.source == args["source"])
     start, end = date_arg(args, "from"), date_arg(args, "to")

@@ -329,21 +329,20 @@ class NonconformityView(NonconformityRules, QmsModelView):
     def list(self):
         """A page of the NCs the user sees, under the address's filters
         (services.nonconformity_list_query)."""
-        moved = record_list.moved_from_fab(services.NC_LIST_ARGS, _fab_nc_filter)
-        if moved is not None:
-            return moved
-        query = services.nonconformity_list_query(g.user, request.args)
-        total, page, pages = record_list.count_and_page(query)
-        ncs = services.nonconformity_page(query, request.args.get("sort", "newest"), page, record_list.PAGE_SIZE)
-        rows = [(nc.id, services.may_change_nonconformity(g.user, nc), record_list.cells((
-            format_date(nc.detected_on), nc.unit.name, shorten(nc.description or "", 80),
-            nc.category.name if nc.category else "", vocabulary.label(vocabulary.SOURCES, nc.source),
-            vocabulary.label(vocabulary.DISPOSITIONS, nc.disposition), format_yes_no(nc.correction_checked),
-            nc.ticket or ""))) for nc in ncs]
-        return record_list.render(
-            self, filters=NC_FILTERS, headings=[self.label_columns[name] for name in NC_COLUMNS], rows=rows,
-            total=total, page=page, pages=pages, saved_filters="nonconformities", add_label=self.add_title,
-            export=True)
+        def row(nc):
+            return nc.id, services.may_change_nonconformity(g.user, nc), record_list.cells((
+                format_date(nc.detected_on), nc.unit.name, shorten(nc.description or "", 80),
+                nc.category.name if nc.category else "", vocabulary.label(vocabulary.SOURCES, nc.source),
+                vocabulary.label(vocabulary.DISPOSITIONS, nc.disposition), format_yes_no(nc.correction_checked),
+                nc.ticket or ""))
+
+        order = request.args.get("sort", "newest")
+        return record_list.list_page(
+            self, arg_names=services.NC_LIST_ARGS, fab_filter=_fab_nc_filter,
+            query=services.nonconformity_list_query(g.user, request.args),
+            read_page=lambda query, page, size: services.nonconformity_page(query, order, page, size), row=row,
+            filters=NC_FILTERS, headings=[self.label_columns[name] for name in NC_COLUMNS],
+            saved_filters="nonconformities", add_label=self.add_title, export=True)
 
 
 RECURRING_DATES = 10  # the latest NCs of a series shown by date; the count says how many in all
