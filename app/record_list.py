@@ -7,9 +7,9 @@ Addresses of FAB's list (`_flt_<n>_<column>`, `page_<View>`…), kept in bookmar
 and earlier reports, are read as the same filter where the list has one (`own_args`)."""
 import math
 import re
-from urllib.parse import urlencode
 from dataclasses import dataclass, replace
 from typing import Callable
+from urllib.parse import urlencode
 
 from flask import flash, redirect, request, url_for
 from flask_babel import gettext
