@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.ui import RecordLinks, format_date
-from app.workflow import date_arg
+from app.workflow import parse_date
 
 PAGE_SIZE = 25
 FAB_LIST_ARGS = ("_flt_", "_oc_", "_od_", "page_", "psize_")
@@ -86,6 +86,20 @@ def own_args(args, own_names, condition: Callable) -> tuple[dict, bool]:
     return own, dropped
 
 
+def fab_equals(ids=(), choices=None) -> Callable:
+    """A list's `condition` (own_args) for FAB's "equal to" filters: filter 0 on a column of
+    `ids` (a number or a relation), filters 0 "starts with" and 3 "equal to" on a text column of
+    `choices` (its name -> the codes it takes) with one of its codes; None for any other."""
+    choices = choices or {}
+
+    def condition(column: str, place: int, value: str) -> dict | None:
+        if (column in ids and place == 0) or (place in (0, 3) and value in choices.get(column, ())):
+            return {column: value}
+        return None
+
+    return condition
+
+
 def moved_from_fab(own_names, condition):
     """The redirect from an address of FAB's list to the list's own, or None for any other."""
     args = request.args
@@ -97,9 +111,13 @@ def moved_from_fab(own_names, condition):
     return redirect(url_for(request.endpoint, **own))
 
 
+def count_of(query) -> int:
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
 def count_and_page(query) -> tuple[int, int, int]:
     """(records, page asked for, pages) of a list's statement, the page kept within the list."""
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    total = count_of(query)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return total, min(max(1, request.args.get("page", 1, type=int)), pages), pages
 
@@ -132,7 +150,7 @@ def render(view, *, filters: list[Filter], headings: list, rows: list[tuple], to
         rows=[(links.buttons(pk, True, can_edit and changeable, can_delete and changeable), row_cells)
               for pk, changeable, row_cells in rows],
         page=page, pages=pages, page_links=linked_pages(kept, page, pages), args=request.args,
-        typed={f.name: format_date(date_arg(request.args, f.name)) if f.date else request.args.get(f.name, "")
+        typed={f.name: format_date(parse_date(request.args.get(f.name))) if f.date else request.args.get(f.name, "")
                for f in filters if f.choices is None and f.endpoint is None},
         saved_filters=saved_filters, add_label=add_label if may("can_add", permission) else None,
         export=with_args(url_for(f"{view.endpoint}.export"), kept) if export and total and may("can_export", permission)

@@ -393,18 +393,6 @@ def looks_like_id(raw) -> bool:
         isinstance(raw, str) and raw.isascii() and raw.isdigit())
 
 
-def date_arg(args, name) -> datetime.date | None:
-    """A date argument of a list's address, as 2026-12-31 or 31/12/2026 (None when malformed:
-    a malformed date in a link filters nothing)."""
-    value = str(args.get(name) or "").strip()
-    for parse in (datetime.date.fromisoformat, lambda v: datetime.datetime.strptime(v, "%d/%m/%Y").date()):
-        try:
-            return parse(value) if value else None
-        except ValueError:
-            continue
-    return None
-
-
 def id_of(raw) -> int | None:
     """The id a reference stands for, or None when it is not one or lies outside an id
     column's 32-bit range (PostgreSQL would refuse the query)."""

@@ -69,7 +69,7 @@ def _waiting_tickets_statement(user, person: AtWork):
     return _WAITING.get(key, build)
 
 
-PENDING = ("draft", "submitted")  # the states of a plan or report waiting for a step
+PENDING = objective_workflow.WORKFLOW.groups["open"]  # the states of a plan or report waiting for a step
 
 
 @functools.cache

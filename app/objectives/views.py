@@ -37,16 +37,6 @@ def _back(plan_id, anchor=""):
     return redirect(_back_url(plan_id) + anchor)
 
 
-def _fab_plan_filter(column: str, place: int, value: str) -> dict | None:
-    """The plan list's arguments for FAB's filter number `place` on `column` ("equal to" is
-    0 for a number and a relation, 3 for a text), or None."""
-    if column in ("year", "unit") and place == 0:
-        return {column: value}
-    if column == "state" and place in (0, 3) and value in workflow.STATES:
-        return {"state": value}
-    return None
-
-
 PLAN_FILTERS = [
     Filter("year", _l("Year"), width=90),
     Filter("unit", _l("Agency / unit"), any_label=_l("All units"), endpoint="TicketView.units_json",
@@ -295,7 +285,7 @@ class ObjectivePlanView(QmsModelView):
                 format_date(plan.submitted_on), format_date(plan.approved_on)))
 
         return record_list.list_page(
-            self, arg_names=services.PLAN_LIST_ARGS, fab_filter=_fab_plan_filter,
+            self, arg_names=services.PLAN_LIST_ARGS, fab_filter=record_list.fab_equals(("year", "unit"), {"state": workflow.STATES}),
             query=services.plan_list_query(request.args), read_page=services.plan_page, row=row,
             filters=PLAN_FILTERS, headings=[self.label_columns[name] for name in self.list_columns],
             add_label=_l("New quality objective plan"))

@@ -281,6 +281,7 @@ class QmsSecurityManager(SecurityManager):
     authdbview = QmsAuthDBView
     userdbmodelview = QmsUserDBModelView
     rolemodelview = QmsRoleModelView
+    groupmodelview = QmsGroupModelView
 
     @staticmethod
     def before_request():
@@ -290,7 +291,6 @@ class QmsSecurityManager(SecurityManager):
         proxy, which loads no one unless asked."""
         g.user = current_user if request.endpoint in ("static", "appbuilder.static") \
             else current_user._get_current_object()
-    groupmodelview = QmsGroupModelView
 
     def __init__(self, appbuilder):
         super().__init__(appbuilder)

@@ -89,17 +89,6 @@ class InternalAuditView(QmsModelView):
     base_order = ("done_on", "desc")
 
 
-def _fab_review_filter(column: str, place: int, value: str) -> dict | None:
-    """The review list's arguments for FAB's filter number `place` on `column` ("equal to" is
-    0 for a number, 3 for a text), or None."""
-    if column == "year" and place == 0:
-        return {"year": value}
-    choices = {"form": workflow.FORMS, "state": workflow.STATES}.get(column)
-    if choices is not None and place in (0, 3) and value in choices:
-        return {column: value}
-    return None
-
-
 REVIEW_FILTERS = [
     Filter("year", _l("Year"), width=90),
     Filter("form", _l("Form"), choices=workflow.FORMS, any_label=_l("All forms")),
@@ -267,7 +256,7 @@ class ReviewView(QmsModelView):
                 format_date(review.approved_on)))
 
         return record_list.list_page(
-            self, arg_names=services.REVIEW_LIST_ARGS, fab_filter=_fab_review_filter,
+            self, arg_names=services.REVIEW_LIST_ARGS, fab_filter=record_list.fab_equals(("year",), {"form": workflow.FORMS, "state": workflow.STATES}),
             query=services.review_list_query(request.args), read_page=services.review_page, row=row,
             filters=REVIEW_FILTERS, headings=[self.label_columns[name] for name in self.list_columns],
             add_label=_l("New management review"))

@@ -68,12 +68,12 @@ def describe(args, ids=None) -> str:
         if args.get("source") in vocabulary.SOURCES:
             parts.append(f"nguồn “{vocabulary.SOURCES[args['source']]}”")
         for start, end, words in (("from", "to", "đề nghị"), ("closed_from", "closed_to", "đóng")):
-            first, last = services.date_arg(args, start), services.date_arg(args, end)
+            first, last = services.parse_date(args.get(start)), services.parse_date(args.get(end))
             if first or last:
                 parts.append(" ".join(filter(None, [
                     words, first and f"từ ngày {vn_date(first)}", last and f"đến ngày {vn_date(last)}"])))
         if args.get("overdue"):
-            on = services.date_arg(args, "overdue_on")
+            on = services.parse_date(args.get("overdue_on"))
             parts.append(f"quá hạn tại ngày {vn_date(on)}" if on else "quá hạn")
         if args.get("missing_report"):
             parts.append("thiếu báo cáo tiến độ")

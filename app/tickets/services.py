@@ -22,7 +22,7 @@ from app.tickets import files, search, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, changed_since, check_date, choices_for,
-    commit, date_arg, event_data, id_conditions, id_of, parse_fields, parse_value, run, snapshot, today,
+    commit, event_data, id_conditions, id_of, parse_date, parse_fields, parse_value, run, snapshot, today,
 )
 from app.tickets.models import (
     CLOSES_A_RUN, Attachment, ChangeRequest, NcCategory, Nonconformity, NonconformityEvent, ProgressReport, Ticket,
@@ -673,11 +673,11 @@ def ticket_list_query(user, args, late_ids: set[int] | None = None):
     for name, column, compare in (("from", Ticket.requested_on, "__ge__"), ("to", Ticket.requested_on, "__le__"),
                                   ("closed_from", Ticket.closed_on, "__ge__"),
                                   ("closed_to", Ticket.closed_on, "__le__")):
-        day = date_arg(args, name)
+        day = parse_date(args.get(name))  # a malformed date in a link filters nothing
         if day is not None:
             query = query.where(getattr(column, compare)(day))
     if args.get("overdue"):
-        query = query.where(overdue_condition(date_arg(args, "overdue_on")))
+        query = query.where(overdue_condition(parse_date(args.get("overdue_on"))))
     if args.get("missing_report"):
         query = query.where(missing_report_condition() if late_ids is None else Ticket.id.in_(late_ids or [-1]))
     text = str(args.get("q", "")).strip()
@@ -741,7 +741,7 @@ def nonconformity_list_query(user, args):
         args, {"unit": Nonconformity.unit_id, "category": Nonconformity.category_id}))
     if args.get("source") in vocabulary.SOURCES:
         query = query.where(Nonconformity.source == args["source"])
-    start, end = date_arg(args, "from"), date_arg(args, "to")
+    start, end = parse_date(args.get("from")), parse_date(args.get("to"))
     if start is not None:
         query = query.where(Nonconformity.detected_on >= start)
     if end is not None:

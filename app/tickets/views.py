@@ -1,6 +1,5 @@
 """Pages for nonconformities and tickets. Thin: every rule lives in services/workflow."""
 import datetime
-import math
 from urllib.parse import quote
 
 from flask import Response, abort, flash, g, redirect, request, url_for
@@ -10,7 +9,7 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 from wtforms import SelectField, ValidationError
 from wtforms.validators import InputRequired
 
@@ -26,9 +25,7 @@ from app.ui import (
     QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error, shorten,
     transition_page, transition_values,
 )
-from app.workflow import choices_for, date_arg
-
-PAGE_SIZE = 25
+from app.workflow import choices_for, parse_date
 
 
 class VisibleTickets(BaseFilter):
@@ -121,16 +118,15 @@ class NcCategoryView(QmsModelView):
     base_order = ("name", "asc")
 
 
+_fab_nc_equals = record_list.fab_equals(("unit", "category"), {"source": vocabulary.SOURCES})
+
+
 def _fab_nc_filter(column: str, place: int, value: str) -> dict | None:
     """The NC list's arguments for FAB's filter number `place` on `column` (its place in FAB's
     filters for the column's type: for a text 0 "starts with", 2 "contains", 3 "equal to"; for a
     date 0 "equal to", 1 "greater than", 2 "smaller than"; for a relation or a yes/no 0 "equal
     to", 1 "not equal to"), or None when the list has no equal (FAB's other negations)."""
-    day = date_arg({"day": value}, "day")
-    if column in ("unit", "category") and place == 0:
-        return {column: value}
-    if column == "source" and place in (0, 2, 3) and value in vocabulary.SOURCES:
-        return {"source": value}
+    day = parse_date(value)
     if column == "description" and place in (0, 1, 2, 3):
         return {"q": value}
     if column == "detected_on" and day is not None and place in (0, 1, 2):
@@ -144,7 +140,7 @@ def _fab_nc_filter(column: str, place: int, value: str) -> dict | None:
     if column == "correction_checked" and place in (0, 1):
         checked = value.strip().lower() in ("y", "1", "true", "on")
         return {"checked": "1" if checked == (place == 0) else "0"}
-    return None
+    return _fab_nc_equals(column, place, value)
 
 
 def _chosen_categories(ids) -> list[tuple[int, str]]:
@@ -172,7 +168,6 @@ class NonconformityView(NonconformityRules, QmsModelView):
     datamodel = QmsInterface(Nonconformity, eager=("unit", "category", "ticket"))
     route_base = "/nonconformities"
     base_filters = [["id", VisibleNonconformities, None]]
-    base_order = ("detected_on", "desc")
     show_template = "nonconformity_show.html"
     list_title = _l("Nonconformities")
     show_title = _l("Nonconformity")
@@ -313,7 +308,7 @@ class NonconformityView(NonconformityRules, QmsModelView):
         if moved is not None:  # an export address from FAB's list
             return moved
         query = services.nonconformity_list_query(g.user, request.args)
-        count = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        count = record_list.count_of(query)
         if count > exports.ROW_LIMIT:
             flash(gettext("%(count)s rows are too many for one workbook (at most %(limit)s): narrow the filter.",
                           count=count, limit=exports.ROW_LIMIT), "warning")
@@ -385,7 +380,7 @@ class RecurringNonconformityView(BaseView):
 
 def date_chips(args) -> list[str]:
     """The list's date filters as read on screen, dates dd/mm/yyyy whatever the URL wrote."""
-    day = {name: services.date_arg(args, name) for name in ("from", "to", "closed_from", "closed_to", "overdue_on")}
+    day = {name: services.parse_date(args.get(name)) for name in ("from", "to", "closed_from", "closed_to", "overdue_on")}
     shown = {name: format_date(value) if value else "…" for name, value in day.items()}
     chips = []
     if args.get("overdue") and day["overdue_on"]:
@@ -472,10 +467,8 @@ class TicketView(TicketRules, QmsModelView):
     def list(self):
         args = request.args
         query = services.ticket_list_query(g.user, args)
-        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        page = min(max(1, args.get("page", 1, type=int)), pages)
-        tickets = services.ticket_page(query, args.get("sort", "number"), page, PAGE_SIZE)
+        total, page, pages = record_list.count_and_page(query)
+        tickets = services.ticket_page(query, args.get("sort", "number"), page, record_list.PAGE_SIZE)
         late = services.missing_report_ids(among=[t.id for t in tickets if t.state == "implementation"])
         kept = record_list.kept_args(services.LIST_ARGS)
         return self.render_template(
