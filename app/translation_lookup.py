@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import flask_babel
 from flask.globals import _cv_app
+from jinja2 import pass_context
+from markupsafe import Markup
 
 _find_translations = flask_babel.Domain.get_translations
 
@@ -43,3 +45,30 @@ def _kept_translations(domain):
 def install():
     flask_babel._get_current_context = _babel_state
     flask_babel.Domain.get_translations = _kept_translations
+
+
+TEMPLATE_TEXTS = 5000  # a language's template texts kept; more are translated at each use
+
+
+def install_template_gettext(environment) -> None:
+    """`_()` and `gettext()` in a template, after Flask-Babel has installed them: a literal
+    text without variables, in an escaping template, is translated, made Markup and formatted once
+    per language, then read from the language's translations. Jinja's own way costs about 3 µs
+    more a call (two context calls, a Markup and a `%` formatting), and a page makes 30 to 200
+    such calls. Any other call goes to Jinja's, as before."""
+    jinja_gettext = environment.globals["gettext"]
+
+    @pass_context
+    def template_gettext(__context, __string, **variables):
+        if variables or type(__string) is not str or not __context.eval_ctx.autoescape:
+            return jinja_gettext(__context, __string, **variables)
+        translations = flask_babel.get_translations()
+        kept = translations.__dict__.setdefault("qms_template_texts", {})
+        text = kept.get(__string)
+        if text is None:
+            text = Markup(translations.ugettext(__string)) % {}  # as Jinja's: "%%" reads "%"
+            if len(kept) < TEMPLATE_TEXTS:
+                kept[__string] = text
+        return text
+
+    environment.globals["gettext"] = environment.globals["_"] = template_gettext

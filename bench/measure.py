@@ -148,6 +148,9 @@ def measure(url: str, rounds: int = 5, only=None, out=print) -> list[dict]:
     logging.getLogger("qms.access").setLevel(logging.WARNING)  # after the app: it sets INFO
     logging.getLogger("flask_appbuilder").setLevel(logging.ERROR)
     floor = create_floor_app(url).test_client()
+    from app import freeze_startup_objects
+
+    freeze_startup_objects()  # as each gunicorn worker does (deploy/gunicorn.conf.py)
     recorder = Recorder()
     event.listen(sa.engine.Engine, "before_cursor_execute", recorder.before)
     event.listen(sa.engine.Engine, "after_cursor_execute", recorder.after)

@@ -37,6 +37,14 @@ loglevel = os.environ.get("QMS_LOG_LEVEL", "info")
 control_socket_disable = True
 
 
+def post_worker_init(worker):
+    """The worker has built the app: its start-up objects are kept out of the collector's
+    walks (app.freeze_startup_objects)."""
+    from app import freeze_startup_objects
+
+    freeze_startup_objects()
+
+
 def child_exit(server, worker):
     """With several workers, prometheus_client's multiprocess mode (README: Monitoring) must
     forget a worker that has exited."""

@@ -193,3 +193,21 @@ def test_a_forced_language_and_a_refresh_change_the_texts_at_once(app):
         refresh()
         assert gettext("Save") == "Save" and template.render() == "Save"
     assert gettext("Save") == "Save"
+
+
+@pytest.mark.parametrize("source, shown", [
+    ("{{ _('Save') }}", "Lưu"),
+    ("{{ gettext('Save') }}{{ _('Save') }}", "LưuLưu"),
+    ("{% trans %}Save{% endtrans %}", "Lưu"),
+    ("{{ _('100%% sure') }}", "100% sure"),
+    ("{{ _('Hello %(name)s', name='<b>') }}", "Hello &lt;b&gt;"),
+    ("{{ _('Save') ~ '<i>' }}", "Lưu&lt;i&gt;"),
+    ("{{ _('a <b>bold</b> word') }}", "a <b>bold</b> word"),
+])
+def test_a_templates_texts_are_translated_formatted_and_escaped_as_jinja_does(app, source, shown):
+    """A template's texts without variables are kept translated per language
+    (app.translation_lookup); they read exactly as Jinja's own `_()` gives them."""
+    template = app.jinja_env.from_string(source)
+    with app.test_request_context("/"):
+        assert template.render() == shown
+        assert template.render() == shown  # kept, the same
