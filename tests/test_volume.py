@@ -233,6 +233,24 @@ def test_recurring_page_shows_a_page_of_series_with_their_latest_dates(app, volu
     assert client.get("/recurring/?page=9999").status_code == 200
 
 
+def test_static_file_addresses_kept_per_mount_point_are_flasks_own(app):
+    """A template's static file addresses are built once per file and mount point
+    (app.ui.keep_static_urls): the same as Flask's, under a prefix or not."""
+    from flask import url_for
+
+    template = app.jinja_env.from_string(
+        "{{ url_for('static', filename='qms/forms.js') }} {{ url_for('appbuilder.static', filename='css/ab.css') }} "
+        "{{ url_for('static', filename='qms/forms.js', _external=True) }} {{ url_for('TicketView.list') }}")
+    for prefix in ("", "/qms", ""):
+        with app.test_request_context("/", base_url=f"http://localhost{prefix}/"):
+            expected = " ".join([url_for("static", filename="qms/forms.js"),
+                                 url_for("appbuilder.static", filename="css/ab.css"),
+                                 url_for("static", filename="qms/forms.js", _external=True),
+                                 url_for("TicketView.list")])
+            assert template.render() == expected
+            assert template.render().startswith(prefix + "/static/qms/forms.js ")
+
+
 def _menu(html: str) -> str:
     return re.search(r'<ul class="nav navbar-nav">(.*?)</ul>\s*<ul class="nav navbar-nav navbar-right">', html, re.S).group(1)
 
