@@ -45,6 +45,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app import transactions
 
     transactions.init_app(app)  # a request that only read ends with COMMIT (prepared statements kept)
+    from app.tickets import runs  # noqa: F401  (the open runs kept as NCs and tickets change)
     with app.app_context():
         _check_database(app)
         _check_production(app)

@@ -96,6 +96,21 @@ def demo_agency(app, code="CAMLAM"):
         yield
 
 
+def assert_runs_kept(connection) -> None:
+    """The open runs kept in OpenRun (app.tickets.runs) are, for every agency, exactly those
+    read from the NCs and tickets themselves (tickets.services.open_run_rows). A session's
+    connection, or an engine's: no agency condition, every agency's runs."""
+    import sqlalchemy as sa
+
+    from app.tickets.models import OpenRun
+    from app.tickets.runs import KEPT_COLUMNS
+    from app.tickets.services import open_run_rows
+
+    kept = set(connection.execute(sa.select(*(OpenRun.__table__.c[name] for name in KEPT_COLUMNS))).tuples())
+    read = set(connection.execute(open_run_rows()).tuples())
+    assert kept == read, (sorted(kept - read), sorted(read - kept))
+
+
 @pytest.fixture
 def db(app):
     """The database as the demo agency (UBND huyện Cam Lâm) sees it."""

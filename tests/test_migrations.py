@@ -11,6 +11,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import assert_runs_kept
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LANDED_HEAD = "ebd591d"  # main with migrations 0001-0005, before any change of issue 10
 BEFORE_WIDENING = "ebd591d~1"  # made objective_event/review_event states varchar(20)
@@ -200,6 +202,11 @@ def test_the_landed_head_with_its_demo_upgrades_without_losing_a_row(tmp_path):
                 declined_on[event["ticket_id"]] = event["at"].date()
         closed_on = {t["id"]: t["closed_on"] for t in after["ticket"] if t["id"] in declined}
         assert closed_on == declined_on and all(isinstance(d, datetime.date) for d in closed_on.values())
+        assert after["open_run"]  # filled by 0021 from the NCs and tickets, by the rule the app keeps
+        engine = sa.create_engine(url)
+        with engine.connect() as connection:
+            assert_runs_kept(connection)
+        engine.dispose()
         _assert_no_new_operations(url, tmp_path)
     finally:
         drop()

@@ -25,8 +25,8 @@ from app.workflow import (  # noqa: F401  (re-exported: the views and API use se
     commit, event_data, id_conditions, id_of, parse_date, parse_fields, parse_value, run, snapshot, today,
 )
 from app.tickets.models import (
-    CLOSES_A_RUN, Attachment, ChangeRequest, NcCategory, Nonconformity, NonconformityEvent, ProgressReport, Ticket,
-    TicketEvent,
+    CLOSES_A_RUN, Attachment, ChangeRequest, NcCategory, Nonconformity, NonconformityEvent, OpenRun, ProgressReport,
+    Ticket, TicketEvent,
 )
 
 SEE_ALL_ROLES = (roles.ADMIN, roles.AUDITOR, roles.ISO_SECRETARY, roles.ISO_LEADER, roles.PROVINCE_INSPECTOR,
@@ -798,18 +798,40 @@ def _in_open_run(agencies=None):
     return closings, in_run
 
 
+def open_run_rows(agencies=None):
+    """Each unit's and category's open run read from the NCs and tickets themselves: agency,
+    unit, category, the day its last effective corrective action closed, how many NCs, how many
+    of them linked to no ticket (what OpenRun keeps, app.tickets.runs); only `agencies` (ids)
+    when given."""
+    closings, in_run = _in_open_run(agencies)
+    return (select(Nonconformity.agency_id, Nonconformity.unit_id, Nonconformity.category_id,
+                   closings.c.last_closed, func.count().label("size"),
+                   func.sum(case((Nonconformity.ticket_id.is_(None), 1), else_=0)).label("unlinked"))
+            .outerjoin(closings, and_(closings.c.unit_id == Nonconformity.unit_id,
+                                      closings.c.category_id == Nonconformity.category_id))
+            .where(in_run)
+            .group_by(Nonconformity.agency_id, Nonconformity.unit_id, Nonconformity.category_id,
+                      closings.c.last_closed))
+
+
 def open_runs_query(user=None, threshold: int | None = None, agencies=None):
-    """One grouped query: each open run (unit, category) with its number of NCs. A run is open
-    when at least one of its NCs is linked to no ticket; it is recurring with more NCs than
-    `threshold` (5.2.2). Given a user, only the runs whose every NC that user may see; given
-    `agencies` (ids), only theirs (the compliance board reads only the agencies it shows)."""
+    """Each open run (agency, unit, category) with its number of NCs. A run is open when at
+    least one of its NCs is linked to no ticket; it is recurring with more NCs than `threshold`
+    (5.2.2). Only `agencies` (ids) when given. For whoever sees every NC of the agency (or with
+    no user), the runs kept in OpenRun; for anyone else, only the runs whose every NC they may
+    see, grouped from the NCs."""
+    if user is None or sees_everything(user):
+        query = select(OpenRun.agency_id, OpenRun.unit_id, OpenRun.category_id, OpenRun.size).where(
+            OpenRun.unlinked > 0)
+        if threshold is not None:
+            query = query.where(OpenRun.size > threshold)
+        return query.where(OpenRun.agency_id.in_(agencies)) if agencies is not None else query
     closings, in_run = _in_open_run(agencies)
     size = func.count()  # one row per NC (the closings are one row per unit and category)
-    having = [func.sum(case((Nonconformity.ticket_id.is_(None), 1), else_=0)) > 0]
+    having = [func.sum(case((Nonconformity.ticket_id.is_(None), 1), else_=0)) > 0,
+              func.sum(case((nonconformity_visibility(user), 0), else_=1)) == 0]
     if threshold is not None:
         having.append(size > threshold)
-    if user is not None and not sees_everything(user):
-        having.append(func.sum(case((nonconformity_visibility(user), 0), else_=1)) == 0)
     return (select(Nonconformity.agency_id, Nonconformity.unit_id, Nonconformity.category_id, size.label("size"))
             .outerjoin(closings, and_(closings.c.unit_id == Nonconformity.unit_id,
                                       closings.c.category_id == Nonconformity.category_id))
@@ -838,12 +860,11 @@ def recurring_series(user=None, threshold: int | None = None, *, last: int | Non
     run of `pair` (unit id, category id). Two queries: the runs (grouped, ordered, one page),
     then the NCs of those runs only."""
     threshold = threshold if threshold is not None else current_agency().recurrence_threshold
-    runs = open_runs_query(user, threshold=threshold)
-    if pair is not None:
-        runs = runs.where(Nonconformity.unit_id == pair[0], Nonconformity.category_id == pair[1])
-    runs = runs.subquery("run")
+    runs = open_runs_query(user, threshold=threshold).subquery("run")
     chosen = (select(Unit, NcCategory, runs.c.size).join(runs, runs.c.unit_id == Unit.id)
               .join(NcCategory, NcCategory.id == runs.c.category_id).order_by(Unit.code, Unit.id, NcCategory.id))
+    if pair is not None:
+        chosen = chosen.where(runs.c.unit_id == pair[0], runs.c.category_id == pair[1])
     if per_page is not None:
         chosen = chosen.limit(per_page).offset((max(page, 1) - 1) * per_page)
     found = db.session.execute(chosen).all()
