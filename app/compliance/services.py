@@ -105,7 +105,7 @@ def _ticket_counts(filters: dict[str, dict]) -> dict[str, dict[int, int]]:
 
 def _recurring_counts(agency_ids=None) -> dict[int, int]:
     """The recurring series of each agency (of these ids only, when given), by its own
-    recurrence threshold: one grouped query, over those agencies' NCs only."""
+    recurrence threshold: one grouped query over their kept open runs (app.tickets.runs)."""
     runs = tickets.open_runs_query(agencies=agency_ids).subquery("run")
     return dict(db.session.execute(
         select(runs.c.agency_id, func.count()).join(Agency, Agency.id == runs.c.agency_id)
@@ -114,7 +114,7 @@ def _recurring_counts(agency_ids=None) -> dict[int, int]:
 
 def board(year: int, on: datetime.date | None = None, recurring: bool = True) -> list[dict]:
     """One row per active agency, ordered by code (see the module's docstring). The recurring
-    series, which read every NC of the province, only when `recurring` (see board_page)."""
+    series of every agency only when `recurring` (see board_page)."""
     on = on or today()
     with agency_scope(ALL):
         agencies = db.session.scalars(
