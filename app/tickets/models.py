@@ -106,13 +106,14 @@ class OpenRun(AgencyOwned, Model):
     """The open run of NCs of one unit and category (SPEC §2, 5.2.2): the NCs detected after the
     last effective corrective action of that unit and category closed (all of them, when none
     has), how many, and how many of them no ticket deals with. Kept by app.tickets.runs as the
-    NCs and tickets change, in the same transaction; the home page, the compliance board and the
+    NCs and tickets change, when the transaction commits; the home page, the compliance board and the
     recurring series read it instead of every NC of the agency. A pair with no NC has no row."""
 
     __tablename__ = "open_run"
 
-    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
-    category_id: Mapped[int] = mapped_column(ForeignKey("nc_category.id"), primary_key=True)
+    # a unit or category that leaves with its last NCs takes its run along (read again at commit)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("nc_category.id", ondelete="CASCADE"), primary_key=True)
     last_closed: Mapped[Optional[datetime.date]] = mapped_column(Date)
     size: Mapped[int] = mapped_column(Integer)
     unlinked: Mapped[int] = mapped_column(Integer)

@@ -6,16 +6,19 @@ home page about 1.7 ms of its figures' statement at 5 000 NCs, and the complianc
 60 ms for the 25 agencies of a page at a province's volume (every agency's 1.5 million NCs when
 sorted by it). Kept in OpenRun, each figure reads a few rows.
 
-Every change that can move a run reads the runs of the agencies it touches again from their NCs
-and tickets (tickets.services.open_run_rows), in its own transaction:
+A transaction that can move a run notes the agencies it touches; when it commits, their runs are
+read again from their NCs and tickets (tickets.services.open_run_rows), just before the COMMIT
+(so the agency's lock, below, is held for milliseconds, not while a closing's PDF is signed):
 - an ORM flush that adds, removes or changes an NC (its unit, category, detection date, ticket
   or agency), or changes a ticket that closes a run (CLOSES_A_RUN) before or after the change:
-  right after the flush;
+  the agencies of those records;
 - a statement run through the session that writes the NC or ticket table (a bulk insert,
-  update or delete: the retention archive, the tests' volumes): the agency of the scope, or
-  every agency outside one, once, when the transaction commits (the archive writes a statement
-  per NC it unlinks).
-Writes on a bare connection (the benchmark's bulk load, a migration) call refresh_open_runs.
+  update or delete: the retention archive, the tests' volumes): the agencies of the rows it
+  inserts, else the agency of the scope, or every agency outside one (such a statement writes
+  within its scope, as the archive does, by key).
+A rollback forgets the notes (a savepoint's rollback keeps the outer transaction's). Within the
+transaction, before its commit, the runs are those of its start. Writes on a bare connection (the
+benchmark's bulk load, a migration) call refresh_open_runs themselves.
 """
 from itertools import chain
 
@@ -26,11 +29,13 @@ from app.organisation.models import Agency
 from app.tenancy import current_scope
 from app.tickets.models import CLOSES_A_RUN, Nonconformity, OpenRun, Ticket
 
-NC_RUN_COLUMNS = ("unit_id", "category_id", "detected_on", "ticket_id", "agency_id")
-TICKET_RUN_COLUMNS = ("requesting_unit_id", "closed_on", "agency_id", *(column for column, _ in CLOSES_A_RUN))
+# what a run is read from: the columns, and the relations that set them when the flush runs
+NC_RUN_COLUMNS = ("unit_id", "category_id", "detected_on", "ticket_id", "agency_id", "unit", "category", "ticket")
+TICKET_RUN_COLUMNS = ("requesting_unit_id", "closed_on", "agency_id", "requesting_unit",
+                      *(column for column, _ in CLOSES_A_RUN))
 WRITTEN_TABLES = frozenset({Nonconformity.__tablename__, Ticket.__tablename__})
 KEPT_COLUMNS = ("agency_id", "unit_id", "category_id", "last_closed", "size", "unlinked")
-BULK_WRITTEN = "qms_runs_bulk_written"  # session.info: the agencies a bulk statement wrote, or None for all
+MOVED = "qms_runs_moved"  # session.info: the agencies whose runs this transaction moved, or None for all
 
 
 def refresh_open_runs(connection, agencies=None) -> None:
@@ -66,14 +71,23 @@ def _changed(session, record, columns) -> bool:
 
 
 def _may_close_a_run(ticket) -> bool:
-    """Whether the ticket closes a run (CLOSES_A_RUN) before or after the flush."""
+    """Whether the ticket closes a run (CLOSES_A_RUN) before or after the flush; a value set on
+    an expired record has no known "before" (it may have closed one)."""
     before, after = {}, {}
     state = inspect(ticket)
     for column, _ in CLOSES_A_RUN:
         history = state.attrs[column].history
+        if history.added and not (history.deleted or history.unchanged) and ticket not in state.session.new:
+            return True
         before[column] = (history.deleted or history.unchanged or [None])[0]
         after[column] = (history.added or history.unchanged or [None])[0]
     return any(all(values[column] == value for column, value in CLOSES_A_RUN) for values in (before, after))
+
+
+def _note(session, agencies) -> None:
+    """Note these agencies (None: every agency) for the refresh at commit."""
+    noted = session.info.get(MOVED, set())
+    session.info[MOVED] = None if noted is None or agencies is None else noted | set(agencies)
 
 
 def _scope_agencies() -> list | None:
@@ -82,8 +96,7 @@ def _scope_agencies() -> list | None:
 
 
 @event.listens_for(Session, "after_flush")
-def _refresh_after_flush(session, flush_context) -> None:
-    agencies: set | None = set()
+def _note_flushed_moves(session, flush_context) -> None:
     for record in chain(session.new, session.dirty, session.deleted):
         if isinstance(record, Nonconformity):
             moved = _changed(session, record, NC_RUN_COLUMNS)
@@ -92,33 +105,28 @@ def _refresh_after_flush(session, flush_context) -> None:
         else:
             continue
         if moved:
-            found = _values(record, "agency_id")
-            if found is None:  # not loaded: the scope's agency, or every agency
-                scope = _scope_agencies()
-                agencies = None if scope is None else agencies | set(scope)
-                if agencies is None:
-                    break
-            else:
-                agencies |= found
-    if agencies is None or agencies:
-        refresh_open_runs(session.connection(), agencies)
+            found = _values(record, "agency_id")  # None when not loaded: the scope's agency, or every agency
+            _note(session, found if found is not None else _scope_agencies())
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_bulk_writes(state) -> None:
-    if not (state.is_insert or state.is_update or state.is_delete) or getattr(state.statement.table, "name", None) not in WRITTEN_TABLES:
+    if not (state.is_insert or state.is_update or state.is_delete) \
+            or getattr(state.statement.table, "name", None) not in WRITTEN_TABLES:
         return
-    info = state.session.info
-    written, scope = info.get(BULK_WRITTEN, set()), _scope_agencies()
-    info[BULK_WRITTEN] = None if written is None or scope is None else written | set(scope)
+    rows = state.parameters if isinstance(state.parameters, list) else [state.parameters or {}]
+    inserted = {row.get("agency_id") for row in rows} if state.is_insert else {None}
+    _note(state.session, _scope_agencies() if None in inserted else inserted)
 
 
 @event.listens_for(Session, "before_commit")
-def _refresh_after_bulk_writes(session) -> None:
-    if BULK_WRITTEN in session.info:
-        refresh_open_runs(session.connection(), session.info.pop(BULK_WRITTEN))
+def _refresh_moved_runs(session) -> None:
+    session.flush()  # the commit's own flush comes after this hook: its moves are noted first
+    if MOVED in session.info:
+        refresh_open_runs(session.connection(), session.info.pop(MOVED))
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_bulk_writes(session) -> None:
-    session.info.pop(BULK_WRITTEN, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_moves(session, previous_transaction) -> None:
+    if not previous_transaction.nested:
+        session.info.pop(MOVED, None)

@@ -45,8 +45,9 @@ def upgrade():
         sa.Column('unlinked', sa.Integer(), nullable=False),
         sa.Column('agency_id', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_open_run_agency_id_agency')),
-        sa.ForeignKeyConstraint(['category_id'], ['nc_category.id'], name=op.f('fk_open_run_category_id_nc_category')),
-        sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_open_run_unit_id_unit')),
+        sa.ForeignKeyConstraint(['category_id'], ['nc_category.id'], ondelete='CASCADE',
+                                name=op.f('fk_open_run_category_id_nc_category')),
+        sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ondelete='CASCADE', name=op.f('fk_open_run_unit_id_unit')),
         sa.PrimaryKeyConstraint('unit_id', 'category_id', name=op.f('pk_open_run')),
     )
     op.create_index(op.f('ix_open_run_agency_id'), 'open_run', ['agency_id'], unique=False)
