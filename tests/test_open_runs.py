@@ -2,8 +2,6 @@
 exactly those read from the NCs and tickets: the home page, the compliance board and the
 recurring series read them."""
 import datetime
-import os
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +9,7 @@ import sqlalchemy as sa
 from app.tickets import services
 from app.tickets.models import NcCategory, Nonconformity, OpenRun, Ticket
 from tests.conftest import assert_runs_kept, demo_agency
+from tests.test_concurrency import postgresql_only, run_together
 
 DAY = datetime.date.today() - datetime.timedelta(days=200)
 
@@ -182,36 +181,21 @@ def test_the_recurring_figures_read_the_kept_runs(db, user, unit, category):
     assert services.count_recurring(leader) >= services.count_recurring(staff) >= 1
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-                    reason="two writers at once: PostgreSQL")
-def test_two_transactions_adding_ncs_at_once_both_keep_the_runs(app, category):
+@postgresql_only
+def test_two_transactions_adding_ncs_at_once_both_keep_the_runs(app, db, user, unit, category):
     """Each refresh locks its agency's row first: the second waits for the first, then reads
     its NCs too (without the lock, the second's insert of the same run would fail)."""
-    from app.extensions import db
-    from app.organisation.models import QmsUser, Unit
-
-    errors, ready = [], threading.Barrier(2)
+    ktht, admin = unit("KTHT").id, user("admin").id
 
     def add(offset):
-        try:
-            with demo_agency(app):
-                tp = db.session.scalar(sa.select(Unit).where(Unit.code == "KTHT"))
-                admin = db.session.scalar(sa.select(QmsUser).where(QmsUser.username == "admin"))
-                db.session.add(Nonconformity(unit_id=tp.id, category_id=category.id, source="other",
-                                             detected_on=DAY + datetime.timedelta(days=offset),
-                                             description=f"KPH cùng lúc {offset}", created_by_id=admin.id))
-                ready.wait(timeout=10)
-                db.session.commit()
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            errors.append(error)
+        def job():
+            db.session.add(Nonconformity(unit_id=ktht, category_id=category.id, source="other",
+                                         detected_on=DAY + datetime.timedelta(days=offset),
+                                         description=f"KPH cùng lúc {offset}", created_by_id=admin))
+            db.session.commit()
+        return job
 
-    threads = [threading.Thread(target=add, args=(k,)) for k in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
-    with demo_agency(app):
-        assert_runs_kept(db.session.connection())
-        assert db.session.get(OpenRun, (db.session.scalar(sa.select(Unit.id).where(Unit.code == "KTHT")),
-                                        category.id)).size == 2
+    assert run_together(app, [add(1), add(2)]) == [None, None]
+    db.session.rollback()
+    assert_runs_kept(db.session.connection())
+    assert _run(db, ktht, category.id).size == 2

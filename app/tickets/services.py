@@ -826,18 +826,11 @@ def open_runs_query(user=None, threshold: int | None = None, agencies=None):
         if threshold is not None:
             query = query.where(OpenRun.size > threshold)
         return query.where(OpenRun.agency_id.in_(agencies)) if agencies is not None else query
-    closings, in_run = _in_open_run(agencies)
-    size = func.count()  # one row per NC (the closings are one row per unit and category)
     having = [func.sum(case((Nonconformity.ticket_id.is_(None), 1), else_=0)) > 0,
               func.sum(case((nonconformity_visibility(user), 0), else_=1)) == 0]
     if threshold is not None:
-        having.append(size > threshold)
-    return (select(Nonconformity.agency_id, Nonconformity.unit_id, Nonconformity.category_id, size.label("size"))
-            .outerjoin(closings, and_(closings.c.unit_id == Nonconformity.unit_id,
-                                      closings.c.category_id == Nonconformity.category_id))
-            .where(in_run)
-            .group_by(Nonconformity.agency_id, Nonconformity.unit_id, Nonconformity.category_id)
-            .having(and_(*having)))
+        having.append(func.count() > threshold)  # one row per NC (the closings are one per unit and category)
+    return open_run_rows(agencies).having(and_(*having))
 
 
 def count_recurring(user=None, threshold: int | None = None) -> int:
