@@ -11,7 +11,9 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.utils.base import get_column_root_relation, is_column_dotted
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Boolean, Column, Date, DateTime, UniqueConstraint
-from sqlalchemy.orm import Load, joinedload, selectinload
+from sqlalchemy.orm import Load, aliased, joinedload, selectinload
+from sqlalchemy.orm.util import AliasedClass
+from sqlalchemy.sql.elements import BinaryExpression
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 from werkzeug.datastructures import MultiDict
@@ -44,6 +46,7 @@ class ModelInterface(SQLAInterface):
     def __init__(self, obj, session=None):
         self.converted_filters = {}
         self.loaded_columns = {}  # a column a REST list shows -> the attribute it loads, or None
+        self.joined_relations = {}  # a relation a dotted column names -> its (alias, join condition)s
         super().__init__(obj, session=session)
         # a value a statement reads beside the row (QmsUser.unread_notifications): no column
         # of the table, nothing a page lists, filters or edits
@@ -71,6 +74,26 @@ class ModelInterface(SQLAInterface):
             query = query.options(Load(self.obj).load_only(*loaded))
         dotted = [column for column in select_columns if is_column_dotted(column)]
         return super().apply_inner_select_joins(query, dotted, aliases_mapping) if dotted else query
+
+    def _query_join_relation(self, query, root_relation: str, aliases_mapping=None):
+        """FAB's outer join of the relation a dotted column names (requesting_unit.name), with
+        its alias and join condition made once per relation: FAB makes a new alias on every
+        request, and each new alias copies its table's columns (about 7 % of a REST list of
+        100 tickets). An alias is a fixed part of a statement, shared by any number of them."""
+        if root_relation not in self.joined_relations:
+            parts = []
+            for model, join in self.get_related_model_and_join(root_relation):
+                if not hasattr(join, "clauses"):  # FAB aliases any but a custom relation
+                    model = aliased(model, name=root_relation)
+                    pk = self.get_pk(model)
+                    join = BinaryExpression(join.left if join.left.foreign_keys else join.right, pk, join.operator)
+                parts.append((model, join))
+            self.joined_relations[root_relation] = parts
+        for model, join in self.joined_relations[root_relation]:
+            if aliases_mapping is not None and isinstance(model, AliasedClass):
+                aliases_mapping[root_relation] = model
+            query = query.join(model, join, isouter=True)
+        return query
 
     def _loaded_column(self, column: str):
         """The attribute a plain column of a REST list loads (None for a dotted one, a relation
