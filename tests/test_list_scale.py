@@ -541,8 +541,67 @@ def test_a_rest_list_joins_each_related_record_through_one_alias(app, api, make_
                             for alias, again in zip(kept[(id(v), name)], (a for a, _ in parts)))
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(ModelInterface, "_query_join_relation", SQLAInterface._query_join_relation)
+            patch.setattr(ModelInterface, "query", SQLAInterface.query)
             fabs = client.get(address)
         assert first.status_code == second.status_code == fabs.status_code
         assert first.json == second.json == fabs.json
         answers[user] = first.json
     assert answers["truongban.iso"] != answers["canbo.tnmt"]
+
+
+REST_LIST_QUERIES = {
+    "tickets": ["", "page_size:100", "order_column:due_date,order_direction:asc,page_size:10,page:1",
+                "columns:!(description,requesting_unit.name,number),order_column:number,order_direction:desc",
+                "filters:!((col:source,opr:eq,value:feedback)),order_column:id,order_direction:asc",
+                "filters:!((col:requesting_unit,opr:rel_o_m,value:{unit})),page_size:5,page:1",
+                "filters:!((col:description,opr:ct,value:'a'),(col:state,opr:neq,value:draft))",
+                "filters:!((col:updated_at,opr:gt,value:'2000-01-01T00:00:00'))",
+                "columns:!(requesting_unit.id)", "columns:!(id,requesting_unit.name,requesting_unit.code)"],
+    "nonconformities": ["", "page_size:100", "order_column:detected_on,order_direction:asc",
+                        "columns:!(ticket.id,unit.name,category.name,correction_checked)",
+                        "filters:!((col:ticket,opr:rel_o_m,value:{ticket})),page_size:100",
+                        "filters:!((col:unit,opr:rel_o_m,value:{unit}))"],
+    "objective-plans": ["", "order_column:year,order_direction:asc", "columns:!(unit.name,year)"],
+    "reviews": ["", "columns:!(number,year,approved_on)"],
+}
+
+
+@pytest.mark.parametrize("person", ["truongban.iso", "canbo.ktht"])
+@pytest.mark.parametrize("resource", list(REST_LIST_QUERIES))
+def test_a_rest_list_read_as_plain_rows_answers_as_fab_s(api, make_ticket, unit, person, resource):
+    """A REST list whose columns are the model's own or those of its many-to-one relations
+    reads its page as plain rows (app.ui.ModelInterface.query): for every filter, order, page
+    and choice of columns, the same answer as FAB's, which loads the records (a relation with
+    no record, ticket of an NC without one, is null in both)."""
+    from flask_appbuilder.models.sqla.interface import SQLAInterface
+    from sqlalchemy import event
+    from sqlalchemy.orm import Mapper
+
+    from app.ui import ModelInterface
+
+    loaded = []
+
+    def on_load(record, _context):
+        loaded.append(type(record).__name__)
+
+    ticket = make_ticket(state="analysis")
+    client = api(person)
+    listed = {"tickets": "Ticket", "nonconformities": "Nonconformity", "objective-plans": "ObjectivePlan",
+              "reviews": "Review"}[resource]
+    for query in REST_LIST_QUERIES[resource]:
+        address = f"/api/v1/{resource}/?q=({query.format(unit=unit('KTHT').id, ticket=ticket.id)})"
+        event.listen(Mapper, "load", on_load)
+        try:
+            ours = client.get(address)
+            read_as_rows, loaded[:] = listed not in loaded, []
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(ModelInterface, "query", SQLAInterface.query)
+                fabs = client.get(address)
+        finally:
+            event.remove(Mapper, "load", on_load)
+        assert read_as_rows and (listed in loaded or not fabs.json["result"]), (address, loaded)
+        loaded.clear()
+        assert ours.status_code == fabs.status_code == 200, (address, ours.json)
+        assert ours.json == fabs.json, address
+        if resource in ("tickets", "nonconformities") and "filters" not in query:
+            assert ours.json["count"] > 0 and ours.json["result"], address
