@@ -211,3 +211,89 @@ def test_my_work_from_kept_statements_is_what_fresh_ones_give(app, db, user):
                     found.add(tuple(kept))
         db.session.rollback()
     assert len(found) > len(names)  # the people, days and settings differ in their work
+
+
+def test_the_workflow_s_sql_says_on_which_tickets_each_person_has_a_step(app, db, user, make_ticket):
+    """"My work" reads only the tickets a page shows, trusting the workflow's SQL condition
+    (waiting_condition, IMPLEMENTER.where) to admit exactly the tickets on which `available`
+    gives a step, or whose late progress report the person owes: checked for every person of
+    the agency on every open ticket, in every open state, and with progress reports late."""
+    import datetime
+
+    from flask import g
+    from sqlalchemy import select
+
+    from app.organisation.models import QmsUser
+    from app.tenancy import agency_named
+    from app.tickets import services as ticket_services
+    from app.tickets import workflow
+    from app.tickets.models import Ticket
+    from app.workflow import AtWork
+
+    for state in workflow.OPEN_STATES:
+        make_ticket(state=state)
+        make_ticket(state=state, creator="canbo.tnmt", unit_code="TNMT")
+    later = datetime.date.today() + datetime.timedelta(days=120)  # progress reports are late by then
+    with app.test_request_context(), agency_named("CAMLAM"):
+        people = db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True))).all()
+        checked = steps_found = late_found = 0
+        for person in people:
+            g.user = person
+            at_work = AtWork(person)
+            for on in (datetime.date.today(), later):
+                waiting, late = services._waiting_tickets_statements(person, at_work)
+                parameters = {"cutoff": ticket_services.report_cutoff(on), "rows": services.ALL_ROWS}
+                by_sql = {ticket.id for ticket, _ in db.session.execute(waiting, parameters)}
+                owed_by_sql = {ticket.id for ticket, _ in db.session.execute(late, parameters)}
+                cutoff = ticket_services.report_cutoff(on)
+                late_ids = set(db.session.scalars(select(Ticket.id).where(
+                    ticket_services.missing_report_condition(cutoff=cutoff))))
+                for ticket in db.session.scalars(select(Ticket).where(
+                        ticket_services.ticket_visibility(person), Ticket.state.notin_(workflow.FINAL_STATES))):
+                    has_step = bool(workflow.WORKFLOW.available(at_work, ticket))
+                    owes = ticket.id in late_ids and workflow.IMPLEMENTER.allows(at_work, ticket)
+                    assert (ticket.id in by_sql) == has_step, (person.username, ticket.state, ticket.id)
+                    assert (ticket.id in owed_by_sql) == owes, (person.username, ticket.state, ticket.id)
+                    checked += 1
+                    steps_found += has_step
+                    late_found += owes
+        db.session.rollback()
+    assert checked > 200 and steps_found > 20 and late_found > 0
+
+
+def test_a_page_of_my_work_is_that_page_of_the_whole_list(app, db, user, make_ticket, count_queries):
+    """my_work_page reads only the tickets up to the page's end, in the order SQL gives them:
+    each page, for each person, is that page of my_work (every item, sorted in Python), with
+    the same count of items in all; the home page's 20 read 20 tickets at most."""
+    from flask import g
+    from sqlalchemy import event
+
+    from app.tenancy import agency_named
+    from app.tickets import workflow
+
+    for state in workflow.OPEN_STATES:
+        for _ in range(3):
+            make_ticket(state=state)
+    with app.test_request_context(), agency_named("CAMLAM"):
+        for name in ("truongban.iso", "thuky.iso", "truongphong.ktht", "canbo.ktht", "chutich", "admin"):
+            g.user = person = user(name)
+            everything = services.my_work(person)
+            for per_page in (1, 2, 5, services.HOME_ROWS):
+                for page in range(1, len(everything) // per_page + 3):
+                    items, total = services.my_work_page(person, page, per_page)
+                    assert total == len(everything), name
+                    assert items == everything[(page - 1) * per_page:page * per_page], (name, page, per_page)
+        g.user = leader = user("truongban.iso")
+        assert len(services.my_work(leader)) > 5
+        tickets_read = []
+
+        def loaded(_session, record):
+            tickets_read.append(record)
+
+        db.session.expunge_all()
+        event.listen(db.session, "loaded_as_persistent", loaded)
+        try:
+            services.my_work_page(leader, 1, 2)
+        finally:
+            event.remove(db.session, "loaded_as_persistent", loaded)
+        assert len([t for t in tickets_read if type(t).__name__ == "Ticket"]) <= 2 * 2  # steps and reports owed

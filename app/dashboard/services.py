@@ -36,11 +36,17 @@ class Work:
     due: datetime.date | None
     since: datetime.datetime | datetime.date | None
     key: str
+    record_id: int = 0  # the ticket, plan, report, review or NC: the last of the order
+
+
+def _day(value) -> datetime.date | None:
+    return value.date() if isinstance(value, datetime.datetime) else value
 
 
 def _sort_key(item: Work):
-    since = item.since.date() if isinstance(item.since, datetime.datetime) else item.since
-    return (item.due or datetime.date.max, since or datetime.date.max, item.title)
+    """Most urgent first: by due day, then by the day it began waiting, then kind and record
+    (an order SQL gives as well: _waiting_tickets reads only the tickets a page shows)."""
+    return (item.due or datetime.date.max, _day(item.since) or datetime.date.max, item.kind, item.record_id)
 
 
 # The long texts of a ticket, which "My work" never shows and no actor of the workflow reads:
@@ -49,24 +55,55 @@ TICKET_TEXTS = (Ticket.related_documents, Ticket.signs, Ticket.cause, Ticket.mea
                 Ticket.verification_result, Ticket.evidence_text)
 
 
-_WAITING = tickets.KeptStatements(200)  # see _waiting_tickets_statement
+_WAITING = tickets.KeptStatements(200)  # see _waiting_tickets_statements
 
 
-def _waiting_tickets_statement(user, person: AtWork):
-    """The tickets waiting for this person, each with whether its progress report is late:
-    built once per person (whose id, unit and roles shape it), who sees what and agency
-    numbers, run with the day's dates as parameters (on, cutoff)."""
+def _first(column):
+    """ORDER BY `column`, empty last (as _sort_key's date.max), on SQLite and PostgreSQL."""
+    return column.is_(None), column
+
+
+def _waiting_tickets_statements(user, person: AtWork):
+    """The tickets waiting for this person's step, and those whose progress report this person
+    owes and is late, each in _sort_key's order with how many there are in all: built once per
+    person (whose id, unit and roles shape them), who sees what and agency numbers, run with
+    the day's report cutoff and how many rows a page needs as parameters."""
     key = (db.engine.dialect.name, tickets.visibility_key(user), person.id, person.unit_id,
            frozenset(role.name for role in person.roles), current_agency().report_interval_days)
 
     def build():
         late = tickets.missing_report_condition(cutoff=bindparam("cutoff", type_=Date))
-        return (select(Ticket, late.label("late"))  # only the tickets waiting for this person
-                .where(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES),
-                       or_(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
-                           and_(late, ticket_workflow.IMPLEMENTER.where(person))))
-                .options(*map(defer, TICKET_TEXTS)))
+        mine = and_(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES))
+
+        def rows(condition, *order):
+            return (select(Ticket, func.count().over().label("total")).where(mine, condition)
+                    .order_by(*order, Ticket.id).limit(bindparam("rows", type_=Integer))
+                    .options(*map(defer, TICKET_TEXTS)))
+        return (rows(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
+                     *_first(Ticket.due_date), *_first(func.date(Ticket.created_on))),
+                rows(and_(late, ticket_workflow.IMPLEMENTER.where(person)), *_first(Ticket.approved_on)))
     return _WAITING.get(key, build)
+
+
+ALL_ROWS = 2 ** 31 - 1  # a LIMIT that keeps every row, on SQLite and PostgreSQL alike
+
+
+def _waiting_tickets(user, person: AtWork, on: datetime.date, rows: int | None) -> tuple[list[Work], int]:
+    """The first `rows` (None: all) in _sort_key's order of the person's steps on tickets and
+    of the progress reports they owe, and how many there are of them in all. A ticket is read
+    only if its item can be among those `rows`: the workflow's SQL condition (waiting_condition)
+    admits the tickets `available` gives steps on, no more (tests/test_dashboard.py)."""
+    waiting, late = _waiting_tickets_statements(user, person)
+    parameters = {"cutoff": tickets.report_cutoff(on), "rows": ALL_ROWS if rows is None else rows}
+    found = db.session.execute(waiting, parameters).all()
+    owed = db.session.execute(late, parameters).all()
+    report_progress = gettext("Report progress")
+    items = [Work("ticket", _ticket_title(ticket), _steps(ticket_workflow.WORKFLOW.available(person, ticket)),
+                  f"/tickets/show/{ticket.id}", ticket.due_date, ticket.created_on,
+                  f"ticket-{ticket.id}-{ticket.state}", ticket.id) for ticket, _ in found]
+    items += [Work("progress", _ticket_title(ticket), report_progress, f"/tickets/show/{ticket.id}", on,
+                   ticket.approved_on, f"progress-{ticket.id}", ticket.id) for ticket, _ in owed]
+    return items, sum(kept[0].total for kept in (found, owed) if kept)
 
 
 PENDING = objective_workflow.WORKFLOW.groups["open"]  # the states of a plan or report waiting for a step
@@ -87,36 +124,7 @@ def _open_reviews_statement():
 
 def my_work(user, on: datetime.date | None = None) -> list[Work]:
     """Tickets, plans, reports and reviews waiting for this user's action, most urgent first."""
-    on = on or today()
-    person = AtWork(user)
-    items: list[Work] = []
-    found = db.session.execute(_waiting_tickets_statement(user, person), {"cutoff": tickets.report_cutoff(on)}).all()
-    report_progress = gettext("Report progress")
-    for ticket, late in found:
-        steps = ticket_workflow.WORKFLOW.available(person, ticket)
-        title = _ticket_title(ticket)
-        link = f"/tickets/show/{ticket.id}"
-        if steps:
-            items.append(Work("ticket", title, _steps(steps), link,
-                              ticket.due_date, ticket.created_on, f"ticket-{ticket.id}-{ticket.state}"))
-        if late and ticket_workflow.IMPLEMENTER.allows(person, ticket):
-            items.append(Work("progress", title, report_progress, link, on,
-                              ticket.approved_on, f"progress-{ticket.id}"))
-    items += _change_work(user, person) + _disposition_work(user, person)
-    plans = db.session.scalars(_pending_plans_statement()).unique().all()
-    for plan in plans:
-        if plan.state in PENDING:
-            items += _document_work(person, plan, "plan", objectives.plan_due(plan.year))
-    for plan in plans:
-        if plan.report is not None and plan.report.state in PENDING:
-            items += _document_work(person, plan.report, "report", objectives.report_due(plan.year))
-    for review in db.session.scalars(_open_reviews_statement()):
-        steps = review_workflow.workflow_for(review).available(person, review)
-        if steps:
-            items.append(Work("review", gettext("Management review %(number)s", number=review.display_number),
-                              _steps(steps), f"/reviews/show/{review.id}", None,
-                              review.created_on, f"review-{review.id}-{review.state}"))
-    return sorted(items, key=_sort_key)
+    return _work(user, on or today(), None)[0]
 
 
 PAGE_ROWS = 50  # rows of a page of the full list
@@ -124,10 +132,32 @@ HOME_ROWS = 20  # rows of "My work" on the home page; the rest on its own pagina
 
 
 def my_work_page(user, page: int = 1, per_page: int = HOME_ROWS) -> tuple[list[Work], int]:
-    """One page of my_work, most urgent first, and how many items there are in all."""
-    items = my_work(user)
+    """One page of my_work, most urgent first, and how many items there are in all: only the
+    tickets up to the page's end are read."""
     start = (max(page, 1) - 1) * per_page
-    return items[start:start + per_page], len(items)
+    items, total = _work(user, today(), start + per_page)
+    return items[start:], total
+
+
+def _work(user, on: datetime.date, rows: int | None) -> tuple[list[Work], int]:
+    """The first `rows` (None: all) of my_work, and how many there are in all."""
+    person = AtWork(user)
+    items, total = _waiting_tickets(user, person, on, rows)
+    others = _change_work(user, person) + _disposition_work(user, person)
+    plans = db.session.scalars(_pending_plans_statement()).unique().all()
+    for plan in plans:
+        if plan.state in PENDING:
+            others += _document_work(person, plan, "plan", objectives.plan_due(plan.year))
+    for plan in plans:
+        if plan.report is not None and plan.report.state in PENDING:
+            others += _document_work(person, plan.report, "report", objectives.report_due(plan.year))
+    for review in db.session.scalars(_open_reviews_statement()):
+        steps = review_workflow.workflow_for(review).available(person, review)
+        if steps:
+            others.append(Work("review", gettext("Management review %(number)s", number=review.display_number),
+                               _steps(steps), f"/reviews/show/{review.id}", None,
+                               review.created_on, f"review-{review.id}-{review.state}", review.id))
+    return sorted(items + others, key=_sort_key)[:rows], total + len(others)
 
 
 def _steps(steps) -> str:
@@ -150,7 +180,7 @@ def _change_work(user, person) -> list[Work]:
         .options(contains_eager(ChangeRequest.ticket))))).all()
     decide = gettext("Decide the change request")
     return [Work("change", _ticket_title(c.ticket), decide,
-                 f"/tickets/show/{c.ticket_id}", None, c.requested_at, f"change-{c.id}")
+                 f"/tickets/show/{c.ticket_id}", None, c.requested_at, f"change-{c.id}", c.id)
             for c in pending if ticket_workflow.WORKFLOW.may("decide_change", person, c.ticket)]
 
 
@@ -165,7 +195,7 @@ def _disposition_work(user, person) -> list[Work]:
     ).all()
     return [Work("nonconformity", gettext("Nonconformity #%(id)s: %(text)s", id=nc.id, text=nc.description[:70]),
                  gettext("Decide the disposition"), f"/nonconformities/show/{nc.id}", None, nc.created_on,
-                 f"nc-{nc.id}") for nc in waiting]
+                 f"nc-{nc.id}", nc.id) for nc in waiting]
 
 
 def _document_work(person, document, kind, due) -> list[Work]:
@@ -177,7 +207,8 @@ def _document_work(person, document, kind, due) -> list[Work]:
     name = gettext("Quality objective plan %(year)s", year=plan.year) if kind == "plan" \
         else gettext("Quality objective report %(year)s", year=plan.year)
     return [Work(kind, f"{name} — {owner}", _steps(steps),
-                 f"/objectives/show/{plan.id}", due, document.created_on, f"{kind}-{document.id}-{document.state}")]
+                 f"/objectives/show/{plan.id}", due, document.created_on, f"{kind}-{document.id}-{document.state}",
+                 document.id)]
 
 
 # --- steering figures ---------------------------------------------------------------
