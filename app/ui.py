@@ -575,10 +575,11 @@ class RecordLinks:
                 continue
             head, _, tail = url.partition(self.PLACEHOLDER)
             self.parts[kind] = (head, tail)
-        self.labels = {"show_record": gettext("Show record"), "show": gettext("Show"),
-                       "edit_record": gettext("Edit record"), "edit": gettext("Edit"),
-                       "delete_record": gettext("Delete record"), "delete": gettext("Delete"),
-                       "confirm_delete": gettext("Are you sure you want to delete this item?")}
+        self.labels = {key: escape(label) for key, label in (
+            ("show_record", gettext("Show record")), ("show", gettext("Show")),
+            ("edit_record", gettext("Edit record")), ("edit", gettext("Edit")),
+            ("delete_record", gettext("Delete record")), ("delete", gettext("Delete")),
+            ("confirm_delete", gettext("Are you sure you want to delete this item?")))}
 
     def offers(self, kind: str) -> bool:
         return kind in self.parts
@@ -587,7 +588,7 @@ class RecordLinks:
         """A row's buttons: those of `show`, `edit` and `delete` the view has."""
         from app import csp_nonce
 
-        labels = {key: escape(label) for key, label in self.labels.items()}
+        labels = self.labels
         html = ['<div class="btn-group btn-group-xs" style="display: flex;">']
         for kind, wanted, icon in (("show", show, "fa-search"), ("edit", edit, "fa-edit")):
             if wanted and self.offers(kind):
