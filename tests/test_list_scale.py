@@ -618,3 +618,36 @@ def test_a_rest_list_read_as_plain_rows_answers_as_fab_s(app, api, make_ticket, 
         if "columns" in query:  # asked again, the kept schema writes it
             hits = view.chosen_schemas.cache_info().hits
             assert client.get(address).json == fabs.json and view.chosen_schemas.cache_info().hits == hits + 1
+
+
+def test_the_bell_counts_from_an_index_of_the_unread_notifications(app, db, client_as_user, user):
+    """Every page reads the person with the bell's count of their unread notifications: from an
+    index of the unread ones alone (migration 0022), so a person's notifications of ten years
+    read cost nothing. On PostgreSQL the person's statement uses it; on both the count is right."""
+    from app.organisation.security import _person_statement
+    from app.reminders.models import Notification
+
+    leader = user("truongban.iso")
+    db.session.add_all([Notification(user_id=leader.id, subject=f"Đã đọc {n}", body="—",
+                                     read_at=datetime.datetime(2020, 1, 1)) for n in range(300)]
+                       + [Notification(user_id=leader.id, subject="Chưa đọc", body="—") for _ in range(3)])
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        definition = db.session.scalar(sa.text(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_notification_unread'"))
+        assert "(user_id, agency_id) WHERE (read_at IS NULL)" in definition, definition
+        db.session.execute(sa.text("ANALYZE notification"))
+        db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        sql = str(_person_statement().params(pk=leader.id).compile(
+            dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
+        assert f"ab_user.id = {leader.id}" in sql, sql
+        plan = "\n".join(db.session.execute(sa.text("EXPLAIN " + sql)).scalars())
+        assert "ix_notification_unread" in plan, plan
+        db.session.rollback()
+    else:
+        definition = db.session.scalar(sa.text("SELECT sql FROM sqlite_master WHERE name = 'ix_notification_unread'"))
+        assert "WHERE read_at IS NULL" in definition, definition
+    unread = db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
+        Notification.user_id == leader.id, Notification.read_at.is_(None)))
+    page = client_as_user("truongban.iso").get("/tickets/list/").text
+    assert f'<span class="badge notification-count">{unread}</span>' in page and unread >= 3

@@ -2,7 +2,7 @@ import datetime
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.tenancy import AgencyOwned
@@ -16,6 +16,10 @@ class Notification(AgencyOwned, Model):
     """A digest shown in the panel, unread until the user opens it."""
 
     __tablename__ = "notification"
+    # the bell's count on every page (QmsUser.unread_notifications) reads the unread ones only:
+    # a person's notifications of ten years would otherwise be read on every request
+    __table_args__ = (Index("ix_notification_unread", "user_id", "agency_id",
+                            postgresql_where=text("read_at IS NULL"), sqlite_where=text("read_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"), index=True)
