@@ -15,6 +15,8 @@ import logging
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.selectable import _OffsetLimitParam
 
 from app.extensions import db
 
@@ -48,6 +50,16 @@ def end_reading_transaction(error=None) -> None:
             pass
     finally:
         session.expire_on_commit = expire_on_commit
+
+
+@compiles(_OffsetLimitParam, "postgresql")
+def _page_bounds_written(bound, compiler, **kw):
+    """A statement's LIMIT and OFFSET written into its text on PostgreSQL, not sent as
+    parameters. A prepared statement's plan for any LIMIT assumes it keeps a tenth of the rows:
+    PostgreSQL judged that plan costlier than one made for 25 rows and planned the statement
+    anew on every run (the NC list's page: 1.3 ms to plan, 0.3 ms to run; tickets' page 1.2 ms).
+    Each page of a list is then a statement of its own, planned once per connection like any."""
+    return compiler.visit_bindparam(bound, **{**kw, "literal_execute": True})
 
 
 def init_app(app: Flask) -> None:

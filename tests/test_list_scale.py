@@ -651,3 +651,36 @@ def test_the_bell_counts_from_an_index_of_the_unread_notifications(app, db, clie
         Notification.user_id == leader.id, Notification.read_at.is_(None)))
     page = client_as_user("truongban.iso").get("/tickets/list/").text
     assert f'<span class="badge notification-count">{unread}</span>' in page and unread >= 3
+
+
+@pytest.mark.parametrize("address", ["/nonconformities/list/?page=2", "/tickets/list/?page=2", "/objectives/list/",
+                                     "/api/v1/tickets/?q=(page_size:10,page:2)"])
+def test_a_list_s_page_bounds_are_written_into_its_statement_on_postgresql(app, api, client_as_user,
+                                                                          count_queries, address):
+    """On PostgreSQL a list's LIMIT and OFFSET are written into its statement
+    (app.transactions): sent as parameters, a prepared statement's plan for any LIMIT looked
+    costlier than one made for 25 rows, and PostgreSQL planned the list's page anew on every run
+    (1.3 ms, four times what running it took). SQLite keeps them as parameters. Either way the
+    page shows its own rows: the second page starts where the first ended."""
+    client = api("truongban.iso") if address.startswith("/api/") else client_as_user("truongban.iso")
+    client.get(address)
+    with count_queries() as counter:
+        answer = client.get(address)
+    assert answer.status_code == 200
+    paged = [s for s in counter.statements if "LIMIT" in s]
+    assert paged, counter.statements
+    if db_is_postgresql(app):
+        assert all(re.search(r"LIMIT \d+( OFFSET \d+)?", s) and "LIMIT %(" not in s and "OFFSET %(" not in s
+                   for s in paged), paged
+    else:
+        assert all("LIMIT ?" in s for s in paged), paged
+    if address.startswith("/api/"):
+        first = client.get("/api/v1/tickets/?q=(page_size:10,page:1)").json["ids"]
+        assert answer.json["ids"] and not set(first) & set(answer.json["ids"])
+
+
+def db_is_postgresql(app) -> bool:
+    from app.extensions import db
+
+    with app.app_context():
+        return db.engine.dialect.name == "postgresql"
