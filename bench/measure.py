@@ -95,21 +95,29 @@ run on a connection) and PostgreSQL then runs with a plan it keeps (from the fif
 prepared statement, when that plan is not costlier; app.transactions)."""
 
 
-def _time(client, url, rounds, recorder):
+def _time_in_turn(product, product_url, floor, floor_url, rounds, recorder):
+    """The product's page and its floor, each warmed up, then timed in turn request by request:
+    the machine's speed moves by ±10 % or more from one second to the next, and both see the
+    same moments. (product ms, statements, bytes, status, floor ms)."""
     for _ in range(WARM_UP):
-        response = client.get(url)
+        response = product.get(product_url)
+        floor.get(floor_url)
     status, size = response.status_code, len(response.data)
-    timings, counts = [], []
+    timings, floor_timings, counts = [], [], []
     for _ in range(rounds):
         recorder.count = 0
         recorder.on = True
         start = time.perf_counter()
-        response = client.get(url)
+        response = product.get(product_url)
         timings.append(time.perf_counter() - start)
         recorder.on = False
         counts.append(recorder.count)
         status = max(status, response.status_code)
-    return statistics.median(timings) * 1000, max(counts), size, status
+        start = time.perf_counter()
+        floor.get(floor_url)
+        floor_timings.append(time.perf_counter() - start)
+    return (statistics.median(timings) * 1000, max(counts), size, status,
+            statistics.median(floor_timings) * 1000)
 
 
 def explain(engine, statements, limit=25) -> list[tuple]:
@@ -171,8 +179,8 @@ def measure(url: str, rounds: int = 5, only=None, out=print) -> list[dict]:
             clients[key] = _login(app.test_client(), login)
             if user.endswith("!"):  # the inspector looks at the demo agency
                 clients[key].get(f"/compliance/inspect/{AGENCY}")
-        ms, queries, size, status = _time(clients[key], product_url, rounds, recorder)
-        floor_ms, _, _, _ = _time(floor, floor_url, rounds, Recorder())
+        ms, queries, size, status, floor_ms = _time_in_turn(clients[key], product_url, floor, floor_url, rounds,
+                                                            recorder)
         row = {"figure": name, "product_ms": round(ms, 1), "floor_ms": round(floor_ms, 1),
                "ratio": round(ms / floor_ms, 2) if floor_ms else None, "queries": queries,
                "kb": round(size / 1024, 1), "status": status}
