@@ -89,7 +89,8 @@ class ModelInterface(SQLAInterface):
                     pk = self.get_pk(model)
                     join = BinaryExpression(join.left if join.left.foreign_keys else join.right, pk, join.operator)
                 parts.append((model, join))
-            self.joined_relations[root_relation] = parts
+            # the first kept wins: a thread that built its own at the same moment uses that one
+            return self.joined_relations.setdefault(root_relation, parts)
         return self.joined_relations[root_relation]
 
     def _query_join_relation(self, query, root_relation: str, aliases_mapping=None):
@@ -123,16 +124,16 @@ class ModelInterface(SQLAInterface):
         count = self.query_count(self.session.query(self.obj), filters, select_columns)
         plain = [(name, attribute) for kind, name, attribute in shown if kind == "plain" and attribute is not pk]
         related: dict[str, list] = {}
-        for kind, name, attribute in shown:
+        for kind, name, _ in shown:
             if kind == "related":
-                related.setdefault(name.partition(".")[0], []).append((name.partition(".")[2], attribute))
+                related.setdefault(name.partition(".")[0], []).append(name.partition(".")[2])
         aliases = {}
         query = self.session.query(pk, *(attribute for _, attribute in plain))
         for relation, leaves in related.items():
             query = self._query_join_relation(query, relation, aliases)
-            alias = aliases[relation]
-            leaves.insert(0, (None, self.get_pk(alias)))  # none there: the relation is empty
-            query = query.add_columns(*(attribute for _, attribute in leaves))
+            alias = aliases[relation]  # the columns of the alias joined, whichever thread kept it
+            query = query.add_columns(self.get_pk(alias), *(getattr(alias, leaf) for leaf in leaves))
+            leaves.insert(0, None)  # the related record's key first: none there, no record
         query = self._apply_inner_all(query, filters, order_column, order_direction, page, page_size)
         pk_name, names = self.get_pk_name(), [name for name, _ in plain]
         records = []
@@ -141,15 +142,14 @@ class ModelInterface(SQLAInterface):
             place = 1 + len(names)
             for relation, leaves in related.items():
                 values = row[place:place + len(leaves)]
-                setattr(record, relation, None if values[0] is None else ListedRecord(
-                    zip((leaf for leaf, _ in leaves[1:]), values[1:])))
+                setattr(record, relation, None if values[0] is None else ListedRecord(zip(leaves[1:], values[1:])))
                 place += len(leaves)
             records.append(record)
         return count, records
 
     def _row_column(self, column: str):
         """What a column of a REST list reads as a plain row: ("plain", name, the model's
-        attribute), ("related", "relation.leaf", the attribute of the relation's alias), or
+        attribute), ("related", "relation.leaf", None: a column of the relation's alias), or
         None (a collection, a property, a method: read through the records). Found once."""
         if column not in self.row_columns:
             root, _, leaf = column.partition(".")
@@ -161,7 +161,7 @@ class ModelInterface(SQLAInterface):
                 attribute = getattr(self.get_related_model(root), leaf, None)
                 if isinstance(alias, AliasedClass) and isinstance(attribute, InstrumentedAttribute) \
                         and isinstance(attribute.property, ColumnProperty):
-                    found = ("related", column, getattr(alias, leaf))
+                    found = ("related", column, None)
             self.row_columns[column] = found
         return self.row_columns[column]
 

@@ -120,12 +120,19 @@ class Workflow:
     def waiting_condition(self, user, state_column):
         """SQL condition for the records on which the user may take a transition now: the
         rule of `available` for a whole table. An actor without `where` admits every record
-        in its states, so callers still ask `available` of the rows found."""
+        in its states: a caller that reads only the records this admits, counted and paged in
+        SQL ("My work"'s tickets), needs every actor of the workflow to have one
+        (`exact_waiting`); any other asks `available` of the rows found."""
         states: dict[Actor, set] = {}
         for t in self.transitions:
             states.setdefault(t.actor, set()).update(t.sources)
         return or_(*(and_(state_column.in_(sorted(sources)), true() if actor.where is None else actor.where(user))
                      for actor, sources in states.items()))
+
+    def exact_waiting(self) -> bool:
+        """Whether waiting_condition admits exactly the records `available` gives a step on:
+        every actor states its rule in SQL too (tests/test_dashboard.py checks the two agree)."""
+        return all(t.actor.where is not None for t in self.transitions)
 
     def next_steps(self, state: str) -> list[Transition]:
         """The transitions that can leave a state (who acts next, and what they supply)."""

@@ -56,6 +56,9 @@ TICKET_TEXTS = (Ticket.related_documents, Ticket.signs, Ticket.cause, Ticket.mea
 
 
 _WAITING = tickets.KeptStatements(200)  # see _waiting_tickets_statements
+if not (ticket_workflow.WORKFLOW.exact_waiting() and ticket_workflow.IMPLEMENTER.where is not None):
+    raise RuntimeError("My work counts and pages the waiting tickets in SQL: every actor of the ticket workflow "
+                       "needs its SQL rule (Actor.where)")
 
 
 def _first(column):
