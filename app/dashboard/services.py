@@ -36,7 +36,7 @@ class Work:
     due: datetime.date | None
     since: datetime.datetime | datetime.date | None
     key: str
-    record_id: int = 0  # the ticket, plan, report, review or NC: the last of the order
+    record_id: int  # the ticket, plan, report, review or NC: the last of the order
 
 
 def _day(value) -> datetime.date | None:
@@ -56,14 +56,9 @@ TICKET_TEXTS = (Ticket.related_documents, Ticket.signs, Ticket.cause, Ticket.mea
 
 
 _WAITING = tickets.KeptStatements(200)  # see _waiting_tickets_statements
-if not (ticket_workflow.WORKFLOW.exact_waiting() and ticket_workflow.IMPLEMENTER.where is not None):
+if not ticket_workflow.WORKFLOW.exact_waiting():
     raise RuntimeError("My work counts and pages the waiting tickets in SQL: every actor of the ticket workflow "
                        "needs its SQL rule (Actor.where)")
-
-
-def _first(column):
-    """ORDER BY `column`, empty last (as _sort_key's date.max), on SQLite and PostgreSQL."""
-    return column.is_(None), column
 
 
 def _waiting_tickets_statements(user, person: AtWork):
@@ -78,13 +73,13 @@ def _waiting_tickets_statements(user, person: AtWork):
         late = tickets.missing_report_condition(cutoff=bindparam("cutoff", type_=Date))
         mine = and_(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES))
 
-        def rows(condition, *order):
+        def rows(condition, *order):  # empty dates last, as _sort_key's date.max
             return (select(Ticket, func.count().over().label("total")).where(mine, condition)
-                    .order_by(*order, Ticket.id).limit(bindparam("rows", type_=Integer))
-                    .options(*map(defer, TICKET_TEXTS)))
+                    .order_by(*(column.nulls_last() for column in order), Ticket.id)
+                    .limit(bindparam("rows", type_=Integer)).options(*map(defer, TICKET_TEXTS)))
         return (rows(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
-                     *_first(Ticket.due_date), *_first(func.date(Ticket.created_on))),
-                rows(and_(late, ticket_workflow.IMPLEMENTER.where(person)), *_first(Ticket.approved_on)))
+                     Ticket.due_date, func.date(Ticket.created_on)),
+                rows(and_(late, ticket_workflow.IMPLEMENTER.where(person)), Ticket.approved_on))
     return _WAITING.get(key, build)
 
 
