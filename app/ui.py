@@ -178,8 +178,8 @@ class ModelInterface(SQLAInterface):
 
 
 class ListedRecord:
-    """A record of a REST list's page read as a plain row (ModelInterface.query): its columns,
-    and each related record shown, as attributes."""
+    """A record of a list's page read as a plain row (a REST list: ModelInterface.query; the NC
+    list: nonconformity_page): its columns, and each related record shown, as attributes."""
 
     def __init__(self, values=(), **more):
         self.__dict__.update(values, **more)

@@ -688,3 +688,86 @@ def db_is_postgresql(app) -> bool:
 
     with app.app_context():
         return db.engine.dialect.name == "postgresql"
+
+
+def test_the_nc_list_reads_its_page_as_plain_rows_as_the_records_say(app, db, make_ticket, user, unit):
+    """The NC list and its export read a page as plain rows (services.nonconformity_page), not
+    as records: each row says what the NC's records say (its unit, category and ticket, a
+    draft ticket with no number, no ticket at all), and who may change it is decided as for
+    the record itself (settled by its checked correction or its ticket's final state)."""
+    import datetime
+
+    from flask import g
+    from sqlalchemy import event, select
+    from sqlalchemy.orm import Mapper
+
+    from app.tickets import services
+    from app.tickets.models import NcCategory, Nonconformity
+
+    category = db.session.scalar(select(NcCategory.id).order_by(NcCategory.id))
+    tickets = [None, make_ticket(), make_ticket(state="analysis"), make_ticket(state="closed")]
+    made = []
+    for n, ticket in enumerate(tickets * 2):
+        nc = Nonconformity(unit_id=unit("KTHT" if n % 3 else "TNMT").id, detected_on=datetime.date(2090, 1, 1 + n),
+                           source="feedback", description=f"KPH đọc thành hàng {n}", category_id=category,
+                           disposition="correct" if n % 2 else None, correction_checked=n == 5,
+                           ticket_id=ticket.id if ticket else None, created_by_id=user("canbo.ktht").id)
+        db.session.add(nc)
+        made.append(nc)
+    db.session.commit()
+    loaded = []
+
+    def on_load(record, _context):
+        loaded.append(type(record).__name__)
+
+    try:
+        for username in ("truongban.iso", "canbo.ktht"):
+            person = user(username)
+            with app.test_request_context():
+                g.user = person
+                query = services.nonconformity_list_query(person, {"from": "2090-01-01"})
+                event.listen(Mapper, "load", on_load)
+                try:
+                    rows = services.nonconformity_page(query, "oldest", 1, 25)
+                finally:
+                    event.remove(Mapper, "load", on_load)
+                assert not loaded, loaded
+                records = db.session.scalars(query.order_by(*services.NC_LIST_ORDERS["oldest"])).all()
+                assert [row.id for row in rows] == [nc.id for nc in records] and records
+                for row, nc in zip(rows, records):
+                    assert (row.detected_on, row.description, row.source, row.disposition, row.correction_checked,
+                            row.unit_id, row.unit.id, row.unit.name, row.category.name) == (
+                        nc.detected_on, nc.description, nc.source, nc.disposition, nc.correction_checked,
+                        nc.unit_id, nc.unit.id, nc.unit.name, nc.category.name)
+                    assert (row.ticket is None) == (nc.ticket is None)
+                    if nc.ticket is not None:
+                        assert (row.ticket.id, row.ticket.state, row.ticket.display_number) == (
+                            nc.ticket.id, nc.ticket.state, nc.ticket.display_number)
+                    assert services.may_change_nonconformity(person, row) == \
+                        services.may_change_nonconformity(person, nc), (username, nc.id)
+                assert {services.may_change_nonconformity(person, row) for row in rows} == {True, False}
+    finally:
+        for nc in made:
+            db.session.delete(nc)
+        db.session.commit()
+
+
+def test_the_nc_list_names_a_draft_ticket_by_its_record_number(client_as_user, db, make_ticket, user, unit):
+    import datetime
+
+    from sqlalchemy import select
+
+    from app.tickets.models import NcCategory, Nonconformity
+
+    draft = make_ticket()
+    nc = Nonconformity(unit_id=unit("KTHT").id, detected_on=datetime.date(2091, 5, 5), source="feedback",
+                       description="KPH của một phiếu nháp", ticket_id=draft.id, created_by_id=user("canbo.ktht").id,
+                       category_id=db.session.scalar(select(NcCategory.id).order_by(NcCategory.id)))
+    db.session.add(nc)
+    db.session.commit()
+    try:
+        page = client_as_user("truongban.iso").get("/nonconformities/list/?from=2091-05-05&to=2091-05-05").text
+        assert "KPH của một phiếu nháp" in page and f"<td>#{draft.id}</td>" in page
+    finally:
+        db.session.delete(nc)
+        db.session.commit()

@@ -252,7 +252,12 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
     @property
     def display_number(self) -> str:
         """Số phiếu NNN/YYYY; a draft has none yet."""
-        return f"{self.number:03d}/{self.year}" if self.number else ""
+        return self.number_text(self.number, self.year)
+
+    @staticmethod
+    def number_text(number: int | None, year: int | None) -> str:
+        """display_number of a ticket read as a plain row."""
+        return f"{number:03d}/{year}" if number else ""
 
     def __repr__(self) -> str:
         return self.display_number or f"#{self.id}"

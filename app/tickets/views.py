@@ -329,7 +329,7 @@ class NonconformityView(NonconformityRules, QmsModelView):
                 format_date(nc.detected_on), nc.unit.name, shorten(nc.description or "", 80),
                 nc.category.name if nc.category else "", vocabulary.label(vocabulary.SOURCES, nc.source),
                 vocabulary.label(vocabulary.DISPOSITIONS, nc.disposition), format_yes_no(nc.correction_checked),
-                nc.ticket or ""))
+                "" if nc.ticket is None else nc.ticket.display_number or f"#{nc.ticket.id}"))
 
         order = request.args.get("sort", "newest")
         return record_list.list_page(
