@@ -19,6 +19,7 @@ from app.organisation.models import Unit
 from app.reviews import services as reviews
 from app.reviews import workflow as review_workflow
 from app.reviews.models import InternalAudit, Review
+from app.tenancy import kept_rows
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
 from app.tickets.models import ChangeRequest, Nonconformity, Ticket
@@ -313,7 +314,7 @@ def _ticket_counts(user, on: datetime.date, first: datetime.date, last: datetime
         dates["retention_limit"] = records.retention_limit(on)
     counts: dict = {"state": {}, "unit": {}, "opened": {}, "closed": {}, "overdue": 0, "late": 0,
                     "recurring": 0, "retention": 0}
-    for kind, key, n1, n2, value, overdue, late in db.session.execute(_ticket_counts_statement(user, retention), dates):
+    for kind, key, n1, n2, value, overdue, late in kept_rows(_ticket_counts_statement(user, retention), dates):
         if kind == "state":
             counts["state"][key] = value
             counts["overdue"] += overdue or 0
@@ -342,7 +343,7 @@ def _objective_flags_statement():
 def _objective_flags(year: int, on: datetime.date, units: list) -> list[dict]:
     """The plans and reports of the year late or missing, by owner (one query; the same rule
     as the objectives summary: objectives.current_plans and objectives.status_row)."""
-    found = db.session.execute(_objective_flags_statement(), {"year": year}).all()
+    found = kept_rows(_objective_flags_statement(), {"year": year})
     chosen: dict = {}
     for row in found:
         kept = chosen.get(row[0])

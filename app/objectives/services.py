@@ -4,13 +4,14 @@ import functools
 import re
 
 from flask_babel import gettext
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import Integer, bindparam, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.objectives import workflow
 from app.objectives.models import ObjectivePlan, ObjectiveReport, ObjectiveRow, ReportRow
 from app.organisation.models import Unit
+from app.tenancy import kept_rows
 from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, id_conditions, parse_date, run, today
 
 _NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
@@ -407,14 +408,16 @@ def summary(year: int, on: datetime.date | None = None) -> dict:
 
 @functools.cache
 def _summary_counts_statement():
-    """Built once, the years a parameter (the review inputs run it on every request)."""
+    """Built once, the first and last year parameters (the review inputs run it on every
+    request, for a period's one or two years)."""
     achieved = func.sum(case((ReportRow.achieved.is_(True), 1), else_=0))
     return (
         select(ObjectivePlan.year, ObjectivePlan.unit_id, ObjectivePlan.state, ObjectiveReport.state,
                func.count(ReportRow.id), achieved)
         .outerjoin(ObjectiveReport, ObjectiveReport.plan_id == ObjectivePlan.id)
         .outerjoin(ReportRow, ReportRow.report_id == ObjectiveReport.id)
-        .where(ObjectivePlan.year.in_(bindparam("years", expanding=True)), ObjectivePlan.state != "superseded")
+        .where(ObjectivePlan.year.in_([bindparam("first_year", type_=Integer), bindparam("last_year", type_=Integer)]),
+               ObjectivePlan.state != "superseded")
         .group_by(ObjectivePlan.id, ObjectivePlan.year, ObjectivePlan.unit_id, ObjectivePlan.state,
                   ObjectivePlan.revision, ObjectiveReport.state)
         .order_by(ObjectivePlan.revision)
@@ -422,10 +425,13 @@ def _summary_counts_statement():
 
 
 def summary_counts(years: list[int], units: list) -> dict[int, dict]:
-    """For each year, what `summary` counts — every in-scope unit's and the agency's objectives
-    and achieved objectives, and the rates — in one grouped query (`units`: the agency's units,
-    already loaded; those active and in the QMS scope are its rows, in code order)."""
-    found = db.session.execute(_summary_counts_statement(), {"years": list(years)}).all()
+    """For each of `years` (a period's first and last: one or two), what `summary` counts —
+    every in-scope unit's and the agency's objectives and achieved objectives, and the rates —
+    in one grouped query (`units`: the agency's units, already loaded; those active and in the
+    QMS scope are its rows, in code order)."""
+    if len(set(years)) > 2:
+        raise ValueError("summary_counts counts a period's first and last year")
+    found = kept_rows(_summary_counts_statement(), {"first_year": min(years), "last_year": max(years)})
     chosen: dict = {}
     for year, unit_id, state, report_state, rows, done in found:  # as current_plans chooses
         kept = chosen.get((year, unit_id))

@@ -16,6 +16,7 @@ from app.reviews import workflow
 from app.reviews.models import (
     InternalAudit, Review, ReviewAction, ReviewComment, ReviewItem, ReviewPresentation,
 )
+from app.tenancy import kept_rows
 from app.tickets import services as tickets
 from app.tickets import vocabulary
 from app.tickets.models import PERIOD_FIGURES, Nonconformity, Ticket
@@ -140,7 +141,7 @@ def _input_counts(start: datetime.date, end: datetime.date, user, on: datetime.d
     def add(figure, key, value):
         counts[figure][key] = counts[figure].get(key, 0) + value
 
-    for kind, key, n1, n2, value in db.session.execute(_counts_statement(user), {"start": start, "end": end, "on": on}):
+    for kind, key, n1, n2, value in kept_rows(_counts_statement(user), {"start": start, "end": end, "on": on}):
         if kind == "nc":
             counts["nc"][(key, n1)] = value
         elif kind == "ticket":
