@@ -787,3 +787,52 @@ def test_the_nc_list_names_a_draft_ticket_by_its_record_number(client_as_user, d
     finally:
         db.session.delete(nc)
         db.session.commit()
+
+
+@pytest.mark.parametrize("listed", ["plans", "reviews"])
+def test_the_plan_and_review_lists_read_their_page_as_plain_rows_as_the_records_say(app, db, user, listed):
+    """The plans' and reviews' lists read a page as plain rows of what they show (no record
+    loaded): each row says what its record says, with the plan's unit and the review's number,
+    and who may delete a draft plan is decided as for the plan itself."""
+    from flask import g
+    from sqlalchemy import event
+    from sqlalchemy.orm import Mapper
+
+    from app.objectives import services as objectives
+    from app.objectives import workflow as objective_workflow
+    from app.reviews import services as reviews
+
+    if listed == "plans":
+        query, read, names = objectives.plan_list_query({}), objectives.plan_page, (
+            "id", "year", "unit_id", "revision", "state", "submitted_on", "approved_on")
+    else:
+        query, read, names = reviews.review_list_query({}), reviews.review_page, (
+            "id", "year", "number", "form", "period_start", "period_end", "state", "approved_on", "display_number")
+    loaded, outcomes = [], set()
+
+    def on_load(record, _context):
+        loaded.append(type(record).__name__)
+
+    for username in ("thuky.iso", "canbo.ktht", "truongphong.ktht"):
+        person = user(username)
+        with app.test_request_context():
+            g.user = person
+            event.listen(Mapper, "load", on_load)
+            try:
+                rows = read(query, 1, 25)
+            finally:
+                event.remove(Mapper, "load", on_load)
+            assert not loaded and rows, loaded
+            order = objectives.ObjectivePlan if listed == "plans" else reviews.Review
+            records = db.session.scalars(query.order_by(
+                *((order.year.desc(), order.id.desc()) if listed == "plans"
+                  else (order.period_end.desc(), order.id.desc()))).limit(25)).all()
+            assert [row.id for row in rows] == [record.id for record in records]
+            for row, record in zip(rows, records):
+                assert [getattr(row, name) for name in names] == [getattr(record, name) for name in names]
+                if listed == "plans":
+                    assert (row.unit and row.unit.name) == (record.unit and record.unit.name)
+                    may = objective_workflow.WORKFLOW.may("delete_draft", person, row)
+                    assert may == objective_workflow.WORKFLOW.may("delete_draft", person, record), (username, record.id)
+                    outcomes.add(may)
+    assert listed == "reviews" or outcomes == {True, False}

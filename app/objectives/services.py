@@ -5,13 +5,14 @@ import re
 
 from flask_babel import gettext
 from sqlalchemy import Integer, bindparam, case, func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.objectives import workflow
 from app.objectives.models import ObjectivePlan, ObjectiveReport, ObjectiveRow, ReportRow
 from app.organisation.models import Unit
 from app.tenancy import kept_rows
+from app.ui import ListedRecord
 from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, id_conditions, parse_date, run, today
 
 _NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
@@ -72,11 +73,21 @@ def plan_list_query(args):
     return query
 
 
-def plan_page(query, page: int, page_size: int) -> list[ObjectivePlan]:
-    """A page of the list, the latest year first, with each plan's unit."""
-    return db.session.scalars(query.options(joinedload(ObjectivePlan.unit))
-                              .order_by(ObjectivePlan.year.desc(), ObjectivePlan.id.desc())
-                              .limit(page_size).offset((page - 1) * page_size)).all()
+_PLAN_ROW = (ObjectivePlan.id, ObjectivePlan.year, ObjectivePlan.unit_id, ObjectivePlan.revision, ObjectivePlan.state,
+             ObjectivePlan.submitted_on, ObjectivePlan.approved_on)
+
+
+def plan_page(query, page: int, page_size: int) -> list[ListedRecord]:
+    """A page of the list, the latest year first, as plain rows of what the list shows and the
+    workflow's rules read (not as records), each with its unit's name (`unit.name`; no unit:
+    the agency's plan)."""
+    rows = db.session.execute(
+        query.with_only_columns(*_PLAN_ROW, Unit.name.label("unit_name"))
+        .outerjoin(Unit, Unit.id == ObjectivePlan.unit_id)
+        .order_by(ObjectivePlan.year.desc(), ObjectivePlan.id.desc()).limit(page_size).offset((page - 1) * page_size))
+    return [ListedRecord({key: value for key, value in row._mapping.items() if key != "unit_name"},
+                         unit=None if row.unit_id is None else ListedRecord(id=row.unit_id, name=row.unit_name))
+            for row in rows]
 
 
 def get_plan(plan_id) -> ObjectivePlan:

@@ -101,7 +101,12 @@ class Review(AgencyOwned, Model):
     @property
     def display_number(self) -> str:
         """Số: 01/BB-BCĐ ISO — numbers below 10 zero-padded (Decree 30)."""
-        return f"{self.number:02d}/BB-BCĐ ISO"
+        return self.number_text(self.number)
+
+    @staticmethod
+    def number_text(number: int) -> str:
+        """display_number of a review read as a plain row."""
+        return f"{number:02d}/BB-BCĐ ISO"
 
     @property
     def notice_display_number(self) -> str:

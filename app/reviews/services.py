@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Date, Integer, String, bindparam, case, cast, func, literal, null, select, union_all
-from sqlalchemy.orm import joinedload, load_only, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.extensions import db
@@ -20,6 +20,7 @@ from app.tenancy import kept_rows
 from app.tickets import services as tickets
 from app.tickets import vocabulary
 from app.tickets.models import PERIOD_FIGURES, Nonconformity, Ticket
+from app.ui import ListedRecord
 from app.workflow import (
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, commit, get_by_id, id_conditions,
     looks_like_id, parse_date, run, today,
@@ -276,12 +277,17 @@ def review_list_query(args):
     return query
 
 
-def review_page(query, page: int, page_size: int) -> list[Review]:
-    """A page of the list, the latest period first, without the reviews' contents."""
-    return db.session.scalars(
-        query.options(load_only(Review.year, Review.number, Review.form, Review.period_start, Review.period_end,
-                                Review.state, Review.approved_on))
-        .order_by(Review.period_end.desc(), Review.id.desc()).limit(page_size).offset((page - 1) * page_size)).all()
+_REVIEW_ROW = (Review.id, Review.year, Review.number, Review.form, Review.period_start, Review.period_end,
+               Review.state, Review.approved_on)
+
+
+def review_page(query, page: int, page_size: int) -> list[ListedRecord]:
+    """A page of the list, the latest period first, as plain rows of what the list shows (not
+    as records, nor their contents)."""
+    rows = db.session.execute(
+        query.with_only_columns(*_REVIEW_ROW).order_by(Review.period_end.desc(), Review.id.desc())
+        .limit(page_size).offset((page - 1) * page_size))
+    return [ListedRecord(row._mapping, display_number=Review.number_text(row.number)) for row in rows]
 
 
 def get_review(review_id, *options) -> Review:
