@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 from urllib.parse import urlencode
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, request, session, url_for
 from flask_babel import gettext
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
@@ -143,7 +143,10 @@ def render(view, *, filters: list[Filter], headings: list, rows: list[tuple], to
     links = RecordLinks(view.endpoint)
     can_edit, can_delete = may("can_edit", permission), may("can_delete", permission)
     kept = kept_args({f.name for f in filters})
-    view.update_redirect()  # a delete from the list comes back to it, as from FAB's list
+    if (session.get("page_history") or [None])[-1] != request.url:
+        # a delete from the list comes back to it, as from FAB's list; the list seen again
+        # changes nothing, and the session is not written again (a cookie on every response)
+        view.update_redirect()
     return view.render_template(
         "record_list.html", title=view.list_title, filters=[_translated(f) for f in filters],
         headings=[str(heading) for heading in headings], total=total,

@@ -836,3 +836,18 @@ def test_the_plan_and_review_lists_read_their_page_as_plain_rows_as_the_records_
                     assert may == objective_workflow.WORKFLOW.may("delete_draft", person, record), (username, record.id)
                     outcomes.add(may)
     assert listed == "reviews" or outcomes == {True, False}
+
+
+@pytest.mark.parametrize("address", ["/nonconformities/list/", "/objectives/list/", "/reviews/list/"])
+def test_a_list_seen_again_does_not_write_the_session_again(client_as_user, address):
+    """A list keeps its address as the way back (FAB's page history): seen again, nothing
+    changes, and the response carries no new session cookie (before, every list page wrote
+    and signed the session again, and sent it)."""
+    client = client_as_user("truongban.iso")
+    first = client.get(address)
+    again = client.get(address)
+    assert first.status_code == again.status_code == 200
+    assert "Set-Cookie" not in again.headers, again.headers.get("Set-Cookie")
+    client.get("/objectives/list/" if address != "/objectives/list/" else "/reviews/list/")
+    back = client.get(address)
+    assert "Set-Cookie" in back.headers  # another list was the way back: this one is again
