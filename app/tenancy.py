@@ -163,25 +163,52 @@ def _limit_to_agency(state) -> None:
 
 
 class _Text(NamedTuple):
-    statement: object  # held, so that no other statement takes its id while it is kept
     sql: str
-    values: dict  # the statement's own values, each as the database takes it
+    values: dict  # the statement's own values (not a run's), each as the database takes it
     processors: dict  # how the database takes each value of a run (ExpandedState.processors)
 
 
-_TEXTS: dict[tuple, _Text] = {}
-TEXTS_KEPT = 512
+TEXTS_KEPT = 4096  # statements × agencies in a worker: the home page's and the review inputs' four, 300 agencies
+
+
+def _converted(dialect, type_) -> bool:
+    """Whether SQLAlchemy converts a column of this type as the driver gives it (a conversion
+    that depends on the database's own type of the column counts as one)."""
+    try:
+        return dialect.type_descriptor(type_).result_processor(dialect, None) is not None
+    except (TypeError, ValueError, KeyError):
+        return True
+
+
+@lru_cache(maxsize=TEXTS_KEPT)
+def _text(statement, scope, dialect, names: frozenset) -> _Text:
+    """kept_rows' text of `statement` for `scope`, its run's values named `names`. The cache's
+    key holds the statement: no other takes its id while it is kept. Made in about 10 ms, once
+    per statement and agency in each worker; the least used are forgotten first."""
+    for column in statement.selected_columns:
+        if _converted(dialect, column.type):
+            raise ValueError(f"kept_rows reads plain values: {getattr(column, 'name', column)} would need "
+                             "SQLAlchemy's conversion")
+    expanded = _limited(statement, scope).compile(dialect=dialect).construct_expanded_state(dict.fromkeys(names))
+    if not names <= expanded.parameters.keys():
+        raise ValueError("kept_rows takes single values, each a parameter of the statement's text")
+    processors = expanded.processors
+    return _Text(expanded.statement,
+                 {name: processors[name](value) if name in processors else value
+                  for name, value in expanded.parameters.items() if name not in names},
+                 {name: processors[name] for name in names if name in processors})
 
 
 def kept_rows(statement, parameters: dict) -> list:
     """The rows of a statement of plain values (a page's grouped counts) limited to the current
     agency, as every ORM statement is (_limit_to_agency). On PostgreSQL it runs as its SQL text,
-    made once per statement and agency: SQLAlchemy's own run of the home page's figures (a UNION
-    of eleven grouped parts, 55 parameters) spent about 3 ms a request on the statement's cache
-    key and parameters, against about 4 ms in PostgreSQL, and psycopg gives each value as
-    SQLAlchemy would (a date, a number, a text). Elsewhere (SQLite, which keeps dates as texts)
-    as any statement. `statement` is built once and kept (functools.cache, KeptStatements);
-    `parameters` are single values (a date, a year), the same names at each run."""
+    made once per statement and agency (_text): SQLAlchemy's own run of the home page's figures
+    (a UNION of eleven grouped parts, 55 parameters) spent about 3 ms a request on the
+    statement's cache key and parameters, against about 4 ms in PostgreSQL, and psycopg gives
+    each plain value as SQLAlchemy would (a date, a number, a text; a column SQLAlchemy would
+    convert is refused). Elsewhere (SQLite, which keeps dates as texts) as any statement.
+    `statement` is built once and kept (functools.cache, KeptStatements); `parameters` are
+    single values (a date, a year), each one the statement asks for."""
     from app.extensions import db
 
     session = db.session()
@@ -190,21 +217,7 @@ def kept_rows(statement, parameters: dict) -> list:
         return session.execute(statement, parameters).all()
     if session.autoflush:
         session.flush()  # as the ORM's statements see what this session has not yet written
-    scope = current_scope()
-    key = (id(statement), scope)
-    text = _TEXTS.get(key)
-    if text is None or text.statement is not statement:
-        expanded = _limited(statement, scope).compile(dialect=connection.dialect).construct_expanded_state(parameters)
-        if not parameters.keys() <= expanded.parameters.keys():
-            raise ValueError("kept_rows takes single values, each a parameter of the statement's text")
-        processors = expanded.processors
-        text = _Text(statement, expanded.statement,
-                     {name: processors[name](value) if name in processors else value
-                      for name, value in expanded.parameters.items()},
-                     {name: processors[name] for name in parameters if name in processors})
-        if len(_TEXTS) >= TEXTS_KEPT:
-            _TEXTS.clear()
-        _TEXTS[key] = text
+    text = _text(statement, current_scope(), connection.dialect, frozenset(parameters))
     values = {**text.values, **{name: text.processors[name](value) if name in text.processors else value
                                 for name, value in parameters.items()}}
     return connection.exec_driver_sql(text.sql, values).all()

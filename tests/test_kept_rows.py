@@ -4,34 +4,41 @@ import datetime
 import os
 
 import pytest
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import Integer, Numeric, bindparam, cast, exc, func, select
+
+ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith("postgresql")
 
 
 def _ticket_states():
     from app.tickets.models import Ticket
 
-    return (select(Ticket.state, func.count(Ticket.id)).where(Ticket.year >= bindparam("year", type_=Integer))
+    return (select(Ticket.state, func.count(Ticket.id))
+            .where(Ticket.id >= bindparam("first", type_=Integer), Ticket.id <= bindparam("last", type_=Integer))
             .group_by(Ticket.state).order_by(Ticket.state))
 
 
 STATES = _ticket_states()  # kept, as the pages keep theirs
 
 
-def test_the_rows_are_sqlalchemy_s_each_agency_its_own(app, db, make_ticket):
+def test_the_rows_are_sqlalchemy_s_each_agency_its_own_each_run_its_values(app, db, make_ticket):
     from app.extensions import db as database
-    from app.tenancy import _TEXTS, agency_named, kept_rows
+    from app.tenancy import _text, agency_named, kept_rows
 
-    make_ticket(state="analysis")
+    made = [make_ticket(state="analysis").id, make_ticket().id]
     seen = {}
     for code in ("CAMLAM", "CAMHIEP", "CAMLAM"):
         with app.test_request_context(), agency_named(code):
-            for year in (2000, datetime.date.today().year):
-                rows = kept_rows(STATES, {"year": year})
-                assert rows == database.session.execute(STATES, {"year": year}).all(), (code, year)
-                seen[code, year] = rows
-    assert seen["CAMLAM", 2000] != seen["CAMHIEP", 2000]  # each agency counts its own tickets
-    if database.engine.dialect.name == "postgresql":  # one text per agency, whatever the year
-        assert len([key for key in _TEXTS if key[0] == id(STATES)]) == 2
+            for bounds in ((1, 2 ** 31 - 1), (made[0], made[0]), (made[1], made[1]), (0, 0)):
+                values = {"first": bounds[0], "last": bounds[1]}
+                rows = kept_rows(STATES, values)
+                assert rows == database.session.execute(STATES, values).all(), (code, bounds)
+                seen[code, bounds] = rows
+    assert seen["CAMLAM", (1, 2 ** 31 - 1)] != seen["CAMHIEP", (1, 2 ** 31 - 1)]  # each agency its own
+    assert seen["CAMLAM", (made[0], made[0])] == [("analysis", 1)]  # each run its own values
+    assert seen["CAMLAM", (made[1], made[1])] == [("draft", 1)]
+    assert seen["CAMHIEP", (made[0], made[0])] == [] and seen["CAMLAM", (0, 0)] == []
+    if ON_POSTGRESQL:  # one text per agency, whatever the values
+        assert _text.cache_info().currsize >= 2
 
 
 def test_the_rows_count_what_the_session_has_not_yet_written(app, db, make_ticket):
@@ -39,20 +46,34 @@ def test_the_rows_count_what_the_session_has_not_yet_written(app, db, make_ticke
     from app.tickets.models import Ticket
 
     ticket = make_ticket(state="analysis")
-    before = dict(kept_rows(STATES, {"year": 2000}))
+    every = {"first": 1, "last": 2 ** 31 - 1}
+    before = dict(kept_rows(STATES, every))
     db.session.get(Ticket, ticket.id).state = "declined"
-    after = dict(kept_rows(STATES, {"year": 2000}))
+    after = dict(kept_rows(STATES, every))
     assert after["declined"] == before.get("declined", 0) + 1 and after["analysis"] == before["analysis"] - 1
     db.session.rollback()
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-                    reason="SQLite runs the statement as SQLAlchemy does")
-def test_a_list_of_values_is_refused_not_run_with_the_first_list_s_length(app, db):
-    """A list of values makes a text of its own length: kept, it would be the first run's."""
+def test_a_value_left_out_is_refused_as_sqlalchemy_refuses_it(app, db):
+    """Not taken from an earlier run (another request's, perhaps)."""
+    from app.tenancy import kept_rows
+
+    kept_rows(STATES, {"first": 1, "last": 10})
+    with pytest.raises(exc.StatementError if not ON_POSTGRESQL else exc.InvalidRequestError):
+        kept_rows(STATES, {"first": 1})
+    db.session.rollback()
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="SQLite runs the statement as SQLAlchemy does")
+def test_a_list_of_values_or_a_converted_column_is_refused(app, db):
+    """A list of values makes a text of its own length: kept, it would be the first run's. A
+    column SQLAlchemy converts (here a decimal number) would come unconverted."""
     from app.tenancy import kept_rows
     from app.tickets.models import Ticket
 
     listed = select(func.count(Ticket.id)).where(Ticket.year.in_(bindparam("years", expanding=True)))
     with pytest.raises(ValueError):
         kept_rows(listed, {"years": [2000, 2001]})
+    averaged = select(cast(func.avg(Ticket.year), Numeric)).where(Ticket.year >= bindparam("year", type_=Integer))
+    with pytest.raises(ValueError):
+        kept_rows(averaged, {"year": datetime.date.today().year})
