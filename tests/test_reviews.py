@@ -311,3 +311,25 @@ def test_the_review_list_filters_and_reads_fab_s_addresses(db, client_as_user, u
     assert listed(state="draft") == [report.id, meeting.id] and listed(state="minutes_approved") == []
     moved = client.get("/reviews/list/?_flt_0_year=2082&_flt_0_form=report")
     assert moved.status_code == 302 and moved.headers["Location"] == "/reviews/list/?year=2082&form=report"
+
+
+def test_the_objectives_of_every_year_of_a_period_are_inputs(app, db, user):
+    """A period over several years gives the objectives of each of its years, those between its
+    first and last too (they were left out), each as the objectives summary counts them."""
+    from flask import g
+
+    from app.objectives import services as objectives
+
+    today = datetime.date.today()
+    years = range(today.year - 2, today.year + 2)
+    with app.test_request_context():
+        g.user = user("thuky.iso")
+        figures = services.gather_inputs(datetime.date(years[0], 1, 1), datetime.date(years[-1], 12, 31), g.user)
+        rates = {f["name"]: f["value"] for f in figures["objectives"] if f["key"] == "objectives_rate"}
+        assert list(rates) == [str(year) for year in years]
+        counted = 0
+        for year in years:
+            summary = objectives.summary(year)
+            assert rates[str(year)].startswith(f"{summary['achieved']}/{summary['objectives']}"), year
+            counted += summary["objectives"]
+        assert counted  # the demo's plans have objectives

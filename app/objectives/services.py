@@ -420,14 +420,14 @@ def summary(year: int, on: datetime.date | None = None) -> dict:
 @functools.cache
 def _summary_counts_statement():
     """Built once, the first and last year parameters (the review inputs run it on every
-    request, for a period's one or two years)."""
+    request, for the years of a period)."""
     achieved = func.sum(case((ReportRow.achieved.is_(True), 1), else_=0))
     return (
         select(ObjectivePlan.year, ObjectivePlan.unit_id, ObjectivePlan.state, ObjectiveReport.state,
                func.count(ReportRow.id), achieved)
         .outerjoin(ObjectiveReport, ObjectiveReport.plan_id == ObjectivePlan.id)
         .outerjoin(ReportRow, ReportRow.report_id == ObjectiveReport.id)
-        .where(ObjectivePlan.year.in_([bindparam("first_year", type_=Integer), bindparam("last_year", type_=Integer)]),
+        .where(ObjectivePlan.year.between(bindparam("first_year", type_=Integer), bindparam("last_year", type_=Integer)),
                ObjectivePlan.state != "superseded")
         .group_by(ObjectivePlan.id, ObjectivePlan.year, ObjectivePlan.unit_id, ObjectivePlan.state,
                   ObjectivePlan.revision, ObjectiveReport.state)
@@ -435,14 +435,12 @@ def _summary_counts_statement():
     )
 
 
-def summary_counts(years: list[int], units: list) -> dict[int, dict]:
-    """For each of `years` (a period's first and last: one or two), what `summary` counts —
-    every in-scope unit's and the agency's objectives and achieved objectives, and the rates —
-    in one grouped query (`units`: the agency's units, already loaded; those active and in the
-    QMS scope are its rows, in code order)."""
-    if len(set(years)) > 2:
-        raise ValueError("summary_counts counts a period's first and last year")
-    found = kept_rows(_summary_counts_statement(), {"first_year": min(years), "last_year": max(years)})
+def summary_counts(years: range, units: list) -> dict[int, dict]:
+    """For each of `years` (a period's, one after the other), what `summary` counts — every
+    in-scope unit's and the agency's objectives and achieved objectives, and the rates — in one
+    grouped query (`units`: the agency's units, already loaded; those active and in the QMS
+    scope are its rows, in code order)."""
+    found = kept_rows(_summary_counts_statement(), {"first_year": years[0], "last_year": years[-1]})
     chosen: dict = {}
     for year, unit_id, state, report_state, rows, done in found:  # as current_plans chooses
         kept = chosen.get((year, unit_id))

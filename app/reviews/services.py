@@ -200,7 +200,7 @@ def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
     figures["feedback"] = [_figure("nc_feedback", by_source.get("feedback", 0),
                                    _nc_link(start, end, source="feedback"))]
 
-    years = sorted({start.year, end.year})
+    years = range(start.year, end.year + 1)  # every year of the period, those between too
     summaries = objectives.summary_counts(years, unit_list)
     for year in years:
         data = summaries[year]
