@@ -128,24 +128,15 @@ class ModelInterface(SQLAInterface):
             if kind == "related":
                 related.setdefault(name.partition(".")[0], []).append(name.partition(".")[2])
         aliases = {}
-        query = self.session.query(pk, *(attribute for _, attribute in plain))
+        query = self.session.query(pk.label(self.get_pk_name()), *(attribute.label(name) for name, attribute in plain))
         for relation, leaves in related.items():
             query = self._query_join_relation(query, relation, aliases)
             alias = aliases[relation]  # the columns of the alias joined, whichever thread kept it
-            query = query.add_columns(self.get_pk(alias), *(getattr(alias, leaf) for leaf in leaves))
-            leaves.insert(0, None)  # the related record's key first: none there, no record
+            key = self.get_pk(alias)  # first: none there, no related record
+            query = query.add_columns(*(getattr(alias, leaf).label(f"{relation}.{leaf}")
+                                        for leaf in dict.fromkeys([key.key, *leaves])))
         query = self._apply_inner_all(query, filters, order_column, order_direction, page, page_size)
-        pk_name, names = self.get_pk_name(), [name for name, _ in plain]
-        records = []
-        for row in query:
-            record = ListedRecord(zip(names, row[1:]), **{pk_name: row[0]})
-            place = 1 + len(names)
-            for relation, leaves in related.items():
-                values = row[place:place + len(leaves)]
-                setattr(record, relation, None if values[0] is None else ListedRecord(zip(leaves[1:], values[1:])))
-                place += len(leaves)
-            records.append(record)
-        return count, records
+        return count, listed_records(query)
 
     def _row_column(self, column: str):
         """What a column of a REST list reads as a plain row: ("plain", name, the model's
@@ -178,11 +169,40 @@ class ModelInterface(SQLAInterface):
 
 
 class ListedRecord:
-    """A record of a list's page read as a plain row (a REST list: ModelInterface.query; the NC
-    list: nonconformity_page): its columns, and each related record shown, as attributes."""
+    """A record of a list's page read as a plain row (listed_records): its columns, and each
+    related record shown, as attributes."""
 
     def __init__(self, values=(), **more):
         self.__dict__.update(values, **more)
+
+
+def related_columns(model, relation: str, *columns) -> list:
+    """The columns of a related record a plain row reads, labelled for listed_records, its
+    key first."""
+    return [column.label(f"{relation}.{column.key}") for column in (model.id, *columns)]
+
+
+def listed_records(rows) -> list[ListedRecord]:
+    """Each of `rows` (of one statement) as a ListedRecord. A column labelled "relation.column"
+    is an attribute of the related record `relation`, whose first column is its key: no key,
+    no related record (None). Lists read this way load none of their records into the session
+    (a REST list: ModelInterface.query; the NC, plan and review lists)."""
+    rows = list(rows)
+    plain, related = [], {}
+    for place, key in enumerate(rows[0]._fields if rows else ()):
+        relation, dot, leaf = key.partition(".")
+        if dot:
+            related.setdefault(relation, []).append((place, leaf))
+        else:
+            plain.append((place, key))
+    records = []
+    for row in rows:
+        record = ListedRecord((key, row[place]) for place, key in plain)
+        for relation, leaves in related.items():
+            setattr(record, relation, None if row[leaves[0][0]] is None
+                    else ListedRecord((leaf, row[place]) for place, leaf in leaves))
+        records.append(record)
+    return records
 
 
 class QmsInterface(ModelInterface):

@@ -12,7 +12,7 @@ from app.objectives import workflow
 from app.objectives.models import ObjectivePlan, ObjectiveReport, ObjectiveRow, ReportRow
 from app.organisation.models import Unit
 from app.tenancy import kept_rows
-from app.ui import ListedRecord
+from app.ui import ListedRecord, listed_records, related_columns
 from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, id_conditions, parse_date, run, today
 
 _NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
@@ -81,13 +81,10 @@ def plan_page(query, page: int, page_size: int) -> list[ListedRecord]:
     """A page of the list, the latest year first, as plain rows of what the list shows and the
     workflow's rules read (not as records), each with its unit's name (`unit.name`; no unit:
     the agency's plan)."""
-    rows = db.session.execute(
-        query.with_only_columns(*_PLAN_ROW, Unit.name.label("unit_name"))
+    return listed_records(db.session.execute(
+        query.with_only_columns(*_PLAN_ROW, *related_columns(Unit, "unit", Unit.name))
         .outerjoin(Unit, Unit.id == ObjectivePlan.unit_id)
-        .order_by(ObjectivePlan.year.desc(), ObjectivePlan.id.desc()).limit(page_size).offset((page - 1) * page_size))
-    return [ListedRecord({key: value for key, value in row._mapping.items() if key != "unit_name"},
-                         unit=None if row.unit_id is None else ListedRecord(id=row.unit_id, name=row.unit_name))
-            for row in rows]
+        .order_by(ObjectivePlan.year.desc(), ObjectivePlan.id.desc()).limit(page_size).offset((page - 1) * page_size)))
 
 
 def get_plan(plan_id) -> ObjectivePlan:

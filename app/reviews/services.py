@@ -20,7 +20,7 @@ from app.tenancy import kept_rows
 from app.tickets import services as tickets
 from app.tickets import vocabulary
 from app.tickets.models import PERIOD_FIGURES, Nonconformity, Ticket
-from app.ui import ListedRecord
+from app.ui import ListedRecord, listed_records
 from app.workflow import (
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, commit, get_by_id, id_conditions,
     looks_like_id, parse_date, run, today,
@@ -284,10 +284,12 @@ _REVIEW_ROW = (Review.id, Review.year, Review.number, Review.form, Review.period
 def review_page(query, page: int, page_size: int) -> list[ListedRecord]:
     """A page of the list, the latest period first, as plain rows of what the list shows (not
     as records, nor their contents)."""
-    rows = db.session.execute(
+    reviews = listed_records(db.session.execute(
         query.with_only_columns(*_REVIEW_ROW).order_by(Review.period_end.desc(), Review.id.desc())
-        .limit(page_size).offset((page - 1) * page_size))
-    return [ListedRecord(row._mapping, display_number=Review.number_text(row.number)) for row in rows]
+        .limit(page_size).offset((page - 1) * page_size)))
+    for review in reviews:
+        review.display_number = Review.number_text(review.number)
+    return reviews
 
 
 def get_review(review_id, *options) -> Review:

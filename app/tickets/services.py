@@ -20,7 +20,7 @@ from app.organisation.models import QmsUser, Unit
 from app.organisation.services import current_agency
 from app.tickets import files, search, vocabulary, workflow
 from app.tickets.numbering import give_number, next_number  # noqa: F401  (services.* for callers)
-from app.ui import ListedRecord
+from app.ui import ListedRecord, listed_records, related_columns
 from app.workflow import (  # noqa: F401  (re-exported: the views and API use services.*)
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, changed_since, check_date, choices_for,
     commit, event_data, id_conditions, id_of, parse_date, parse_fields, parse_value, run, snapshot, today,
@@ -771,23 +771,16 @@ def nonconformity_page(query, order: str, page: int, page_size: int) -> list[Lis
     order_by = NC_LIST_ORDERS.get(order, NC_LIST_ORDERS["newest"])
     ids = (query.with_only_columns(Nonconformity.id).order_by(*order_by)
            .limit(page_size).offset((page - 1) * page_size))
-    rows = db.session.execute(
-        select(*_NC_ROW, Unit.name, Nonconformity.category_id, NcCategory.name, Nonconformity.ticket_id, Ticket.number,
-               Ticket.year, Ticket.state)
+    page_rows = listed_records(db.session.execute(
+        select(*_NC_ROW, *related_columns(Unit, "unit", Unit.name), *related_columns(NcCategory, "category", NcCategory.name),
+               *related_columns(Ticket, "ticket", Ticket.state, Ticket.number, Ticket.year))
         .outerjoin(Unit, Unit.id == Nonconformity.unit_id)
         .outerjoin(NcCategory, NcCategory.id == Nonconformity.category_id)
         .outerjoin(Ticket, Ticket.id == Nonconformity.ticket_id)
-        .where(Nonconformity.id.in_(ids.scalar_subquery())).order_by(*order_by))
-    names = [column.key for column in _NC_ROW]
-    page_rows = []
-    for row in rows:
-        unit_name, category_id, category_name, ticket_id, number, year, state = row[len(names):]
-        page_rows.append(ListedRecord(
-            zip(names, row),
-            unit=None if row.unit_id is None else ListedRecord(id=row.unit_id, name=unit_name),
-            category=None if category_id is None else ListedRecord(id=category_id, name=category_name),
-            ticket=None if ticket_id is None else ListedRecord(
-                id=ticket_id, state=state, display_number=Ticket.number_text(number, year))))
+        .where(Nonconformity.id.in_(ids.scalar_subquery())).order_by(*order_by)))
+    for nc in page_rows:
+        if nc.ticket is not None:
+            nc.ticket.display_number = Ticket.number_text(nc.ticket.number, nc.ticket.year)
     return page_rows
 
 
