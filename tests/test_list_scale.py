@@ -851,3 +851,73 @@ def test_a_list_seen_again_does_not_write_the_session_again(client_as_user, addr
     client.get("/objectives/list/" if address != "/objectives/list/" else "/reviews/list/")
     back = client.get(address)
     assert "Set-Cookie" in back.headers  # another list was the way back: this one is again
+
+
+def test_the_ticket_page_reads_its_history_and_nonconformities_as_plain_rows_as_the_records_say(
+        app, db, make_ticket, user, unit):
+    """A ticket's page reads its history and its linked NCs with their files as plain rows
+    (services.ticket_for_page, linked_nonconformities), no record of them loaded: each entry
+    says what its record says, with the person who acted; each NC its date and description;
+    the files are those of the NCs the reader sees, by NC then upload, each naming its NC."""
+    import datetime
+
+    from flask import g
+    from sqlalchemy import event, select
+    from sqlalchemy.orm import Mapper
+
+    from app.tickets import services
+    from app.tickets.models import Attachment, NcCategory, Nonconformity, TicketEvent
+
+    ticket = make_ticket(state="implementation")
+    staff = user("canbo.ktht")
+    category = db.session.scalar(select(NcCategory.id).order_by(NcCategory.id))
+    made = []
+    for n, (code, files) in enumerate((("KTHT", 2), ("TNMT", 1), ("KTHT", 0))):
+        nc = Nonconformity(unit_id=unit(code).id, detected_on=datetime.date(2092, 1, 3 - n), source="feedback",
+                           description=f"KPH của trang phiếu {n}", category_id=category, ticket_id=ticket.id,
+                           created_by_id=user("truongban.iso").id)
+        db.session.add(nc)
+        db.session.flush()
+        for k in range(files):
+            db.session.add(Attachment(nonconformity_id=nc.id, filename=f"kph-{n}-{k}.pdf", size=1024 * (k + 1),
+                                      content_type="application/pdf", data=b"%PDF-1.4", uploaded_by_id=staff.id))
+        made.append(nc)
+    db.session.commit()
+    loaded = []
+
+    def on_load(record, _context):
+        loaded.append(type(record).__name__)
+
+    try:
+        for username, sees in (("truongban.iso", {"KTHT", "TNMT"}), ("canbo.ktht", {"KTHT"})):
+            person = user(username)
+            with app.test_request_context():
+                g.user = person
+                event.listen(Mapper, "load", on_load)
+                try:
+                    read, history = services.ticket_for_page(person, ticket.id)
+                    ncs, files = services.linked_nonconformities(person, read)
+                finally:
+                    event.remove(Mapper, "load", on_load)
+                assert not {"TicketEvent", "Nonconformity", "Attachment"} & set(loaded), loaded
+                loaded.clear()
+                entries = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+                                             .order_by(TicketEvent.id)).all()
+                assert len(entries) == 7  # created, then six steps
+                assert [(e.id, e.name, e.from_state, e.to_state, e.at, e.comment, e.data, e.actor)
+                        for e in history] == [(e.id, e.name, e.from_state, e.to_state, e.at, e.comment, e.data,
+                                               e.actor) for e in entries]
+                shown = sorted(made, key=lambda nc: (nc.detected_on, nc.id))
+                assert [(nc.id, nc.detected_on, nc.description) for nc in ncs] == [
+                    (nc.id, nc.detected_on, nc.description) for nc in shown]
+                expected = [a for nc in shown if nc.unit.code in sees
+                            for a in sorted(nc.attachments, key=lambda a: a.id)]
+                assert [(f.id, f.filename, f.size, f.nonconformity.id, f.nonconformity.detected_on)
+                        for f in files] == [(a.id, a.filename, a.size, a.nonconformity_id, a.nonconformity.detected_on)
+                                            for a in expected], username
+                assert len(files) == (3 if username == "truongban.iso" else 2)
+    finally:
+        for nc in made:
+            db.session.query(Attachment).filter_by(nonconformity_id=nc.id).delete()
+            db.session.delete(nc)
+        db.session.commit()

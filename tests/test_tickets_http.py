@@ -317,7 +317,7 @@ def test_a_ticket_s_snapshot_holds_its_columns_only(app, make_ticket, db):
     ticket = make_ticket()
     with app.test_request_context():
         g.user = ticket.created_by
-        read = services.ticket_for_page(ticket.created_by, ticket.id)
+        read, _ = services.ticket_for_page(ticket.created_by, ticket.id)
         before = snapshot(read)
         assert "has_comments" not in before and "description" in before
         db.session.flush()

@@ -549,14 +549,18 @@ class TicketView(TicketRules, QmsModelView):
     @has_access
     def show(self, pk):
         try:
-            ticket = services.ticket_for_page(g.user, int(pk))
+            ticket, history = services.ticket_for_page(g.user, int(pk))
         except (ValueError, services.WorkflowError):
             return render_error(404)
-        return self._page(ticket)
+        return self._page(ticket, history)
 
-    def _page(self, ticket, change_form=None, status=200):
-        """The ticket page; `change_form` brings back a refused change request as it was typed."""
+    def _page(self, ticket, history=None, change_form=None, status=200):
+        """The ticket page, with its history when it was read with the ticket
+        (services.ticket_for_page); `change_form` brings back a refused change request as it
+        was typed."""
+        history = services.ticket_history(ticket) if history is None else history
         may = {a.name: a.allows(g.user, ticket) for a in workflow.WORKFLOW.actions}
+        linked_ncs, nc_files = services.linked_nonconformities(g.user, ticket)
         return self.render_template(
             "ticket_show.html", title=self.show_title, ticket=ticket,
             available=services.available_transitions(g.user, ticket),
@@ -566,7 +570,8 @@ class TicketView(TicketRules, QmsModelView):
             report_required=services.report_required(ticket, services.current_agency().report_interval_days),
             may=may, amendments=ticket.amendments, change_fields=services.CHANGE_FIELDS,
             field_labels=workflow.FIELD_LABELS, change_value=_change_value,
-            returned=services.last_return(ticket), nc_files=services.nonconformity_files(g.user, ticket),
+            history=history, returned=services.last_return(ticket, history), linked_ncs=linked_ncs,
+            nc_files=nc_files,
             linkable=services.linkable_nonconformities(g.user) if may["link_nc"] else [],
             change_form=change_form or {"values": {}, "errors": {}},
         ), status
@@ -685,7 +690,7 @@ class TicketView(TicketRules, QmsModelView):
             db.session.rollback()
             flash(error.message, "danger")
             return self._page(services.get_ticket(g.user, pk),
-                              {"values": request.form, "errors": error.errors}, 422)
+                              change_form={"values": request.form, "errors": error.errors}, status=422)
         flash(gettext("The change request was sent to the ISO committee leader."), "success")
         return redirect(back)
 
