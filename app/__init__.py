@@ -220,10 +220,11 @@ def _check_database(app: Flask) -> None:
 def _register_template_filters(app: Flask) -> None:
     from app import translation_lookup
     from app.tickets import workflow
-    from app.ui import RecordLinks, date_input_value, format_date, keep_static_urls, row_cells, tight
+    from app.ui import RecordLinks, date_input_value, format_date, keep_static_urls, layout_files, row_cells, tight
 
     translation_lookup.install_template_gettext(app.jinja_env)  # after Flask-Babel's
     keep_static_urls(app)
+    app.jinja_env.globals["layout_files"] = layout_files
     app.jinja_env.filters["vn_date"] = format_date
     app.jinja_env.filters["tight"] = tight
     app.jinja_env.globals["record_links"] = RecordLinks
@@ -276,9 +277,10 @@ def _register_template_filters(app: Flask) -> None:
 
     app.jinja_env.globals["can"] = can
 
-    from app.ui import navbar_menu
+    from app.ui import navbar, navbar_menu
 
     app.jinja_env.globals["navbar_menu"] = navbar_menu
+    app.jinja_env.globals["navbar"] = navbar
 
     @app.context_processor
     def notifications():

@@ -234,9 +234,12 @@ def test_recurring_page_shows_a_page_of_series_with_their_latest_dates(app, volu
 
 
 def test_static_file_addresses_kept_per_mount_point_are_flasks_own(app):
-    """A template's static file addresses are built once per file and mount point
-    (app.ui.keep_static_urls): the same as Flask's, under a prefix or not."""
+    """A template's static file addresses, and those of pages that take no value, are built
+    once per address and mount point (app.ui.keep_static_urls), the layout's files once per
+    mount point (app.ui.layout_files): the same as Flask's, under a prefix or not."""
     from flask import url_for
+
+    from app.ui import LAYOUT_FILES, layout_files
 
     template = app.jinja_env.from_string(
         "{{ url_for('static', filename='qms/forms.js') }} {{ url_for('appbuilder.static', filename='css/ab.css') }} "
@@ -249,6 +252,9 @@ def test_static_file_addresses_kept_per_mount_point_are_flasks_own(app):
                                  url_for("TicketView.list")])
             assert template.render() == expected
             assert template.render().startswith(prefix + "/static/qms/forms.js ")
+            assert layout_files() == {kind: [url_for(endpoint, filename=name) for endpoint, name in files]
+                                      for kind, files in LAYOUT_FILES.items()}
+            assert layout_files()["tail_scripts"][-1] == prefix + "/static/qms/phone.js"
 
 
 def _menu(html: str) -> str:
@@ -258,9 +264,10 @@ def _menu(html: str) -> str:
 def test_the_menu_kept_per_permissions_and_language_is_each_users_own(app, as_admin, as_staff, client_as_user):
     """The menu is rendered once per set of permissions and language (app.ui.navbar_menu):
     each role still sees its own, in its language, whatever was rendered before it."""
-    from app.ui import _MENUS
+    from app.ui import _MENUS, _NAVBARS
 
     _MENUS.clear()
+    _NAVBARS.clear()  # each navbar kept holds its menu
     admin, staff = _menu(as_admin.get("/").text), _menu(as_staff.get("/").text)
     inspector = _menu(client_as_user("so.khcn").get("/compliance/").text)
     assert "/users/list/" in admin and "/users/list/" not in staff
@@ -272,3 +279,46 @@ def test_the_menu_kept_per_permissions_and_language_is_each_users_own(app, as_ad
     assert english != admin and "Security" in english and "Security" not in admin
     assert _menu(as_admin.get("/").text) == admin
     assert len(_MENUS) == 4
+
+
+def test_the_navbar_kept_per_person_count_and_language_is_each_persons_own(db, client_as_user, user):
+    """The navbar is rendered once per person, name, unread count, permissions and language
+    (app.ui.navbar): each person sees their own name and count, a new notification or a new
+    name shows at once, and the language changes its texts."""
+    from app.reminders.models import Notification
+    from app.ui import _NAVBARS
+
+    def navbar(client, address="/tickets/list/"):
+        return re.search(r'<header class="top" role="header">(.*?)</header>', client.get(address).text, re.S).group(1)
+
+    def read_all():
+        db.session.execute(sa.update(Notification).where(Notification.user_id == leader.id,
+                                                         Notification.read_at.is_(None)).values(read_at=sa.func.now()))
+        db.session.commit()
+
+    leader, staff = user("truongban.iso"), user("canbo.ktht")
+    read_all()
+    _NAVBARS.clear()
+    as_leader, as_staff = client_as_user("truongban.iso"), client_as_user("canbo.ktht")
+    first = navbar(as_leader)
+    assert leader.get_full_name() in first and "notification-count" not in first and "Đăng xuất" in first
+    assert navbar(as_leader, "/nonconformities/list/") == first  # the kept one, on another page
+    theirs = navbar(as_staff)
+    assert staff.get_full_name() in theirs and leader.get_full_name() not in theirs
+    db.session.add(Notification(user_id=leader.id, subject="Thanh điều hướng", body="Thử"))
+    db.session.commit()
+    assert '<span class="badge notification-count">1</span>' in navbar(as_leader)
+    family = leader.last_name
+    leader.last_name = "Họ Mới Đổi"
+    db.session.commit()
+    try:
+        assert "Họ Mới Đổi" in navbar(as_leader)
+    finally:
+        leader.last_name = family
+        db.session.commit()
+    as_leader.get("/lang/en")
+    english = navbar(as_leader)
+    as_leader.get("/lang/vi")
+    assert "Logout" in english and "Đăng xuất" not in english
+    assert len(_NAVBARS) == 5
+    read_all()
