@@ -136,10 +136,11 @@ def create_floor_app(url: str | None = None) -> Flask:
             abort(404)
         p = params()
         with engine.connect() as c:
-            if figure == "rest":
+            if figure == "rest":  # a page of 100 and the count, as FAB's REST list answers
                 rows = c.execute(sa.text(LIST.format(cols=TICKET_COLS, source=TICKET_SRC, where="t.agency_id = :agency",
                                                      order="t.id DESC", limit=100)), p).all()
-                return jsonify(result=[[str(v) for v in r] for r in rows])
+                count = c.execute(sa.text("SELECT count(*) FROM ticket WHERE agency_id = :agency"), p).scalar()
+                return jsonify(count=count, result=[[str(v) for v in r] for r in rows])
             rows, total = [], None
             for sql, _ in QUERIES[figure]:
                 result = c.execute(sa.text(sql), p).all()
