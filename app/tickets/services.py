@@ -689,11 +689,12 @@ def report_missing(ticket: Ticket, on: datetime.date | None = None) -> bool:
 def missing_report_ids(on: datetime.date | None = None, among=None) -> set[int]:
     """Tickets in implementation whose periodic progress report is late (one query); `among`,
     given, limits the look to those ticket ids (the rows a list page shows)."""
-    query = select(Ticket.id).where(missing_report_condition(on))
     if among is not None:
         among = list(among)
-        if not among:
+        if not among:  # nothing to look at: the condition is not even built (about 0.4 ms)
             return set()
+    query = select(Ticket.id).where(missing_report_condition(on))
+    if among is not None:
         query = query.where(Ticket.id.in_(among))
     return set(db.session.scalars(query))
 
