@@ -23,7 +23,7 @@ from app.tenancy import kept_rows
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
 from app.tickets.models import ChangeRequest, Nonconformity, Ticket
-from app.ui import listed_records, related_columns
+from app.ui import listed_records
 from app.workflow import AtWork, today, unit_head_of
 
 
@@ -178,16 +178,14 @@ _CHANGES = tickets.KeptStatements(200)  # see _change_work
 
 
 def _change_work(user, person) -> list[Work]:
-    """Change requests (5.5) waiting for the ISO committee leader's decision, each with its
-    ticket, as plain rows (kept_rows; the statement kept per way of seeing the tickets)."""
-    pending = listed_records(kept_rows(_CHANGES.get(tickets.visibility_key(user), lambda: (
-        select(ChangeRequest.id, ChangeRequest.requested_at,
-               *related_columns(Ticket, "ticket", *(column for column in WAITING_COLUMNS if column.key != "id")))
-        .join(Ticket, ChangeRequest.ticket_id == Ticket.id)
-        .where(ChangeRequest.decision == "pending", tickets.ticket_visibility(user)))), {}))
+    """Change requests (5.5) waiting for the ISO committee leader's decision (the statement
+    kept per way of seeing the tickets)."""
+    pending = db.session.scalars(_CHANGES.get(tickets.visibility_key(user), lambda: (
+        select(ChangeRequest).join(Ticket).where(ChangeRequest.decision == "pending", tickets.ticket_visibility(user))
+        .options(contains_eager(ChangeRequest.ticket))))).all()
     decide = gettext("Decide the change request")
     return [Work("change", _ticket_title(c.ticket), decide,
-                 f"/tickets/show/{c.ticket.id}", None, c.requested_at, f"change-{c.id}", c.id)
+                 f"/tickets/show/{c.ticket_id}", None, c.requested_at, f"change-{c.id}", c.id)
             for c in pending if ticket_workflow.WORKFLOW.may("decide_change", person, c.ticket)]
 
 
