@@ -77,33 +77,3 @@ def test_a_list_of_values_or_a_converted_column_is_refused(app, db):
     averaged = select(cast(func.avg(Ticket.year), Numeric)).where(Ticket.year >= bindparam("year", type_=Integer))
     with pytest.raises(ValueError):
         kept_rows(averaged, {"year": datetime.date.today().year})
-
-
-def _newest():
-    from app.tickets.models import Ticket
-
-    return (select(Ticket.id, Ticket.state, func.count().over().label("total"))
-            .where(Ticket.id >= bindparam("first", type_=Integer)).order_by(Ticket.id.desc())
-            .limit(bindparam("rows", type_=Integer)))
-
-
-PAGE = _newest()  # kept, as "My work" keeps its statements
-
-
-def test_a_page_s_limit_is_a_value_of_the_run(app, db, make_ticket):
-    """A LIMIT given as a value ("My work" asks for the rows up to the end of its page): the
-    rows SQLAlchemy's for each, from one text."""
-    from app.extensions import db as database
-    from app.tenancy import _text, agency_named, kept_rows
-
-    made = [make_ticket().id for _ in range(3)]
-    texts = _text.cache_info().currsize
-    with app.test_request_context(), agency_named("CAMLAM"):
-        for rows in (1, 2, 3, 1):
-            values = {"first": made[0], "rows": rows}
-            found = kept_rows(PAGE, values)
-            assert found == database.session.execute(PAGE, values).all(), rows
-            assert [row.id for row in found] == made[::-1][:rows] and found[0].total == 3
-    if ON_POSTGRESQL:
-        assert _text.cache_info().currsize == texts + 1
-    db.session.rollback()

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, func, literal, null, or_, select, union_all
-from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy.orm import aliased, contains_eager, defer, joinedload
 
 from app.extensions import db
 from app.objectives import services as objectives
@@ -23,7 +23,6 @@ from app.tenancy import kept_rows
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
 from app.tickets.models import ChangeRequest, Nonconformity, Ticket
-from app.ui import listed_records
 from app.workflow import AtWork, today, unit_head_of
 
 
@@ -51,13 +50,10 @@ def _sort_key(item: Work):
     return (item.due or datetime.date.max, _day(item.since) or datetime.date.max, item.kind, item.record_id)
 
 
-# The long texts of a ticket, which "My work" never shows and no actor of the workflow reads.
+# The long texts of a ticket, which "My work" never shows and no actor of the workflow reads:
+# they stay in the database (one would be read when first used).
 TICKET_TEXTS = (Ticket.related_documents, Ticket.signs, Ticket.cause, Ticket.measures, Ticket.result_summary,
                 Ticket.verification_result, Ticket.evidence_text)
-WAITING_COLUMNS = tuple(getattr(Ticket, column.key) for column in Ticket.__table__.columns
-                        if column.key not in {text.key for text in TICKET_TEXTS})
-"""What "My work" reads of a waiting ticket, as a plain row: every column but its long texts
-(the workflow's actors read a ticket's columns)."""
 
 
 _WAITING = tickets.KeptStatements(200)  # see _waiting_tickets_statements
@@ -70,7 +66,7 @@ def _waiting_tickets_statements(user, person: AtWork):
     """The tickets waiting for this person's step, and those whose progress report this person
     owes and is late, each in _sort_key's order with how many there are in all: built once per
     person (whose id, unit and roles shape them), who sees what and agency numbers, run with
-    how many rows a page needs, the second with the day's report cutoff too."""
+    the day's report cutoff and how many rows a page needs as parameters."""
     key = (db.engine.dialect.name, tickets.visibility_key(user), person.id, person.unit_id,
            frozenset(role.name for role in person.roles), current_agency().report_interval_days)
 
@@ -79,9 +75,9 @@ def _waiting_tickets_statements(user, person: AtWork):
         mine = and_(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES))
 
         def rows(condition, *order):  # empty dates last, as _sort_key's date.max
-            return (select(*WAITING_COLUMNS, func.count().over().label("total")).where(mine, condition)
+            return (select(Ticket, func.count().over().label("total")).where(mine, condition)
                     .order_by(*(column.nulls_last() for column in order), Ticket.id)
-                    .limit(bindparam("rows", type_=Integer)))
+                    .limit(bindparam("rows", type_=Integer)).options(*map(defer, TICKET_TEXTS)))
         return (rows(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
                      Ticket.due_date, func.date(Ticket.created_on)),
                 rows(and_(late, ticket_workflow.IMPLEMENTER.where(person)), Ticket.approved_on))
@@ -95,18 +91,17 @@ def _waiting_tickets(user, person: AtWork, on: datetime.date, rows: int | None) 
     """The first `rows` (None: all) in _sort_key's order of the person's steps on tickets and
     of the progress reports they owe, and how many there are of them in all. A ticket is read
     only if its item can be among those `rows`: the workflow's SQL condition (waiting_condition)
-    admits the tickets `available` gives steps on, no more (tests/test_dashboard.py). The
-    tickets are plain rows (kept_rows), which the workflow's actors read as they read a ticket."""
+    admits the tickets `available` gives steps on, no more (tests/test_dashboard.py)."""
     waiting, late = _waiting_tickets_statements(user, person)
-    page = {"rows": ALL_ROWS if rows is None else rows}
-    found = listed_records(kept_rows(waiting, page))
-    owed = listed_records(kept_rows(late, {**page, "cutoff": tickets.report_cutoff(on)}))
+    parameters = {"cutoff": tickets.report_cutoff(on), "rows": ALL_ROWS if rows is None else rows}
+    found = db.session.execute(waiting, parameters).all()
+    owed = db.session.execute(late, parameters).all()
     report_progress = gettext("Report progress")
     items = [Work("ticket", _ticket_title(ticket), _steps(ticket_workflow.WORKFLOW.available(person, ticket)),
                   f"/tickets/show/{ticket.id}", ticket.due_date, ticket.created_on,
-                  f"ticket-{ticket.id}-{ticket.state}", ticket.id) for ticket in found]
+                  f"ticket-{ticket.id}-{ticket.state}", ticket.id) for ticket, _ in found]
     items += [Work("progress", _ticket_title(ticket), report_progress, f"/tickets/show/{ticket.id}", on,
-                   ticket.approved_on, f"progress-{ticket.id}", ticket.id) for ticket in owed]
+                   ticket.approved_on, f"progress-{ticket.id}", ticket.id) for ticket, _ in owed]
     return items, sum(kept[0].total for kept in (found, owed) if kept)
 
 
@@ -168,10 +163,9 @@ def _steps(steps) -> str:
     return ", ".join(str(s.label) for s in steps)
 
 
-def _ticket_title(ticket) -> str:
-    """A ticket's title in "My work", of its record or of a plain row."""
-    return gettext("Ticket %(number)s: %(text)s", number=Ticket.number_text(ticket.number, ticket.year)
-                   or gettext("(draft)"), text=ticket.description[:70])
+def _ticket_title(ticket: Ticket) -> str:
+    return gettext("Ticket %(number)s: %(text)s", number=ticket.display_number or gettext("(draft)"),
+                   text=ticket.description[:70])
 
 
 _CHANGES = tickets.KeptStatements(200)  # see _change_work
