@@ -199,7 +199,7 @@ def _text(statement, scope, dialect, names: frozenset) -> _Text:
                  {name: processors[name] for name in names if name in processors})
 
 
-def kept_rows(statement, parameters: dict) -> list:
+def kept_rows(statement, parameters: dict, *, shared: bool = True) -> list:
     """The rows of a statement of plain values (a page's grouped counts) limited to the current
     agency, as every ORM statement is (_limit_to_agency). On PostgreSQL it runs as its SQL text,
     made once per statement and agency (_text): SQLAlchemy's own run of the home page's figures
@@ -208,12 +208,16 @@ def kept_rows(statement, parameters: dict) -> list:
     each plain value as SQLAlchemy would (a date, a number, a text; a column SQLAlchemy would
     convert is refused). Elsewhere (SQLite, which keeps dates as texts) as any statement.
     `statement` is built once and kept (functools.cache, KeptStatements); `parameters` are
-    single values (a date, a year), each one the statement asks for."""
+    single values (a date, a year), each one the statement asks for.
+    `shared`: whether the statement serves everyone of the agency alike. One built for one
+    person (with their id in it: the rows a staff member sees) runs as any statement: a text
+    kept for each person would hold about 45 KB a person in each worker, 250 MB and more once
+    a worker has served a few thousand people."""
     from app.extensions import db
 
     session = db.session()
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or not shared:
         return session.execute(statement, parameters).all()
     if session.autoflush:
         session.flush()  # as the ORM's statements see what this session has not yet written

@@ -314,7 +314,8 @@ def _ticket_counts(user, on: datetime.date, first: datetime.date, last: datetime
         dates["retention_limit"] = records.retention_limit(on)
     counts: dict = {"state": {}, "unit": {}, "opened": {}, "closed": {}, "overdue": 0, "late": 0,
                     "recurring": 0, "retention": 0}
-    for kind, key, n1, n2, value, overdue, late in kept_rows(_ticket_counts_statement(user, retention), dates):
+    found = kept_rows(_ticket_counts_statement(user, retention), dates, shared=tickets.sees_everything(user))
+    for kind, key, n1, n2, value, overdue, late in found:
         if kind == "state":
             counts["state"][key] = value
             counts["overdue"] += overdue or 0

@@ -142,7 +142,9 @@ def _input_counts(start: datetime.date, end: datetime.date, user, on: datetime.d
     def add(figure, key, value):
         counts[figure][key] = counts[figure].get(key, 0) + value
 
-    for kind, key, n1, n2, value in kept_rows(_counts_statement(user), {"start": start, "end": end, "on": on}):
+    found = kept_rows(_counts_statement(user), {"start": start, "end": end, "on": on},
+                      shared=tickets.sees_everything(user))
+    for kind, key, n1, n2, value in found:
         if kind == "nc":
             counts["nc"][(key, n1)] = value
         elif kind == "ticket":

@@ -611,7 +611,8 @@ def linked_nonconformities(user, ticket: Ticket) -> tuple[list[ListedRecord], li
     if "nonconformities" in inspect(ticket).dict and not ticket.nonconformities:
         return [], []
     ncs, files = {}, []
-    for row in listed_records(kept_rows(_linked_statement(user), {"ticket_id": ticket.id})):
+    for row in listed_records(kept_rows(_linked_statement(user), {"ticket_id": ticket.id},
+                                        shared=sees_everything(user))):
         nc = ncs.setdefault(row.id, ListedRecord(id=row.id, detected_on=row.detected_on,
                                                  description=row.description))
         if row.file is not None and row.visible:
