@@ -687,10 +687,13 @@ def keep_static_urls(app) -> None:
 
 
 LAYOUT_FILES = {
-    # FAB's (flask_appbuilder/templates/appbuilder/init.html), then ours (qms_base.html)
+    # FAB 5.3's (flask_appbuilder/templates/appbuilder/init.html, in its order), then ours
+    # (qms_base.html); THEME marks where FAB puts APP_THEME's style sheet, when one is set
     "stylesheets": [("appbuilder.static", f"css/{name}") for name in (
         "bootstrap.min.css", "fontawesome/fontawesome.min.css", "fontawesome/regular.min.css",
-        "fontawesome/solid.min.css", "fontawesome/brands.min.css", "fontawesome/v4-shims.min.css",
+        "fontawesome/solid.min.css", "fontawesome/brands.min.css", "fontawesome/v4-shims.min.css")]
+    + ["THEME"]
+    + [("appbuilder.static", f"css/{name}") for name in (
         "bootstrap-datepicker/bootstrap-datepicker3.min.css", "select2/select2.min.css",
         "select2/select2-bootstrap.min.css", "flags/flags16.css", "ab.css")]
     + [("static", name) for name in ("vendor/flatpickr/flatpickr.min.css", "qms/forms.css", "qms/phone.css")],
@@ -709,21 +712,23 @@ def layout_files() -> dict[str, list[str]]:
     appbuilder/init.html), built once per mount point in each worker."""
     addresses = _LAYOUT_ADDRESSES.get(request.script_root)
     if addresses is None:
+        theme = current_app.appbuilder.app_theme
         addresses = _LAYOUT_ADDRESSES[request.script_root] = {
-            kind: [url_for(endpoint, filename=name) for endpoint, name in files]
+            kind: [url_for("appbuilder.static", filename=f"css/themes/{theme}") if file == "THEME" else
+                   url_for(file[0], filename=file[1]) for file in files if file != "THEME" or theme]
             for kind, files in LAYOUT_FILES.items()}
     return addresses
 
 
 _NAVBARS: dict[tuple, Markup] = {}  # see navbar
-NAVBARS_KEPT = 256
+NAVBARS_KEPT = 1024  # about 8 KB each; the oldest forgotten first
 
 
 def navbar() -> Markup:
     """The layout's navigation bar (appbuilder/navbar.html): FAB's menu, the bell and its
     unread count, the language menu and the person's own menu. It depends only on who is
     signed in (their name and permissions), their unread count and the language: rendered once
-    per such key in each worker (rendering it cost about 0.4 ms a page)."""
+    per such key in each worker (rendering it cost about 0.4 ms a page), NAVBARS_KEPT kept."""
     from flask_babel import get_locale
 
     from app.reminders.services import unread_count
@@ -739,7 +744,7 @@ def navbar() -> Markup:
     html = _NAVBARS.get(key)
     if html is None:
         if len(_NAVBARS) >= NAVBARS_KEPT:
-            _NAVBARS.clear()
+            del _NAVBARS[next(iter(_NAVBARS))]
         html = _NAVBARS[key] = Markup(render_template(
             "appbuilder/navbar.html", appbuilder=appbuilder, show_bell=show_bell, unread=unread))
     return html

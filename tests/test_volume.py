@@ -1,6 +1,7 @@
 """Performance at a province's volume (issue 15): every dashboard and list runs a fixed, small
 number of queries whatever the number of tickets and NCs, and the home page stays small."""
 import datetime
+import os
 import re
 
 import pytest
@@ -252,9 +253,39 @@ def test_static_file_addresses_kept_per_mount_point_are_flasks_own(app):
                                  url_for("TicketView.list")])
             assert template.render() == expected
             assert template.render().startswith(prefix + "/static/qms/forms.js ")
-            assert layout_files() == {kind: [url_for(endpoint, filename=name) for endpoint, name in files]
-                                      for kind, files in LAYOUT_FILES.items()}
+            assert layout_files() == {kind: [url_for(*file[:1], filename=file[1]) for file in files if file != "THEME"]
+                                      for kind, files in LAYOUT_FILES.items()}  # no theme set (APP_THEME)
             assert layout_files()["tail_scripts"][-1] == prefix + "/static/qms/phone.js"
+
+
+def test_the_layout_links_fab_s_files_in_fab_s_order():
+    """appbuilder/init.html stands for FAB's: LAYOUT_FILES lists the style sheets and scripts
+    of the installed FAB's init.html, in its order (a FAB upgrade that changes them fails
+    here), the theme's place among them, then ours."""
+    import flask_appbuilder
+
+    from app.ui import LAYOUT_FILES
+
+    fab = open(os.path.join(os.path.dirname(flask_appbuilder.__file__), "templates/appbuilder/init.html")).read()
+    named = re.findall(r"url_for\('appbuilder\.static',\s*filename='([^']*)'\s*(\+)?", fab)
+    theirs = ["THEME" if plus else name for name, plus in named]
+    ours = [file if file == "THEME" else file[1] for kind in ("stylesheets", "head_scripts", "tail_scripts")
+            for file in LAYOUT_FILES[kind] if file == "THEME" or file[0] == "appbuilder.static"]
+    assert ours == theirs and len(theirs) == 19
+
+
+def test_a_theme_s_style_sheet_comes_where_fab_puts_it(app, monkeypatch):
+    from flask import url_for
+
+    from app.ui import layout_files
+
+    monkeypatch.setitem(app.config, "APP_THEME", "cerulean.css")
+    monkeypatch.setattr("app.ui._LAYOUT_ADDRESSES", {})  # those kept without a theme stay as they were
+    with app.test_request_context("/"):
+        sheets = layout_files()["stylesheets"]
+        assert sheets[5:8] == [url_for("appbuilder.static", filename=f"css/{name}") for name in (
+            "fontawesome/v4-shims.min.css", "themes/cerulean.css",
+            "bootstrap-datepicker/bootstrap-datepicker3.min.css")]
 
 
 def _menu(html: str) -> str:

@@ -169,12 +169,12 @@ def ticket_history(ticket: Ticket) -> list[ListedRecord]:
 
 
 def ticket_for_page(user, ticket_id) -> tuple[Ticket, list[ListedRecord]]:
-    """get_ticket with what its page shows read with it, and its history (ticket_history): its
-    units in the ticket's statement, its history as plain rows (loading its entries as records
-    cost about three times as much), its progress reports and their files in one statement
-    each (not one for each report's files), then every person they name in one more, set on
-    the records and the rows; the ticket it follows up, when it has one, in one more when the
-    page names it.
+    """get_ticket with what its page shows read with it, and its history as ticket_history
+    gives it: its units in the ticket's statement, its history as plain rows (loading its
+    entries as records cost about three times as much), its progress reports and their files
+    in one statement each (not one for each report's files), then every person they name in one
+    more, set on the records and the rows; the ticket it follows up, when it has one, in one
+    more when the page names it.
     The people are not joined to the ticket: PostgreSQL takes about 7 ms to plan a statement
     of eight joined tables, more than all of the page's queries take to run.
     The ticket's statement also says which of PAGE_COLLECTIONS it has any of: those it has
@@ -613,8 +613,9 @@ def linked_nonconformities(user, ticket: Ticket) -> tuple[list[ListedRecord], li
     ncs, files = {}, []
     for row in listed_records(kept_rows(_linked_statement(user), {"ticket_id": ticket.id},
                                         shared=sees_everything(user))):
-        nc = ncs.setdefault(row.id, ListedRecord(id=row.id, detected_on=row.detected_on,
-                                                 description=row.description))
+        nc = ncs.get(row.id)
+        if nc is None:
+            nc = ncs[row.id] = ListedRecord(id=row.id, detected_on=row.detected_on, description=row.description)
         if row.file is not None and row.visible:
             row.file.nonconformity = nc
             files.append(row.file)
