@@ -4,12 +4,30 @@ ignores accents and case on both dialects, on PostgreSQL through its trigram ind
 import datetime
 import os
 import re
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
 BULK = 3000
 PAGE_LIMIT = 80 * 1024
+
+
+@contextmanager
+def records_loaded():
+    """The names of the classes of the records SQLAlchemy loads inside the block, in order."""
+    from sqlalchemy.orm import Mapper
+
+    loaded = []
+
+    def on_load(record, _context):
+        loaded.append(type(record).__name__)
+
+    sa.event.listen(Mapper, "load", on_load)
+    try:
+        yield loaded
+    finally:
+        sa.event.remove(Mapper, "load", on_load)
 
 
 @pytest.fixture(scope="module")
@@ -585,15 +603,8 @@ def test_a_rest_list_read_as_plain_rows_answers_as_fab_s(app, api, make_ticket, 
     makes a schema each time (a relation with no record, ticket of an NC without one, is null
     in both)."""
     from flask_appbuilder.models.sqla.interface import SQLAInterface
-    from sqlalchemy import event
-    from sqlalchemy.orm import Mapper
 
     from app.ui import ModelInterface
-
-    loaded = []
-
-    def on_load(record, _context):
-        loaded.append(type(record).__name__)
 
     ticket = make_ticket(state="analysis")
     client = api(person)
@@ -603,18 +614,14 @@ def test_a_rest_list_read_as_plain_rows_answers_as_fab_s(app, api, make_ticket, 
     fab_convert = type(view.model2schemaconverter).convert.__get__(view.model2schemaconverter)
     for query in REST_LIST_QUERIES[resource]:
         address = f"/api/v1/{resource}/?q=({query.format(unit=unit('KTHT').id, ticket=ticket.id)})"
-        event.listen(Mapper, "load", on_load)
-        try:
+        with records_loaded() as loaded:
             ours = client.get(address)
             read_as_rows, loaded[:] = listed not in loaded, []
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(ModelInterface, "query", SQLAInterface.query)
                 patch.setattr(view.model2schemaconverter, "convert", fab_convert)
                 fabs = client.get(address)
-        finally:
-            event.remove(Mapper, "load", on_load)
         assert read_as_rows and (listed in loaded or not fabs.json["result"]), (address, loaded)
-        loaded.clear()
         assert ours.status_code == fabs.status_code == 200, (address, ours.json)
         assert ours.json == fabs.json, address
         if resource in ("tickets", "nonconformities") and "filters" not in query:
@@ -714,8 +721,7 @@ def test_the_nc_list_reads_its_page_as_plain_rows_as_the_records_say(app, db, ma
     import datetime
 
     from flask import g
-    from sqlalchemy import event, select
-    from sqlalchemy.orm import Mapper
+    from sqlalchemy import select
 
     from app.tickets import services
     from app.tickets.models import NcCategory, Nonconformity
@@ -731,22 +737,14 @@ def test_the_nc_list_reads_its_page_as_plain_rows_as_the_records_say(app, db, ma
         db.session.add(nc)
         made.append(nc)
     db.session.commit()
-    loaded = []
-
-    def on_load(record, _context):
-        loaded.append(type(record).__name__)
-
     try:
         for username in ("truongban.iso", "canbo.ktht"):
             person = user(username)
             with app.test_request_context():
                 g.user = person
                 query = services.nonconformity_list_query(person, {"from": "2090-01-01"})
-                event.listen(Mapper, "load", on_load)
-                try:
+                with records_loaded() as loaded:
                     rows = services.nonconformity_page(query, "oldest", 1, 25)
-                finally:
-                    event.remove(Mapper, "load", on_load)
                 assert not loaded, loaded
                 records = db.session.scalars(query.order_by(*services.NC_LIST_ORDERS["oldest"])).all()
                 assert [row.id for row in rows] == [nc.id for nc in records] and records
@@ -795,8 +793,6 @@ def test_the_plan_and_review_lists_read_their_page_as_plain_rows_as_the_records_
     loaded): each row says what its record says, with the plan's unit and the review's number,
     and who may delete a draft plan is decided as for the plan itself."""
     from flask import g
-    from sqlalchemy import event
-    from sqlalchemy.orm import Mapper
 
     from app.objectives import services as objectives
     from app.objectives import workflow as objective_workflow
@@ -808,20 +804,13 @@ def test_the_plan_and_review_lists_read_their_page_as_plain_rows_as_the_records_
     else:
         query, read, names = reviews.review_list_query({}), reviews.review_page, (
             "id", "year", "number", "form", "period_start", "period_end", "state", "approved_on", "display_number")
-    loaded, outcomes = [], set()
-
-    def on_load(record, _context):
-        loaded.append(type(record).__name__)
-
+    outcomes = set()
     for username in ("thuky.iso", "canbo.ktht", "truongphong.ktht"):
         person = user(username)
         with app.test_request_context():
             g.user = person
-            event.listen(Mapper, "load", on_load)
-            try:
+            with records_loaded() as loaded:
                 rows = read(query, 1, 25)
-            finally:
-                event.remove(Mapper, "load", on_load)
             assert not loaded and rows, loaded
             order = objectives.ObjectivePlan if listed == "plans" else reviews.Review
             records = db.session.scalars(query.order_by(
@@ -862,8 +851,7 @@ def test_the_ticket_page_reads_its_history_and_nonconformities_as_plain_rows_as_
     import datetime
 
     from flask import g
-    from sqlalchemy import event, select
-    from sqlalchemy.orm import Mapper
+    from sqlalchemy import select
 
     from app.tickets import services
     from app.tickets.models import Attachment, NcCategory, Nonconformity, TicketEvent
@@ -883,24 +871,15 @@ def test_the_ticket_page_reads_its_history_and_nonconformities_as_plain_rows_as_
                                       content_type="application/pdf", data=b"%PDF-1.4", uploaded_by_id=staff.id))
         made.append(nc)
     db.session.commit()
-    loaded = []
-
-    def on_load(record, _context):
-        loaded.append(type(record).__name__)
-
     try:
         for username, sees in (("truongban.iso", {"KTHT", "TNMT"}), ("canbo.ktht", {"KTHT"})):
             person = user(username)
             with app.test_request_context():
                 g.user = person
-                event.listen(Mapper, "load", on_load)
-                try:
+                with records_loaded() as loaded:
                     read, history = services.ticket_for_page(person, ticket.id)
                     ncs, files = services.linked_nonconformities(person, read)
-                finally:
-                    event.remove(Mapper, "load", on_load)
                 assert not {"TicketEvent", "Nonconformity", "Attachment"} & set(loaded), loaded
-                loaded.clear()
                 entries = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                                              .order_by(TicketEvent.id)).all()
                 assert len(entries) == 7  # created, then six steps
