@@ -168,7 +168,9 @@ class _Text(NamedTuple):
     processors: dict  # how the database takes each value of a run (ExpandedState.processors)
 
 
-TEXTS_KEPT = 4096  # statements × agencies in a worker: the home page's and the review inputs' four, 300 agencies
+# statements shared by an agency (kept_rows' `shared`) × agencies in a worker: about seven
+# (the home page's, the review inputs', the ticket page's), 300 agencies
+TEXTS_KEPT = 4096
 
 
 def _converted(dialect, type_) -> bool:

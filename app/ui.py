@@ -736,7 +736,7 @@ def navbar() -> Markup:
     appbuilder = current_app.appbuilder
     user = g.get("user")
     if user is None or not user.is_authenticated:
-        return Markup(render_template("appbuilder/navbar.html", appbuilder=appbuilder))
+        return Markup(render_template("appbuilder/navbar.html", appbuilder=appbuilder, show_bell=False, unread=0))
     show_bell = appbuilder.sm.has_access("can_index", "NotificationView")
     unread = unread_count(user) if show_bell else 0
     key = (request.script_root, session.get("locale"), str(get_locale()), appbuilder.sm.permissions_of(user),

@@ -426,6 +426,8 @@ def test_return_reason_shows_at_the_top_and_on_the_edit_form(make_ticket, client
     assert 'class="alert alert-warning return-reason"' in page
     edit = client.get(f"/tickets/edit/{ticket.id}").text
     assert 'class="alert alert-warning return-reason"' in edit and "Bổ sung số hồ sơ 77/XD" in edit
+    head = user("truongphong.ktht").get_full_name()
+    assert f"{head} đã trả lại phiếu để bổ sung" in page and f"{head} đã trả lại phiếu để bổ sung" in edit
     services.apply_transition(user("canbo.ktht"), ticket.id, "submit", {})
     assert 'return-reason' not in client.get(f"/tickets/show/{ticket.id}").text
 

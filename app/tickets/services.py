@@ -576,12 +576,12 @@ def linkable_nonconformities(user) -> list[Nonconformity]:
     ).all()
 
 
-def last_return(ticket: Ticket, history=None):
-    """The return that sent this draft back to its author: what must be completed. The entry
-    of `history` (ticket_history) when given, else of the ticket's events."""
+def last_return(ticket: Ticket, history: list[ListedRecord]) -> ListedRecord | None:
+    """The return that sent this draft back to its author, the entry of its history
+    (ticket_history): what must be completed."""
     if ticket.state != "draft":
         return None
-    return next((e for e in reversed(ticket.events if history is None else history) if e.name == "return"), None)
+    return next((e for e in reversed(history) if e.name == "return"), None)
 
 
 _LINKED = KeptStatements(200)  # see _linked_statement

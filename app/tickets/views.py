@@ -433,7 +433,7 @@ class TicketView(TicketRules, QmsModelView):
             return render_error(404)
         except services.WorkflowError as error:
             return render_error(error.status, error.message)
-        g.returned = services.last_return(ticket)  # shown above the form (ticket_edit.html)
+        g.returned = services.last_return(ticket, services.ticket_history(ticket))  # above the form (ticket_edit.html)
         return super().edit(pk)
 
     @expose("/<int:pk>/nonconformities", methods=["POST"])
