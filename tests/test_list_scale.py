@@ -133,6 +133,25 @@ def test_the_search_ignores_accents_and_case(make_ticket, client_as_user):
     assert not {ticket.id, other.id} & found("thua_dat")
 
 
+def test_a_search_of_digits_too_large_for_a_number_searches_the_text(make_ticket, client_as_user):
+    """Digits past a ticket number's range (and digits that are not ASCII) are text to look for,
+    not a number: PostgreSQL refused the whole list ("integer out of range") when a text of ten
+    digits, like a citizen's ID or a phone number, was searched."""
+    ticket = make_ticket(state="implementation", description="Hồ sơ của công dân CCCD 3426618960, ĐT 0905123456789")
+    client = client_as_user("canbo.ktht")
+
+    def found(text):
+        page = client.get("/tickets/list/", query_string={"q": text})
+        assert page.status_code == 200, text
+        return f'href="/tickets/show/{ticket.id}"' in page.text
+
+    assert found("3426618960") and found("0905123456789") and found(ticket.display_number)
+    assert not found(f"3426618960/{ticket.year}") and not found("99999999999/99999999999")
+    for text in ("²", "١٢", f"{ticket.number}/٢٠٢٦"):  # str.isdigit() holds for them, int() refuses "²"
+        found(text)
+    assert client.get("/tickets/export.xlsx", query_string={"q": "3426618960"}).status_code == 200
+
+
 def test_fold_is_postgresql_unaccent_lowered():
     from app.tickets.search import fold
 

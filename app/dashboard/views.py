@@ -5,7 +5,7 @@ from app.dashboard import services
 from app.organisation import roles
 from app.organisation.services import current_agency
 from app.tenancy import current_agency_id
-from app.workflow import roles_of
+from app.workflow import id_of, roles_of
 
 
 def _agency_figures() -> dict:
@@ -44,8 +44,8 @@ class HomeView(IndexView):
         user = g.user if g.user and g.user.is_authenticated else None
         if user is None:
             return redirect(self.appbuilder.get_url_for_login)
-        page = request.args.get("page", "1")
-        page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+        page = id_of(request.args.get("page"))
+        page = page if page is not None and page < 100000 else 1
         items, total = services.my_work_page(user, page, services.PAGE_ROWS)
         pages = max(1, -(-total // services.PAGE_ROWS))
         return self.render_template("my_work.html", appbuilder=self.appbuilder, work=items, total=total,

@@ -13,7 +13,9 @@ from app.objectives.models import ObjectivePlan, ObjectiveReport, ObjectiveRow, 
 from app.organisation.models import Unit
 from app.tenancy import kept_rows
 from app.ui import ListedRecord, listed_records, related_columns
-from app.workflow import Conflict, Forbidden, Invalid, NotFound, commit, id_conditions, parse_date, run, today
+from app.workflow import (
+    Conflict, Forbidden, Invalid, NotFound, commit, id_conditions, looks_like_id, parse_date, run, today,
+)
 
 _NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
 
@@ -109,7 +111,7 @@ def _editable(user, document) -> None:
 # --- plans ---------------------------------------------------------------------------
 
 def create_plan(user, year: int, unit_id: int | None) -> ObjectivePlan:
-    if not str(year).isdigit() or not 2000 <= int(year) <= 2100:
+    if not looks_like_id(year) or not 2000 <= int(year) <= 2100:
         raise Invalid(gettext("Some fields are missing or invalid."), {"year": gettext("Enter a year such as 2026.")})
     plan = ObjectivePlan(year=int(year), unit_id=unit_id, revision=1, state="draft", created_by_id=user.id)
     plan.unit = db.session.get(Unit, unit_id) if unit_id else None

@@ -54,14 +54,14 @@ def describe(args, ids=None) -> str:
         return "Các phiếu được chọn trên danh sách"
     with force_locale("vi"):
         parts = []
-        if str(args.get("year", "")).isdigit():
-            parts.append(f"năm {int(args['year'])}")
+        if (year := id_of(args.get("year"))) is not None:
+            parts.append(f"năm {year}")
         if args.get("state") in workflow.STATES:
             parts.append(f"trạng thái “{workflow.STATES[args['state']]}”")
         if args.get("open"):
             parts.append("đang xử lý")
-        if str(args.get("unit", "")).isdigit():
-            unit = get_by_id(Unit, args["unit"])
+        if (unit_id := id_of(args.get("unit"))) is not None:
+            unit = get_by_id(Unit, unit_id)
             parts.append(f"đơn vị đề nghị hoặc thực hiện: {unit.name if unit else '(không có)'}")
         if args.get("kind") in vocabulary.KINDS:
             parts.append(f"loại “{vocabulary.KINDS[args['kind']]}”")
@@ -146,7 +146,7 @@ def make(file_id: int, user_id: int, args: dict, ids: list[int] | None) -> None:
             with force_locale("vi"):
                 downloads.finish(generated, error=gettext("No ticket to print any more: they were changed."))
             return
-        data = binder_pdf(tickets, describe(args, ids), year_of(args) if ids is None else None)
+        data = binder_pdf(tickets, describe(args, ids), id_of(args.get("year")) if ids is None else None)
     except ReportError as error:
         db.session.rollback()
         downloads.finish(generated, error=str(error))
@@ -170,7 +170,3 @@ def _marks(ticket: Ticket) -> tuple[str, ...]:
 def _excerpt(text: str) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= EXCERPT else text[:EXCERPT].rsplit(" ", 1)[0] + " …"
-
-
-def year_of(args) -> int | None:
-    return int(args["year"]) if str(args.get("year", "")).isdigit() else None

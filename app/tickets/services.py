@@ -740,12 +740,12 @@ def ticket_list_query(user, args, late_ids: set[int] | None = None):
         query = query.where(missing_report_condition() if late_ids is None else Ticket.id.in_(late_ids or [-1]))
     text = str(args.get("q", "")).strip()
     if text:
-        number, _, year = text.partition("/")
+        number, year = (id_of(part.strip()) for part in text.partition("/")[::2])
         conditions = [search.contains(SEARCHED_TEXT, text)]
-        if number.strip().isdigit():
-            by_number = Ticket.number == int(number)
-            if year.strip().isdigit():
-                by_number = by_number & (Ticket.year == int(year))
+        if number is not None:  # digits a number column holds; longer ones (a phone number) are only text
+            by_number = Ticket.number == number
+            if year is not None:
+                by_number = by_number & (Ticket.year == year)
             conditions.append(by_number)
         query = query.where(or_(*conditions))
     return query
@@ -956,9 +956,11 @@ def recurring_series(user=None, threshold: int | None = None, *, last: int | Non
             for unit, category, size in found]
 
 
-def open_ticket_from_series(user, unit_id: int, category_id: int) -> Ticket:
-    """One click: a corrective-action draft pre-filled from a recurring series."""
-    series = next(iter(recurring_series(user, pair=(unit_id, category_id))), None)
+def open_ticket_from_series(user, unit_id: int | None, category_id: int | None) -> Ticket:
+    """One click: a corrective-action draft pre-filled from a recurring series (ids None: no
+    series, as for ids of none)."""
+    series = None if None in (unit_id, category_id) else next(
+        iter(recurring_series(user, pair=(unit_id, category_id))), None)
     if series is None:
         raise NotFound(gettext("No recurring series for this unit and category."))
     check_box1(user, unit_id)

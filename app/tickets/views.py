@@ -2,7 +2,7 @@
 import datetime
 from urllib.parse import quote
 
-from flask import Response, abort, flash, g, redirect, request, url_for
+from flask import Response, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
@@ -368,10 +368,7 @@ class RecurringNonconformityView(BaseView):
     def open_ticket(self):
         try:
             ticket = services.open_ticket_from_series(
-                g.user, int(request.form["unit_id"]), int(request.form["category_id"])
-            )
-        except (KeyError, ValueError):
-            abort(400)
+                g.user, services.id_of(request.form.get("unit_id")), services.id_of(request.form.get("category_id")))
         except services.WorkflowError as error:
             return refusal(error, url_for(".index"))
         flash(gettext("A corrective-action ticket was drafted from the recurring series."), "success")
