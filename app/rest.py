@@ -15,6 +15,7 @@ from flask import request
 import flask_appbuilder.api as fab_api
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
+import flask_babel
 from flask_babel import gettext, lazy_gettext as _l
 from marshmallow import fields, missing
 
@@ -397,6 +398,7 @@ def _quicken(schema):
 
 
 SCHEMAS_KEPT = 64  # schemas of columns a client chose (?q=(columns:…)), kept per resource
+LABELS_KEPT = 256  # an answer's translated column labels, kept per language (each resource and choice of columns)
 
 
 class QuickListDump:
@@ -420,6 +422,19 @@ class QuickListDump:
 
         self.model2schemaconverter.convert = converted
         self.chosen_schemas = kept
+
+    def _label_columns_json(self, cols=None):
+        """FAB's labels of an answer's columns, translated once per language, resource and
+        choice of columns: FAB translated each label, twice over, on every request (about 4 %
+        of a list of 100 tickets)."""
+        kept = flask_babel.get_translations().__dict__.setdefault("qms_api_labels", {})
+        key = (type(self), tuple(cols or ()))
+        labels = kept.get(key)
+        if labels is None:
+            labels = super()._label_columns_json(cols)
+            if len(kept) < LABELS_KEPT:
+                kept[key] = labels
+        return dict(labels)
 
 
 class WorkflowApi(WorkflowErrorsAsResponses):

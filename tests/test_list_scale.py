@@ -617,12 +617,13 @@ REST_LIST_QUERIES = {
 def test_a_rest_list_read_as_plain_rows_answers_as_fab_s(app, api, make_ticket, unit, person, resource):
     """A REST list whose columns are the model's own or those of its many-to-one relations
     reads its page as plain rows (app.ui.ModelInterface.query), and the columns a client
-    chooses are written by a schema kept for them (app.rest.QuickListDump): for every filter,
-    order, page and choice of columns, the same answer as FAB's, which loads the records and
-    makes a schema each time (a relation with no record, ticket of an NC without one, is null
-    in both)."""
+    chooses are written by a schema kept for them, with their labels translated once
+    (app.rest.QuickListDump): for every filter, order, page and choice of columns, the same
+    answer as FAB's, which loads the records, makes a schema and translates the labels each
+    time (a relation with no record, ticket of an NC without one, is null in both)."""
     from flask_appbuilder.models.sqla.interface import SQLAInterface
 
+    from app.rest import QuickListDump
     from app.ui import ModelInterface
 
     ticket = make_ticket(state="analysis")
@@ -639,6 +640,7 @@ def test_a_rest_list_read_as_plain_rows_answers_as_fab_s(app, api, make_ticket, 
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(ModelInterface, "query", SQLAInterface.query)
                 patch.setattr(view.model2schemaconverter, "convert", fab_convert)
+                patch.delattr(QuickListDump, "_label_columns_json")
                 fabs = client.get(address)
         assert read_as_rows and (listed in loaded or not fabs.json["result"]), (address, loaded)
         assert ours.status_code == fabs.status_code == 200, (address, ours.json)
@@ -648,6 +650,22 @@ def test_a_rest_list_read_as_plain_rows_answers_as_fab_s(app, api, make_ticket, 
         if "columns" in query:  # asked again, the kept schema writes it
             hits = view.chosen_schemas.cache_info().hits
             assert client.get(address).json == fabs.json and view.chosen_schemas.cache_info().hits == hits + 1
+
+
+def test_a_rest_answer_s_labels_are_those_of_its_language_and_columns(api):
+    """The labels of a REST answer's columns are kept translated per language, resource and
+    choice of columns (app.rest.QuickListDump): each language gets its own, each choice its
+    columns' only."""
+    client = api("truongban.iso")
+    vietnamese = client.get("/api/v1/tickets/?q=(page_size:1)").json["label_columns"]
+    english = client.get("/api/v1/tickets/?q=(page_size:1)&_l_=en").json["label_columns"]
+    assert vietnamese["description"].startswith("Mô tả") and english["description"].startswith("Description")
+    assert vietnamese.keys() == english.keys() and "state" in vietnamese
+    chosen = client.get("/api/v1/tickets/?q=(columns:!(description,number),page_size:1)").json["label_columns"]
+    assert chosen == {"description": vietnamese["description"], "number": vietnamese["number"]}
+    plans = client.get("/api/v1/objective-plans/?q=(page_size:1)").json["label_columns"]
+    assert "year" in plans and "description" not in plans
+    assert client.get("/api/v1/tickets/?q=(page_size:1)").json["label_columns"] == vietnamese
 
 
 def test_the_bell_counts_from_an_index_of_the_unread_notifications(app, db, client_as_user, user):
