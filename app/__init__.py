@@ -51,8 +51,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         _check_production(app)
         appbuilder.init_app(app, db.session)
         _register_template_filters(app)
+        from app.record_list import read_fab_list_args_safely
         from app.ui import name_the_empty_choice
 
+        read_fab_list_args_safely()
         name_the_empty_choice()
         _register_views()
         appbuilder.post_init()

@@ -18,11 +18,13 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.ui import RecordLinks, format_date
-from app.workflow import parse_date
+from app.workflow import looks_like_id, parse_date
 
 PAGE_SIZE = 25
+FAB_PAGES = 10 ** 6  # a FAB list's page (counted from 0) past this is read as its first
+FAB_PAGE_SIZES = range(1, 101)  # the sizes a FAB list's page takes: its widget offers 25 to 100
 FAB_LIST_ARGS = ("_flt_", "_oc_", "_od_", "page_", "psize_")
-_FAB_FILTER = re.compile(r"_flt_(\d+)_(\w+)")
+_FAB_FILTER = re.compile(r"_flt_(\d{1,9})_(\w+)")  # FAB's own indexes have one digit
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,39 @@ def own_args(args, own_names, condition: Callable) -> tuple[dict, bool]:
             answer = condition(found.group(2), int(found.group(1)), value)
             own.update(answer or {})
             dropped = dropped or answer is None
-        elif name.startswith("page_") and value.isascii() and value.isdigit():  # FAB counts pages from 0
+        elif name.startswith("page_") and looks_like_id(value):  # FAB counts pages from 0
             own["page"] = int(value) + 1
     return own, dropped
+
+
+def _fab_numbers(prefix: str, allowed: range) -> dict:
+    """`<prefix><View>=<n>` arguments of FAB's lists, by view: those whose value is a number in
+    `allowed` (any other is left out, as if not given)."""
+    return {name[len(prefix):]: int(value) for name, value in request.args.items()
+            if name.startswith(prefix) and looks_like_id(value) and int(value) in allowed}
+
+
+def fab_page_args() -> dict:
+    """FAB's `get_page_args` for its list pages (NC categories, units, people…): a page that is
+    not a number, or is past FAB_PAGES, is their first page. FAB's int() answered 500 for a
+    word and a database error for a negative or huge page."""
+    return _fab_numbers("page_", range(FAB_PAGES))
+
+
+def fab_page_size_args() -> dict:
+    """FAB's `get_page_size_args`, as fab_page_args: a size outside FAB_PAGE_SIZES is FAB's own
+    (FAB took any, so one address could list a whole table)."""
+    return _fab_numbers("psize_", FAB_PAGE_SIZES)
+
+
+def read_fab_list_args_safely() -> None:
+    """FAB's list and show pages read their page and size with fab_page_args and
+    fab_page_size_args (both modules import FAB's own by name)."""
+    from flask_appbuilder import baseviews, views
+
+    for module in (baseviews, views):
+        module.get_page_args = fab_page_args
+        module.get_page_size_args = fab_page_size_args
 
 
 def fab_equals(ids=(), choices=None) -> Callable:

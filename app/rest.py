@@ -277,7 +277,7 @@ class WorkflowErrorsAsResponses:
         if isinstance(value, (dict, list)):
             return False
         if model.is_integer(column):
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.isascii():
+            if isinstance(value, str) and looks_like_id(value.strip().lstrip("-")):
                 value = int(value)
             return isinstance(value, int) and not isinstance(value, bool) and -MAX_INTEGER <= value <= MAX_INTEGER
         if model.is_boolean(column):

@@ -394,10 +394,15 @@ def choices_for(field: Field) -> list[tuple[str, str]]:
     return []
 
 
+NUMBER_DIGITS = 20
+"""The most digits an id, a page or a year given in an address or a body is read from; longer
+is no such number (and Python's int() refuses a string past 4 300 digits)."""
+
+
 def looks_like_id(raw) -> bool:
     """A whole number, or a string of its ASCII digits: what a reference to a record is given as."""
     return (isinstance(raw, int) and not isinstance(raw, bool)) or (
-        isinstance(raw, str) and raw.isascii() and raw.isdigit())
+        isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= NUMBER_DIGITS)
 
 
 def id_of(raw) -> int | None:

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.routing import IntegerConverter
 
 NOT_FOUND_VI = "Trang hoặc bản ghi bạn yêu cầu không tồn tại"
@@ -308,3 +309,44 @@ def test_opening_a_ticket_from_a_series_that_no_id_names_is_404_in_vietnamese(cl
             field: unquote(value)}
     response = client.post("/recurring/open", data=data)
     assert response.status_code == 404 and "Không có chuỗi KPH lặp lại" in response.text, response.status_code
+
+
+HUGE = "9" * 5000  # past Python's 4 300 digits of int(): int() itself refuses it
+
+
+@pytest.mark.parametrize("address", [
+    "/tickets/list/?unit={v}", "/tickets/list/?q={v}", "/tickets/list/?year={v}", "/tickets/export.xlsx?q={v}",
+    "/nonconformities/list/?unit={v}", "/nonconformities/list/?page_NonconformityView={v}",
+    "/objectives/list/?unit={v}", "/reviews/list/?year={v}", "/my-work/?page={v}",
+])
+def test_digits_past_any_number_in_a_list_s_address_filter_nothing(as_iso_leader, address):
+    page = as_iso_leader.get(address.format(v=HUGE))
+    assert page.status_code in (200, 302), page.status_code
+
+
+@pytest.mark.parametrize("value", ["abc", "%C2%B2", "-1", "-5", "99999999999999999999", HUGE, "1e3"])
+@pytest.mark.parametrize("argument", ["page_NcCategoryView", "psize_NcCategoryView", "page_size"])
+def test_fab_s_list_pages_read_a_page_or_a_size_that_is_not_one_as_their_first(as_admin, db, argument, value):
+    """FAB's list pages (NC categories, units, users…) took `page_<View>` and `psize_<View>` with
+    int(): a word was a 500, a negative or huge number a database error. Such an argument is
+    now left out: the first page, of FAB's size; a size is at most 100, as FAB's widget offers."""
+    from app.tickets.models import NcCategory
+
+    first = db.session.scalar(sa.select(NcCategory.name).order_by(NcCategory.name))
+    page = as_admin.get(f"/nc-categories/list/?{argument}={value}&_oc_NcCategoryView=name&_od_NcCategoryView=asc")
+    assert page.status_code == 200, page.status_code
+    assert first in page.text
+
+
+def test_fab_s_list_pages_still_take_a_real_page_and_size(as_admin, db):
+    from app.tickets.models import NcCategory
+
+    names = sorted(db.session.scalars(sa.select(NcCategory.name)).all())
+    assert len(names) > 2
+    first = as_admin.get("/nc-categories/list/?psize_NcCategoryView=1&_oc_NcCategoryView=name&_od_NcCategoryView=asc")
+    second = as_admin.get("/nc-categories/list/?psize_NcCategoryView=1&page_NcCategoryView=1"
+                          "&_oc_NcCategoryView=name&_od_NcCategoryView=asc")
+    assert names[0] in first.text and names[1] not in first.text
+    assert names[1] in second.text and names[0] not in second.text
+    capped = as_admin.get("/nc-categories/list/?psize_NcCategoryView=1000")
+    assert capped.status_code == 200
