@@ -438,7 +438,7 @@ class DatabaseId(IntegerConverter):
         super().__init__(map, fixed_digits, min, max, signed)
 
     def to_python(self, value):
-        if not 1 <= int(value) <= MAX_ID:
+        if len(value) > len(str(MAX_ID)) or not 1 <= int(value) <= MAX_ID:  # int() refuses 4 300 digits
             raise NotFound()
         return super().to_python(value)
 
@@ -466,6 +466,7 @@ def _unreachable(error: OperationalError) -> bool:
 def _register_error_pages(app: Flask) -> None:
     from app.rest import install_api_answers, rison_error
     from app.ui import ERROR_MESSAGES, render_error
+    from app.workflow import looks_like_id
 
     install_api_answers()
 
@@ -487,7 +488,7 @@ def _register_error_pages(app: Flask) -> None:
         """FAB's `<pk>` (a string) must be an id too; `q` must parse (FAB's own parser lets a
         deep nesting through as a 500)."""
         pk = (request.view_args or {}).get("pk")
-        if isinstance(pk, str) and not (pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_ID):
+        if isinstance(pk, str) and not (looks_like_id(pk) and 0 < int(pk) <= MAX_ID):
             abort(404)
         problem = rison_error(request.args.get("q")) if _is_api() else None
         return (jsonify(message=problem), 400) if problem else None

@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter
 NOT_FOUND_VI = "Trang hoặc bản ghi bạn yêu cầu không tồn tại"
 NOT_FOUND_VI_FULL = "Trang hoặc bản ghi bạn yêu cầu không tồn tại, hoặc bạn không có quyền xem."
 HUGE_IDS = (2**31, 2**63, 99999999999999999999)
+HUGE = "9" * 5000  # past Python's 4 300 digits of int(): int() itself refuses it
 RESOURCES = ("tickets", "nonconformities", "objective-plans", "reviews")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,8 +51,9 @@ def test_every_route_with_an_id_answers_404_for_ids_beyond_the_integer_range(app
     client = api("admin")
     failures = []
     for rule, method, ids in rules:
-        for value in HUGE_IDS:
-            url = _url(rule, ids, value)
+        for value in (*HUGE_IDS, HUGE):
+            # digits past Python's int() limit are written into the path as they are
+            url = _url(rule, ids, 123456789).replace("123456789", value) if value == HUGE else _url(rule, ids, value)
             if url.startswith("/api/"):
                 response = client.open(url, method=method, json={})
                 # another method's route may match the path: 405, in Vietnamese too
@@ -309,9 +311,6 @@ def test_opening_a_ticket_from_a_series_that_no_id_names_is_404_in_vietnamese(cl
             field: unquote(value)}
     response = client.post("/recurring/open", data=data)
     assert response.status_code == 404 and "Không có chuỗi KPH lặp lại" in response.text, response.status_code
-
-
-HUGE = "9" * 5000  # past Python's 4 300 digits of int(): int() itself refuses it
 
 
 @pytest.mark.parametrize("address", [
