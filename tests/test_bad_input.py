@@ -349,3 +349,14 @@ def test_fab_s_list_pages_still_take_a_real_page_and_size(as_admin, db):
     assert names[1] in second.text and names[0] not in second.text
     capped = as_admin.get("/nc-categories/list/?psize_NcCategoryView=1000")
     assert capped.status_code == 200
+
+
+@pytest.mark.parametrize("year", ["-1", "0", "99999999999999999999", "1999", "2101", "abc", HUGE])
+def test_the_objectives_summary_of_a_year_no_plan_can_have_shows_this_year(as_iso_leader, year):
+    """A year outside those a plan is drafted for (2000–2100) answered 500 (Python's dates stop
+    at year 1 and 9999; PostgreSQL's integer before): the summary shows this year."""
+    import datetime
+
+    page = as_iso_leader.get(f"/objectives-summary/?year={year}")
+    assert page.status_code == 200, page.status_code
+    assert str(datetime.date.today().year) in page.text

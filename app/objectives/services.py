@@ -110,8 +110,11 @@ def _editable(user, document) -> None:
 
 # --- plans ---------------------------------------------------------------------------
 
+YEARS = range(2000, 2101)  # the years a plan is drafted for (and a summary shown of)
+
+
 def create_plan(user, year: int, unit_id: int | None) -> ObjectivePlan:
-    if not looks_like_id(year) or not 2000 <= int(year) <= 2100:
+    if not looks_like_id(year) or int(year) not in YEARS:
         raise Invalid(gettext("Some fields are missing or invalid."), {"year": gettext("Enter a year such as 2026.")})
     plan = ObjectivePlan(year=int(year), unit_id=unit_id, revision=1, state="draft", created_by_id=user.id)
     plan.unit = db.session.get(Unit, unit_id) if unit_id else None

@@ -300,7 +300,9 @@ class ObjectiveSummaryView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        year = request.args.get("year", type=int) or datetime.date.today().year
+        year = request.args.get("year", type=int)
+        if year not in services.YEARS:  # none, or no year a plan can be drafted for
+            year = datetime.date.today().year
         data = services.summary(year)
         first = db.session.scalar(select(ObjectivePlan.year).order_by(ObjectivePlan.year)) or year
         history = services.rates_by_year(list(range(max(first, year - 5), year + 1)))
