@@ -107,6 +107,34 @@ def test_a_long_ticket_list_stays_small_and_its_deep_pages_show_the_right_rows(m
             assert 100 in _page_links(deep.text) or 'class="active"><a href="/tickets/list/?page=100' in deep.text
 
 
+def test_the_records_past_retention_are_shown_a_page_at_a_time(many, app, client_as_user, count_queries):
+    """The page of records past retention listed every one of them, each reading its unit
+    (459 KB and 160–350 ms for an agency of the bench at scale 0.01): 25 a page, with the
+    count, in a fixed number of statements, its units read with it."""
+    from app.extensions import db
+    from app.records import services
+    from app.tenancy import agency_named
+
+    client = client_as_user("thuky.iso")
+    client.get("/retention/")
+    with count_queries() as counter:
+        first = client.get("/retention/")
+    assert first.status_code == 200 and len(first.data) <= PAGE_LIMIT, len(first.data)
+    assert counter.count <= 4, counter.statements
+    with app.app_context(), agency_named("CAMLAM"):
+        every = [t.id for t in services.past_retention()]
+    assert len(every) >= BULK
+    shown = [int(i) for i in re.findall(r'href="/tickets/show/(\d+)"', first.text)]
+    assert shown == every[:25] and "Phòng Kinh tế" in first.text
+    assert f'<span class="record-count">{len(every)}</span>' in first.text
+    deep = client.get("/retention/?page=100")
+    assert [int(i) for i in re.findall(r'href="/tickets/show/(\d+)"', deep.text)] == every[99 * 25:100 * 25]
+    assert 'class="active"><a href="/retention/?page=100' in deep.text
+    last = -(-len(every) // 25)
+    beyond = client.get("/retention/?page=999999")
+    assert [int(i) for i in re.findall(r'href="/tickets/show/(\d+)"', beyond.text)] == every[(last - 1) * 25:]
+
+
 def test_a_long_nonconformity_list_stays_small(many, client_as_user):
     client = client_as_user("truongban.iso")
     first = client.get("/nonconformities/list/")

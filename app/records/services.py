@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from sqlalchemy import Column, Table, and_, delete, select, update
+from sqlalchemy.orm import joinedload
 
 from app.conversation.models import Comment
 from app.extensions import db
@@ -40,12 +41,21 @@ def retention_limit(on: datetime.date | None = None) -> datetime.date:
         return on.replace(year=on.year - years, day=28)
 
 
+def past_retention_query(on: datetime.date | None = None):
+    """The tickets past retention, oldest closing first."""
+    return (select(Ticket).where(Ticket.state.in_(workflow.FINAL_STATES), Ticket.closed_on.is_not(None),
+                                 Ticket.closed_on <= retention_limit(on))
+            .order_by(Ticket.closed_on, Ticket.id))
+
+
 def past_retention(on: datetime.date | None = None) -> list[Ticket]:
-    return db.session.scalars(
-        select(Ticket).where(Ticket.state.in_(workflow.FINAL_STATES), Ticket.closed_on.is_not(None),
-                             Ticket.closed_on <= retention_limit(on))
-        .order_by(Ticket.closed_on, Ticket.id)
-    ).all()
+    return db.session.scalars(past_retention_query(on)).all()
+
+
+def past_retention_page(query, page: int, size: int) -> list[Ticket]:
+    """One page of past_retention_query, each ticket with its requesting unit (the page names it)."""
+    return db.session.scalars(query.options(joinedload(Ticket.requesting_unit))
+                              .limit(size).offset((page - 1) * size)).all()
 
 
 # Rows of other records that point at a ticket outlive it: their link is emptied, and the
