@@ -438,7 +438,9 @@ class DatabaseId(IntegerConverter):
         super().__init__(map, fixed_digits, min, max, signed)
 
     def to_python(self, value):
-        if len(value) > len(str(MAX_ID)) or not 1 <= int(value) <= MAX_ID:  # int() refuses 4 300 digits
+        from app.workflow import NUMBER_DIGITS
+
+        if len(value) > NUMBER_DIGITS or not 1 <= int(value) <= MAX_ID:  # int() refuses 4 300 digits
             raise NotFound()
         return super().to_python(value)
 

@@ -22,7 +22,7 @@ from app.workflow import looks_like_id, parse_date
 
 PAGE_SIZE = 25
 FAB_PAGES = 10 ** 6  # a FAB list's page (counted from 0) past this is read as its first
-FAB_PAGE_SIZES = range(1, 101)  # the sizes a FAB list's page takes: its widget offers 25 to 100
+FAB_PAGE_SIZE_LIMIT = 100  # the largest page of a FAB list: its widget offers 25 to 100
 FAB_LIST_ARGS = ("_flt_", "_oc_", "_od_", "page_", "psize_")
 _FAB_FILTER = re.compile(r"_flt_(\d{1,9})_(\w+)")  # FAB's own indexes have one digit
 
@@ -88,24 +88,24 @@ def own_args(args, own_names, condition: Callable) -> tuple[dict, bool]:
     return own, dropped
 
 
-def _fab_numbers(prefix: str, allowed: range) -> dict:
-    """`<prefix><View>=<n>` arguments of FAB's lists, by view: those whose value is a number in
-    `allowed` (any other is left out, as if not given)."""
+def _fab_numbers(prefix: str) -> dict:
+    """`<prefix><View>=<n>` arguments of FAB's lists, by view, those whose value is a number
+    (any other is left out, as if not given)."""
     return {name[len(prefix):]: int(value) for name, value in request.args.items()
-            if name.startswith(prefix) and looks_like_id(value) and int(value) in allowed}
+            if name.startswith(prefix) and looks_like_id(value)}
 
 
 def fab_page_args() -> dict:
     """FAB's `get_page_args` for its list pages (NC categories, units, people…): a page that is
     not a number, or is past FAB_PAGES, is their first page. FAB's int() answered 500 for a
     word and a database error for a negative or huge page."""
-    return _fab_numbers("page_", range(FAB_PAGES))
+    return {view: page for view, page in _fab_numbers("page_").items() if page < FAB_PAGES}
 
 
 def fab_page_size_args() -> dict:
-    """FAB's `get_page_size_args`, as fab_page_args: a size outside FAB_PAGE_SIZES is FAB's own
-    (FAB took any, so one address could list a whole table)."""
-    return _fab_numbers("psize_", FAB_PAGE_SIZES)
+    """FAB's `get_page_size_args`, as fab_page_args, a size at most FAB_PAGE_SIZE_LIMIT (FAB
+    took any, so one address could list a whole table); none of 0 (FAB divided by it)."""
+    return {view: min(size, FAB_PAGE_SIZE_LIMIT) for view, size in _fab_numbers("psize_").items() if size}
 
 
 def read_fab_list_args_safely() -> None:

@@ -277,7 +277,7 @@ class WorkflowErrorsAsResponses:
         if isinstance(value, (dict, list)):
             return False
         if model.is_integer(column):
-            if isinstance(value, str) and looks_like_id(value.strip().lstrip("-")):
+            if isinstance(value, str) and WHOLE_NUMBER.fullmatch(value.strip()):
                 value = int(value)
             return isinstance(value, int) and not isinstance(value, bool) and -MAX_INTEGER <= value <= MAX_INTEGER
         if model.is_boolean(column):
@@ -398,6 +398,7 @@ def _quicken(schema):
 
 
 SCHEMAS_KEPT = 64  # schemas of columns a client chose (?q=(columns:…)), kept per resource
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,20}")  # a whole number a body may give as a text
 LABELS_KEPT = 256  # an answer's translated column labels, kept per language (each resource and choice of columns)
 
 

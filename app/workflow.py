@@ -418,10 +418,10 @@ def id_conditions(args, columns: dict) -> list:
     return [column == key for name, column in columns.items() if (key := id_of(args.get(name))) is not None]
 
 
-def get_by_id(model, raw):
-    """The row a reference names, or None."""
+def get_by_id(model, raw, *options):
+    """The row a reference names, or None (not asked for when it is no id)."""
     key = id_of(raw)
-    return db.session.get(model, key) if key is not None else None
+    return db.session.get(model, key, options=options) if key is not None else None
 
 
 def parse_value(field: Field, raw):

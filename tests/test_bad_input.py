@@ -143,6 +143,7 @@ def test_wrong_json_types_in_a_transition_body_are_422(make_ticket, api, state, 
 
 @pytest.mark.parametrize("body", [
     {"year": "abc"}, {"year": {"a": 1}}, {"year": [2026]}, {"year": 2**40}, {"year": True}, {"year": 1.5}, {"year": "²"},
+    {"year": "--2026"}, {"year": "-+2026"}, {"year": "- 2026"},
 ])
 def test_a_plan_with_a_year_that_is_not_a_whole_number_is_422(api, unit, body):
     response = api("thuky.iso").post("/api/v1/objective-plans/", json={**body, "unit": unit("KTHT").id})
@@ -359,4 +360,36 @@ def test_the_objectives_summary_of_a_year_no_plan_can_have_shows_this_year(as_is
 
     page = as_iso_leader.get(f"/objectives-summary/?year={year}")
     assert page.status_code == 200, page.status_code
-    assert str(datetime.date.today().year) in page.text
+    assert f"Tổng hợp MTCL toàn cơ quan — năm {datetime.date.today().year}" in page.text
+
+
+def test_the_objectives_summary_of_a_year_before_the_first_plan_shows_it_without_rates(as_iso_leader):
+    page = as_iso_leader.get("/objectives-summary/?year=2001")
+    assert page.status_code == 200, page.status_code
+    assert "Tổng hợp MTCL toàn cơ quan — năm 2001" in page.text
+
+
+@pytest.mark.parametrize("document", ["objective_plan", "objective_report", "minutes", "qms_report", "notice", "ticket"])
+@pytest.mark.parametrize("record", ["99999999999", "2147483648"])
+def test_the_official_copy_of_a_record_no_id_names_is_404(as_iso_leader, document, record):
+    page = as_iso_leader.get(f"/official/of?document={document}&record={record}")
+    assert page.status_code == 404, page.status_code
+
+
+@pytest.mark.parametrize("value", ["99999999999", "2147483648", "999999"])
+def test_a_plan_for_a_unit_no_id_names_is_refused_on_the_form(client_as_user, value):
+    from tests.conftest import csrf_token
+
+    client = client_as_user("thuky.iso")
+    token = csrf_token(client.get("/objectives/add").text)
+    page = client.post("/objectives/add", data={"year": "2030", "unit": value, "csrf_token": token})
+    assert page.status_code == 422, page.status_code  # the form again, with what is wrong
+    assert "Hãy chọn một đơn vị trong danh sách." in page.text
+
+
+def test_fab_s_page_sizes_past_100_are_100(app):
+    from app.record_list import fab_page_args, fab_page_size_args
+
+    with app.test_request_context("/x?psize_A=1000&psize_B=50&psize_C=0&page_A=3&page_B=-1&page_C=00007"):
+        assert fab_page_size_args() == {"A": 100, "B": 50}
+        assert fab_page_args() == {"A": 3, "C": 7}

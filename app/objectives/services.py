@@ -14,7 +14,7 @@ from app.organisation.models import Unit
 from app.tenancy import kept_rows
 from app.ui import ListedRecord, listed_records, related_columns
 from app.workflow import (
-    Conflict, Forbidden, Invalid, NotFound, commit, id_conditions, looks_like_id, parse_date, run, today,
+    Conflict, Forbidden, Invalid, NotFound, commit, get_by_id, id_conditions, looks_like_id, parse_date, run, today,
 )
 
 _NUMBER = re.compile(r"^\s*(?:≥|≤|>=|<=|=)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
@@ -90,14 +90,14 @@ def plan_page(query, page: int, page_size: int) -> list[ListedRecord]:
 
 
 def get_plan(plan_id) -> ObjectivePlan:
-    plan = db.session.get(ObjectivePlan, plan_id)
+    plan = get_by_id(ObjectivePlan, plan_id)
     if plan is None:
         raise NotFound(gettext("Plan not found."))
     return plan
 
 
 def get_report(report_id) -> ObjectiveReport:
-    report = db.session.get(ObjectiveReport, report_id)
+    report = get_by_id(ObjectiveReport, report_id)
     if report is None:
         raise NotFound(gettext("Report not found."))
     return report
@@ -116,8 +116,11 @@ YEARS = range(2000, 2101)  # the years a plan is drafted for (and a summary show
 def create_plan(user, year: int, unit_id: int | None) -> ObjectivePlan:
     if not looks_like_id(year) or int(year) not in YEARS:
         raise Invalid(gettext("Some fields are missing or invalid."), {"year": gettext("Enter a year such as 2026.")})
+    unit = get_by_id(Unit, unit_id) if unit_id else None
+    if unit_id and unit is None:
+        raise Invalid(gettext("Some fields are missing or invalid."), {"unit": gettext("Choose a unit from the list.")})
     plan = ObjectivePlan(year=int(year), unit_id=unit_id, revision=1, state="draft", created_by_id=user.id)
-    plan.unit = db.session.get(Unit, unit_id) if unit_id else None
+    plan.unit = unit
     if not workflow.DRAFTER.allows(user, plan):
         raise Forbidden(gettext("Only %(actor)s may do this.", actor=workflow.DRAFTER.label))
     exists = db.session.scalar(select(func.count(ObjectivePlan.id)).where(
@@ -464,6 +467,8 @@ def summary_counts(years: range, units: list) -> dict[int, dict]:
 
 def rates_by_year(years: list[int]) -> list[tuple[int, int | None]]:
     """Each year's agency-wide achievement rate, as `summary` gives it, in one grouped statement."""
+    if not years:  # a summary of a year before the agency's first plan
+        return []
     units = db.session.scalars(select(Unit)).all()
     counts = summary_counts(range(min(years), max(years) + 1), units)
     return [(year, counts[year]["rate"]) for year in years]

@@ -295,7 +295,7 @@ def review_page(query, page: int, page_size: int) -> list[ListedRecord]:
 
 
 def get_review(review_id, *options) -> Review:
-    review = db.session.get(Review, review_id, options=options)
+    review = get_by_id(Review, review_id, *options)
     if review is None:
         raise NotFound(gettext("Review not found."))
     return review
