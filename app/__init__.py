@@ -7,7 +7,7 @@ import os
 import secrets
 import sys
 
-from flask import Flask, abort, g, jsonify, render_template, request
+from flask import Flask, Request, abort, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect, text
@@ -32,8 +32,21 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+class FormWithoutNul(Request):
+    """A request whose form values hold no NUL character: no text column can store one
+    (PostgreSQL refuses the whole statement, FAB's own forms answered 500) and no one types one."""
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        form = self.__dict__.get("form")
+        if form is not None and any("\x00" in value for _, value in form.items(multi=True)):
+            self.__dict__["form"] = self.parameter_storage_class(
+                [(name, value.replace("\x00", "")) for name, value in form.items(multi=True)])
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__)
+    app.request_class = FormWithoutNul
     app.config.from_object("config")
     if overrides:
         app.config.update(overrides)
