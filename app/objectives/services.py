@@ -465,10 +465,10 @@ def summary_counts(years: range, units: list) -> dict[int, dict]:
     return result
 
 
-def rates_by_year(years: list[int]) -> list[tuple[int, int | None]]:
-    """Each year's agency-wide achievement rate, as `summary` gives it, in one grouped statement."""
+def rates_by_year(years: list[int], units: list) -> list[tuple[int, int | None]]:
+    """Each year's agency-wide achievement rate, as `summary` gives it, in one grouped statement
+    (`units`: the units a summary has rows for, already loaded)."""
     if not years:  # a summary of a year before the agency's first plan
         return []
-    units = db.session.scalars(select(Unit)).all()
     counts = summary_counts(range(min(years), max(years) + 1), units)
     return [(year, counts[year]["rate"]) for year in years]

@@ -305,7 +305,8 @@ class ObjectiveSummaryView(BaseView):
             year = datetime.date.today().year
         data = services.summary(year)
         first = db.session.scalar(select(ObjectivePlan.year).order_by(ObjectivePlan.year)) or year
-        history = services.rates_by_year(list(range(max(first, year - 5), year + 1)))
+        history = services.rates_by_year(list(range(max(first, year - 5), year + 1)),
+                                         [row["owner"] for row in data["rows"] if row["owner"]])
         return self.render_template("objective_summary.html", data=data, year=year, history=history,
                                     owner=_owner, states=workflow.STATES,
                                     plan_due=services.plan_due(year), report_due=services.report_due(year))
