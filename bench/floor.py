@@ -9,7 +9,7 @@ import datetime
 import os
 
 import sqlalchemy as sa
-from flask import Flask, abort, jsonify, render_template_string, request
+from flask import Flask, abort, jsonify, render_template, request
 
 PAGE = 25
 TEMPLATE = """<!doctype html><html><head><title>{{ title }}</title></head><body>
@@ -119,6 +119,7 @@ def create_floor_app(url: str | None = None) -> Flask:
     app = Flask(__name__)
     engine = sa.create_engine(url or os.environ["DATABASE_URL"], pool_size=5, max_overflow=5)
     app.config["ENGINE"] = engine
+    page = app.jinja_env.from_string(TEMPLATE)  # compiled once, as Flask keeps its file templates
 
     def params() -> dict:
         today = datetime.date.today()
@@ -148,7 +149,7 @@ def create_floor_app(url: str | None = None) -> Flask:
                     total = result[0][0]
                 else:
                     rows += result
-        return render_template_string(TEMPLATE, title=figure, rows=rows, total=total)
+        return render_template(page, title=figure, rows=rows, total=total)
 
     @app.post("/transition")
     def transition():
