@@ -55,8 +55,9 @@ SQLALCHEMY_DATABASE_URI = os.environ.get(
 )
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 # hide_parameters: a database error (logged, or shown nowhere else) never carries the values
-# of its statement, which may be personal data or secrets.
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+# of its statement, which may be personal data or secrets. A pooled connection is checked
+# before use when it has been idle a while (app.transactions), not before every request.
+SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
 
 APP_NAME = "Cải tiến HTQLCL"
 APP_THEME = ""

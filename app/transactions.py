@@ -11,10 +11,11 @@ a web request, at its end; where a test or a job runs requests inside an app con
 when that one ends (the queue tests' worker otherwise waited 60 s).
 """
 import logging
+import time
 
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.selectable import _OffsetLimitParam
 
@@ -22,6 +23,14 @@ from app.extensions import db
 
 log = logging.getLogger(__name__)
 WROTE = "qms_wrote"  # in the connection's info: a statement other than a SELECT ran in this transaction
+RETURNED = "qms_returned"  # in the pool's record: (the connection, when it came back to the pool)
+IDLE_BEFORE_CHECK = 1.0
+"""Seconds a pooled connection may stay idle and still be used unchecked. pool_pre_ping asked
+the database before every request whether the connection still worked (a round trip: 0.6 ms of
+an 8 ms list page). A connection back in the pool for longer is asked before use, and replaced
+if the database closed it (a restart, an idle timeout); one used less than a second ago is
+taken as is: were the database restarted within that second, the request that takes it fails
+as one running at the restart would, and SQLAlchemy then replaces every connection of the pool."""
 
 
 def _note_writes(conn, cursor, statement, parameters, context, executemany) -> None:
@@ -62,6 +71,23 @@ def _page_bounds_written(bound, compiler, **kw):
     return compiler.visit_bindparam(bound, **{**kw, "literal_execute": True})
 
 
+def _returned(dbapi_connection, record) -> None:
+    record.info[RETURNED] = (dbapi_connection, time.monotonic())
+
+
+def _checked_when_idle(engine):
+    def check(dbapi_connection, record, proxy) -> None:
+        connection, returned = record.info.get(RETURNED, (None, None))
+        if connection is not dbapi_connection or time.monotonic() - returned <= IDLE_BEFORE_CHECK:
+            return  # new (just connected), or used just before
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - whatever the driver raises, the connection is unusable
+            # the pool takes another connection; the others were most likely closed with this one
+            raise InvalidatePoolError("the database closed an idle connection") from error
+    return check
+
+
 def init_app(app: Flask) -> None:
     """After db.init_app: Flask runs the app context's teardowns last registered first, so this
     one runs before Flask-SQLAlchemy's, which rolls back and closes the session."""
@@ -71,4 +97,6 @@ def init_app(app: Flask) -> None:
         event.listen(engine, "before_cursor_execute", _note_writes)
         event.listen(engine, "commit", _transaction_ended)
         event.listen(engine, "rollback", _transaction_ended)
+        event.listen(engine, "checkin", _returned)
+        event.listen(engine, "checkout", _checked_when_idle(engine))
     app.teardown_appcontext(end_reading_transaction)
