@@ -32,6 +32,7 @@ RUNS = ("WITH closing AS (SELECT t.requesting_unit_id AS unit_id, n.category_id,
 
 # figure: [(SQL, is a list needing a count)], each run with :agency, :user, :offset, :q, :id, :start, :end
 QUERIES = {
+    "empty": [],  # no statement: what a bare page of the framework costs
     "home": [
         ("SELECT state, count(*) FROM ticket WHERE agency_id = :agency GROUP BY state", False),
         ("SELECT count(*) FROM ticket WHERE agency_id = :agency AND due_date < current_date "

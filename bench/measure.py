@@ -85,6 +85,10 @@ def figures(engine) -> list[tuple]:
         ("inspector: board", "so.khcn", "/compliance/", f"/compliance?{f}&year={year}"),
         ("inspector: tickets", "so.khcn!", "/tickets/list/", f"/tickets?{f}"),
         ("REST list of 100", "truongban.iso@api", "/api/v1/tickets/?q=(page_size:100)", f"/rest?{f}"),
+        # what every page of the product pays before its own work (the person, the session, the
+        # layout, the transaction) against an empty page of the floor: not a list, shown to read
+        # the others by
+        ("layout only (settings)", "truongban.iso", "/notifications/settings", f"/empty?{f}"),
     ]
 
 
