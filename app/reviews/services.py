@@ -181,7 +181,8 @@ def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
     on = today()  # overdue is a fact of the day the figures are gathered, and the link keeps that day
     counts = _input_counts(start, end, user, on)
     period = {"from": start.isoformat(), "to": end.isoformat()}
-    unit_list = db.session.scalars(select(Unit)).all()
+    # the units as plain rows: what the figures and the objectives' rows name them by
+    unit_list = db.session.execute(select(Unit.id, Unit.code, Unit.name, Unit.active, Unit.in_qms_scope)).all()
     units = {u.id: u for u in unit_list}
     figures = {key: [] for key in INPUT_SECTIONS}
 
