@@ -304,3 +304,21 @@ def test_a_page_of_my_work_is_that_page_of_the_whole_list(app, db, user, make_ti
         finally:
             event.remove(db.session, "loaded_as_persistent", loaded)
         assert len([t for t in tickets_read if type(t).__name__ == "Ticket"]) <= 2 * 2  # steps and reports owed
+
+
+def test_my_work_s_statements_name_the_person_and_the_states_in_their_text(client_as_user, user, count_queries):
+    """A statement of "My work" is made for one person: their id and the workflow's states are
+    written into its text, not sent as parameters. PostgreSQL keeps one plan for a prepared
+    statement, made without its parameters' values; for "My work" it read every ticket of the
+    agency through the due-date index (1.3 ms at 3 300 tickets, more with each), where the plan
+    for the values reads the few waiting tickets from their indexes (0.3 ms)."""
+    client = client_as_user("truongban.iso")
+    leader = user("truongban.iso")
+    client.get("/")
+    with count_queries() as counter:
+        client.get("/")
+    mine = [" ".join(s.split()) for s in counter.statements if "OVER ()" in s]
+    assert len(mine) == 2, mine
+    waiting, late = mine
+    assert f"created_by_id = {leader.id}" in waiting and "'draft'" in waiting, waiting
+    assert f"implementer_id = {leader.id}" in late and "'implementation'" in late, late

@@ -9,6 +9,8 @@ from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import aliased, contains_eager, defer, joinedload
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter
 
 from app.extensions import db
 from app.objectives import services as objectives
@@ -78,10 +80,24 @@ def _waiting_tickets_statements(user, person: AtWork):
             return (select(Ticket, func.count().over().label("total")).where(mine, condition)
                     .order_by(*(column.nulls_last() for column in order), Ticket.id)
                     .limit(bindparam("rows", type_=Integer)).options(*map(defer, TICKET_TEXTS)))
-        return (rows(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
-                     Ticket.due_date, func.date(Ticket.created_on)),
-                rows(and_(late, ticket_workflow.IMPLEMENTER.where(person)), Ticket.approved_on))
+        return (_values_written(rows(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
+                                     Ticket.due_date, func.date(Ticket.created_on))),
+                _values_written(rows(and_(late, ticket_workflow.IMPLEMENTER.where(person)), Ticket.approved_on)))
     return _WAITING.get(key, build)
+
+
+def _values_written(statement):
+    """`statement` with its own values (the person's id, the states, the agency's numbers) written
+    into its text, its run's (the day's cutoff, the rows) still parameters. PostgreSQL keeps one
+    plan for a statement prepared on a connection, made without its parameters' values; for
+    "My work" that plan read every ticket of the agency through the due-date index (1.3 ms at
+    3 300 tickets, more with each) where the plan for the values reads the few waiting tickets
+    from their indexes (0.3 ms). Each person has statements of their own anyway (above)."""
+    def written(element):
+        if isinstance(element, BindParameter) and element.key not in ("cutoff", "rows"):
+            return element.render_literal_execute()
+        return None
+    return visitors.replacement_traverse(statement, {}, written)
 
 
 ALL_ROWS = 2 ** 31 - 1  # a LIMIT that keeps every row, on SQLite and PostgreSQL alike
