@@ -915,10 +915,12 @@ def is_recurring(run: list, threshold: int) -> bool:
 
 
 def recurring_series(user=None, threshold: int | None = None, *, last: int | None = None,
-                     page: int = 1, per_page: int | None = None, pair: tuple[int, int] | None = None) -> list[dict]:
+                     page: int = 1, per_page: int | None = None, pair: tuple[int, int] | None = None,
+                     dates_only: bool = False) -> list[dict]:
     """Runs of more than `threshold` NCs of one category at one unit with no effective
     corrective action closed in between (SPEC §2): one dict per run still open, with its unit,
-    category, size and NCs (oldest first; only the `last` latest given `last`). Given a user,
+    category, size and NCs (oldest first; only the `last` latest given `last`; with
+    `dates_only`, plain rows of their id, unit, category and day, not records). Given a user,
     only the runs whose every NC that user may see; `per_page` runs of page `page`, or the one
     run of `pair` (unit id, category id). Two queries: the runs (grouped, ordered, one page),
     then the NCs of those runs only."""
@@ -943,11 +945,14 @@ def recurring_series(user=None, threshold: int | None = None, *, last: int | Non
                 .outerjoin(closings, and_(closings.c.unit_id == Nonconformity.unit_id,
                                           closings.c.category_id == Nonconformity.category_id))
                 .where(in_run, of_found).subquery("numbered"))
-    members = db.session.scalars(
-        select(Nonconformity).join(numbered, numbered.c.id == Nonconformity.id)
+    shown = (Nonconformity.id, Nonconformity.unit_id, Nonconformity.category_id, Nonconformity.detected_on) \
+        if dates_only else (Nonconformity,)
+    members = db.session.execute(
+        select(*shown).join(numbered, numbered.c.id == Nonconformity.id)
         .where(numbered.c.n <= last if last is not None else true())
         .order_by(Nonconformity.detected_on, Nonconformity.id)
-    ).all()
+    )
+    members = listed_records(members) if dates_only else members.scalars().all()
     by_key: dict[tuple, list] = {}
     for nc in members:
         by_key.setdefault((nc.unit_id, nc.category_id), []).append(nc)

@@ -357,7 +357,8 @@ class RecurringNonconformityView(BaseView):
         total = services.count_recurring(g.user)
         pages = max(1, -(-total // RECURRING_ROWS))
         page = min(max(page, 1), pages)
-        series = services.recurring_series(g.user, last=RECURRING_DATES, page=page, per_page=RECURRING_ROWS)
+        series = services.recurring_series(g.user, last=RECURRING_DATES, page=page, per_page=RECURRING_ROWS,
+                                           dates_only=True)
         return self.render_template("recurring.html", series=series, total=total, page=page, pages=pages,
                                     threshold=services.current_agency().recurrence_threshold,
                                     shown=RECURRING_DATES)
