@@ -979,3 +979,42 @@ def test_a_page_with_no_ticket_in_implementation_looks_for_no_late_report(app, m
     with app.app_context():
         assert services.missing_report_ids(among=[]) == set()
         assert services.missing_report_ids(among=iter(())) == set()
+
+
+def test_the_ticket_list_reads_its_page_as_plain_rows_as_the_records_say(app, db, make_ticket, user):
+    """The ticket list reads a page as plain rows (services.ticket_page), not as records: each
+    row says what its record says (number or none, state, kind, units, due date), is overdue
+    as the record is, and offers the steps on several tickets the records would."""
+    import datetime
+
+    from flask import g
+
+    from app.tickets import services
+
+    made = [make_ticket(), make_ticket(state="iso_review"), make_ticket(state="leader_review"),
+            make_ticket(state="implementation")]
+    made[3].due_date = datetime.date.today() - datetime.timedelta(days=3)  # overdue
+    db.session.commit()
+    ids = [t.id for t in made]
+    for username in ("truongban.iso", "thuky.iso", "canbo.ktht"):
+        person = user(username)
+        with app.test_request_context():
+            g.user = person
+            query = services.ticket_list_query(person, {}).where(services.Ticket.id.in_(ids))
+            db.session.expunge_all()  # none of them known to the session beforehand
+            person = g.user = user(username)
+            with records_loaded() as loaded:
+                rows = services.ticket_page(query, "number", 1, 25)
+            assert not loaded, loaded
+            records = db.session.scalars(query.order_by(*services.LIST_ORDERS["number"])).all()
+            assert [row.id for row in rows] == [t.id for t in records] and records
+            for row, ticket in zip(rows, records):
+                assert (row.display_number, row.state, row.kind, row.description, row.due_date,
+                        row.requesting_unit.name) == (
+                    ticket.display_number, ticket.state, ticket.kind, ticket.description, ticket.due_date,
+                    ticket.requesting_unit.name)
+                assert (row.implementing_unit and row.implementing_unit.name) == (
+                    ticket.implementing_unit and ticket.implementing_unit.name)
+                assert services.is_overdue(row) == services.is_overdue(ticket)
+            assert services.several_steps(person, rows) == services.several_steps(person, records)
+    assert {services.is_overdue(row) for row in rows} == {True, False}

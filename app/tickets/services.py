@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Integer, and_, bindparam, case, func, inspect, literal_column, or_, select, true
-from sqlalchemy.orm import joinedload, selectinload, with_expression
+from sqlalchemy.orm import aliased, joinedload, selectinload, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
@@ -763,17 +763,29 @@ LIST_ORDERS = {
 }
 
 
-def ticket_page(query, order: str, page: int, page_size: int) -> list[Ticket]:
+_TICKET_ROW = (Ticket.id, Ticket.number, Ticket.year, Ticket.state, Ticket.kind, Ticket.description, Ticket.due_date)
+_REQUESTING_UNIT, _IMPLEMENTING_UNIT = aliased(Unit), aliased(Unit)
+
+
+def ticket_page(query, order: str, page: int, page_size: int) -> list[ListedRecord]:
     """One page of the list, in its order, in one statement: the page's ids are chosen on
     the order's index alone (a deep page skips index entries, not rows), then those rows are
-    read."""
+    read, as plain rows of what the list shows with the names of their units
+    (`requesting_unit.name`, `implementing_unit.name`), not as records: loading 25 tickets
+    and their units was about a fifth of the list. The steps on several tickets ask only the
+    state and the person's roles of them (several_steps)."""
     order_by = LIST_ORDERS.get(order, LIST_ORDERS["number"])
     ids = (query.with_only_columns(Ticket.id).order_by(*order_by)
            .limit(page_size).offset((page - 1) * page_size))
-    return db.session.scalars(
-        select(Ticket).where(Ticket.id.in_(ids.scalar_subquery())).order_by(*order_by)
-        .options(joinedload(Ticket.requesting_unit), joinedload(Ticket.implementing_unit))
-    ).all()
+    rows = listed_records(db.session.execute(
+        select(*_TICKET_ROW, *related_columns(_REQUESTING_UNIT, "requesting_unit", _REQUESTING_UNIT.name),
+               *related_columns(_IMPLEMENTING_UNIT, "implementing_unit", _IMPLEMENTING_UNIT.name))
+        .outerjoin(_REQUESTING_UNIT, _REQUESTING_UNIT.id == Ticket.requesting_unit_id)
+        .outerjoin(_IMPLEMENTING_UNIT, _IMPLEMENTING_UNIT.id == Ticket.implementing_unit_id)
+        .where(Ticket.id.in_(ids.scalar_subquery())).order_by(*order_by)))
+    for row in rows:
+        row.display_number = Ticket.number_text(row.number, row.year)
+    return rows
 
 
 def count_tickets(user, args) -> int:
