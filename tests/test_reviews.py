@@ -155,6 +155,12 @@ def test_meeting_form_roles_and_follow_up_tickets(db, user, unit):
     earlier = _values(later.figures, "earlier_actions")
     assert earlier[("actions_total", None)] >= 1
     assert any(f["link"] == f"/tickets/show/{ticket.id}" for f in later.figures["earlier_actions"])
+    # read as plain rows (gather_inputs): what the action's and its ticket's records say
+    from app.tickets import workflow as ticket_workflow
+
+    [shown] = [f for f in later.figures["earlier_actions"] if f["link"] == f"/tickets/show/{ticket.id}"]
+    assert (shown["key"], shown["value"], shown["name"]) == (
+        "action", str(ticket_workflow.STATES[ticket.state]), f"{action.description[:80]} ({ticket.display_number})")
 
 
 def test_report_and_notice_form(db, user):

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Date, Integer, String, bindparam, case, cast, func, literal, null, select, union_all
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.extensions import db
@@ -20,7 +20,7 @@ from app.tenancy import kept_rows
 from app.tickets import services as tickets
 from app.tickets import vocabulary
 from app.tickets.models import PERIOD_FIGURES, Nonconformity, Ticket
-from app.ui import ListedRecord, listed_records
+from app.ui import ListedRecord, listed_records, related_columns
 from app.workflow import (
     STALE, Conflict, Forbidden, Invalid, NotFound, WorkflowError, acted, commit, get_by_id, id_conditions,
     looks_like_id, parse_date, run, today,
@@ -168,9 +168,12 @@ def _sorted(counts: dict) -> list[tuple]:
 
 @functools.cache
 def _earlier_actions_statement():
-    """The actions decided by reviews of periods ended before `start`, with their tickets."""
-    return (select(ReviewAction).join(Review).where(Review.period_end < bindparam("start", type_=Date))
-            .order_by(ReviewAction.id).options(joinedload(ReviewAction.ticket)))
+    """The actions decided by reviews of periods ended before `start`, with their tickets'
+    state and number (`ticket.state`, `ticket.number`, `ticket.year`), as plain rows."""
+    return (select(ReviewAction.id, ReviewAction.description, ReviewAction.ticket_id,
+                   *related_columns(Ticket, "ticket", Ticket.state, Ticket.number, Ticket.year))
+            .join(Review, Review.id == ReviewAction.review_id).outerjoin(Ticket, Ticket.id == ReviewAction.ticket_id)
+            .where(Review.period_end < bindparam("start", type_=Date)).order_by(ReviewAction.id))
 
 
 def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
@@ -186,7 +189,10 @@ def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
     units = {u.id: u for u in unit_list}
     figures = {key: [] for key in INPUT_SECTIONS}
 
-    earlier = db.session.scalars(_earlier_actions_statement(), {"start": start}).all()
+    earlier = listed_records(db.session.execute(_earlier_actions_statement(), {"start": start}))
+    for action in earlier:
+        if action.ticket is not None:
+            action.ticket.display_number = Ticket.number_text(action.ticket.number, action.ticket.year)
     closed = [a for a in earlier if a.ticket and a.ticket.state in ("closed", "closed_ineffective", "declined")]
     figures["earlier_actions"] = [_figure("actions_total", len(earlier)),
                                   _figure("actions_closed", len(closed))] + [
