@@ -778,6 +778,17 @@ def db_is_postgresql(app) -> bool:
         return db.engine.dialect.name == "postgresql"
 
 
+def _page_as_rows_and_records(db, read, query, order_by) -> tuple[list, list]:
+    """A list's page as `read()` gives it, plain rows with no record loaded, and the same page
+    read as records, in the same order."""
+    with records_loaded() as loaded:
+        rows = read()
+    assert not loaded, loaded
+    records = db.session.scalars(query.order_by(*order_by)).all()
+    assert [row.id for row in rows] == [record.id for record in records] and records
+    return rows, records
+
+
 def test_the_nc_list_reads_its_page_as_plain_rows_as_the_records_say(app, db, make_ticket, user, unit):
     """The NC list and its export read a page as plain rows (services.nonconformity_page), not
     as records: each row says what the NC's records say (its unit, category and ticket, a
@@ -808,11 +819,9 @@ def test_the_nc_list_reads_its_page_as_plain_rows_as_the_records_say(app, db, ma
             with app.test_request_context():
                 g.user = person
                 query = services.nonconformity_list_query(person, {"from": "2090-01-01"})
-                with records_loaded() as loaded:
-                    rows = services.nonconformity_page(query, "oldest", 1, 25)
-                assert not loaded, loaded
-                records = db.session.scalars(query.order_by(*services.NC_LIST_ORDERS["oldest"])).all()
-                assert [row.id for row in rows] == [nc.id for nc in records] and records
+                rows, records = _page_as_rows_and_records(
+                    db, lambda: services.nonconformity_page(query, "oldest", 1, 25), query,
+                    services.NC_LIST_ORDERS["oldest"])
                 for row, nc in zip(rows, records):
                     assert (row.detected_on, row.description, row.source, row.disposition, row.correction_checked,
                             row.unit_id, row.unit.id, row.unit.name, row.category.name) == (
@@ -1003,11 +1012,8 @@ def test_the_ticket_list_reads_its_page_as_plain_rows_as_the_records_say(app, db
             query = services.ticket_list_query(person, {}).where(services.Ticket.id.in_(ids))
             db.session.expunge_all()  # none of them known to the session beforehand
             person = g.user = user(username)
-            with records_loaded() as loaded:
-                rows = services.ticket_page(query, "number", 1, 25)
-            assert not loaded, loaded
-            records = db.session.scalars(query.order_by(*services.LIST_ORDERS["number"])).all()
-            assert [row.id for row in rows] == [t.id for t in records] and records
+            rows, records = _page_as_rows_and_records(
+                db, lambda: services.ticket_page(query, "number", 1, 25), query, services.LIST_ORDERS["number"])
             for row, ticket in zip(rows, records):
                 assert (row.display_number, row.state, row.kind, row.description, row.due_date,
                         row.requesting_unit.name) == (
