@@ -511,8 +511,9 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(error):
         """The database went away after start-up: one log line, a 503 that needs no database;
-        the next request tries again (a connection left idle is checked first, app.transactions). Any other operational error (a missing
-        table, a bad statement) is a fault of ours: a 500, logged with its traceback."""
+        the next request tries again (a connection left idle is checked first, app.transactions).
+        Any other operational error (a missing table, a bad statement) is a fault of ours: a 500,
+        logged with its traceback."""
         if not _unreachable(error):
             raise error
         log.error("Cơ sở dữ liệu không truy cập được (%s %s): %s", request.method, request.path,
