@@ -998,10 +998,10 @@ def test_the_ticket_list_reads_its_page_as_plain_rows_as_the_records_say(app, db
 
     from flask import g
 
-    from app.tickets import services
+    from app.tickets import services, workflow
 
     made = [make_ticket(), make_ticket(state="iso_review"), make_ticket(state="leader_review"),
-            make_ticket(state="implementation")]
+            make_ticket(state="implementation"), make_ticket(state="verification")]
     made[3].due_date = datetime.date.today() - datetime.timedelta(days=3)  # overdue
     db.session.commit()
     ids = [t.id for t in made]
@@ -1023,4 +1023,7 @@ def test_the_ticket_list_reads_its_page_as_plain_rows_as_the_records_say(app, db
                     ticket.implementing_unit and ticket.implementing_unit.name)
                 assert services.is_overdue(row) == services.is_overdue(ticket)
             assert services.several_steps(person, rows) == services.several_steps(person, records)
+            for row, ticket in zip(rows, records):  # every actor of the workflow reads the row as the record
+                assert [(t.name, t.actor.allows(person, row)) for t in workflow.WORKFLOW.transitions] == \
+                    [(t.name, t.actor.allows(person, ticket)) for t in workflow.WORKFLOW.transitions]
     assert {services.is_overdue(row) for row in rows} == {True, False}

@@ -763,7 +763,12 @@ LIST_ORDERS = {
 }
 
 
-_TICKET_ROW = (Ticket.id, Ticket.number, Ticket.year, Ticket.state, Ticket.kind, Ticket.description, Ticket.due_date)
+# What the list shows of a ticket, and the people and units the workflow's actors read
+# (several_steps asks them of the rows)
+_TICKET_ROW = (Ticket.id, Ticket.number, Ticket.year, Ticket.state, Ticket.kind, Ticket.description, Ticket.due_date,
+               Ticket.created_by_id, Ticket.requesting_unit_id, Ticket.assignee_id, Ticket.assignee_unit_id,
+               Ticket.implementer_id, Ticket.implementing_unit_id, Ticket.implementing_unit_head_id,
+               Ticket.verifier_id)
 _REQUESTING_UNIT, _IMPLEMENTING_UNIT = aliased(Unit), aliased(Unit)
 
 
@@ -772,8 +777,8 @@ def ticket_page(query, order: str, page: int, page_size: int) -> list[ListedReco
     the order's index alone (a deep page skips index entries, not rows), then those rows are
     read, as plain rows of what the list shows with the names of their units
     (`requesting_unit.name`, `implementing_unit.name`), not as records: loading 25 tickets
-    and their units was about a fifth of the list. The steps on several tickets ask only the
-    state and the person's roles of them (several_steps)."""
+    and their units was about a fifth of the list. Each row has the people and units the
+    workflow's actors read, so several_steps asks them of the rows as of the records."""
     order_by = LIST_ORDERS.get(order, LIST_ORDERS["number"])
     ids = (query.with_only_columns(Ticket.id).order_by(*order_by)
            .limit(page_size).offset((page - 1) * page_size))
