@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.ui import RecordLinks, format_date
+from app.ui import RecordLinks, format_date, in_words
 from app.workflow import looks_like_id, parse_date
 
 PAGE_SIZE = 25
@@ -163,7 +163,7 @@ def _translated(shown: Filter) -> Filter:
     """The filter with its texts in the request's language, each translated once (Jinja's
     escaping would translate a lazy text twice, at each use)."""
     return replace(shown, label=str(shown.label), any_label=str(shown.any_label or ""),
-                   choices=None if shown.choices is None else {code: str(text) for code, text in shown.choices.items()})
+                   choices=None if shown.choices is None else in_words(shown.choices))
 
 
 def render(view, *, filters: list[Filter], headings: list, rows: list[tuple], total: int, page: int, pages: int,

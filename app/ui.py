@@ -240,6 +240,12 @@ class QmsInterface(ModelInterface):
         g.saved_pk = self.get_pk_value(item)  # where the view sends the user after saving
 
 
+def in_words(labels: dict) -> dict:
+    """`labels` (code: lazy text) with each text translated now, once: a lazy text is translated
+    again at each use, twice when Jinja escapes it."""
+    return {code: str(label) for code, label in labels.items()}
+
+
 def format_date(value) -> str:
     """dd/mm/yyyy (and HH:MM for date-times), the way Vietnamese documents write dates."""
     if isinstance(value, datetime.datetime):

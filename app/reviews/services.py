@@ -190,9 +190,7 @@ def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
     figures = {key: [] for key in INPUT_SECTIONS}
 
     earlier = listed_records(db.session.execute(_earlier_actions_statement(), {"start": start}))
-    for action in earlier:
-        if action.ticket is not None:
-            action.ticket.display_number = Ticket.number_text(action.ticket.number, action.ticket.year)
+    Ticket.number_rows(action.ticket for action in earlier)
     closed = [a for a in earlier if a.ticket and a.ticket.state in ("closed", "closed_ineffective", "declined")]
     figures["earlier_actions"] = [_figure("actions_total", len(earlier)),
                                   _figure("actions_closed", len(closed))] + [

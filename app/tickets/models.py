@@ -259,6 +259,13 @@ class Ticket(ExternalRecord, AgencyOwned, Model):
         """display_number of a ticket read as a plain row."""
         return f"{number:03d}/{year}" if number else ""
 
+    @classmethod
+    def number_rows(cls, rows) -> None:
+        """Give each ticket read as a plain row (ListedRecord; None: no ticket) its display_number."""
+        for row in rows:
+            if row is not None:
+                row.display_number = cls.number_text(row.number, row.year)
+
     def __repr__(self) -> str:
         return self.display_number or f"#{self.id}"
 

@@ -788,8 +788,7 @@ def ticket_page(query, order: str, page: int, page_size: int) -> list[ListedReco
         .outerjoin(_REQUESTING_UNIT, _REQUESTING_UNIT.id == Ticket.requesting_unit_id)
         .outerjoin(_IMPLEMENTING_UNIT, _IMPLEMENTING_UNIT.id == Ticket.implementing_unit_id)
         .where(Ticket.id.in_(ids.scalar_subquery())).order_by(*order_by)))
-    for row in rows:
-        row.display_number = Ticket.number_text(row.number, row.year)
+    Ticket.number_rows(rows)
     return rows
 
 
@@ -852,9 +851,7 @@ def nonconformity_page(query, order: str, page: int, page_size: int) -> list[Lis
         .outerjoin(NcCategory, NcCategory.id == Nonconformity.category_id)
         .outerjoin(Ticket, Ticket.id == Nonconformity.ticket_id)
         .where(Nonconformity.id.in_(ids.scalar_subquery())).order_by(*order_by)))
-    for nc in page_rows:
-        if nc.ticket is not None:
-            nc.ticket.display_number = Ticket.number_text(nc.ticket.number, nc.ticket.year)
+    Ticket.number_rows(nc.ticket for nc in page_rows)
     return page_rows
 
 

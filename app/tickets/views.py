@@ -22,7 +22,7 @@ from app.tickets.crud import NonconformityRules, TicketRules
 from app import record_list
 from app.tickets.models import NcCategory, Nonconformity, Ticket
 from app.ui import (
-    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, refusal, render_error, shorten,
+    QmsInterface, QmsModelView, date_field, format_date, format_yes_no, in_words, refusal, render_error, shorten,
     transition_page, transition_values,
 )
 from app.workflow import choices_for, parse_date
@@ -376,10 +376,6 @@ class RecurringNonconformityView(BaseView):
         return redirect(url_for("TicketView.edit", pk=ticket.id))
 
 
-def _in_words(vocabulary: dict) -> dict[str, str]:
-    return {code: str(label) for code, label in vocabulary.items()}
-
-
 def date_chips(args) -> list[str]:
     """The list's date filters as read on screen, dates dd/mm/yyyy whatever the URL wrote."""
     day = {name: services.parse_date(args.get(name)) for name in ("from", "to", "closed_from", "closed_to", "overdue_on")}
@@ -479,10 +475,9 @@ class TicketView(TicketRules, QmsModelView):
             with_args=record_list.with_args, units=chosen_units(args.getlist("unit")),
             late=late, args=args,
             today=services.today(),
-            # each label translated once a page (a lazy text is translated at each use: the
-            # states and kinds are shown in the filters and on each row)
-            states=_in_words(workflow.STATES), kinds=_in_words(vocabulary.KINDS),
-            sources=_in_words(vocabulary.SOURCES), groups=workflow.WORKFLOW.groups, is_overdue=services.is_overdue,
+            # the states and kinds are shown in the filters and on each row
+            states=in_words(workflow.STATES), kinds=in_words(vocabulary.KINDS),
+            sources=in_words(vocabulary.SOURCES), groups=workflow.WORKFLOW.groups, is_overdue=services.is_overdue,
             present=_present_step(g.user), chips=date_chips(args),
             several=services.several_steps(g.user, tickets),
             can_add=self.appbuilder.sm.has_access("can_add", self.class_permission_name),
