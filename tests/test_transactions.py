@@ -3,9 +3,12 @@ with COMMIT, so that psycopg keeps the statements it prepared (it forgets them a
 ROLLBACK, and PostgreSQL plans an unprepared statement anew each time); a request that wrote
 and did not commit, or failed, is still rolled back."""
 import logging
+import os
 
+import pytest
 import sqlalchemy as sa
 from flask import g
+from sqlalchemy.exc import OperationalError
 
 from app.tenancy import agency_named
 from tests.conftest import demo_agency
@@ -102,3 +105,109 @@ def test_a_commit_that_fails_at_the_end_is_logged_not_raised(app, monkeypatch, c
 
     assert _endings(app, request) == ["rollback"]
     assert "Ending a read-only transaction failed: OperationalError" in caplog.text
+
+
+# --- PostgreSQL: reading outside a transaction ---------------------------------------------
+
+on_postgresql = pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                                   reason="psycopg's autocommit: PostgreSQL")
+
+
+def _status(connection) -> str:
+    """The server's transaction status of a session's or an engine's connection."""
+    return connection.connection.dbapi_connection.info.transaction_status.name
+
+
+def _statuses_while(app, run) -> list[str]:
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen = []
+
+    def after(conn, cursor, statement, *args):
+        seen.append(cursor.connection.info.transaction_status.name)
+
+    sa.event.listen(engine, "after_cursor_execute", after)
+    try:
+        run()
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", after)
+    return seen
+
+
+@on_postgresql
+def test_a_page_that_only_reads_opens_no_transaction(app, client_as_user):
+    """No BEGIN before its first statement, no COMMIT after its last: two round trips fewer on
+    every page (each statement of PostgreSQL's READ COMMITTED sees the data committed when it
+    starts, in a transaction or not: the page reads the same)."""
+    client = client_as_user("truongban.iso")
+    for page in ("/tickets/list/", "/nonconformities/list/", "/", "/notifications/settings"):
+        client.get(page)
+        statuses = _statuses_while(app, lambda: client.get(page))
+        assert statuses and set(statuses) == {"IDLE"}, (page, statuses)
+
+
+@on_postgresql
+def test_a_request_that_writes_does_it_in_one_transaction(app):
+    """The first statement that writes opens the transaction; what the request wrote and left
+    uncommitted is rolled back as one."""
+    from app.extensions import db
+
+    subject = "Hai dòng, một giao dịch"
+
+    def request():
+        with app.test_request_context("/"), agency_named("CAMLAM"):
+            g.user = None
+            db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("unit")))
+            assert _status(db.session.connection()) == "IDLE"
+            db.session.add(_notification(db, subject))
+            db.session.flush()
+            assert _status(db.session.connection()) == "INTRANS"
+            db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("unit")))
+            db.session.add(_notification(db, subject))
+            db.session.flush()
+            assert _kept(app, subject) == 0  # not yet visible to anyone else
+
+    request()
+    assert _kept(app, subject) == 0
+
+
+@on_postgresql
+def test_a_locking_read_in_a_request_holds_its_lock_until_the_request_ends(app, database_url):
+    from app.extensions import db
+    from app.organisation.models import Agency
+
+    other = sa.create_engine(database_url)
+
+    def try_lock(agency_id) -> bool:
+        with other.connect() as c:
+            try:
+                c.execute(sa.text("SELECT id FROM agency WHERE id = :id FOR UPDATE NOWAIT"), {"id": agency_id})
+                return True
+            except OperationalError:
+                return False
+
+    try:
+        with app.test_request_context("/"), agency_named("CAMLAM"):
+            g.user = None
+            agency_id = db.session.scalar(sa.select(Agency.id).where(Agency.code == "CAMLAM").with_for_update())
+            assert not try_lock(agency_id)
+            db.session.execute(sa.text("SELECT id FROM agency WHERE id = :id for share"), {"id": agency_id})
+            assert not try_lock(agency_id)
+        assert try_lock(agency_id)  # the request's end released it
+    finally:
+        other.dispose()
+
+
+@on_postgresql
+def test_outside_a_request_statements_run_in_a_transaction(app, client_as_user):
+    """Commands and jobs are left as they were: a connection a page used is transactional again
+    when a command takes it from the pool."""
+    from app.extensions import db
+
+    client_as_user("truongban.iso").get("/notifications/settings")  # the pool's connections served a page
+    with app.app_context():
+        db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("unit")))
+        assert _status(db.session.connection()) == "INTRANS"
+        db.session.rollback()
