@@ -15,8 +15,8 @@ reads sends its statements and nothing else, where BEGIN before the first and CO
 last were two more round trips (0.3 ms of a 3 ms page on the bench machine). Under READ
 COMMITTED, PostgreSQL's level and ours, each statement sees what was committed when it starts,
 in a transaction or not: the page reads the same. The first statement that writes, or reads
-with a lock (FOR UPDATE, FOR SHARE), or is anything but a SELECT (a SAVEPOINT, a SET), opens
-the transaction before it runs, and the request's writes stay one transaction, committed or
+with a lock (FOR UPDATE, FOR SHARE), or is anything but a SELECT (a SAVEPOINT, a SET), or reads
+rows in batches through a server-side cursor, opens the transaction before it runs, and the request's writes stay one transaction, committed or
 rolled back as before. (A SELECT calling a function whose effect lasts until the transaction
 ends, such as pg_advisory_xact_lock, would lose it: the code has none.) Commands and jobs,
 outside a request, work in transactions as before.
@@ -26,6 +26,7 @@ import re
 import time
 
 from flask import Flask, has_request_context
+from psycopg import ServerCursor
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError, InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
@@ -55,9 +56,11 @@ def _note_writes(conn, cursor, statement, parameters, context, executemany) -> N
 
 def _transaction_before_writing(conn, cursor, statement, parameters, context, executemany) -> None:
     """PostgreSQL: the connection leaves autocommit before a statement that needs a transaction
-    (psycopg then sends BEGIN first) and stays in it until it goes back to the pool."""
+    (psycopg then sends BEGIN first) and stays in it until it goes back to the pool. Rows read in
+    batches (yield_per) come from a server-side cursor, which lives in a transaction too."""
     dbapi_connection = cursor.connection
-    if dbapi_connection.autocommit and (conn.info.get(WROTE) or _LOCKING_READ.search(statement)):
+    if dbapi_connection.autocommit and (conn.info.get(WROTE) or _LOCKING_READ.search(statement)
+                                        or isinstance(cursor, ServerCursor)):
         dbapi_connection.autocommit = False
 
 

@@ -211,3 +211,16 @@ def test_outside_a_request_statements_run_in_a_transaction(app, client_as_user):
         db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("unit")))
         assert _status(db.session.connection()) == "INTRANS"
         db.session.rollback()
+
+
+@on_postgresql
+def test_a_request_may_read_rows_in_batches(app):
+    """Rows read in batches (yield_per) come from a server-side cursor, which lives in a
+    transaction: the request opens one for it."""
+    from app.extensions import db
+    from app.organisation.models import Unit
+
+    with app.test_request_context("/"), agency_named("CAMLAM"):
+        g.user = None
+        names = [unit.name for unit in db.session.scalars(sa.select(Unit).execution_options(yield_per=2))]
+        assert len(names) > 2
