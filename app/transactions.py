@@ -14,12 +14,13 @@ On PostgreSQL a request reads outside any transaction (psycopg's autocommit): a 
 reads sends its statements and nothing else, where BEGIN before the first and COMMIT after the
 last were two more round trips (0.3 ms of a 3 ms page on the bench machine). Under READ
 COMMITTED, PostgreSQL's level and ours, each statement sees what was committed when it starts,
-in a transaction or not: the page reads the same. The first statement that writes, or reads
-with a lock (FOR UPDATE, FOR SHARE), or is anything but a SELECT (a SAVEPOINT, a SET), or reads
-rows in batches through a server-side cursor, opens the transaction before it runs, and the request's writes stay one transaction, committed or
-rolled back as before. (A SELECT calling a function whose effect lasts until the transaction
-ends, such as pg_advisory_xact_lock, would lose it: the code has none.) Commands and jobs,
-outside a request, work in transactions as before.
+in a transaction or not: the page reads the same. The first statement that needs a transaction
+opens it before it runs: anything but a SELECT (a write, a SAVEPOINT, a SET), a SELECT that
+locks (FOR UPDATE, FOR SHARE…), rows read in batches (a server-side cursor). The request's
+writes stay one transaction, committed or rolled back as before. (A SELECT calling a function
+whose effect lasts until the transaction ends, such as pg_advisory_xact_lock, would lose it:
+the code has none.) Outside a request (commands, jobs run by the queue's worker) connections
+work in transactions as before; one asked for SQLAlchemy's AUTOCOMMIT keeps it everywhere.
 """
 import logging
 import re
@@ -60,7 +61,8 @@ def _transaction_before_writing(conn, cursor, statement, parameters, context, ex
     batches (yield_per) come from a server-side cursor, which lives in a transaction too."""
     dbapi_connection = cursor.connection
     if dbapi_connection.autocommit and (conn.info.get(WROTE) or _LOCKING_READ.search(statement)
-                                        or isinstance(cursor, ServerCursor)):
+                                        or isinstance(cursor, ServerCursor)) \
+            and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":  # asked for: kept
         dbapi_connection.autocommit = False
 
 

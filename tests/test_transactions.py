@@ -175,6 +175,7 @@ def test_a_request_that_writes_does_it_in_one_transaction(app):
 
 @on_postgresql
 def test_a_locking_read_in_a_request_holds_its_lock_until_the_request_ends(app, database_url):
+    """Each way of locking a row, written by SQLAlchemy or by hand, as a request's first statement."""
     from app.extensions import db
     from app.organisation.models import Agency
 
@@ -188,16 +189,49 @@ def test_a_locking_read_in_a_request_holds_its_lock_until_the_request_ends(app, 
             except OperationalError:
                 return False
 
+    with demo_agency(app):
+        agency_id = db.session.scalar(sa.select(Agency.id).where(Agency.code == "CAMLAM"))
+    by_id = sa.select(Agency.id).where(Agency.id == agency_id)
+    locking_reads = [by_id.with_for_update(), by_id.with_for_update(read=True),
+                     by_id.with_for_update(key_share=True), by_id.with_for_update(read=True, key_share=True),
+                     sa.text("SELECT id FROM agency WHERE id = :id for share").bindparams(id=agency_id),
+                     sa.text("select id from agency where id = :id for  no key update").bindparams(id=agency_id)]
     try:
-        with app.test_request_context("/"), agency_named("CAMLAM"):
-            g.user = None
-            agency_id = db.session.scalar(sa.select(Agency.id).where(Agency.code == "CAMLAM").with_for_update())
-            assert not try_lock(agency_id)
-            db.session.execute(sa.text("SELECT id FROM agency WHERE id = :id for share"), {"id": agency_id})
-            assert not try_lock(agency_id)
-        assert try_lock(agency_id)  # the request's end released it
+        for statement in locking_reads:
+            with app.test_request_context("/"), agency_named("CAMLAM"):
+                g.user = None
+                db.session.execute(statement)
+                assert not try_lock(agency_id), str(statement)
+            assert try_lock(agency_id)  # the request's end released it
     finally:
         other.dispose()
+
+
+@on_postgresql
+def test_a_savepoint_as_a_request_s_first_write_is_inside_its_transaction(app):
+    from app.extensions import db
+
+    subject = "Ghi trong điểm lưu"
+    with app.test_request_context("/"), agency_named("CAMLAM"):
+        g.user = None
+        db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("unit")))
+        with db.session.begin_nested():
+            db.session.add(_notification(db, subject))
+        assert _status(db.session.connection()) == "INTRANS"
+    assert _kept(app, subject) == 0  # the request ended without committing: rolled back
+
+
+@on_postgresql
+def test_a_connection_asked_to_autocommit_keeps_doing_so(app):
+    """A statement that cannot run in a transaction (VACUUM, CREATE INDEX CONCURRENTLY in a
+    migration's autocommit block) on a connection asked for SQLAlchemy's AUTOCOMMIT, in a
+    request or not."""
+    from app.extensions import db
+
+    for in_request in (False, True):
+        with (app.test_request_context("/") if in_request else app.app_context()):
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(sa.text("VACUUM unit"))
 
 
 @on_postgresql
@@ -224,3 +258,27 @@ def test_a_request_may_read_rows_in_batches(app):
         g.user = None
         names = [unit.name for unit in db.session.scalars(sa.select(Unit).execution_options(yield_per=2))]
         assert len(names) > 2
+
+
+@on_postgresql
+def test_a_pooled_connection_that_cannot_leave_its_transaction_mode_is_replaced(app):
+    """Changing psycopg's autocommit fails on a connection that is not idle (one the database
+    lost mid-way): the pool is told to take another (DisconnectionError), not the page."""
+    from types import SimpleNamespace
+
+    import psycopg
+    from sqlalchemy.exc import DisconnectionError
+
+    from app import transactions
+    from app.extensions import db
+
+    class Lost:
+        autocommit = False
+
+        def __setattr__(self, name, value):
+            raise psycopg.ProgrammingError("can't change 'autocommit' now: connection in transaction status UNKNOWN")
+
+    with app.test_request_context("/"):
+        check = transactions._checked_when_idle(db.engine)
+        with pytest.raises(DisconnectionError):
+            check(Lost(), SimpleNamespace(info={}), None)
