@@ -103,13 +103,22 @@ def _returned(dbapi_connection, record) -> None:
     record.info[RETURNED] = (dbapi_connection, time.monotonic())
 
 
-def _checked_when_idle(engine):
-    reads_outside_transactions = engine.dialect.driver == "psycopg"
+def _reads_in_autocommit(dbapi_connection, record, proxy) -> None:
+    """PostgreSQL, at checkout: a request's connection reads in autocommit, a command's or a
+    job's works in transactions. Changing the mode fails on a connection that is not idle (one
+    the database lost): the pool takes another."""
+    autocommit = has_request_context()
+    if dbapi_connection.autocommit == autocommit:
+        return
+    try:
+        dbapi_connection.autocommit = autocommit
+    except Exception as error:  # noqa: BLE001 - whatever psycopg raises, the connection is unusable
+        raise DisconnectionError("a pooled connection was not idle") from error
 
+
+def _checked_when_idle(engine):
     def check(dbapi_connection, record, proxy) -> None:
         connection, returned = record.info.get(RETURNED, (None, None))
-        if reads_outside_transactions:  # a request's reads in autocommit; a command's as before
-            _set_autocommit(dbapi_connection, has_request_context())
         if connection is not dbapi_connection or time.monotonic() - returned <= IDLE_BEFORE_CHECK:
             return  # new (just connected), or used just before
         try:
@@ -120,15 +129,6 @@ def _checked_when_idle(engine):
     return check
 
 
-def _set_autocommit(dbapi_connection, autocommit: bool) -> None:
-    if dbapi_connection.autocommit == autocommit:
-        return
-    try:
-        dbapi_connection.autocommit = autocommit
-    except Exception as error:  # noqa: BLE001 - not idle: a connection the database has lost
-        raise DisconnectionError("a pooled connection was not idle") from error
-
-
 def init_app(app: Flask) -> None:
     """After db.init_app: Flask runs the app context's teardowns last registered first, so this
     one runs before Flask-SQLAlchemy's, which rolls back and closes the session."""
@@ -136,10 +136,13 @@ def init_app(app: Flask) -> None:
         engine = db.engine
     if not event.contains(engine, "before_cursor_execute", _note_writes):
         event.listen(engine, "before_cursor_execute", _note_writes)
-        if engine.dialect.driver == "psycopg":
-            event.listen(engine, "before_cursor_execute", _transaction_before_writing)
         event.listen(engine, "commit", _transaction_ended)
         event.listen(engine, "rollback", _transaction_ended)
         event.listen(engine, "checkin", _returned)
+        if engine.dialect.driver == "psycopg":
+            # after _note_writes, whose mark it reads; the mode set before the idle check, so
+            # that its ping opens no transaction
+            event.listen(engine, "before_cursor_execute", _transaction_before_writing)
+            event.listen(engine, "checkout", _reads_in_autocommit)
         event.listen(engine, "checkout", _checked_when_idle(engine))
     app.teardown_appcontext(end_reading_transaction)

@@ -270,7 +270,6 @@ def test_a_pooled_connection_that_cannot_leave_its_transaction_mode_is_replaced(
     from sqlalchemy.exc import DisconnectionError
 
     from app import transactions
-    from app.extensions import db
 
     class Lost:
         autocommit = False
@@ -279,6 +278,5 @@ def test_a_pooled_connection_that_cannot_leave_its_transaction_mode_is_replaced(
             raise psycopg.ProgrammingError("can't change 'autocommit' now: connection in transaction status UNKNOWN")
 
     with app.test_request_context("/"):
-        check = transactions._checked_when_idle(db.engine)
         with pytest.raises(DisconnectionError):
-            check(Lost(), SimpleNamespace(info={}), None)
+            transactions._reads_in_autocommit(Lost(), SimpleNamespace(info={}), None)
