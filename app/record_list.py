@@ -21,6 +21,7 @@ from app.ui import RecordLinks, format_date, in_words
 from app.workflow import looks_like_id, parse_date
 
 PAGE_SIZE = 25
+READ_AS_ASKED = 10 ** 6  # a page asked past this (an offset too large for the databases) is counted first
 FAB_PAGES = 10 ** 6  # a FAB list's page (counted from 0) past this is read as its first
 FAB_PAGE_SIZE_LIMIT = 100  # the largest page of a FAB list: its widget offers 25 to 100
 FAB_LIST_ARGS = ("_flt_", "_oc_", "_od_", "page_", "psize_")
@@ -151,7 +152,30 @@ def count_and_page(query) -> tuple[int, int, int]:
     """(records, page asked for, pages) of a list's statement, the page kept within the list."""
     total = count_of(query)
     pages = max(1, math.ceil(total / PAGE_SIZE))
-    return total, min(max(1, request.args.get("page", 1, type=int)), pages), pages
+    return total, min(max(1, asked_page()), pages), pages
+
+
+def asked_page() -> int:
+    return request.args.get("page", 1, type=int)
+
+
+LIST_TOTAL = "list_total"
+
+
+def counted_page(query, read_page: Callable) -> tuple[list, int, int, int]:
+    """(records, total, page, pages): the page the address asks for, read by
+    `read_page(query, page, PAGE_SIZE, *columns)` with the count of the whole list as one more
+    column of the same statement (LIST_TOTAL): a list takes one statement, not a count and then
+    its page. A page past the last (an old address) is counted alone, and the last page read."""
+    page = max(1, asked_page())
+    if page <= READ_AS_ASKED:
+        total_column = select(func.count()).select_from(query.subquery()).scalar_subquery().label(LIST_TOTAL)
+        records = read_page(query, page, PAGE_SIZE, total_column)
+        if records or page == 1:
+            total = getattr(records[0], LIST_TOTAL) if records else 0
+            return records, total, page, max(1, math.ceil(total / PAGE_SIZE))
+    total, page, pages = count_and_page(query)
+    return read_page(query, page, PAGE_SIZE), total, page, pages
 
 
 def cells(values) -> Markup:
@@ -195,11 +219,10 @@ def render(view, *, filters: list[Filter], headings: list, rows: list[tuple], to
 
 def list_page(view, *, arg_names, fab_filter: Callable, query, read_page: Callable, row: Callable, **shown):
     """A whole list page: an address of FAB's list moved to the list's own arguments
-    (`moved_from_fab`), else the count of `query`, the page `read_page(query, page, PAGE_SIZE)`
-    reads and each record's `row(record)` = (pk, may change it now, cells), rendered (`render`)."""
+    (`moved_from_fab`), else the page of `query` that `read_page` reads with its count
+    (counted_page) and each record's `row(record)` = (pk, may change it now, cells), rendered (`render`)."""
     moved = moved_from_fab(arg_names, fab_filter)
     if moved is not None:
         return moved
-    total, page, pages = count_and_page(query)
-    return render(view, rows=[row(record) for record in read_page(query, page, PAGE_SIZE)], total=total, page=page,
-                  pages=pages, **shown)
+    records, total, page, pages = counted_page(query, read_page)
+    return render(view, rows=[row(record) for record in records], total=total, page=page, pages=pages, **shown)

@@ -79,12 +79,12 @@ _PLAN_ROW = (ObjectivePlan.id, ObjectivePlan.year, ObjectivePlan.unit_id, Object
              ObjectivePlan.submitted_on, ObjectivePlan.approved_on)
 
 
-def plan_page(query, page: int, page_size: int) -> list[ListedRecord]:
+def plan_page(query, page: int, page_size: int, *columns) -> list[ListedRecord]:
     """A page of the list, the latest year first, as plain rows of what the list shows and the
     workflow's rules read (not as records), each with its unit's name (`unit.name`; no unit:
     the agency's plan)."""
     return listed_records(db.session.execute(
-        query.with_only_columns(*_PLAN_ROW, *related_columns(Unit, "unit", Unit.name))
+        query.with_only_columns(*_PLAN_ROW, *related_columns(Unit, "unit", Unit.name), *columns)
         .outerjoin(Unit, Unit.id == ObjectivePlan.unit_id)
         .order_by(ObjectivePlan.year.desc(), ObjectivePlan.id.desc()).limit(page_size).offset((page - 1) * page_size)))
 

@@ -288,11 +288,11 @@ _REVIEW_ROW = (Review.id, Review.year, Review.number, Review.form, Review.period
                Review.state, Review.approved_on)
 
 
-def review_page(query, page: int, page_size: int) -> list[ListedRecord]:
+def review_page(query, page: int, page_size: int, *columns) -> list[ListedRecord]:
     """A page of the list, the latest period first, as plain rows of what the list shows (not
     as records, nor their contents)."""
     reviews = listed_records(db.session.execute(
-        query.with_only_columns(*_REVIEW_ROW).order_by(Review.period_end.desc(), Review.id.desc())
+        query.with_only_columns(*_REVIEW_ROW, *columns).order_by(Review.period_end.desc(), Review.id.desc())
         .limit(page_size).offset((page - 1) * page_size)))
     for review in reviews:
         review.display_number = Review.number_text(review.number)

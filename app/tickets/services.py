@@ -772,19 +772,20 @@ _TICKET_ROW = (Ticket.id, Ticket.number, Ticket.year, Ticket.state, Ticket.kind,
 _REQUESTING_UNIT, _IMPLEMENTING_UNIT = aliased(Unit), aliased(Unit)
 
 
-def ticket_page(query, order: str, page: int, page_size: int) -> list[ListedRecord]:
+def ticket_page(query, order: str, page: int, page_size: int, *columns) -> list[ListedRecord]:
     """One page of the list, in its order, in one statement: the page's ids are chosen on
     the order's index alone (a deep page skips index entries, not rows), then those rows are
     read, as plain rows of what the list shows with the names of their units
     (`requesting_unit.name`, `implementing_unit.name`), not as records: loading 25 tickets
     and their units was about a fifth of the list. Each row has the people and units the
-    workflow's actors read, so several_steps asks them of the rows as of the records."""
+    workflow's actors read, so several_steps asks them of the rows as of the records; and any
+    further `columns` (record_list.counted_page)."""
     order_by = LIST_ORDERS.get(order, LIST_ORDERS["number"])
     ids = (query.with_only_columns(Ticket.id).order_by(*order_by)
            .limit(page_size).offset((page - 1) * page_size))
     rows = listed_records(db.session.execute(
         select(*_TICKET_ROW, *related_columns(_REQUESTING_UNIT, "requesting_unit", _REQUESTING_UNIT.name),
-               *related_columns(_IMPLEMENTING_UNIT, "implementing_unit", _IMPLEMENTING_UNIT.name))
+               *related_columns(_IMPLEMENTING_UNIT, "implementing_unit", _IMPLEMENTING_UNIT.name), *columns)
         .outerjoin(_REQUESTING_UNIT, _REQUESTING_UNIT.id == Ticket.requesting_unit_id)
         .outerjoin(_IMPLEMENTING_UNIT, _IMPLEMENTING_UNIT.id == Ticket.implementing_unit_id)
         .where(Ticket.id.in_(ids.scalar_subquery())).order_by(*order_by)))
@@ -835,18 +836,19 @@ _NC_ROW = (Nonconformity.id, Nonconformity.detected_on, Nonconformity.descriptio
            Nonconformity.disposition, Nonconformity.correction_checked, Nonconformity.unit_id)
 
 
-def nonconformity_page(query, order: str, page: int, page_size: int) -> list[ListedRecord]:
+def nonconformity_page(query, order: str, page: int, page_size: int, *columns) -> list[ListedRecord]:
     """One page of the NC list (and its export), in one statement: the page's ids chosen on the
     order's index (as ticket_page does), each read as a plain row with the unit, category and
     ticket it names (`unit.name`, `category.name`, `ticket.display_number`, `ticket.state`), not
     as records of the session: loading 25 NCs and their three records was most of the list's
-    own time. Enough of each for may_change_nonconformity."""
+    own time. Enough of each for may_change_nonconformity; and any further `columns`
+    (record_list.counted_page)."""
     order_by = NC_LIST_ORDERS.get(order, NC_LIST_ORDERS["newest"])
     ids = (query.with_only_columns(Nonconformity.id).order_by(*order_by)
            .limit(page_size).offset((page - 1) * page_size))
     page_rows = listed_records(db.session.execute(
         select(*_NC_ROW, *related_columns(Unit, "unit", Unit.name), *related_columns(NcCategory, "category", NcCategory.name),
-               *related_columns(Ticket, "ticket", Ticket.state, Ticket.number, Ticket.year))
+               *related_columns(Ticket, "ticket", Ticket.state, Ticket.number, Ticket.year), *columns)
         .outerjoin(Unit, Unit.id == Nonconformity.unit_id)
         .outerjoin(NcCategory, NcCategory.id == Nonconformity.category_id)
         .outerjoin(Ticket, Ticket.id == Nonconformity.ticket_id)

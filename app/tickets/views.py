@@ -335,7 +335,8 @@ class NonconformityView(NonconformityRules, QmsModelView):
         return record_list.list_page(
             self, arg_names=services.NC_LIST_ARGS, fab_filter=_fab_nc_filter,
             query=services.nonconformity_list_query(g.user, request.args),
-            read_page=lambda query, page, size: services.nonconformity_page(query, order, page, size), row=row,
+            read_page=lambda query, page, size, *columns: services.nonconformity_page(query, order, page, size, *columns),
+            row=row,
             filters=NC_FILTERS, headings=[self.label_columns[name] for name in NC_COLUMNS],
             saved_filters="nonconformities", add_label=self.add_title, export=True)
 
@@ -465,8 +466,9 @@ class TicketView(TicketRules, QmsModelView):
     def list(self):
         args = request.args
         query = services.ticket_list_query(g.user, args)
-        total, page, pages = record_list.count_and_page(query)
-        tickets = services.ticket_page(query, args.get("sort", "number"), page, record_list.PAGE_SIZE)
+        order = args.get("sort", "number")
+        tickets, total, page, pages = record_list.counted_page(
+            query, lambda query, page, size, *columns: services.ticket_page(query, order, page, size, *columns))
         late = services.missing_report_ids(among=[t.id for t in tickets if t.state == "implementation"])
         kept = record_list.kept_args(services.LIST_ARGS)
         return self.render_template(
