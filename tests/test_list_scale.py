@@ -1033,22 +1033,27 @@ LIST_COUNTS = {"/tickets/list/": "ticket-count", "/nonconformities/list/": "reco
                "/objectives/list/": "record-count", "/reviews/list/": "record-count"}
 
 
-def _listed_total(app, address) -> int:
-    """How many records the list shows the ISO leader, counted alone."""
+def _listed_total(app, address, everywhere=False) -> int:
+    """How many records the list shows the ISO leader, counted alone (in every agency:
+    `everywhere`)."""
     from app.extensions import db
     from app.objectives.services import plan_list_query
     from app.organisation.models import QmsUser
     from app.record_list import count_of
     from app.reviews.services import review_list_query
-    from app.tenancy import agency_named
+    from app.tenancy import ALL, agency_named, agency_scope
     from app.tickets.services import nonconformity_list_query, ticket_list_query
 
     with app.app_context(), agency_named("CAMLAM"):
         leader = db.session.query(QmsUser).filter_by(username="truongban.iso").one()
-        return count_of({"/tickets/list/": lambda: ticket_list_query(leader, {}),
-                         "/nonconformities/list/": lambda: nonconformity_list_query(leader, {}),
-                         "/objectives/list/": lambda: plan_list_query({}),
-                         "/reviews/list/": lambda: review_list_query({})}[address]())
+        query = {"/tickets/list/": lambda: ticket_list_query(leader, {}),
+                 "/nonconformities/list/": lambda: nonconformity_list_query(leader, {}),
+                 "/objectives/list/": lambda: plan_list_query({}),
+                 "/reviews/list/": lambda: review_list_query({})}[address]()
+        if everywhere:
+            with agency_scope(ALL):
+                return count_of(query)
+        return count_of(query)
 
 
 @pytest.mark.parametrize("address", list(LIST_COUNTS))
@@ -1062,6 +1067,7 @@ def test_a_list_reads_its_page_and_its_count_in_one_statement(many, app, client_
     assert page.status_code == 200
     total = _listed_total(app, address)
     assert f'<span class="{LIST_COUNTS[address]}">{total}</span>' in page.text
+    assert _listed_total(app, address, everywhere=True) > total  # the count is the agency's own
     listing = [s for s in counter.statements if "count(*)" in s]
     assert len(listing) == 1, counter.statements  # the count is in the page's statement
     assert re.search(r"^\s*SELECT \w+\.id\b", listing[0]), listing  # the rows, not a count alone
