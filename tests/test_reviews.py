@@ -339,3 +339,29 @@ def test_the_objectives_of_every_year_of_a_period_are_inputs(app, db, user):
             assert rates[str(year)].startswith(f"{summary['achieved']}/{summary['objectives']}"), year
             counted += summary["objectives"]
         assert counted  # the demo's plans have objectives
+
+
+def test_the_inputs_name_their_agency_s_units_and_earlier_actions_only(db, user):
+    """The units the figures name and the earlier reviews' actions are read as statements kept
+    per agency (app.tenancy.kept_rows on PostgreSQL): each agency's own, never another's."""
+    import sqlalchemy as sa
+
+    from app.organisation.models import Agency, Unit
+    from app.reviews.models import ReviewAction
+    from app.tenancy import ALL, agency_named, agency_scope, kept_rows
+
+    with agency_scope(ALL):  # the other agency asks first: its statements are kept too
+        with agency_named("CAMHIEP"):
+            services.gather_inputs(datetime.date(2100, 1, 1), datetime.date(2100, 12, 31), user("xa.thuky"))
+            assert kept_rows(services._units_statement(), {})
+        everyone_s_actions = db.session.scalar(sa.select(sa.func.count(ReviewAction.id)))
+        other_units = set(db.session.scalars(sa.select(Unit.name).join(Agency, Agency.id == Unit.agency_id)
+                                             .where(Agency.code != "CAMLAM")))
+    own_actions = db.session.scalar(sa.select(sa.func.count(ReviewAction.id)))
+    own_units = set(db.session.scalars(sa.select(Unit.name)))
+    # every earlier review's actions are earlier than a period of 2100
+    figures = services.gather_inputs(datetime.date(2100, 1, 1), datetime.date(2100, 12, 31), user("thuky.iso"))
+    earlier = _values(figures, "earlier_actions")
+    assert 0 < earlier[("actions_total", None)] == own_actions < everyone_s_actions
+    named = {row.name for row in kept_rows(services._units_statement(), {})}  # what the figures name units by
+    assert named == own_units and other_units - own_units

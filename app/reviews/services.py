@@ -167,6 +167,12 @@ def _sorted(counts: dict) -> list[tuple]:
 
 
 @functools.cache
+def _units_statement():
+    """The agency's units as the figures and the objectives' rows name them."""
+    return select(Unit.id, Unit.code, Unit.name, Unit.active, Unit.in_qms_scope)
+
+
+@functools.cache
 def _earlier_actions_statement():
     """The actions decided by reviews of periods ended before `start`, with their tickets'
     state and number (`ticket.state`, `ticket.number`, `ticket.year`), as plain rows."""
@@ -184,12 +190,13 @@ def gather_inputs(start: datetime.date, end: datetime.date, user) -> dict:
     on = today()  # overdue is a fact of the day the figures are gathered, and the link keeps that day
     counts = _input_counts(start, end, user, on)
     period = {"from": start.isoformat(), "to": end.isoformat()}
-    # the units as plain rows: what the figures and the objectives' rows name them by
-    unit_list = db.session.execute(select(Unit.id, Unit.code, Unit.name, Unit.active, Unit.in_qms_scope)).all()
+    # the units and the earlier actions as plain rows, each statement's text kept per agency
+    # (kept_rows): what the figures and the objectives' rows name them by
+    unit_list = kept_rows(_units_statement(), {})
     units = {u.id: u for u in unit_list}
     figures = {key: [] for key in INPUT_SECTIONS}
 
-    earlier = listed_records(db.session.execute(_earlier_actions_statement(), {"start": start}))
+    earlier = listed_records(kept_rows(_earlier_actions_statement(), {"start": start}))
     Ticket.number_rows(action.ticket for action in earlier)
     closed = [a for a in earlier if a.ticket and a.ticket.state in ("closed", "closed_ineffective", "declined")]
     figures["earlier_actions"] = [_figure("actions_total", len(earlier)),
