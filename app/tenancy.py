@@ -168,7 +168,7 @@ class _Text(NamedTuple):
     processors: dict  # how the database takes each value of a run (ExpandedState.processors)
 
 
-# statements shared by an agency (kept_rows' `shared`) × agencies in a worker: about seven
+# statements shared by an agency (kept_rows' `shared`) × agencies in a worker: about nine
 # (the home page's, the review inputs', the ticket page's), 300 agencies
 TEXTS_KEPT = 4096
 
