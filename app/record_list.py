@@ -144,8 +144,13 @@ def moved_from_fab(own_names, condition):
     return redirect(url_for(request.endpoint, **own))
 
 
+def _counting(query):
+    """The statement counting the rows of a list's statement."""
+    return select(func.count()).select_from(query.subquery())
+
+
 def count_of(query) -> int:
-    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+    return db.session.scalar(_counting(query))
 
 
 def count_and_page(query) -> tuple[int, int, int]:
@@ -169,8 +174,7 @@ def counted_page(query, read_page: Callable) -> tuple[list, int, int, int]:
     its page. A page past the last (an old address) is counted alone, and the last page read."""
     page = max(1, asked_page())
     if page <= READ_AS_ASKED:
-        total_column = select(func.count()).select_from(query.subquery()).scalar_subquery().label(LIST_TOTAL)
-        records = read_page(query, page, PAGE_SIZE, total_column)
+        records = read_page(query, page, PAGE_SIZE, _counting(query).scalar_subquery().label(LIST_TOTAL))
         if records or page == 1:
             total = getattr(records[0], LIST_TOTAL) if records else 0
             return records, total, page, max(1, math.ceil(total / PAGE_SIZE))
