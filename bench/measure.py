@@ -3,9 +3,13 @@ SQL statements counted, its size; then EXPLAIN of the hot statements (sequential
 big tables flagged). Both apps run in this process through Flask's test client: the figure is
 the server's time for the whole request, without network."""
 import datetime
+import json
 import logging
+import pathlib
 import re
 import statistics
+import subprocess
+import sys
 import time
 
 import sqlalchemy as sa
@@ -155,6 +159,23 @@ def explain(engine, statements, limit=25) -> list[tuple]:
     return found
 
 
+VANILLA = "vanilla FAB, empty page"
+
+
+def vanilla_fab(url: str, rounds: int) -> dict:
+    """bench/fab_vanilla.py in a process of its own (see there why), as a row of the table: its
+    empty signed-in page beside a bare Flask page."""
+    found = subprocess.run([sys.executable, "-m", "bench.fab_vanilla", "--url", url, "--rounds", str(rounds)],
+                           cwd=pathlib.Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+                           timeout=300)
+    if found.returncode != 0:
+        raise RuntimeError(f"bench/fab_vanilla.py failed:\n{found.stderr[-2000:]}")
+    figures = json.loads(found.stdout.strip().splitlines()[-1])
+    return {"figure": VANILLA, "product_ms": round(figures["fab_ms"], 1), "floor_ms": round(figures["bare_ms"], 1),
+            "ratio": round(figures["fab_ms"] / figures["bare_ms"], 2), "queries": figures["statements"],
+            "kb": figures["kb"], "status": 200, "reference": True}
+
+
 def measure(url: str, rounds: int = 5, only=None, out=print) -> list[dict]:
     app = make_app(url)
     logging.getLogger("qms.access").setLevel(logging.WARNING)  # after the app: it sets INFO
@@ -190,6 +211,13 @@ def measure(url: str, rounds: int = 5, only=None, out=print) -> list[dict]:
                "kb": round(size / 1024, 1), "status": status}
         results.append(row)
         out(f"{name:<24} {ms:10.1f} {floor_ms:9.1f} {row['ratio']:6.2f} {queries:7d} {row['kb']:7.1f} {status}")
+    if not only or any(o in VANILLA for o in only):
+        row = vanilla_fab(url, rounds)
+        results.append(row)
+        out(f"{VANILLA:<24} {row['product_ms']:10.1f} {row['floor_ms']:9.1f} {row['ratio']:6.2f} {row['queries']:7d} "
+            f"{row['kb']:7.1f} {row['status']}")
+        out("  (Flask-AppBuilder with its defaults and none of the product's code, bench/fab_vanilla.py: "
+            "what the stack costs a page before any of ours; compare with 'layout only')")
     out("\nEXPLAIN of the slowest statements seen (Seq Scan over " + ", ".join(BIG_TABLES) + " flagged):")
     for ms, scans, text in explain(engine, recorder.statements):
         flag = ("SEQ SCAN " + ",".join(scans)) if scans else "ok"
