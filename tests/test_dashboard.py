@@ -114,9 +114,10 @@ def test_steering_counts_follow_the_person_the_day_and_the_agency_s_numbers(app,
 
 
 def test_my_work_reads_each_waiting_ticket_once(app, db, user, make_ticket, count_queries):
-    """My work leaves a ticket's long texts in the database (TICKET_TEXTS): one its items or the
-    workflow's actors used would be read ticket by ticket. Every person of the agency, with
-    tickets waiting in every open state, gets their items in a fixed number of statements."""
+    """My work reads the waiting tickets as plain rows of what its items and the workflow's
+    actors read (tickets.services.TICKET_ROW), not as records: none is read again ticket by
+    ticket. Every person of the agency, with tickets waiting in every open state, gets their
+    items in a fixed number of statements."""
     from sqlalchemy import select
 
     from app.organisation.models import QmsUser
@@ -174,8 +175,9 @@ def test_the_objective_flags_follow_the_objectives_summary_for_each_year(app, db
 
 def test_my_work_from_kept_statements_is_what_fresh_ones_give(app, db, user):
     """"My work"'s statements are built once per person (and who sees what, agency numbers)
-    and run with the day's dates: each person, day and setting still gets the work that
-    statements built for it alone give."""
+    and run with the day's dates, on PostgreSQL as their kept texts (app.tenancy.kept_rows):
+    each person, day and setting still gets the work that statements built for it alone and
+    run by SQLAlchemy give."""
     import datetime
 
     from flask import g
@@ -188,12 +190,13 @@ def test_my_work_from_kept_statements_is_what_fresh_ones_give(app, db, user):
         return [(w.kind, w.title, w.action, w.link, w.due, w.since, w.key) for w in services.my_work(person, on)]
 
     def fresh(person, on):
-        kept = services._WAITING, services._CHANGES
+        kept = services._WAITING, services._CHANGES, services.kept_rows
         services._WAITING, services._CHANGES = KeptStatements(1), KeptStatements(1)
+        services.kept_rows = lambda statement, values, shared=True: db.session.execute(statement, values).all()
         try:
             return work(person, on)
         finally:
-            services._WAITING, services._CHANGES = kept
+            services._WAITING, services._CHANGES, services.kept_rows = kept
 
     today = datetime.date.today()
     names = ("truongban.iso", "thuky.iso", "canbo.ktht", "truongphong.ktht", "chutich")
@@ -228,6 +231,7 @@ def test_the_workflow_s_sql_says_on_which_tickets_each_person_has_a_step(app, db
     from app.tickets import services as ticket_services
     from app.tickets import workflow
     from app.tickets.models import Ticket
+    from app.ui import listed_records
     from app.workflow import AtWork
 
     import dataclasses
@@ -250,8 +254,9 @@ def test_the_workflow_s_sql_says_on_which_tickets_each_person_has_a_step(app, db
             for on in (datetime.date.today(), later):
                 waiting, late = services._waiting_tickets_statements(person, at_work)
                 parameters = {"cutoff": ticket_services.report_cutoff(on), "rows": services.ALL_ROWS}
-                by_sql = {ticket.id for ticket, _ in db.session.execute(waiting, parameters)}
-                owed_by_sql = {ticket.id for ticket, _ in db.session.execute(late, parameters)}
+                rows = {row.id: row for row in listed_records(db.session.execute(waiting, parameters))}
+                by_sql = set(rows)
+                owed_by_sql = {row.id for row in db.session.execute(late, parameters)}
                 cutoff = ticket_services.report_cutoff(on)
                 late_ids = set(db.session.scalars(select(Ticket.id).where(
                     ticket_services.missing_report_condition(cutoff=cutoff))))
@@ -260,6 +265,9 @@ def test_the_workflow_s_sql_says_on_which_tickets_each_person_has_a_step(app, db
                     has_step = bool(workflow.WORKFLOW.available(at_work, ticket))
                     owes = ticket.id in late_ids and workflow.IMPLEMENTER.allows(at_work, ticket)
                     assert (ticket.id in by_sql) == has_step, (person.username, ticket.state, ticket.id)
+                    if has_step:  # the item's steps, read from the row, are the record's
+                        assert workflow.WORKFLOW.available(at_work, rows[ticket.id]) == \
+                            workflow.WORKFLOW.available(at_work, ticket), (person.username, ticket.state)
                     assert (ticket.id in owed_by_sql) == owes, (person.username, ticket.state, ticket.id)
                     checked += 1
                     steps_found += has_step

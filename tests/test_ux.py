@@ -312,6 +312,8 @@ def test_pending_change_request_waits_for_the_iso_leader(make_ticket, db, user):
         mine = [i for i in my_work(leader) if i.key == f"change-{change.id}"]
         assert mine and mine[0].link == f"/tickets/show/{ticket.id}"
         assert mine[0].action == "Quyết định yêu cầu thay đổi"
+        assert ticket.display_number and ticket.display_number in mine[0].title  # the ticket's number, not "(nháp)"
+        assert mine[0].since == change.requested_at
         assert any(lead.key == f"work:change-{change.id}" for lead in leads_for(leader, day()))
     assert not [i for i in my_work(user("thuky.iso")) if i.key == f"change-{change.id}"]
     assert not [i for i in my_work(user("admin")) if i.key == f"change-{change.id}"]

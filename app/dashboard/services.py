@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, func, literal, null, or_, select, union_all
-from sqlalchemy.orm import aliased, contains_eager, defer, joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
 
@@ -22,6 +22,7 @@ from app.reviews import services as reviews
 from app.reviews import workflow as review_workflow
 from app.reviews.models import InternalAudit, Review
 from app.tenancy import kept_rows
+from app.ui import listed_records, related_columns
 from app.tickets import services as tickets
 from app.tickets import workflow as ticket_workflow
 from app.tickets.models import ChangeRequest, Nonconformity, Ticket
@@ -52,12 +53,6 @@ def _sort_key(item: Work):
     return (item.due or datetime.date.max, _day(item.since) or datetime.date.max, item.kind, item.record_id)
 
 
-# The long texts of a ticket, which "My work" never shows and no actor of the workflow reads:
-# they stay in the database (one would be read when first used).
-TICKET_TEXTS = (Ticket.related_documents, Ticket.signs, Ticket.cause, Ticket.measures, Ticket.result_summary,
-                Ticket.verification_result, Ticket.evidence_text)
-
-
 _WAITING = tickets.KeptStatements(200)  # see _waiting_tickets_statements
 if not ticket_workflow.WORKFLOW.exact_waiting():
     raise RuntimeError("My work counts and pages the waiting tickets in SQL: every actor of the ticket workflow "
@@ -77,9 +72,10 @@ def _waiting_tickets_statements(user, person: AtWork):
         mine = and_(tickets.ticket_visibility(user), Ticket.state.notin_(ticket_workflow.FINAL_STATES))
 
         def rows(condition, *order):  # empty dates last, as _sort_key's date.max
-            return (select(Ticket, func.count().over().label("total")).where(mine, condition)
+            return (select(*tickets.TICKET_ROW, Ticket.created_on, Ticket.approved_on,
+                           func.count().over().label("total")).where(mine, condition)
                     .order_by(*(column.nulls_last() for column in order), Ticket.id)
-                    .limit(bindparam("rows", type_=Integer)).options(*map(defer, TICKET_TEXTS)))
+                    .limit(bindparam("rows", type_=Integer)))
         return (_values_written(rows(ticket_workflow.WORKFLOW.waiting_condition(person, Ticket.state),
                                      Ticket.due_date, func.date(Ticket.created_on))),
                 _values_written(rows(and_(late, ticket_workflow.IMPLEMENTER.where(person)), Ticket.approved_on)))
@@ -109,15 +105,16 @@ def _waiting_tickets(user, person: AtWork, on: datetime.date, rows: int | None) 
     only if its item can be among those `rows`: the workflow's SQL condition (waiting_condition)
     admits the tickets `available` gives steps on, no more (tests/test_dashboard.py)."""
     waiting, late = _waiting_tickets_statements(user, person)
-    parameters = {"cutoff": tickets.report_cutoff(on), "rows": ALL_ROWS if rows is None else rows}
-    found = db.session.execute(waiting, parameters).all()
-    owed = db.session.execute(late, parameters).all()
+    limit = ALL_ROWS if rows is None else rows
+    found = listed_records(kept_rows(waiting, {"rows": limit}, shared=False))
+    owed = listed_records(kept_rows(late, {"cutoff": tickets.report_cutoff(on), "rows": limit}, shared=False))
+    Ticket.number_rows(found + owed)
     report_progress = gettext("Report progress")
     items = [Work("ticket", _ticket_title(ticket), _steps(ticket_workflow.WORKFLOW.available(person, ticket)),
                   f"/tickets/show/{ticket.id}", ticket.due_date, ticket.created_on,
-                  f"ticket-{ticket.id}-{ticket.state}", ticket.id) for ticket, _ in found]
+                  f"ticket-{ticket.id}-{ticket.state}", ticket.id) for ticket in found]
     items += [Work("progress", _ticket_title(ticket), report_progress, f"/tickets/show/{ticket.id}", on,
-                   ticket.approved_on, f"progress-{ticket.id}", ticket.id) for ticket, _ in owed]
+                   ticket.approved_on, f"progress-{ticket.id}", ticket.id) for ticket in owed]
     return items, sum(kept[0].total for kept in (found, owed) if kept)
 
 
@@ -188,11 +185,16 @@ _CHANGES = tickets.KeptStatements(200)  # see _change_work
 
 
 def _change_work(user, person) -> list[Work]:
-    """Change requests (5.5) waiting for the ISO committee leader's decision (the statement
-    kept per way of seeing the tickets)."""
-    pending = db.session.scalars(_CHANGES.get(tickets.visibility_key(user), lambda: (
-        select(ChangeRequest).join(Ticket).where(ChangeRequest.decision == "pending", tickets.ticket_visibility(user))
-        .options(contains_eager(ChangeRequest.ticket))))).all()
+    """Change requests (5.5) waiting for the ISO committee leader's decision, as plain rows with
+    what the workflow's actors read of their tickets (the statement kept per way of seeing the
+    tickets, run as its kept text: kept_rows)."""
+    pending = listed_records(kept_rows(_CHANGES.get(tickets.visibility_key(user), lambda: (
+        select(ChangeRequest.id, ChangeRequest.ticket_id, ChangeRequest.requested_at,
+               *related_columns(Ticket, "ticket", *tickets.TICKET_ROW[1:]))  # TICKET_ROW: the id first
+        .join(Ticket, Ticket.id == ChangeRequest.ticket_id)
+        .where(ChangeRequest.decision == "pending", tickets.ticket_visibility(user))
+        .order_by(ChangeRequest.id))), {}, shared=tickets.sees_everything(user)))
+    Ticket.number_rows(c.ticket for c in pending)
     decide = gettext("Decide the change request")
     return [Work("change", _ticket_title(c.ticket), decide,
                  f"/tickets/show/{c.ticket_id}", None, c.requested_at, f"change-{c.id}", c.id)

@@ -765,7 +765,7 @@ LIST_ORDERS = {
 
 # What the list shows of a ticket, and the people and units the workflow's actors read
 # (several_steps asks them of the rows)
-_TICKET_ROW = (Ticket.id, Ticket.number, Ticket.year, Ticket.state, Ticket.kind, Ticket.description, Ticket.due_date,
+TICKET_ROW = (Ticket.id, Ticket.number, Ticket.year, Ticket.state, Ticket.kind, Ticket.description, Ticket.due_date,
                Ticket.created_by_id, Ticket.requesting_unit_id, Ticket.assignee_id, Ticket.assignee_unit_id,
                Ticket.implementer_id, Ticket.implementing_unit_id, Ticket.implementing_unit_head_id,
                Ticket.verifier_id)
@@ -784,7 +784,7 @@ def ticket_page(query, order: str, page: int, page_size: int, *columns) -> list[
     ids = (query.with_only_columns(Ticket.id).order_by(*order_by)
            .limit(page_size).offset((page - 1) * page_size))
     rows = listed_records(db.session.execute(
-        select(*_TICKET_ROW, *related_columns(_REQUESTING_UNIT, "requesting_unit", _REQUESTING_UNIT.name),
+        select(*TICKET_ROW, *related_columns(_REQUESTING_UNIT, "requesting_unit", _REQUESTING_UNIT.name),
                *related_columns(_IMPLEMENTING_UNIT, "implementing_unit", _IMPLEMENTING_UNIT.name), *columns)
         .outerjoin(_REQUESTING_UNIT, _REQUESTING_UNIT.id == Ticket.requesting_unit_id)
         .outerjoin(_IMPLEMENTING_UNIT, _IMPLEMENTING_UNIT.id == Ticket.implementing_unit_id)
