@@ -229,3 +229,25 @@ def test_unread_count_after_a_commit_in_the_request(app, db, user):
         db.session.add(Notification(user_id=person.id, subject="Sau khi lưu", body="Nội dung"))
         db.session.commit()  # expires the person
         assert unread_count(g.user) == before + 1
+
+
+def test_each_person_reads_their_own_notifications_through_the_page_s_kept_statement(client_as_user, db, user):
+    """The page's statement is built once and, on PostgreSQL, run as its text kept per agency
+    (app.tenancy.kept_rows), the person and the page its values: whoever opens the page after
+    another reads their own notifications, of their own agency, page by page."""
+    import datetime
+
+    when = datetime.datetime(2096, 1, 1, 8, 0)
+    for username, subject in (("truongban.iso", "Riêng trưởng ban"), ("canbo.ktht", "Riêng cán bộ")):
+        db.session.add_all([Notification(user_id=user(username).id, subject=f"{subject} {i:02d}", body="Nội dung",
+                                         created_at=when + datetime.timedelta(minutes=i)) for i in range(27)])
+    db.session.commit()
+    for username, mine, theirs in (("truongban.iso", "Riêng trưởng ban", "Riêng cán bộ"),
+                                   ("canbo.ktht", "Riêng cán bộ", "Riêng trưởng ban")):
+        client = client_as_user(username)
+        first, second = client.get("/notifications/").text, client.get("/notifications/?page=2").text
+        assert re.findall(rf"<strong>{mine} (\d+)</strong>", first) == [f"{i:02d}" for i in range(26, 1, -1)]
+        assert re.findall(rf"<strong>{mine} (\d+)</strong>", second)[:2] == ["01", "00"]
+        assert theirs not in first + second
+    db.session.query(Notification).filter(Notification.subject.like("Riêng %")).delete(synchronize_session=False)
+    db.session.commit()

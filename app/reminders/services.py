@@ -1,5 +1,6 @@
 """Who must be reminded of what today (SPEC §3–§5), and the daily digest by mail and in the panel."""
 import datetime
+import functools
 import logging
 import smtplib
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -27,7 +28,8 @@ from app.reviews import workflow as review_workflow
 from app.reviews.models import Review
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
-from app.tenancy import current_agency_id, each_agency
+from app.tenancy import current_agency_id, each_agency, kept_rows
+from app.ui import listed_records
 from app.workflow import has_role, is_admin, today
 
 log = logging.getLogger(__name__)
@@ -261,13 +263,24 @@ NOTIFICATIONS_PAGE = 25  # notifications on a page of the notifications page
 LAST_PAGE = 10 ** 6  # a page asked beyond is this one (an offset the databases still take)
 
 
+@functools.cache
+def _notifications_statement():
+    """A page of a person's notifications, newest first, a row more than the page, as plain
+    rows of what the page shows and marks read."""
+    return (select(Notification.id, Notification.created_at, Notification.subject, Notification.body,
+                   Notification.link, Notification.read_at)
+            .where(Notification.user_id == bindparam("person", type_=Integer))
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .offset(bindparam("skipped", type_=Integer)).limit(NOTIFICATIONS_PAGE + 1))
+
+
 def notifications_page(user, page: int) -> tuple[list, bool]:
     """Page `page` of the user's notifications, newest first, and whether older ones follow:
-    one statement, a row more than the page read instead of counting them all."""
-    found = db.session.scalars(
-        select(Notification).where(Notification.user_id == user.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .offset((page - 1) * NOTIFICATIONS_PAGE).limit(NOTIFICATIONS_PAGE + 1)).all()
+    one statement (its text kept per agency, kept_rows), a row more than the page read instead
+    of counting them all. Built and loaded as records on each visit, the page spent about
+    0.7 ms on it besides the database's 0.3 ms."""
+    found = listed_records(kept_rows(_notifications_statement(),
+                                     {"person": user.id, "skipped": (page - 1) * NOTIFICATIONS_PAGE}))
     return found[:NOTIFICATIONS_PAGE], len(found) > NOTIFICATIONS_PAGE
 
 
