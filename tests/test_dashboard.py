@@ -330,3 +330,58 @@ def test_my_work_s_statements_name_the_person_and_the_states_in_their_text(clien
     waiting, late = mine
     assert f"created_by_id = {leader.id}" in waiting and "'draft'" in waiting, waiting
     assert f"implementer_id = {leader.id}" in late and "'implementation'" in late, late
+
+
+def test_my_work_s_plans_reports_and_reviews_are_those_their_records_give(app, db, user):
+    """My work reads the plans, reports and reviews waiting for a step as plain rows of what it
+    names them by and the workflows' actors read: for every person of the agency, the same
+    items, with the same steps, as the records give."""
+    from flask import g
+    from sqlalchemy import select
+
+    from app.objectives import workflow as objective_workflow
+    from app.objectives.models import ObjectivePlan
+    from app.organisation.models import QmsUser
+    from app.reviews import workflow as review_workflow
+    from app.reviews.models import Review
+    from app.tenancy import agency_named
+    from app.workflow import AtWork
+
+    def labels(steps):
+        return ", ".join(str(step.label) for step in steps)
+
+    with app.test_request_context(), agency_named("CAMLAM"):
+        people = db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True))).all()
+        plans = db.session.scalars(select(ObjectivePlan).order_by(ObjectivePlan.id)).all()
+        reported = [p for p in plans if p.report is not None and p.unit_id is not None]
+        unit_drafts = [p for p in plans if p.state == "draft" and p.unit_id is not None]
+        assert len(reported) >= 2 and unit_drafts
+        unit_drafts[0].state = "submitted"  # waiting for its approver
+        for state, plan in zip(("draft", "submitted"), reported):  # reports waiting for each step
+            plan.report.state = state
+        db.session.flush()
+        reviews = db.session.scalars(select(Review)).all()
+        assert {p.state for p in plans} >= {"draft", "submitted"} and any(p.report for p in plans)
+        assert any(p.unit_id is None for p in plans) and any(p.unit_id is not None for p in plans)
+        seen = 0
+        for person in people:
+            g.user = person
+            at_work = AtWork(person)
+            expected = set()
+            for plan in plans:
+                for kind, document in (("plan", plan), ("report", plan.report)):
+                    steps = document is not None and document.state in services.PENDING and \
+                        objective_workflow.WORKFLOW.available(at_work, document)
+                    if steps:
+                        expected.add((kind, document.id, labels(steps)))
+            for review in reviews:
+                steps = review.state not in review_workflow.FINAL_STATES and \
+                    review_workflow.workflow_for(review).available(at_work, review)
+                if steps:
+                    expected.add(("review", review.id, labels(steps)))
+            found = {(item.kind, item.record_id, item.action) for item in services.my_work(person)
+                     if item.kind in ("plan", "report", "review")}
+            assert found == expected, person.username
+            seen += len(found)
+        db.session.rollback()
+    assert seen > 3

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, func, literal, null, or_, select, union_all
-from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
 
@@ -123,15 +123,23 @@ PENDING = objective_workflow.WORKFLOW.groups["open"]  # the states of a plan or 
 
 @functools.cache
 def _pending_plans_statement():
-    """Plans and reports waiting for a step, in one query."""
-    return (select(ObjectivePlan).outerjoin(ObjectivePlan.report)
+    """Plans and reports waiting for a step, in one statement, as plain rows of what My work
+    names them by and the workflow's actors read (the plan's unit)."""
+    return (select(ObjectivePlan.id, ObjectivePlan.year, ObjectivePlan.unit_id, ObjectivePlan.state,
+                   ObjectivePlan.created_on, *related_columns(Unit, "unit", Unit.name),
+                   *related_columns(ObjectiveReport, "report", ObjectiveReport.state, ObjectiveReport.created_on))
+            .outerjoin(ObjectiveReport, ObjectiveReport.plan_id == ObjectivePlan.id)
+            .outerjoin(Unit, Unit.id == ObjectivePlan.unit_id)
             .where(or_(ObjectivePlan.state.in_(PENDING), ObjectiveReport.state.in_(PENDING)))
-            .options(contains_eager(ObjectivePlan.report), joinedload(ObjectivePlan.unit)))
+            .order_by(ObjectivePlan.id))
 
 
 @functools.cache
 def _open_reviews_statement():
-    return select(Review).where(Review.state.notin_(review_workflow.FINAL_STATES))
+    """Reviews not yet finished, as plain rows of what My work names them by and the workflow's
+    actors read (the form, the chair)."""
+    return (select(Review.id, Review.number, Review.form, Review.state, Review.chair_id, Review.created_on)
+            .where(Review.state.notin_(review_workflow.FINAL_STATES)).order_by(Review.id))
 
 
 def my_work(user, on: datetime.date | None = None) -> list[Work]:
@@ -156,17 +164,20 @@ def _work(user, on: datetime.date, rows: int | None) -> tuple[list[Work], int]:
     person = AtWork(user)
     items, total = _waiting_tickets(user, person, on, rows)
     others = _change_work(user, person) + _disposition_work(user, person)
-    plans = db.session.scalars(_pending_plans_statement()).unique().all()
+    plans = listed_records(kept_rows(_pending_plans_statement(), {}))
     for plan in plans:
+        if plan.report is not None:
+            plan.report.plan = plan  # whose unit the actors read (objective_workflow.plan_of)
         if plan.state in PENDING:
             others += _document_work(person, plan, "plan", objectives.plan_due(plan.year))
     for plan in plans:
         if plan.report is not None and plan.report.state in PENDING:
             others += _document_work(person, plan.report, "report", objectives.report_due(plan.year))
-    for review in db.session.scalars(_open_reviews_statement()):
+    for review in listed_records(kept_rows(_open_reviews_statement(), {})):
         steps = review_workflow.workflow_for(review).available(person, review)
         if steps:
-            others.append(Work("review", gettext("Management review %(number)s", number=review.display_number),
+            number = Review.number_text(review.number)
+            others.append(Work("review", gettext("Management review %(number)s", number=number),
                                _steps(steps), f"/reviews/show/{review.id}", None,
                                review.created_on, f"review-{review.id}-{review.state}", review.id))
     return sorted(items + others, key=_sort_key)[:rows], total + len(others)
