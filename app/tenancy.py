@@ -207,20 +207,29 @@ other takes its id while it is kept; the least used are forgotten first."""
 
 _OWN_TEXTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _OWN_TEXTS_MADE = threading.Lock()
+OWN_TEXT_AT_RUN = 3
+"""The run of a statement built for one person at which its text is made (_own_text)."""
 
 
-def _own_text(statement, scope, dialect, names: frozenset) -> _Text:
-    """The text of a statement built for one person (kept_rows' `shared` false), kept as long as
-    the statement itself is: its caller keeps a bounded number of them (KeptStatements), and
-    _text's cache would keep every person's statement alive (about 55 KB each) once its caller
-    had forgotten it."""
+def _own_text(statement, scope, dialect, names: frozenset) -> _Text | None:
+    """The text of a statement built for one person (kept_rows' `shared` false), made at its
+    OWN_TEXT_AT_RUN-th run in this worker and kept as long as the statement itself is; None
+    before (the statement runs as any statement). Making a text costs 2–9 ms, about what 5 to 20
+    runs through SQLAlchemy's statement machinery cost more than the text: a person's statement
+    run once or twice before its caller forgets it (KeptStatements keeps a bounded number of
+    them) pays nothing for it, one run again and again by someone at work pays it once. Not in
+    _text's cache, which would keep every person's statement alive (about 55 KB each) once its
+    caller had forgotten it."""
     with _OWN_TEXTS_MADE:
         texts = _OWN_TEXTS.setdefault(statement, {})
     key = (scope, dialect, names)
-    text = texts.get(key)
-    if text is None:
-        text = texts[key] = _made_text(statement, scope, dialect, names)
-    return text
+    made = texts.get(key, 0)
+    if isinstance(made, int):
+        if made + 1 < OWN_TEXT_AT_RUN:
+            texts[key] = made + 1
+            return None
+        made = texts[key] = _made_text(statement, scope, dialect, names)
+    return made
 
 
 def kept_rows(statement, parameters: dict, *, shared: bool = True) -> list:
@@ -235,17 +244,20 @@ def kept_rows(statement, parameters: dict, *, shared: bool = True) -> list:
     single values (a date, a year), each one the statement asks for.
     `shared`: whether the statement serves everyone of the agency alike (kept in _text's cache,
     per agency). One built for one person (with their id in it: the rows a staff member sees,
-    "My work") keeps its text for as long as its caller keeps the statement (_own_text):
-    SQLAlchemy's run of "My work"'s statements spent about 0.4 ms each on what the text skips."""
+    "My work") has its text from its third run, for as long as its caller keeps the statement
+    (_own_text): SQLAlchemy's run of "My work"'s statements spent about 0.4 ms each on what the
+    text skips."""
     from app.extensions import db
 
     session = db.session()
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    text = None
+    if connection.dialect.name == "postgresql":
+        text = (_text if shared else _own_text)(statement, current_scope(), connection.dialect, frozenset(parameters))
+    if text is None:
         return session.execute(statement, parameters).all()
     if session.autoflush:
         session.flush()  # as the ORM's statements see what this session has not yet written
-    text = (_text if shared else _own_text)(statement, current_scope(), connection.dialect, frozenset(parameters))
     values = {**text.values, **{name: text.processors[name](value) if name in text.processors else value
                                 for name, value in parameters.items()}}
     return connection.exec_driver_sql(text.sql, values).all()
