@@ -5,7 +5,9 @@ request by request, with an empty page of a bare Flask app. The product's "layou
 
 It runs in a process of its own (`measure` starts it): in the product's process the product's
 models and its SQLAlchemy events (the agency's condition on every ORM statement) would act on
-this app too. On PostgreSQL its tables live in a schema of their own, made anew at each run.
+this app too. On PostgreSQL its tables live in a schema of their own, made anew at each run;
+with any other address, in a SQLite database in memory (never the product's: FAB would find the
+product's people there).
 
     python -m bench.fab_vanilla --url URL [--rounds N]    # prints one line of JSON
 """
@@ -42,7 +44,9 @@ class EmptyView(BaseView):
 def create_vanilla_app(url: str):
     """(the app, its engine, the password of its only user, an administrator)."""
     options = {}
-    if url.startswith("postgresql"):
+    if not url.startswith("postgresql"):
+        url = "sqlite://"  # Flask-SQLAlchemy keeps one connection to it (StaticPool)
+    else:
         engine = sa.create_engine(url)
         with engine.begin() as c:
             c.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
@@ -105,7 +109,7 @@ def measure(url: str, rounds: int) -> dict:
         bare_timings.append(time.perf_counter() - start)
     fab_ms, bare_ms = statistics.median(timings) * 1000, statistics.median(bare_timings) * 1000
     engine.dispose()
-    return {"fab_ms": round(fab_ms, 2), "bare_ms": round(bare_ms, 2), "ratio": round(fab_ms / bare_ms, 1),
+    return {"fab_ms": round(fab_ms, 2), "bare_ms": round(bare_ms, 2), "ratio": round(fab_ms / bare_ms, 2),
             "statements": max(counts), "kb": round(len(response.data) / 1024, 1)}
 
 

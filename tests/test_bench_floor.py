@@ -41,8 +41,10 @@ def test_the_floor_compiles_its_page_template_once(tmp_path):
 def test_the_vanilla_fab_reference_serves_fab_s_layout_to_a_signed_in_person(tmp_path):
     """bench/fab_vanilla.py, as `measure` runs it (a process of its own): a FAB app with none of
     the product's code signs its administrator in and serves an empty page in FAB's layout; its
-    figures are one line of JSON."""
-    found = subprocess.run([sys.executable, "-m", "bench.fab_vanilla", "--url", f"sqlite:///{tmp_path / 'v.db'}",
+    figures are one line of JSON. Given the address of a SQLite database (the product's, say), it
+    keeps its own in memory: FAB would find the product's people there."""
+    product = tmp_path / "product.db"
+    found = subprocess.run([sys.executable, "-m", "bench.fab_vanilla", "--url", f"sqlite:///{product}",
                             "--rounds", "3"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert found.returncode == 0, found.stderr
     figures = json.loads(found.stdout.strip().splitlines()[-1])
@@ -50,3 +52,4 @@ def test_the_vanilla_fab_reference_serves_fab_s_layout_to_a_signed_in_person(tmp
     assert figures["fab_ms"] > 0 and figures["bare_ms"] > 0
     assert figures["statements"] >= 1  # FAB reads the person and their permissions from the database
     assert figures["kb"] > 1  # FAB's layout, not the bare page's empty answer
+    assert not product.exists()

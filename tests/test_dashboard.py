@@ -335,11 +335,12 @@ def test_my_work_s_statements_name_the_person_and_the_states_in_their_text(clien
 def test_my_work_s_plans_reports_and_reviews_are_those_their_records_give(app, db, user):
     """My work reads the plans, reports and reviews waiting for a step as plain rows of what it
     names them by and the workflows' actors read: for every person of the agency, the same
-    items, with the same steps, as the records give."""
+    items (what, which steps, by when, since when, where), as the records give."""
     from flask import g
+    from flask_babel import gettext
     from sqlalchemy import select
 
-    from app.objectives import workflow as objective_workflow
+    from app.objectives import services as objectives
     from app.objectives.models import ObjectivePlan
     from app.organisation.models import QmsUser
     from app.reviews import workflow as review_workflow
@@ -347,8 +348,8 @@ def test_my_work_s_plans_reports_and_reviews_are_those_their_records_give(app, d
     from app.tenancy import agency_named
     from app.workflow import AtWork
 
-    def labels(steps):
-        return ", ".join(str(step.label) for step in steps)
+    def item(work):
+        return (work.kind, work.record_id, work.title, work.action, work.link, work.due, work.since, work.key)
 
     with app.test_request_context(), agency_named("CAMLAM"):
         people = db.session.scalars(select(QmsUser).where(QmsUser.active.is_(True))).all()
@@ -362,25 +363,27 @@ def test_my_work_s_plans_reports_and_reviews_are_those_their_records_give(app, d
         db.session.flush()
         reviews = db.session.scalars(select(Review)).all()
         assert {p.state for p in plans} >= {"draft", "submitted"} and any(p.report for p in plans)
-        assert any(p.unit_id is None for p in plans) and any(p.unit_id is not None for p in plans)
+        assert {p.unit_id is None for p in plans if p.state in services.PENDING} == {True, False}
         seen = 0
         for person in people:
             g.user = person
             at_work = AtWork(person)
             expected = set()
-            for plan in plans:
-                for kind, document in (("plan", plan), ("report", plan.report)):
-                    steps = document is not None and document.state in services.PENDING and \
-                        objective_workflow.WORKFLOW.available(at_work, document)
-                    if steps:
-                        expected.add((kind, document.id, labels(steps)))
+            for plan in plans:  # as _document_work gives them from the records
+                expected |= {item(work) for work in services._document_work(
+                    at_work, plan, "plan", objectives.plan_due(plan.year)) if plan.state in services.PENDING}
+                if plan.report is not None and plan.report.state in services.PENDING:
+                    expected |= {item(work) for work in services._document_work(
+                        at_work, plan.report, "report", objectives.report_due(plan.year))}
             for review in reviews:
                 steps = review.state not in review_workflow.FINAL_STATES and \
                     review_workflow.workflow_for(review).available(at_work, review)
                 if steps:
-                    expected.add(("review", review.id, labels(steps)))
-            found = {(item.kind, item.record_id, item.action) for item in services.my_work(person)
-                     if item.kind in ("plan", "report", "review")}
+                    expected.add(("review", review.id, gettext("Management review %(number)s",
+                                                               number=review.display_number),
+                                  services._steps(steps), f"/reviews/show/{review.id}", None, review.created_on,
+                                  f"review-{review.id}-{review.state}"))
+            found = {item(work) for work in services.my_work(person) if work.kind in ("plan", "report", "review")}
             assert found == expected, person.username
             seen += len(found)
         db.session.rollback()

@@ -126,3 +126,23 @@ def test_the_texts_kept_do_not_grow_with_the_people_who_see_only_their_own(app, 
             assert reviews.gather_inputs(datetime.date(2026, 1, 1), datetime.date(2026, 12, 31), g.user)
     if ON_POSTGRESQL:
         assert _text.cache_info().currsize == texts
+
+
+def test_a_kept_statement_in_use_stays_while_others_come_and_go():
+    """KeptStatements forgets the least recently used statement first: the one everyone who
+    sees the whole agency shares, used between each newcomer's, is built once (emptied all at
+    once, it was built again, and its text made again, every `size` people)."""
+    from app.tickets.services import KeptStatements
+
+    kept, built = KeptStatements(3), []
+
+    def build(key):
+        return lambda: built.append(key) or object()
+
+    shared = kept.get((True,), build((True,)))
+    for person in range(10):
+        kept.get((False, person), build((False, person)))
+        assert kept.get((True,), build((True,))) is shared
+    assert built.count((True,)) == 1 and len(kept.kept) == 3
+    assert kept.get((False, 9), build((False, 9))) is not None and built.count((False, 9)) == 1
+    assert kept.get((False, 0), build((False, 0))) is not None and built.count((False, 0)) == 2  # forgotten

@@ -234,7 +234,7 @@ def test_unread_count_after_a_commit_in_the_request(app, db, user):
 def test_each_person_reads_their_own_notifications_through_the_page_s_kept_statement(client_as_user, db, user):
     """The page's statement is built once and, on PostgreSQL, run as its text kept per agency
     (app.tenancy.kept_rows), the person and the page its values: whoever opens the page after
-    another reads their own notifications, of their own agency, page by page."""
+    another reads their own notifications, page by page."""
     import datetime
 
     when = datetime.datetime(2096, 1, 1, 8, 0)

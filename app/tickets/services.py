@@ -5,6 +5,8 @@ progress reports, change requests and files), which re-checks visibility (404), 
 (409), role (403), version (409) and fields (422) before acting.
 """
 import datetime
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -68,18 +70,28 @@ def visibility_key(user) -> tuple:
 class KeptStatements:
     """Statements built once and run with the day's dates as bound parameters, kept per key
     (who sees what, visibility_key, and whatever else shapes them): building a page's counting
-    statement cost about a third of running it. Emptied when `size` keys are kept."""
+    statement cost about a third of running it. At most `size` are kept, the least recently
+    used forgotten first: one everyone who sees the whole agency shares stays while it is used,
+    whoever else comes and goes (emptied all at once, it was built again, and its text made
+    again, every `size` people)."""
 
     def __init__(self, size: int):
         self.size = size
-        self.kept: dict[tuple, object] = {}
+        self.kept: OrderedDict[tuple, object] = OrderedDict()
+        self._changing = threading.Lock()
 
     def get(self, key: tuple, build):
-        statement = self.kept.get(key)
-        if statement is None:
-            if len(self.kept) >= self.size:
-                self.kept.clear()
-            statement = self.kept[key] = build()
+        with self._changing:
+            statement = self.kept.get(key)
+            if statement is not None:
+                self.kept.move_to_end(key)
+                return statement
+        built = build()
+        with self._changing:
+            statement = self.kept.setdefault(key, built)  # or the one another thread built meanwhile
+            self.kept.move_to_end(key)
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)
         return statement
 
 
