@@ -53,7 +53,7 @@ def _sort_key(item: Work):
     return (item.due or datetime.date.max, _day(item.since) or datetime.date.max, item.kind, item.record_id)
 
 
-_WAITING = tickets.KeptStatements(200)  # see _waiting_tickets_statements
+_WAITING = tickets.KeptStatements(100)  # see _waiting_tickets_statements
 if not ticket_workflow.WORKFLOW.exact_waiting():
     raise RuntimeError("My work counts and pages the waiting tickets in SQL: every actor of the ticket workflow "
                        "needs its SQL rule (Actor.where)")
@@ -192,7 +192,7 @@ def _ticket_title(ticket: Ticket) -> str:
                    text=ticket.description[:70])
 
 
-_CHANGES = tickets.KeptStatements(200)  # see _change_work
+_CHANGES = tickets.KeptStatements(100)  # see _change_work
 
 
 def _change_work(user, person) -> list[Work]:
@@ -274,7 +274,7 @@ def _month_bounds(on: datetime.date, back: int) -> tuple[datetime.date, datetime
     return first, following - datetime.timedelta(days=1)
 
 
-_STATEMENTS = tickets.KeptStatements(200)  # see _ticket_counts_statement
+_STATEMENTS = tickets.KeptStatements(100)  # see _ticket_counts_statement
 
 
 def _ticket_counts_statement(user, retention: bool):

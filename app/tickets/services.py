@@ -596,7 +596,7 @@ def last_return(ticket: Ticket, history: list[ListedRecord]) -> ListedRecord | N
     return next((e for e in reversed(history) if e.name == "return"), None)
 
 
-_LINKED = KeptStatements(200)  # see _linked_statement
+_LINKED = KeptStatements(100)  # see _linked_statement
 
 
 def _linked_statement(user):
