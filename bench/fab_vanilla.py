@@ -13,7 +13,6 @@ product's people there).
 """
 import argparse
 import json
-import re
 import secrets
 import statistics
 import sys
@@ -24,6 +23,8 @@ from flask import Flask
 from flask_appbuilder import AppBuilder, BaseView, expose, has_access
 from flask_sqlalchemy import SQLAlchemy
 from jinja2 import ChoiceLoader, DictLoader
+
+from bench.measure import page_login  # no product code: it imports the app only when measuring
 
 SCHEMA = "fab_vanilla"
 USERNAME = "admin"
@@ -72,21 +73,9 @@ def create_vanilla_app(url: str):
     return app, engine, password
 
 
-def _signed_in(app, password):
-    client = app.test_client()
-    page = client.get("/login/").text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', page)
-    response = client.post("/login/", data={"username": USERNAME, "password": password,
-                                            "csrf_token": token.group(1) if token else ""})
-    if response.status_code != 302 or "/login" in response.headers.get("Location", ""):
-        raise SystemExit("the vanilla FAB app did not sign its administrator in")
-    return client
-
-
 def measure(url: str, rounds: int) -> dict:
     app, engine, password = create_vanilla_app(url)
-    client = _signed_in(app, password)
+    client = page_login(app.test_client(), USERNAME, password)
     bare = Flask("bare")
     bare.add_url_rule("/empty", "empty", lambda: "")
     bare_client = bare.test_client()

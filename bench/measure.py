@@ -47,10 +47,15 @@ def _login(client, username):
             "username": username[:-4], "password": DEMO_PASSWORD, "provider": "db"})
         client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + response.json["access_token"]
         return client
+    return page_login(client, username, DEMO_PASSWORD)
+
+
+def page_login(client, username, password):
+    """Signed in through FAB's login page, its CSRF token read from the form (bench/fab_vanilla.py too)."""
     page = client.get("/login/").text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
         r'value="([^"]+)"[^>]*name="csrf_token"', page)
-    response = client.post("/login/", data={"username": username, "password": DEMO_PASSWORD,
+    response = client.post("/login/", data={"username": username, "password": password,
                                             "csrf_token": token.group(1)})
     assert response.status_code == 302 and "/login" not in response.headers["Location"], f"login {username} failed"
     return client
@@ -181,6 +186,12 @@ def vanilla_fab(url: str, rounds: int) -> dict | None:
             "reference": True}
 
 
+def _line(row: dict) -> str:
+    """A row of the printed table."""
+    return (f"{row['figure']:<24} {row['product_ms']:10.1f} {row['floor_ms']:9.1f} {row['ratio']:6.2f} "
+            f"{row['queries']:7d} {row['kb']:7.1f} {row['status']}")
+
+
 def measure(url: str, rounds: int = 5, only=None, out=print) -> list[dict]:
     app = make_app(url)
     logging.getLogger("qms.access").setLevel(logging.WARNING)  # after the app: it sets INFO
@@ -215,12 +226,11 @@ def measure(url: str, rounds: int = 5, only=None, out=print) -> list[dict]:
                "ratio": round(ms / floor_ms, 2) if floor_ms else None, "queries": queries,
                "kb": round(size / 1024, 1), "status": status}
         results.append(row)
-        out(f"{name:<24} {ms:10.1f} {floor_ms:9.1f} {row['ratio']:6.2f} {queries:7d} {row['kb']:7.1f} {status}")
+        out(_line(row))
     row = vanilla_fab(url, rounds) if not only or any(o in VANILLA for o in only) else None
     if row is not None:
         results.append(row)
-        out(f"{VANILLA:<24} {row['product_ms']:10.1f} {row['floor_ms']:9.1f} {row['ratio']:6.2f} {row['queries']:7d} "
-            f"{row['kb']:7.1f} {row['status']}")
+        out(_line(row))
         out("  (Flask-AppBuilder with its defaults and none of the product's code, bench/fab_vanilla.py: "
             "what the stack costs a page before any of ours; compare with 'layout only')")
     out("\nEXPLAIN of the slowest statements seen (Seq Scan over " + ", ".join(BIG_TABLES) + " flagged):")
